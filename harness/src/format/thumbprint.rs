@@ -1,0 +1,58 @@
+//! SHA-1 thumbprints: SHA-1 over the DER certificate exactly as stored,
+//! shown and used as registry key names in upper-case hex (FORMATS.md 7).
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha1::{Digest, Sha1};
+
+/// A certificate's SHA-1 thumbprint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Thumbprint(pub [u8; 20]);
+
+impl Thumbprint {
+    /// SHA-1 of `der`.
+    pub fn of(der: &[u8]) -> Self {
+        Thumbprint(Sha1::digest(der).into())
+    }
+
+    /// 40 upper-case hex digits, as in a registry key name.
+    pub fn to_hex(&self) -> String {
+        hex::encode_upper(self.0)
+    }
+
+    /// True when `s` is 40 hex digits (either case).
+    pub fn looks_like(s: &str) -> bool {
+        s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+}
+
+impl FromStr for Thumbprint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if !Self::looks_like(s) {
+            return Err(format!("`{s}` is not a 40-digit hex thumbprint"));
+        }
+        let mut out = [0u8; 20];
+        hex::decode_to_slice(s, &mut out).map_err(|e| e.to_string())?;
+        Ok(Thumbprint(out))
+    }
+}
+
+impl fmt::Display for Thumbprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Thumbprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Thumbprint({})", self.to_hex())
+    }
+}
+
+impl serde::Serialize for Thumbprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
