@@ -1,1 +1,4 @@
-fn main(){}
+//! The `certmig` binary: see `certmig --help` and README.md.
+fn main() -> std::process::ExitCode {
+    certmig::cli::main()
+}

