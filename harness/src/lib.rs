@@ -1,3 +1,17 @@
+//! certmig: a simulation and test harness for the ConfigMgr 2007 client
+//! certificate failure in USMT migrations (friendly names with an embedded
+//! NUL, refused by CryptoAPI after MS09-056 with 0x80092024).
+//!
+//! Layers, lowest first (lower layers never import higher ones):
+//! - [`format`]: byte-exact readers and writers for `.sst`, elements, registry
+//!   `Blob` values and `reg export` files;
+//! - [`cert`]: SCCM-like certificate generation with friendly-name defects;
+//! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`;
+//! - [`cli`]: the command line (flags, help, printers; no logic).
+
+pub mod bench_support;
+pub mod cert;
 pub mod cli;
 pub mod format;
+pub mod generate;
 pub mod scan;

@@ -167,7 +167,8 @@ fn collect_files(path: &Path, out: &mut Vec<Collected>) {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
             Ok(rd) => {
-                let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                let mut entries: Vec<PathBuf> =
+                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
                 entries.sort();
                 for e in entries {
                     collect_files(&e, out);
@@ -207,7 +208,8 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
         certificates: Vec::new(),
         errors: Vec::new(),
     };
-    let mut push = |e: &SerializedElement<'_>| report.certificates.push(certificate_report(e, opts));
+    let mut push =
+        |e: &SerializedElement<'_>| report.certificates.push(certificate_report(e, opts));
     let result: Result<(), FormatError> = match format {
         FileFormat::Sst => (|| {
             for item in format::StoreIter::new(bytes, opts.mode)? {
@@ -222,7 +224,11 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
             push(&e);
             Ok(())
         })(),
-        FileFormat::Reg => crate::format::reg_support::for_each_certificate(bytes, opts.mode, &mut push),
+        FileFormat::Reg => format::reg::parse_reg(bytes, opts.mode).map(|parsed| {
+            for c in &parsed.store.certificates {
+                push(&c.element);
+            }
+        }),
     };
     if let Err(e) = result {
         report.errors.push(ErrorReport::from_format(&e, bytes));
@@ -249,7 +255,7 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
     let fname = e.friendly_name();
     CertificateReport {
         thumbprint: e.thumbprint().to_hex(),
-        subject: String::new(),
+        subject: subject_text(&e.der),
         friendly_name: fname.map(format::friendly_name::escape),
         friendly_name_hex: fname.map(hex::encode_upper),
         friendly_name_shape: fname.map(format::friendly_name::classify),
@@ -258,6 +264,32 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
             .key_prov_info()
             .and_then(|k| k.ok())
             .and_then(|k| k.container),
-        signature_valid: opts.verify_signatures && false,
+        signature_valid: opts.verify_signatures && crate::cert::verify_signature(&e.der),
     }
+}
+
+/// The subject as `CN=SMS, CN=PC0001` (attributes in encoded order; an
+/// unknown attribute type shows as its dotted OID). Empty when the DER is not
+/// a certificate openssl can read.
+fn subject_text(der: &[u8]) -> String {
+    let Ok(x) = openssl::x509::X509::from_der(der) else {
+        return String::new();
+    };
+    x.subject_name()
+        .entries()
+        .map(|entry| {
+            let obj = entry.object();
+            let key = obj
+                .nid()
+                .short_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|_| obj.to_string());
+            let value = entry.data().as_slice();
+            format!(
+                "{key}={}",
+                String::from_utf8_lossy(value).replace('\0', "\\0")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -53,7 +53,12 @@ struct Case {
     check: fn(&FormatError) -> bool,
 }
 
-fn case(name: impl Into<String>, bytes: Vec<u8>, reader: Reader, check: fn(&FormatError) -> bool) -> Case {
+fn case(
+    name: impl Into<String>,
+    bytes: Vec<u8>,
+    reader: Reader,
+    check: fn(&FormatError) -> bool,
+) -> Case {
     Case {
         name: name.into(),
         bytes,
@@ -80,34 +85,74 @@ fn corpus() -> Vec<Case> {
 
     // Truncated at many offsets: inside the header, an entry header, a value,
     // the end marker.
-    for cut in [1, 4, 7, 9, 13, 19, 20, 40, 120, good.len() / 2, good.len() - 13, good.len() - 5, good.len() - 1] {
-        cases.push(case(format!("sst truncated at {cut}"), good[..cut].to_vec(), Store, |e| {
-            matches!(
-                e,
-                FormatError::Truncated { .. }
-                    | FormatError::LengthPastEnd { .. }
-                    | FormatError::MissingEndMarker { .. }
-                    | FormatError::MissingContext { .. }
-                    | FormatError::NotAStore { .. }
-            )
-        }));
+    for cut in [
+        1,
+        4,
+        7,
+        9,
+        13,
+        19,
+        20,
+        40,
+        120,
+        good.len() / 2,
+        good.len() - 13,
+        good.len() - 5,
+        good.len() - 1,
+    ] {
+        cases.push(case(
+            format!("sst truncated at {cut}"),
+            good[..cut].to_vec(),
+            Store,
+            |e| {
+                matches!(
+                    e,
+                    FormatError::Truncated { .. }
+                        | FormatError::LengthPastEnd { .. }
+                        | FormatError::MissingEndMarker { .. }
+                        | FormatError::MissingContext { .. }
+                        | FormatError::NotAStore { .. }
+                )
+            },
+        ));
     }
     for cut in [3, 11, 30, elem.len() - 1] {
-        cases.push(case(format!("element truncated at {cut}"), elem[..cut].to_vec(), Element, |e| {
-            matches!(e, FormatError::Truncated { .. } | FormatError::LengthPastEnd { .. })
-        }));
+        cases.push(case(
+            format!("element truncated at {cut}"),
+            elem[..cut].to_vec(),
+            Element,
+            |e| {
+                matches!(
+                    e,
+                    FormatError::Truncated { .. } | FormatError::LengthPastEnd { .. }
+                )
+            },
+        ));
     }
 
     let mut wrong_magic = good.clone();
     wrong_magic[7] = b'X';
     cases.push(case("wrong magic", wrong_magic, Store, |e| {
-        matches!(e, FormatError::NotAStore { offset: 0, detected: NotAStore::Unknown })
+        matches!(
+            e,
+            FormatError::NotAStore {
+                offset: 0,
+                detected: NotAStore::Unknown
+            }
+        )
     }));
 
     let mut reserved = good.clone();
     reserved[12..16].copy_from_slice(&le(2));
     cases.push(case("reserved != 1", reserved, Store, |e| {
-        matches!(e, FormatError::BadReserved { offset: 8, reserved: 2, .. })
+        matches!(
+            e,
+            FormatError::BadReserved {
+                offset: 8,
+                reserved: 2,
+                ..
+            }
+        )
     }));
 
     let mut past_end = good.clone();
@@ -146,27 +191,70 @@ fn corpus() -> Vec<Case> {
         let mut b = Vec::new();
         format::property::write_entry(&mut b, 11, &value);
         format::property::write_entry(&mut b, 32, &support::fake_der(1, 10));
-        cases.push(case(name, b, Element, |e| matches!(e, FormatError::UnpairedSurrogate { .. })));
+        cases.push(case(name, b, Element, |e| {
+            matches!(e, FormatError::UnpairedSurrogate { .. })
+        }));
     }
 
     let pkcs7 = [
         &[0x30, 0x82, 0x01, 0x00][..],
-        &[0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02],
+        &[
+            0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02,
+        ],
         &[0xA0, 0x82, 0x00, 0xF0],
     ]
     .concat();
     cases.push(case("PKCS#7 given as a store", pkcs7.clone(), Store, |e| {
-        matches!(e, FormatError::NotAStore { detected: NotAStore::Pkcs7, .. })
+        matches!(
+            e,
+            FormatError::NotAStore {
+                detected: NotAStore::Pkcs7,
+                ..
+            }
+        )
     }));
-    cases.push(case("bare DER certificate given as a store", support::fake_der(1, 300), Store, |e| {
-        matches!(e, FormatError::NotAStore { detected: NotAStore::DerCertificate, .. })
-    }));
-    cases.push(case("PEM given as a store", b"-----BEGIN CERTIFICATE-----\nMIIB\n".to_vec(), Store, |e| {
-        matches!(e, FormatError::NotAStore { detected: NotAStore::Pem, .. })
-    }));
-    cases.push(case("bare DER given as an element", support::fake_der(1, 300), Element, |e| {
-        matches!(e, FormatError::BadReserved { .. } | FormatError::BadPropertyId { .. } | FormatError::LengthPastEnd { .. } | FormatError::Truncated { .. })
-    }));
+    cases.push(case(
+        "bare DER certificate given as a store",
+        support::fake_der(1, 300),
+        Store,
+        |e| {
+            matches!(
+                e,
+                FormatError::NotAStore {
+                    detected: NotAStore::DerCertificate,
+                    ..
+                }
+            )
+        },
+    ));
+    cases.push(case(
+        "PEM given as a store",
+        b"-----BEGIN CERTIFICATE-----\nMIIB\n".to_vec(),
+        Store,
+        |e| {
+            matches!(
+                e,
+                FormatError::NotAStore {
+                    detected: NotAStore::Pem,
+                    ..
+                }
+            )
+        },
+    ));
+    cases.push(case(
+        "bare DER given as an element",
+        support::fake_der(1, 300),
+        Element,
+        |e| {
+            matches!(
+                e,
+                FormatError::BadReserved { .. }
+                    | FormatError::BadPropertyId { .. }
+                    | FormatError::LengthPastEnd { .. }
+                    | FormatError::Truncated { .. }
+            )
+        },
+    ));
     cases.push(case("empty element file", Vec::new(), Element, |e| {
         matches!(e, FormatError::MissingContext { offset: 0 })
     }));
@@ -174,14 +262,23 @@ fn corpus() -> Vec<Case> {
     let mut big_id = good.clone();
     big_id[8..12].copy_from_slice(&le(0x1_0000));
     cases.push(case("property id above 0xFFFF", big_id, Store, |e| {
-        matches!(e, FormatError::BadPropertyId { offset: 8, prop_id: 0x10000 })
+        matches!(
+            e,
+            FormatError::BadPropertyId {
+                offset: 8,
+                prop_id: 0x10000
+            }
+        )
     }));
 
     let mut bad_end = good.clone();
     let n = bad_end.len();
     bad_end[n - 4..].copy_from_slice(&le(1));
     cases.push(case("end marker with a length", bad_end, Store, |e| {
-        matches!(e, FormatError::BadEndMarker { len: 1, .. } | FormatError::LengthPastEnd { .. })
+        matches!(
+            e,
+            FormatError::BadEndMarker { len: 1, .. } | FormatError::LengthPastEnd { .. }
+        )
     }));
 
     let mut orphan = Vec::new();
@@ -194,15 +291,21 @@ fn corpus() -> Vec<Case> {
 
     let mut with_marker = elem.clone();
     with_marker.extend_from_slice(&format::store::END_MARKER);
-    cases.push(case("end marker inside an element", with_marker, Element, |e| {
-        matches!(e, FormatError::EndMarkerInElement { .. })
-    }));
+    cases.push(case(
+        "end marker inside an element",
+        with_marker,
+        Element,
+        |e| matches!(e, FormatError::EndMarkerInElement { .. }),
+    ));
 
     let mut after = sccm_element(1, format::Defect::Clean);
     after.order = format::EntryOrder::ContextFirst;
-    cases.push(case("properties after the certificate (strict)", after.to_bytes(), Element, |e| {
-        matches!(e, FormatError::PropertiesAfterContext { .. })
-    }));
+    cases.push(case(
+        "properties after the certificate (strict)",
+        after.to_bytes(),
+        Element,
+        |e| matches!(e, FormatError::PropertiesAfterContext { .. }),
+    ));
 
     let mut two = elem.clone();
     format::property::write_entry(&mut two, 32, &support::fake_der(2, 10));
@@ -212,32 +315,74 @@ fn corpus() -> Vec<Case> {
 
     // .reg files.
     let thumb = sccm_element(1, format::Defect::Clean).thumbprint().to_hex();
-    let blob_hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(",");
-    let key = |k: &str| format!("[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\SystemCertificates\\SMS\\Certificates\\{k}]");
-    let reg5 = |body: String| utf16_reg(&format!("Windows Registry Editor Version 5.00\r\n\r\n{body}\r\n"));
+    let blob_hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let key = |k: &str| {
+        format!(
+            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\SystemCertificates\\SMS\\Certificates\\{k}]"
+        )
+    };
+    let reg5 = |body: String| {
+        utf16_reg(&format!(
+            "Windows Registry Editor Version 5.00\r\n\r\n{body}\r\n"
+        ))
+    };
     cases.push(case(
         ".reg with odd hex digits",
         reg5(format!("{}\r\n\"Blob\"=hex:0b,0,00\r\n", key(&thumb))),
         Reg,
-        |e| matches!(e, FormatError::Reg(format::RegError::OddHexDigits { line: 4, .. })),
+        |e| {
+            matches!(
+                e,
+                FormatError::Reg(format::RegError::OddHexDigits { line: 4, .. })
+            )
+        },
     ));
     cases.push(case(
         ".reg with a dangling continuation",
         reg5(format!("{}\r\n\"Blob\"=hex:0b,00,\\\r\n", key(&thumb))),
         Reg,
-        |e| matches!(e, FormatError::Reg(format::RegError::DanglingContinuation { .. })),
+        |e| {
+            matches!(
+                e,
+                FormatError::Reg(format::RegError::DanglingContinuation { .. })
+            )
+        },
     ));
     cases.push(case(
         ".reg Blob under a non-thumbprint key",
-        reg5(format!("{}\r\n\"Blob\"=hex:{}\r\n", key("NotAThumbprint"), blob_hex(&elem))),
+        reg5(format!(
+            "{}\r\n\"Blob\"=hex:{}\r\n",
+            key("NotAThumbprint"),
+            blob_hex(&elem)
+        )),
         Reg,
-        |e| matches!(e, FormatError::Reg(format::RegError::NotAThumbprintKey { line: 4, .. })),
+        |e| {
+            matches!(
+                e,
+                FormatError::Reg(format::RegError::NotAThumbprintKey { line: 4, .. })
+            )
+        },
     ));
     cases.push(case(
         ".reg thumbprint that does not match",
-        reg5(format!("{}\r\n\"Blob\"=hex:{}\r\n", key(&"AB".repeat(20)), blob_hex(&elem))),
+        reg5(format!(
+            "{}\r\n\"Blob\"=hex:{}\r\n",
+            key(&"AB".repeat(20)),
+            blob_hex(&elem)
+        )),
         Reg,
-        |e| matches!(e, FormatError::Reg(format::RegError::ThumbprintMismatch { .. })),
+        |e| {
+            matches!(
+                e,
+                FormatError::Reg(format::RegError::ThumbprintMismatch { .. })
+            )
+        },
     ));
     cases.push(case(
         ".reg Blob that is not an element",
@@ -247,12 +392,22 @@ fn corpus() -> Vec<Case> {
     ));
     let mut odd_utf16 = reg5(String::new());
     odd_utf16.push(b'x');
-    cases.push(case(".reg UTF-16 with an odd byte count", odd_utf16, Reg, |e| {
-        matches!(e, FormatError::Reg(format::RegError::Encoding { .. }))
-    }));
+    cases.push(case(
+        ".reg UTF-16 with an odd byte count",
+        odd_utf16,
+        Reg,
+        |e| matches!(e, FormatError::Reg(format::RegError::Encoding { .. })),
+    ));
     cases.push(case(
         ".reg in the wrong encoding (UTF-16BE)",
-        [&[0xFE, 0xFF][..], &"Windows".encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<_>>()].concat(),
+        [
+            &[0xFE, 0xFF][..],
+            &"Windows"
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes)
+                .collect::<Vec<_>>(),
+        ]
+        .concat(),
         Reg,
         |e| matches!(e, FormatError::Reg(format::RegError::Encoding { .. })),
     ));
@@ -286,9 +441,11 @@ fn every_malformed_input_gives_a_located_typed_error_without_large_allocations()
                     failures.push(format!("{}: unexpected error {e:?}", c.name));
                 }
                 match e.location() {
-                    Location::Offset(o) if o > c.bytes.len() => {
-                        failures.push(format!("{}: offset {o} beyond {} bytes", c.name, c.bytes.len()))
-                    }
+                    Location::Offset(o) if o > c.bytes.len() => failures.push(format!(
+                        "{}: offset {o} beyond {} bytes",
+                        c.name,
+                        c.bytes.len()
+                    )),
                     Location::Line(0) => failures.push(format!("{}: line 0", c.name)),
                     _ => {}
                 }
@@ -296,7 +453,11 @@ fn every_malformed_input_gives_a_located_typed_error_without_large_allocations()
                 // nothing may be sized by a length field in the input.
                 let bound = c.bytes.len() * 4 + 4096;
                 if largest > bound {
-                    failures.push(format!("{}: allocated {largest} bytes for a {}-byte input", c.name, c.bytes.len()));
+                    failures.push(format!(
+                        "{}: allocated {largest} bytes for a {}-byte input",
+                        c.name,
+                        c.bytes.len()
+                    ));
                 }
                 assert!(!e.to_string().is_empty());
             }

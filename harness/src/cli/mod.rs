@@ -7,9 +7,9 @@
 //! 2 bad input (a malformed file: the message names the file and the byte
 //! offset or line).
 
+mod gen;
 mod scan;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +42,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Generate SCCM-like client certificate stores (.sst, .reg, .blob) from a seed.
+    Gen(gen::GenArgs),
     /// Show every certificate in stores: .sst, .reg exports, .blob files (format detected from content).
     Scan(scan::ScanArgs),
     /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
@@ -52,6 +54,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Gen(a) => gen::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Dump(a) => scan::dump(a),
     };
@@ -75,13 +78,5 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> u8 {
             eprintln!("certmig: cannot encode JSON: {e}");
             EXIT_FAILURE
         }
-    }
-}
-
-pub(crate) fn default_paths(paths: Vec<PathBuf>, default: &str) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from(default)]
-    } else {
-        paths
     }
 }

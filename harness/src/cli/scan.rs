@@ -32,7 +32,11 @@ pub struct ScanArgs {
 
 pub fn run(a: ScanArgs) -> u8 {
     let opts = ScanOptions {
-        mode: if a.lenient { ReadMode::Lenient } else { ReadMode::Strict },
+        mode: if a.lenient {
+            ReadMode::Lenient
+        } else {
+            ReadMode::Strict
+        },
         verify_signatures: !a.no_verify,
     };
     let report = scan_paths(&a.paths, opts);
@@ -66,7 +70,11 @@ fn print_human(report: &ScanReport) {
 
 fn print_file(f: &FileReport) {
     let fmt = f.format.map(|x| x.as_str()).unwrap_or("?");
-    println!("{} ({fmt}): {} certificate(s)", f.path, f.certificates.len());
+    println!(
+        "{} ({fmt}): {} certificate(s)",
+        f.path,
+        f.certificates.len()
+    );
     for c in &f.certificates {
         println!("  {}  {}", c.thumbprint, c.subject);
         match (&c.friendly_name, c.friendly_name_shape) {
@@ -78,7 +86,11 @@ fn print_file(f: &FileReport) {
             "    properties     {}    key container {}    signature {}",
             ids.join(", "),
             c.key_container.as_deref().unwrap_or("(none)"),
-            if c.signature_valid { "valid" } else { "NOT valid" }
+            if c.signature_valid {
+                "valid"
+            } else {
+                "NOT valid"
+            }
         );
     }
     for e in &f.errors {
@@ -108,7 +120,11 @@ pub fn dump(a: DumpArgs) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let mode = if a.lenient { ReadMode::Lenient } else { ReadMode::Strict };
+    let mode = if a.lenient {
+        ReadMode::Lenient
+    } else {
+        ReadMode::Strict
+    };
     match format::dump::file(&bytes, mode) {
         Ok(text) => {
             print!("{text}");

@@ -16,6 +16,65 @@ const WIDTH: usize = 16;
 /// A long value (a DER certificate) shows this many lines, then a count.
 const MAX_VALUE_LINES: usize = 2;
 
+/// Dumps any file: the format is detected from content.
+pub fn file(bytes: &[u8], mode: super::ReadMode) -> Result<String, super::FormatError> {
+    match super::detect(bytes) {
+        super::FileFormat::Sst => Ok(store(&SerializedStore::parse(bytes, mode)?)),
+        super::FileFormat::Blob => Ok(element(&SerializedElement::parse(bytes, 0, mode)?, 0)),
+        super::FileFormat::Reg => reg(bytes, mode),
+    }
+}
+
+/// Dumps a `.reg` export: the encoding, every text line with the byte offset
+/// it starts at (CR LF shown as `\r\n`), then each certificate's `Blob`
+/// decoded as an annotated element.
+pub fn reg(bytes: &[u8], mode: super::ReadMode) -> Result<String, super::FormatError> {
+    let parsed = super::reg::parse_reg(bytes, mode)?;
+    let mut out = String::new();
+    let utf16 = parsed.encoding == super::reg::RegEncoding::Regedit5;
+    let _ = writeln!(
+        out,
+        "{:?}: {}, {} bytes",
+        parsed.encoding,
+        if utf16 {
+            "UTF-16LE with byte-order mark ff fe"
+        } else {
+            "single-byte text"
+        },
+        bytes.len()
+    );
+    let (body, unit, mut at) = if utf16 {
+        (&bytes[2..], 2, 2)
+    } else {
+        (bytes, 1, 0)
+    };
+    let text: String = if utf16 {
+        String::from_utf16_lossy(
+            &body
+                .chunks_exact(2)
+                .map(|p| u16::from_le_bytes([p[0], p[1]]))
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        String::from_utf8_lossy(body).into_owned()
+    };
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let shown = line.replace('\r', "\\r").replace('\n', "\\n");
+        let _ = writeln!(out, "line {:>3} @ {at:08x}: {shown}", i + 1);
+        at += line.encode_utf16().count() * unit;
+    }
+    for (c, line) in parsed.store.certificates.iter().zip(&parsed.blob_lines) {
+        let _ = writeln!(
+            out,
+            "-- Blob of key {} (line {line}), {} bytes",
+            c.thumbprint,
+            c.element.encoded_len()
+        );
+        element_into(&mut out, &c.element, 0);
+    }
+    Ok(out)
+}
+
 /// Dumps one serialized element whose first byte is at `base`.
 pub fn element(e: &SerializedElement<'_>, base: usize) -> String {
     let mut out = String::new();
@@ -30,14 +89,29 @@ pub fn store(s: &SerializedStore<'_>) -> String {
         out.push_str("(empty file: an empty store)\n");
         return out;
     }
-    bytes_line(&mut out, 0, &STORE_HEADER, "store header: version 0, magic \"CERT\"");
+    bytes_line(
+        &mut out,
+        0,
+        &STORE_HEADER,
+        "store header: version 0, magic \"CERT\"",
+    );
     let mut at = STORE_HEADER.len();
     for (i, e) in s.elements.iter().enumerate() {
-        let _ = writeln!(out, "-- element {i}: {:?}, {} bytes", e.kind, e.encoded_len());
+        let _ = writeln!(
+            out,
+            "-- element {i}: {:?}, {} bytes",
+            e.kind,
+            e.encoded_len()
+        );
         element_into(&mut out, e, at);
         at += e.encoded_len();
     }
-    bytes_line(&mut out, at, &END_MARKER, "end marker (id 0, reserved 0, length 0)");
+    bytes_line(
+        &mut out,
+        at,
+        &END_MARKER,
+        "end marker (id 0, reserved 0, length 0)",
+    );
     out
 }
 

@@ -153,7 +153,11 @@ impl<'a> SerializedElement<'a> {
     pub fn encoded_len(&self) -> usize {
         ENTRY_HEADER_LEN
             + self.der.len()
-            + self.properties.iter().map(Property::encoded_len).sum::<usize>()
+            + self
+                .properties
+                .iter()
+                .map(Property::encoded_len)
+                .sum::<usize>()
     }
 
     /// Appends the element in its order.
@@ -184,7 +188,8 @@ impl<'a> SerializedElement<'a> {
 
     /// The raw friendly-name value, if the element has one.
     pub fn friendly_name(&self) -> Option<&[u8]> {
-        self.property(PropertyId::FriendlyName).map(|p| &p.value[..])
+        self.property(PropertyId::FriendlyName)
+            .map(|p| &p.value[..])
     }
 
     pub fn friendly_name_shape(&self) -> Option<FriendlyNameShape> {
@@ -208,7 +213,11 @@ impl<'a> SerializedElement<'a> {
 
     pub fn into_owned(self) -> SerializedElement<'static> {
         SerializedElement {
-            properties: self.properties.into_iter().map(Property::into_owned).collect(),
+            properties: self
+                .properties
+                .into_iter()
+                .map(Property::into_owned)
+                .collect(),
             kind: self.kind,
             der: Cow::Owned(self.der.into_owned()),
             order: self.order,

@@ -72,7 +72,9 @@ pub enum RegError {
         column: usize,
         message: String,
     },
-    #[error("line {line}: the file is not REGEDIT5 (UTF-16LE with BOM) or REGEDIT4 text: {message}")]
+    #[error(
+        "line {line}: the file is not REGEDIT5 (UTF-16LE with BOM) or REGEDIT4 text: {message}"
+    )]
     Encoding { line: usize, message: String },
     #[error("line {line}, column {column}: odd number of hex digits in `{token}`")]
     OddHexDigits {
@@ -82,7 +84,9 @@ pub enum RegError {
     },
     #[error("line {line}: the value ends with `\\` but no continuation line follows")]
     DanglingContinuation { line: usize },
-    #[error("line {line}: a `Blob` value under key `{key}`, which is not a 40-digit hex thumbprint")]
+    #[error(
+        "line {line}: a `Blob` value under key `{key}`, which is not a 40-digit hex thumbprint"
+    )]
     NotAThumbprintKey { line: usize, key: String },
     #[error("line {line}: key {key} does not match the certificate's SHA-1 {computed}")]
     ThumbprintMismatch {
@@ -156,7 +160,9 @@ pub enum FormatError {
     MissingContext { offset: usize },
     #[error("offset {offset}: properties follow the certificate (the order Wine's reader expects); read leniently to accept it")]
     PropertiesAfterContext { offset: usize },
-    #[error("offset {offset}: the friendly name has an odd byte length ({len}); it is not UTF-16 text")]
+    #[error(
+        "offset {offset}: the friendly name has an odd byte length ({len}); it is not UTF-16 text"
+    )]
     FriendlyNameOddLength { offset: usize, len: usize },
     #[error("offset {offset}: the friendly name has an unpaired UTF-16 surrogate {unit:#06x}")]
     UnpairedSurrogate { offset: usize, unit: u16 },

@@ -256,7 +256,9 @@ impl std::str::FromStr for Defect {
         Defect::ALL
             .into_iter()
             .find(|d| d.as_str() == s)
-            .ok_or_else(|| format!("unknown defect `{s}` (clean, doubled-terminator, embedded-nul, only-nuls)"))
+            .ok_or_else(|| {
+                format!("unknown defect `{s}` (clean, doubled-terminator, embedded-nul, only-nuls)")
+            })
     }
 }
 
@@ -271,8 +273,14 @@ mod tests {
     #[test]
     fn every_shape_of_the_table() {
         let text = "SMS Signing Certificate";
-        assert_eq!(classify(&Defect::Clean.apply(text)), FriendlyNameShape::Clean);
-        assert_eq!(classify(&encode_utf16(text)), FriendlyNameShape::NoTerminator);
+        assert_eq!(
+            classify(&Defect::Clean.apply(text)),
+            FriendlyNameShape::Clean
+        );
+        assert_eq!(
+            classify(&encode_utf16(text)),
+            FriendlyNameShape::NoTerminator
+        );
         assert_eq!(
             classify(&Defect::DoubledTerminator.apply(text)),
             FriendlyNameShape::DoubledTerminator
@@ -281,11 +289,17 @@ mod tests {
             classify(&Defect::EmbeddedNul.apply(text)),
             FriendlyNameShape::EmbeddedNul
         );
-        assert_eq!(classify(&Defect::OnlyNuls.apply(text)), FriendlyNameShape::OnlyNuls);
+        assert_eq!(
+            classify(&Defect::OnlyNuls.apply(text)),
+            FriendlyNameShape::OnlyNuls
+        );
         assert_eq!(classify(&[0x41, 0, 0]), FriendlyNameShape::OddLength);
         assert_eq!(classify(&[0, 0]), FriendlyNameShape::Clean);
         assert_eq!(classify(&[]), FriendlyNameShape::NoTerminator);
-        assert_eq!(classify(&units(&[0x41, 0, 0, 0])), FriendlyNameShape::EmbeddedNul);
+        assert_eq!(
+            classify(&units(&[0x41, 0, 0, 0])),
+            FriendlyNameShape::EmbeddedNul
+        );
     }
 
     #[test]
@@ -311,11 +325,17 @@ mod tests {
         assert!(validate(&units(&[0xD83D, 0xDE00, 0]), 0).is_ok());
         assert_eq!(
             validate(&units(&[0x41, 0xD83D, 0]), 10),
-            Err(FormatError::UnpairedSurrogate { offset: 12, unit: 0xD83D })
+            Err(FormatError::UnpairedSurrogate {
+                offset: 12,
+                unit: 0xD83D
+            })
         );
         assert_eq!(
             validate(&units(&[0xDE00]), 0),
-            Err(FormatError::UnpairedSurrogate { offset: 0, unit: 0xDE00 })
+            Err(FormatError::UnpairedSurrogate {
+                offset: 0,
+                unit: 0xDE00
+            })
         );
         assert_eq!(escape(&units(&[0xDE00, 0])), "\\u{DE00}\\0");
     }

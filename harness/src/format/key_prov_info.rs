@@ -135,7 +135,8 @@ impl KeyProvInfo {
         let provider_off = place(&provider);
         let params_off = if self.params.is_empty() { 0 } else { at };
         let mut data_at = at + self.params.len() * PARAM_LEN;
-        let mut out = Vec::with_capacity(data_at + self.params.iter().map(|p| p.data.len()).sum::<usize>());
+        let mut out =
+            Vec::with_capacity(data_at + self.params.iter().map(|p| p.data.len()).sum::<usize>());
         for v in [
             container_off,
             provider_off,
@@ -191,7 +192,10 @@ fn read_string(
     let start = off as usize;
     let tail = value.get(start..).ok_or_else(|| FormatError::KeyProvInfo {
         offset: base,
-        message: format!("{what} offset {off:#x} is past the end of the {}-byte value", value.len()),
+        message: format!(
+            "{what} offset {off:#x} is past the end of the {}-byte value",
+            value.len()
+        ),
     })?;
     let units: Vec<u16> = tail
         .chunks_exact(2)
@@ -241,8 +245,16 @@ mod tests {
             prov_type: PROV_RSA_AES,
             flags: 0,
             params: vec![
-                ProvParam { param: 7, flags: 1, data: vec![1, 2, 3] },
-                ProvParam { param: 8, flags: 0, data: vec![] },
+                ProvParam {
+                    param: 7,
+                    flags: 1,
+                    data: vec![1, 2, 3],
+                },
+                ProvParam {
+                    param: 8,
+                    flags: 0,
+                    data: vec![],
+                },
             ],
             key_spec: AT_SIGNATURE,
         };
@@ -255,7 +267,10 @@ mod tests {
     fn bad_offsets_are_errors_not_panics() {
         let mut b = KeyProvInfo::sccm_machine_key("C", AT_SIGNATURE).encode();
         b[0] = 0xF0;
-        assert!(matches!(KeyProvInfo::decode(&b, 5), Err(FormatError::KeyProvInfo { offset: 5, .. })));
+        assert!(matches!(
+            KeyProvInfo::decode(&b, 5),
+            Err(FormatError::KeyProvInfo { offset: 5, .. })
+        ));
         assert!(KeyProvInfo::decode(&b[..10], 0).is_err());
         let mut b = KeyProvInfo::sccm_machine_key("C", AT_SIGNATURE).encode();
         b[16] = 0xFF; // a huge parameter count

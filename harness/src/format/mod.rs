@@ -17,6 +17,8 @@ pub mod friendly_name;
 pub mod key_prov_info;
 pub mod limits;
 pub mod property;
+pub mod reg;
+pub mod registry;
 pub mod store;
 pub mod thumbprint;
 

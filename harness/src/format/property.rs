@@ -152,7 +152,10 @@ pub fn write_entry(out: &mut Vec<u8>, id: u32, value: &[u8]) {
 pub enum EntryHeader {
     /// The 12 zero bytes that end a store.
     EndMarker,
-    Entry { id: u32, len: u32 },
+    Entry {
+        id: u32,
+        len: u32,
+    },
 }
 
 /// Validates a 12-byte entry header found at absolute `offset`.
@@ -205,27 +208,35 @@ pub fn check_header(
 /// One raw entry read by [`read_entry`]: where it starts, its id, its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawEntry<'a> {
-    EndMarker { offset: usize },
-    Entry { offset: usize, id: u32, value: &'a [u8] },
+    EndMarker {
+        offset: usize,
+    },
+    Entry {
+        offset: usize,
+        id: u32,
+        value: &'a [u8],
+    },
 }
 
 /// Reads one entry (or the end marker) from the cursor, zero-copy.
 pub fn read_entry<'a>(c: &mut Cursor<'a>) -> Result<RawEntry<'a>, FormatError> {
     let offset = c.offset();
-    let header = c.take(ENTRY_HEADER_LEN, Field::PropertyId).map_err(|e| match e {
-        // Name the exact field that was cut short.
-        FormatError::Truncated { available, .. } => FormatError::Truncated {
-            field: match available {
-                0..=3 => Field::PropertyId,
-                4..=7 => Field::PropertyReserved,
-                _ => Field::PropertyLength,
+    let header = c
+        .take(ENTRY_HEADER_LEN, Field::PropertyId)
+        .map_err(|e| match e {
+            // Name the exact field that was cut short.
+            FormatError::Truncated { available, .. } => FormatError::Truncated {
+                field: match available {
+                    0..=3 => Field::PropertyId,
+                    4..=7 => Field::PropertyReserved,
+                    _ => Field::PropertyLength,
+                },
+                offset,
+                needed: ENTRY_HEADER_LEN,
+                available,
             },
-            offset,
-            needed: ENTRY_HEADER_LEN,
-            available,
-        },
-        other => other,
-    })?;
+            other => other,
+        })?;
     match check_header(header, offset, c.remaining())? {
         EntryHeader::EndMarker => Ok(RawEntry::EndMarker { offset }),
         EntryHeader::Entry { id, len } => {

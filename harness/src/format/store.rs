@@ -15,7 +15,9 @@ use super::cursor::Cursor;
 use super::element::{EntryOrder, ReadMode, SerializedElement};
 use super::error::{Field, FormatError, NotAStore};
 use super::limits::Limits;
-use super::property::{check_header, read_entry, EntryHeader, PropertyId, RawEntry, ENTRY_HEADER_LEN};
+use super::property::{
+    check_header, read_entry, EntryHeader, PropertyId, RawEntry, ENTRY_HEADER_LEN,
+};
 
 /// `00 00 00 00` then ASCII `CERT`.
 pub const STORE_HEADER: [u8; 8] = [0, 0, 0, 0, b'C', b'E', b'R', b'T'];
@@ -41,11 +43,20 @@ impl<'a> SerializedStore<'a> {
 
     /// Parses a whole store. In lenient mode a store whose properties follow
     /// their certificates is accepted; every element reports the order.
+    ///
+    /// Order detection: the store is read properties-first whenever that
+    /// reading is valid. A context-first store whose last certificate has no
+    /// properties is byte for byte also a valid properties-first store, and is
+    /// reported as such (the bytes round-trip either way).
     pub fn parse(bytes: &'a [u8], mode: ReadMode) -> Result<Self, FormatError> {
         Self::parse_with(bytes, mode, &Limits::default())
     }
 
-    pub fn parse_with(bytes: &'a [u8], mode: ReadMode, limits: &Limits) -> Result<Self, FormatError> {
+    pub fn parse_with(
+        bytes: &'a [u8],
+        mode: ReadMode,
+        limits: &Limits,
+    ) -> Result<Self, FormatError> {
         if bytes.is_empty() {
             return Ok(SerializedStore {
                 elements: Vec::new(),
@@ -74,10 +85,7 @@ impl<'a> SerializedStore<'a> {
     /// The order the store was written in (properties first unless every
     /// element says otherwise).
     pub fn order(&self) -> EntryOrder {
-        self.elements
-            .first()
-            .map(|e| e.order)
-            .unwrap_or_default()
+        self.elements.first().map(|e| e.order).unwrap_or_default()
     }
 
     pub fn encoded_len(&self) -> usize {
@@ -85,7 +93,11 @@ impl<'a> SerializedStore<'a> {
             return 0;
         }
         STORE_HEADER.len()
-            + self.elements.iter().map(SerializedElement::encoded_len).sum::<usize>()
+            + self
+                .elements
+                .iter()
+                .map(SerializedElement::encoded_len)
+                .sum::<usize>()
             + END_MARKER.len()
     }
 
@@ -109,7 +121,11 @@ impl<'a> SerializedStore<'a> {
 
     pub fn into_owned(self) -> SerializedStore<'static> {
         SerializedStore {
-            elements: self.elements.into_iter().map(SerializedElement::into_owned).collect(),
+            elements: self
+                .elements
+                .into_iter()
+                .map(SerializedElement::into_owned)
+                .collect(),
             empty_file: self.empty_file,
         }
     }
@@ -117,10 +133,15 @@ impl<'a> SerializedStore<'a> {
 
 /// Says what a file that does not start with the store header is.
 pub fn detect_not_a_store(bytes: &[u8]) -> NotAStore {
-    const PKCS7_SIGNED_DATA: [u8; 11] = [0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
+    const PKCS7_SIGNED_DATA: [u8; 11] = [
+        0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02,
+    ];
     if bytes.first() == Some(&0x30) {
         let head = &bytes[..bytes.len().min(32)];
-        if head.windows(PKCS7_SIGNED_DATA.len()).any(|w| w == PKCS7_SIGNED_DATA) {
+        if head
+            .windows(PKCS7_SIGNED_DATA.len())
+            .any(|w| w == PKCS7_SIGNED_DATA)
+        {
             NotAStore::Pkcs7
         } else {
             NotAStore::DerCertificate
@@ -261,7 +282,10 @@ impl<'a> Iterator for StoreIter<'a> {
 }
 
 /// Lenient reading of a store whose properties follow their certificate.
-fn parse_context_first<'a>(bytes: &'a [u8], limits: &Limits) -> Result<SerializedStore<'a>, FormatError> {
+fn parse_context_first<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<SerializedStore<'a>, FormatError> {
     check_store_header(bytes)?;
     let mut c = Cursor::at(&bytes[8..], 8);
     let mut groups: Vec<Vec<(usize, u32, &'a [u8])>> = Vec::new();
@@ -355,7 +379,10 @@ impl<R: Read> StoreReader<R> {
             let mut header = [0u8; ENTRY_HEADER_LEN];
             let n = read_up_to(&mut self.inner, &mut header)?;
             if n == 0 {
-                return Err(FormatError::MissingEndMarker { offset: offset as usize }.into());
+                return Err(FormatError::MissingEndMarker {
+                    offset: offset as usize,
+                }
+                .into());
             }
             if n < ENTRY_HEADER_LEN {
                 return Err(FormatError::Truncated {
@@ -376,7 +403,10 @@ impl<R: Read> StoreReader<R> {
                 EntryHeader::EndMarker => {
                     self.finished = true;
                     if buf.len() > start_len {
-                        return Err(FormatError::MissingContext { offset: start as usize }.into());
+                        return Err(FormatError::MissingContext {
+                            offset: start as usize,
+                        }
+                        .into());
                     }
                     let mut probe = [0u8; 1];
                     if read_up_to(&mut self.inner, &mut probe)? != 0 {

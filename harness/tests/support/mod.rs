@@ -17,7 +17,10 @@ pub fn sccm_element(n: u8, defect: Defect) -> SerializedElement<'static> {
     SerializedElement::certificate(
         fake_der(n, 200),
         vec![
-            Property::new(PropertyId::FriendlyName, defect.apply("SMS Signing Certificate")),
+            Property::new(
+                PropertyId::FriendlyName,
+                defect.apply("SMS Signing Certificate"),
+            ),
             Property::new(PropertyId::KeyProvInfo, kpi),
         ],
     )
