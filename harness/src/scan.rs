@@ -219,7 +219,7 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
             Ok(())
         })(),
         FileFormat::Blob => (|| {
-            let e = SerializedElement::parse(bytes, 0, opts.mode)?;
+            let e = format::parse_element_file(bytes, opts.mode)?;
             check_blob_name(&e, name)?;
             push(&e);
             Ok(())

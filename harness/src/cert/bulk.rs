@@ -27,7 +27,8 @@ const MARKER_CHAR: char = 'Q';
 struct Template {
     der: Vec<u8>,
     serial_at: usize,
-    name_at: usize,
+    /// The machine name appears in both issuer and subject.
+    name_at: Vec<usize>,
 }
 
 type Key = (Profile, u64, Role, usize);
@@ -49,9 +50,13 @@ fn template(
     let serial_at = find_once(&der, &MARKER_SERIAL).ok_or_else(|| {
         CertError::Other("bulk template: marker serial not found exactly once".into())
     })?;
-    let name_at = find_once(&der, marker.as_bytes()).ok_or_else(|| {
-        CertError::Other("bulk template: marker machine name not found exactly once".into())
-    })?;
+    let name_at: Vec<usize> = memchr::memmem::find_iter(&der, marker.as_bytes()).collect();
+    if name_at.len() != 2 {
+        return Err(CertError::Other(format!(
+            "bulk template: the marker machine name appears {} times, expected 2 (issuer and subject)",
+            name_at.len()
+        )));
+    }
     let t = Arc::new(Template {
         der,
         serial_at,
@@ -87,6 +92,8 @@ pub fn stamped(
     let t = template(profile, seed, role, machine.len())?;
     let mut der = t.der.clone();
     der[t.serial_at..t.serial_at + 16].copy_from_slice(&serial);
-    der[t.name_at..t.name_at + machine.len()].copy_from_slice(machine.as_bytes());
+    for &at in &t.name_at {
+        der[at..at + machine.len()].copy_from_slice(machine.as_bytes());
+    }
     Ok(der)
 }

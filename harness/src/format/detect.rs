@@ -67,6 +67,24 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
     FileFormat::Blob
 }
 
+/// Parses a file that should be a single serialized element (a `.blob`).
+/// When it is not one but looks like a PKCS#7, DER certificate or PEM file,
+/// the error says so instead of reporting the first bad entry header.
+pub fn parse_element_file(
+    bytes: &[u8],
+    mode: super::ReadMode,
+) -> Result<super::SerializedElement<'_>, super::FormatError> {
+    super::SerializedElement::parse(bytes, 0, mode).map_err(|e| {
+        match super::store::detect_not_a_store(bytes) {
+            super::NotAStore::Unknown => e,
+            detected => super::FormatError::NotAStore {
+                offset: 0,
+                detected,
+            },
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ pub mod registry;
 pub mod store;
 pub mod thumbprint;
 
-pub use detect::{detect, FileFormat};
+pub use detect::{detect, parse_element_file, FileFormat};
 pub use element::{ContextKind, EntryOrder, ReadMode, SerializedElement};
 pub use error::{Field, FormatError, LocatedError, Location, NotAStore, RegError};
 pub use friendly_name::{Defect, FriendlyNameShape};

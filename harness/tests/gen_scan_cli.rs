@@ -1,0 +1,241 @@
+//! `certmig gen` then `certmig scan`, through the real binary.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::Command;
+use openssl::hash::MessageDigest;
+use openssl::x509::X509;
+use serde_json::Value;
+
+fn certmig() -> Command {
+    Command::cargo_bin("certmig").unwrap()
+}
+
+fn gen(dir: &Path, seed: u64) {
+    certmig()
+        .args([
+            "gen",
+            "--machines",
+            "3",
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(dir)
+        .assert()
+        .success();
+}
+
+fn scan_json(path: &Path) -> Value {
+    let out = certmig()
+        .arg("scan")
+        .arg(path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn three_machines_give_six_doubled_terminator_certificates_per_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("D");
+    gen(&dir, 1);
+    let report = scan_json(&dir);
+    let mut per_format: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for f in report["files"].as_array().unwrap() {
+        assert_eq!(f["errors"].as_array().unwrap().len(), 0);
+        for c in f["certificates"].as_array().unwrap() {
+            per_format
+                .entry(f["format"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(c.clone());
+        }
+    }
+    assert_eq!(
+        per_format.keys().collect::<Vec<_>>(),
+        ["blob", "reg", "sst"]
+    );
+    for (format, certs) in &per_format {
+        assert_eq!(certs.len(), 6, "{format}");
+        for c in certs {
+            assert_eq!(c["friendly_name_shape"], "doubled-terminator");
+            assert_eq!(c["signature_valid"], true);
+            assert!(c["friendly_name"]
+                .as_str()
+                .unwrap()
+                .ends_with("Certificate\\0\\0"));
+        }
+    }
+    // Thumbprints agree with openssl's own SHA-1 of each certificate in the .sst files.
+    let mut from_openssl = Vec::new();
+    for m in ["PC0001", "PC0002", "PC0003"] {
+        let bytes = std::fs::read(dir.join(format!("{m}.sst"))).unwrap();
+        for e in certmig::format::StoreIter::new(&bytes, certmig::format::ReadMode::Strict).unwrap()
+        {
+            let der = e.unwrap().1.der.into_owned();
+            from_openssl.push(hex::encode_upper(
+                X509::from_der(&der)
+                    .unwrap()
+                    .digest(MessageDigest::sha1())
+                    .unwrap(),
+            ));
+        }
+    }
+    from_openssl.sort();
+    for certs in per_format.values() {
+        let mut t: Vec<String> = certs
+            .iter()
+            .map(|c| c["thumbprint"].as_str().unwrap().to_owned())
+            .collect();
+        t.sort();
+        assert_eq!(t, from_openssl);
+    }
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walk(dir) {
+        out.insert(
+            e.strip_prefix(dir).unwrap().display().to_string(),
+            std::fs::read(&e).unwrap(),
+        );
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}
+
+#[test]
+fn same_seed_twice_gives_identical_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    gen(&tmp.path().join("a"), 5);
+    gen(&tmp.path().join("b"), 5);
+    gen(&tmp.path().join("c"), 6);
+    let (a, b, c) = (
+        tree(&tmp.path().join("a")),
+        tree(&tmp.path().join("b")),
+        tree(&tmp.path().join("c")),
+    );
+    assert_eq!(a.len(), 12);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn gen_refuses_to_overwrite_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("D");
+    gen(&dir, 1);
+    std::fs::write(dir.join("PC0001.sst"), b"user data").unwrap();
+    certmig()
+        .args(["gen", "--machines", "3", "--seed", "2", "--out"])
+        .arg(&dir)
+        .assert()
+        .failure();
+    assert_eq!(std::fs::read(dir.join("PC0001.sst")).unwrap(), b"user data");
+    certmig()
+        .args(["gen", "--machines", "3", "--seed", "2", "--force", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert_ne!(std::fs::read(dir.join("PC0001.sst")).unwrap(), b"user data");
+}
+
+#[test]
+fn scan_reports_every_bad_file_exits_2_and_still_scans_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("D");
+    gen(&dir, 1);
+    let sst = std::fs::read(dir.join("PC0001.sst")).unwrap();
+    std::fs::write(dir.join("cut.sst"), &sst[..sst.len() / 2]).unwrap();
+    std::fs::write(
+        dir.join("p7.sst"),
+        [
+            0x30, 0x82, 0, 0x10, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02,
+        ],
+    )
+    .unwrap();
+    let out = certmig()
+        .arg("scan")
+        .arg(&dir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    let by_name = |n: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(n))
+            .unwrap()
+            .clone()
+    };
+    let cut = by_name("cut.sst");
+    let err = &cut["errors"][0];
+    assert!(err["offset"].as_u64().unwrap() <= sst.len() as u64 / 2);
+    assert!(!err["message"].as_str().unwrap().is_empty());
+    assert!(by_name("p7.sst")["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("PKCS#7"));
+    assert_eq!(
+        by_name("PC0002.sst")["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Human output names the file and the offset on stderr.
+    let out = certmig()
+        .arg("scan")
+        .arg(dir.join("cut.sst"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cut.sst: error at offset"), "{stderr}");
+}
+
+#[test]
+fn bulk_scan_reports_invalid_signatures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("B");
+    certmig()
+        .args([
+            "gen",
+            "--machines",
+            "1",
+            "--certs-per-machine",
+            "10",
+            "--bulk",
+            "--format",
+            "sst",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    let v = scan_json(&dir);
+    let certs = v["files"][0]["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 10);
+    assert!(certs.iter().all(|c| c["signature_valid"] == false));
+}
