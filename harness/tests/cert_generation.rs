@@ -48,7 +48,7 @@ fn sccm2007_certificates_are_what_a_configmgr_2007_client_makes() {
         let subject: Vec<String> = x
             .subject_name()
             .entries()
-            .map(|e| e.data().as_utf8().unwrap().to_string())
+            .map(|e| String::from_utf8(e.data().as_slice().to_vec()).unwrap())
             .collect();
         assert_eq!(subject, ["SMS", "PC0042"]);
         assert!(cert::verify_signature(&c.der));
@@ -95,7 +95,7 @@ fn modern_profiles_are_rcgen_sha256() {
             let cns: Vec<String> = x
                 .subject_name()
                 .entries()
-                .map(|e| e.data().as_utf8().unwrap().to_string())
+                .map(|e| String::from_utf8(e.data().as_slice().to_vec()).unwrap())
                 .collect();
             assert_eq!(cns, ["SMS", "PC0042"]);
         }
@@ -151,7 +151,7 @@ fn bulk_certificates_are_unique_parseable_and_do_not_verify() {
         let cns: Vec<String> = x
             .subject_name()
             .entries()
-            .map(|e| e.data().as_utf8().unwrap().to_string())
+            .map(|e| String::from_utf8(e.data().as_slice().to_vec()).unwrap())
             .collect();
         assert_eq!(cns, ["SMS", "PC0042"]);
     }
