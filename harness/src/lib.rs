@@ -12,6 +12,9 @@
 pub mod bench_support;
 pub mod cert;
 pub mod cli;
+pub mod cmtrace;
+pub mod cryptoapi;
+pub mod fix;
 pub mod format;
 pub mod generate;
 pub mod scan;

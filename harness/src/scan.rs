@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::cryptoapi::{self, Hresult, RuleSet, Verdict};
 use crate::format::{self, detect, FileFormat, FormatError, Location, ReadMode, SerializedElement};
 
 /// Options for a scan.
@@ -71,6 +72,30 @@ pub struct CertificateReport {
     pub property_ids: Vec<u32>,
     pub key_container: Option<String>,
     pub signature_valid: bool,
+    /// `{"legacy":"ok","ms09-056":"0x80092024"}`.
+    pub verdicts: Verdicts,
+    /// The friendly name as Windows displayed it before MS09-056.
+    pub legacy_display_name: Option<String>,
+    /// Which rule refused the certificate, and where, per rule set.
+    pub rejections: Vec<RejectionReport>,
+}
+
+/// The import verdict under each rule set.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Verdicts {
+    pub legacy: Verdict,
+    #[serde(rename = "ms09-056")]
+    pub ms09_056: Verdict,
+}
+
+/// One rejection: the rule set, the rule, and where the offence is.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RejectionReport {
+    pub rules: RuleSet,
+    pub rule: &'static str,
+    pub hresult: Hresult,
+    #[serde(rename = "where")]
+    pub offence: String,
 }
 
 /// One error, located.
@@ -220,7 +245,10 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
         })(),
         FileFormat::Blob => (|| {
             let e = format::parse_element_file(bytes, opts.mode)?;
-            check_blob_name(&e, name)?;
+            // A file named like a thumbprint must be named for its certificate.
+            if let Some(stem) = name.filter(|n| format::Thumbprint::looks_like(n)) {
+                format::registry::parse_blob(bytes, stem, opts.mode)?;
+            }
             push(&e);
             Ok(())
         })(),
@@ -236,26 +264,28 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
     report
 }
 
-/// A `.blob` file named like a thumbprint must be named for its certificate.
-fn check_blob_name(e: &SerializedElement<'_>, name: Option<&str>) -> Result<(), FormatError> {
-    if let Some(n) = name.filter(|n| format::Thumbprint::looks_like(n)) {
-        let computed = e.thumbprint().to_hex();
-        if !n.eq_ignore_ascii_case(&computed) {
-            return Err(FormatError::FileNameMismatch {
-                offset: 0,
-                name: n.to_owned(),
-                computed,
-            });
-        }
-    }
-    Ok(())
-}
-
 fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> CertificateReport {
     let fname = e.friendly_name();
+    let mut rejections = Vec::new();
+    let mut verdict_under = |rules: RuleSet| match cryptoapi::import(e, rules) {
+        Ok(_) => Verdict::Ok,
+        Err(r) => {
+            rejections.push(RejectionReport {
+                rules,
+                rule: r.rule.id,
+                hresult: r.hresult,
+                offence: r.offence.to_string(),
+            });
+            Verdict::Rejected(r.hresult)
+        }
+    };
+    let verdicts = Verdicts {
+        legacy: verdict_under(RuleSet::Legacy),
+        ms09_056: verdict_under(RuleSet::Ms09056),
+    };
     CertificateReport {
         thumbprint: e.thumbprint().to_hex(),
-        subject: subject_text(&e.der),
+        subject: cryptoapi::exact_subject(&e.der),
         friendly_name: fname.map(format::friendly_name::escape),
         friendly_name_hex: fname.map(hex::encode_upper),
         friendly_name_shape: fname.map(format::friendly_name::classify),
@@ -265,31 +295,9 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
             .and_then(|k| k.ok())
             .and_then(|k| k.container),
         signature_valid: opts.verify_signatures && crate::cert::verify_signature(&e.der),
+        verdicts,
+        legacy_display_name: cryptoapi::legacy_display_name(e),
+        rejections,
     }
 }
 
-/// The subject as `CN=SMS, CN=PC0001` (attributes in encoded order; an
-/// unknown attribute type shows as its dotted OID). Empty when the DER is not
-/// a certificate openssl can read.
-fn subject_text(der: &[u8]) -> String {
-    let Ok(x) = openssl::x509::X509::from_der(der) else {
-        return String::new();
-    };
-    x.subject_name()
-        .entries()
-        .map(|entry| {
-            let obj = entry.object();
-            let key = obj
-                .nid()
-                .short_name()
-                .map(str::to_owned)
-                .unwrap_or_else(|_| obj.to_string());
-            let value = entry.data().as_slice();
-            format!(
-                "{key}={}",
-                String::from_utf8_lossy(value).replace('\0', "\\0")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}

@@ -7,6 +7,7 @@
 //! 2 bad input (a malformed file: the message names the file and the byte
 //! offset or line).
 
+mod fix;
 mod gen;
 mod scan;
 
@@ -44,6 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Generate SCCM-like client certificate stores (.sst, .reg, .blob) from a seed.
     Gen(gen::GenArgs),
+    /// Repair friendly names with an embedded NUL, like CCMCertFix (reference implementation).
+    Fix(fix::FixArgs),
     /// Show every certificate in stores: .sst, .reg exports, .blob files (format detected from content).
     Scan(scan::ScanArgs),
     /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Gen(a) => gen::run(a),
+        Command::Fix(a) => fix::run_cmd(a),
         Command::Scan(a) => scan::run(a),
         Command::Dump(a) => scan::dump(a),
     };

@@ -92,6 +92,13 @@ fn print_file(f: &FileReport) {
                 "NOT valid"
             }
         );
+        println!(
+            "    import         legacy: {}    ms09-056: {}",
+            c.verdicts.legacy, c.verdicts.ms09_056
+        );
+        for r in &c.rejections {
+            println!("      {} refused by {} ({}): {}", r.rules, r.rule, r.hresult, r.offence);
+        }
     }
     for e in &f.errors {
         match (e.line, e.offset) {

@@ -1,0 +1,183 @@
+//! Safe writing: the harness never loses a byte of a user's file.
+//!
+//! Every output is written to a temporary file in the target's own
+//! directory, fsynced, checked by the caller, and only then renamed over the
+//! target (rename is atomic within a directory), after which the directory is
+//! fsynced. In place, a backup `IN.bak` is made first (a hard link to the
+//! original, or a fsynced copy where links are not possible) unless the
+//! caller opts out. A failure at any step leaves the input byte-identical and
+//! removes the temporary file.
+//!
+//! The steps go through [`WriteSteps`] so tests can make each one fail
+//! ([`FailingSteps`]) and prove the guarantee.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+/// The steps of a safe write, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Create,
+    Write,
+    Fsync,
+    Backup,
+    Rename,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] = [Step::Create, Step::Write, Step::Fsync, Step::Backup, Step::Rename];
+}
+
+/// The file-system operations of a safe write.
+pub trait WriteSteps: Sync {
+    fn create(&self, dir: &Path) -> io::Result<NamedTempFile>;
+    fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()>;
+    fn fsync(&self, file: &File) -> io::Result<()>;
+    /// Makes `backup` a complete copy of `input` (atomically).
+    fn backup(&self, input: &Path, backup: &Path) -> io::Result<()>;
+    /// Renames the temporary file over `target`.
+    fn rename(&self, temp: NamedTempFile, target: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealSteps;
+
+impl WriteSteps for RealSteps {
+    fn create(&self, dir: &Path) -> io::Result<NamedTempFile> {
+        tempfile::Builder::new().prefix(".certmig-").suffix(".tmp").tempfile_in(dir)
+    }
+
+    fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
+        file.write_all(bytes)
+    }
+
+    fn fsync(&self, file: &File) -> io::Result<()> {
+        file.sync_all()
+    }
+
+    fn backup(&self, input: &Path, backup: &Path) -> io::Result<()> {
+        let dir = parent(backup);
+        let tmp = tempfile::Builder::new().prefix(".certmig-").suffix(".bak.tmp").tempfile_in(dir)?;
+        let tmp_path = tmp.into_temp_path();
+        // A hard link shares the original's bytes: complete by construction.
+        std::fs::remove_file(&tmp_path)?;
+        if std::fs::hard_link(input, &tmp_path).is_err() {
+            std::fs::copy(input, &tmp_path)?;
+            File::open(&tmp_path)?.sync_all()?;
+        }
+        std::fs::rename(&tmp_path, backup)?;
+        Ok(())
+    }
+
+    fn rename(&self, temp: NamedTempFile, target: &Path) -> io::Result<()> {
+        temp.persist(target).map(drop).map_err(|e| e.error)
+    }
+}
+
+/// Real steps, except that `fail` fails (for fault-injection tests).
+#[derive(Debug, Clone, Copy)]
+pub struct FailingSteps {
+    pub fail: Step,
+}
+
+impl FailingSteps {
+    fn check(&self, step: Step) -> io::Result<()> {
+        if self.fail == step {
+            return Err(io::Error::other(format!("injected failure at {step:?}")));
+        }
+        Ok(())
+    }
+}
+
+impl WriteSteps for FailingSteps {
+    fn create(&self, dir: &Path) -> io::Result<NamedTempFile> {
+        self.check(Step::Create)?;
+        RealSteps.create(dir)
+    }
+    fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
+        self.check(Step::Write)?;
+        RealSteps.write(file, bytes)
+    }
+    fn fsync(&self, file: &File) -> io::Result<()> {
+        self.check(Step::Fsync)?;
+        RealSteps.fsync(file)
+    }
+    fn backup(&self, input: &Path, backup: &Path) -> io::Result<()> {
+        self.check(Step::Backup)?;
+        RealSteps.backup(input, backup)
+    }
+    fn rename(&self, temp: NamedTempFile, target: &Path) -> io::Result<()> {
+        self.check(Step::Rename)?;
+        RealSteps.rename(temp, target)
+    }
+}
+
+/// The directory a path is in (`.` for a bare file name).
+pub fn parent(p: &Path) -> &Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// `IN.bak` next to `IN`.
+pub fn backup_path(input: &Path) -> PathBuf {
+    let mut s = input.as_os_str().to_owned();
+    s.push(".bak");
+    PathBuf::from(s)
+}
+
+/// A temporary file being written through [`WriteSteps`].
+pub struct TempOutput<'s> {
+    steps: &'s dyn WriteSteps,
+    temp: NamedTempFile,
+}
+
+impl<'s> TempOutput<'s> {
+    /// Creates the temporary file in `target`'s directory.
+    pub fn create(steps: &'s dyn WriteSteps, target: &Path) -> io::Result<Self> {
+        Ok(TempOutput { steps, temp: steps.create(parent(target))? })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// Fsyncs the temporary file.
+    pub fn fsync(&self) -> io::Result<()> {
+        self.steps.fsync(self.temp.as_file())
+    }
+
+    /// Makes the backup (when asked), renames over `target`, fsyncs the
+    /// directory. If the rename fails the backup made here is removed again;
+    /// the temporary file is removed on every failure.
+    pub fn commit(self, target: &Path, backup_of: Option<(&Path, &Path)>) -> io::Result<()> {
+        if let Some((input, backup)) = backup_of {
+            self.steps.backup(input, backup)?;
+            if let Err(e) = self.steps.rename(self.temp, target) {
+                let _ = std::fs::remove_file(backup);
+                return Err(e);
+            }
+        } else {
+            self.steps.rename(self.temp, target)?;
+        }
+        if let Ok(d) = File::open(parent(target)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Write for TempOutput<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.steps.write(self.temp.as_file_mut(), buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
