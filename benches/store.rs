@@ -9,6 +9,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 
 use certmig::bench_support::sccm_like_store;
+use certmig::cryptoapi::{self, Verdict};
+use certmig::fix::{stream_repair, Policy};
 use certmig::format::{Limits, ReadMode, StoreIter, StoreReader};
 
 fn store_benches(c: &mut Criterion) {
@@ -47,6 +49,39 @@ fn store_benches(c: &mut Criterion) {
                 })
             },
         );
+        // scan: parse and judge every certificate under both rule sets.
+        g.bench_with_input(
+            BenchmarkId::new("scan-both-rule-sets", n),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let mut rejected = 0usize;
+                    for e in StoreIter::new(black_box(bytes), ReadMode::Strict).unwrap() {
+                        let (_, e) = e.unwrap();
+                        let (legacy, ms) = cryptoapi::verdicts(&e);
+                        rejected += (legacy != Verdict::Ok) as usize + (ms != Verdict::Ok) as usize;
+                    }
+                    assert_eq!(rejected, n);
+                    black_box(rejected)
+                })
+            },
+        );
+        // fix: the streaming repair `certmig fix` runs, into memory.
+        g.bench_with_input(BenchmarkId::new("fix-stream", n), &bytes, |b, bytes| {
+            let mut out = Vec::with_capacity(bytes.len());
+            b.iter(|| {
+                out.clear();
+                let mut r =
+                    StoreReader::open(&bytes[..], bytes.len() as u64, Limits::default()).unwrap();
+                let mut changed = 0usize;
+                stream_repair(&mut r, Some(&mut out), Policy::Truncate, |c| {
+                    changed += c.changed as usize
+                })
+                .unwrap();
+                assert_eq!(changed, n);
+                black_box(out.len())
+            })
+        });
         g.bench_with_input(BenchmarkId::new("stream", n), &bytes, |b, bytes| {
             b.iter(|| {
                 let mut r =

@@ -30,7 +30,10 @@ pub struct LogClock {
 
 impl LogClock {
     pub fn new(start: NaiveDateTime, step_ms: i64) -> Self {
-        LogClock { now: start, step_ms }
+        LogClock {
+            now: start,
+            step_ms,
+        }
     }
 
     /// A clock starting on 2026-11-24 at a time derived from `seed` (between
@@ -91,10 +94,19 @@ pub struct CmTraceLog {
 
 impl CmTraceLog {
     pub fn new(clock: LogClock) -> Self {
-        CmTraceLog { clock, lines: Vec::new() }
+        CmTraceLog {
+            clock,
+            lines: Vec::new(),
+        }
     }
 
-    pub fn log(&mut self, component: &str, severity: Severity, thread: u32, message: impl Into<String>) {
+    pub fn log(
+        &mut self,
+        component: &str,
+        severity: Severity,
+        thread: u32,
+        message: impl Into<String>,
+    ) {
         let time = self.clock.tick();
         self.lines.push(LogLine {
             message: message.into(),
@@ -154,9 +166,17 @@ mod tests {
 
     #[test]
     fn the_c3_line_has_the_exact_cmtrace_layout_and_parses_back() {
-        let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_milli_opt(10, 31, 7, 123).unwrap();
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+            .unwrap()
+            .and_hms_milli_opt(10, 31, 7, 123)
+            .unwrap();
         let mut log = CmTraceLog::new(LogClock::new(start, 10));
-        log.log("OSDSMPClient", Severity::Error, 1234, import_failure_message("0x80092024"));
+        log.log(
+            "OSDSMPClient",
+            Severity::Error,
+            1234,
+            import_failure_message("0x80092024"),
+        );
         let expected = r#"<![LOG[Failed to import the client certificate store (0x80092024)]LOG]!><time="10:31:07.123+000" date="11-24-2026" component="OSDSMPClient" context="" type="3" thread="1234" file="">"#;
         assert_eq!(log.lines[0].to_string(), expected);
         assert_eq!(parse_line(expected).unwrap(), log.lines[0]);

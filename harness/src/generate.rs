@@ -10,7 +10,7 @@
 //! the seed and the machine name, so the output is identical run to run.
 //! Existing files are never overwritten unless `overwrite` is set.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
@@ -90,7 +90,8 @@ pub fn generate(opts: &GenOptions) -> Result<GenReport> {
         .with_context(|| format!("creating {}", opts.out.display()))?;
     for m in &machines {
         for (path, bytes) in &m.files {
-            write_file(path, bytes)?;
+            crate::fix::write::write_file(path, bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
     }
     Ok(GenReport {
@@ -150,18 +151,4 @@ fn machine_files(opts: &GenOptions, index: usize) -> Result<MachineFiles> {
             .collect(),
     };
     Ok(MachineFiles { report, files })
-}
-
-/// Writes a new file atomically: temporary file in the same directory, then
-/// rename, so a reader never sees half a store.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
 }

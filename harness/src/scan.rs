@@ -300,4 +300,3 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
         rejections,
     }
 }
-

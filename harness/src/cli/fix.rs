@@ -63,7 +63,11 @@ pub fn run_cmd(a: FixArgs) -> u8 {
         backup: !a.no_backup,
         log: a.log,
         log_clock: LogClock::new(now, 1),
-        max_reports: if a.json { None } else { Some(HUMAN_REPORT_LINES) },
+        max_reports: if a.json {
+            None
+        } else {
+            Some(HUMAN_REPORT_LINES)
+        },
     };
     match run(&opts) {
         Ok(report) => {
@@ -71,23 +75,42 @@ pub fn run_cmd(a: FixArgs) -> u8 {
                 return print_json(&report);
             }
             for c in &report.certificates {
-                let esc = |v: &Option<Vec<u8>>| v.as_deref().map(crate::format::friendly_name::escape).unwrap_or_else(|| "(none)".into());
+                let esc = |v: &Option<Vec<u8>>| {
+                    v.as_deref()
+                        .map(crate::format::friendly_name::escape)
+                        .unwrap_or_else(|| "(none)".into())
+                };
                 if c.changed {
-                    println!("{}  \"{}\" -> \"{}\"", c.thumbprint, esc(&c.before), esc(&c.after));
+                    println!(
+                        "{}  \"{}\" -> \"{}\"",
+                        c.thumbprint,
+                        esc(&c.before),
+                        esc(&c.after)
+                    );
                 } else {
                     println!("{}  \"{}\" (unchanged)", c.thumbprint, esc(&c.before));
                 }
             }
             if report.certificates_total > report.certificates.len() {
-                println!("... {} more certificate(s) not listed", report.certificates_total - report.certificates.len());
+                println!(
+                    "... {} more certificate(s) not listed",
+                    report.certificates_total - report.certificates.len()
+                );
             }
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }
-            let verb = if report.dry_run { "would repair" } else { "repaired" };
+            let verb = if report.dry_run {
+                "would repair"
+            } else {
+                "repaired"
+            };
             println!(
                 "{verb} {} of {} certificate(s) ({:?}, policy {})",
-                report.certificates_changed, report.certificates_total, report.format, report.policy
+                report.certificates_changed,
+                report.certificates_total,
+                report.format,
+                report.policy
             );
             if let Some(w) = &report.wrote {
                 println!("wrote {}", w.display());

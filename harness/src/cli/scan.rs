@@ -97,7 +97,10 @@ fn print_file(f: &FileReport) {
             c.verdicts.legacy, c.verdicts.ms09_056
         );
         for r in &c.rejections {
-            println!("      {} refused by {} ({}): {}", r.rules, r.rule, r.hresult, r.offence);
+            println!(
+                "      {} refused by {} ({}): {}",
+                r.rules, r.rule, r.hresult, r.offence
+            );
         }
     }
     for e in &f.errors {

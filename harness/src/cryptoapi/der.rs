@@ -85,11 +85,15 @@ impl<'a> DerReader<'a> {
     pub fn read(&mut self) -> Result<Tlv<'a>, DerError> {
         let start = self.pos;
         let rest = &self.buf[start..];
-        let (&t, after_tag) = rest.split_first().ok_or(self.err(start, "unexpected end of data"))?;
+        let (&t, after_tag) = rest
+            .split_first()
+            .ok_or(self.err(start, "unexpected end of data"))?;
         if t & 0x1F == 0x1F {
             return Err(self.err(start, "multi-byte tags are not used in certificates"));
         }
-        let (&l0, after_len0) = after_tag.split_first().ok_or(self.err(start, "truncated length"))?;
+        let (&l0, after_len0) = after_tag
+            .split_first()
+            .ok_or(self.err(start, "truncated length"))?;
         let (len, header) = if l0 < 0x80 {
             (l0 as usize, 2)
         } else if l0 == 0x80 {
@@ -99,8 +103,13 @@ impl<'a> DerReader<'a> {
             if n > 4 {
                 return Err(self.err(start, "length of more than 4 bytes"));
             }
-            let bytes = after_len0.get(..n).ok_or(self.err(start, "truncated length"))?;
-            (bytes.iter().fold(0usize, |a, &b| a << 8 | b as usize), 2 + n)
+            let bytes = after_len0
+                .get(..n)
+                .ok_or(self.err(start, "truncated length"))?;
+            (
+                bytes.iter().fold(0usize, |a, &b| a << 8 | b as usize),
+                2 + n,
+            )
         };
         let value = rest
             .get(header..)
@@ -162,10 +171,16 @@ impl Oid {
     pub fn decode(tlv: &Tlv<'_>) -> Result<Oid, DerError> {
         let v = tlv.value;
         if v.is_empty() {
-            return Err(DerError { offset: tlv.offset, message: "empty object identifier" });
+            return Err(DerError {
+                offset: tlv.offset,
+                message: "empty object identifier",
+            });
         }
         if v[v.len() - 1] & 0x80 != 0 {
-            return Err(DerError { offset: tlv.offset, message: "object identifier ends inside an arc" });
+            return Err(DerError {
+                offset: tlv.offset,
+                message: "object identifier ends inside an arc",
+            });
         }
         let mut arcs = Vec::with_capacity(8);
         let mut i = 0;
@@ -193,13 +208,28 @@ impl Oid {
                     (true, v) => (2, Some(v - 80)),
                     (false, _) => (2, None),
                 };
-                arcs.push(Arc { value: Some(x), legacy: x as u32, offset: at });
-                arcs.push(Arc { value: y, legacy: legacy.wrapping_sub(40 * x as u32), offset: at });
+                arcs.push(Arc {
+                    value: Some(x),
+                    legacy: x as u32,
+                    offset: at,
+                });
+                arcs.push(Arc {
+                    value: y,
+                    legacy: legacy.wrapping_sub(40 * x as u32),
+                    offset: at,
+                });
             } else {
-                arcs.push(Arc { value: fits.then_some(value), legacy, offset: at });
+                arcs.push(Arc {
+                    value: fits.then_some(value),
+                    legacy,
+                    offset: at,
+                });
             }
         }
-        Ok(Oid { arcs, offset: tlv.offset })
+        Ok(Oid {
+            arcs,
+            offset: tlv.offset,
+        })
     }
 
     /// The dotted form as written (`2.5.4.4294967299`); `?` for an arc past 128 bits.
@@ -213,12 +243,19 @@ impl Oid {
 
     /// The dotted form legacy CryptoAPI read (every arc modulo 2^32).
     pub fn legacy_dotted(&self) -> String {
-        self.arcs.iter().map(|a| a.legacy.to_string()).collect::<Vec<_>>().join(".")
+        self.arcs
+            .iter()
+            .map(|a| a.legacy.to_string())
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The first arc that does not fit in 32 bits, with its index.
     pub fn overflowing_arc(&self) -> Option<(usize, &Arc)> {
-        self.arcs.iter().enumerate().find(|(_, a)| a.overflows_u32())
+        self.arcs
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.overflows_u32())
     }
 }
 
@@ -226,6 +263,32 @@ impl fmt::Display for Oid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.dotted())
     }
+}
+
+/// True when some arc of the OID value bytes does not fit in 32 bits,
+/// without allocating (the fast path of the overflow rule).
+pub fn oid_has_overflowing_arc(value: &[u8]) -> bool {
+    let mut acc: u64 = 0;
+    let mut len = 0usize;
+    let mut first = true;
+    for &b in value {
+        if len >= 9 {
+            return true;
+        }
+        acc = acc << 7 | (b & 0x7F) as u64;
+        len += 1;
+        if b & 0x80 == 0 {
+            // The first sub-identifier holds 40*X + Y; Y is at most acc - 80.
+            let arc = if first { acc.saturating_sub(80) } else { acc };
+            if arc > u32::MAX as u64 {
+                return true;
+            }
+            acc = 0;
+            len = 0;
+            first = false;
+        }
+    }
+    false
 }
 
 /// One attribute of a name: its type (raw OID TLV) and value (any string).
@@ -258,14 +321,19 @@ impl<'a> CertificateView<'a> {
         }
         t.expect(tag::INTEGER, "serialNumber is an INTEGER")?;
         let sig = t.expect(tag::SEQUENCE, "signature is an AlgorithmIdentifier")?;
-        let signature_algorithm = DerReader::inside(&sig).expect(tag::OID, "an algorithm starts with its OID")?;
+        let signature_algorithm =
+            DerReader::inside(&sig).expect(tag::OID, "an algorithm starts with its OID")?;
         let issuer = name(&t.expect(tag::SEQUENCE, "issuer is a Name")?)?;
         t.expect(tag::SEQUENCE, "validity is a SEQUENCE")?;
         let subject = name(&t.expect(tag::SEQUENCE, "subject is a Name")?)?;
         let spki = t.expect(tag::SEQUENCE, "subjectPublicKeyInfo is a SEQUENCE")?;
         let mut s = DerReader::inside(&spki);
-        let alg = s.expect(tag::SEQUENCE, "subjectPublicKeyInfo starts with an AlgorithmIdentifier")?;
-        let public_key_algorithm = DerReader::inside(&alg).expect(tag::OID, "an algorithm starts with its OID")?;
+        let alg = s.expect(
+            tag::SEQUENCE,
+            "subjectPublicKeyInfo starts with an AlgorithmIdentifier",
+        )?;
+        let public_key_algorithm =
+            DerReader::inside(&alg).expect(tag::OID, "an algorithm starts with its OID")?;
         let mut extension_ids = Vec::new();
         while !t.is_empty() {
             let field = t.read()?;
@@ -275,7 +343,10 @@ impl<'a> CertificateView<'a> {
                 let mut l = DerReader::inside(&list);
                 while !l.is_empty() {
                     let ext = l.expect(tag::SEQUENCE, "an extension is a SEQUENCE")?;
-                    extension_ids.push(DerReader::inside(&ext).expect(tag::OID, "an extension starts with its OID")?);
+                    extension_ids.push(
+                        DerReader::inside(&ext)
+                            .expect(tag::OID, "an extension starts with its OID")?,
+                    );
                 }
             }
         }
@@ -322,12 +393,17 @@ pub fn decode_string(value: &Tlv<'_>) -> Vec<char> {
     let v = value.value;
     match value.tag {
         tag::UTF8_STRING => String::from_utf8_lossy(v).chars().collect(),
-        tag::BMP_STRING => char::decode_utf16(v.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])))
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
+        tag::BMP_STRING => {
+            char::decode_utf16(v.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])))
+                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect()
+        }
         tag::UNIVERSAL_STRING => v
             .chunks_exact(4)
-            .map(|p| char::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]])).unwrap_or(char::REPLACEMENT_CHARACTER))
+            .map(|p| {
+                char::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]]))
+                    .unwrap_or(char::REPLACEMENT_CHARACTER)
+            })
             .collect(),
         _ => v.iter().map(|&b| b as char).collect(),
     }
@@ -339,7 +415,14 @@ pub fn first_nul(value: &Tlv<'_>) -> Option<(usize, usize)> {
     let (index, byte) = match value.tag {
         tag::BMP_STRING => {
             let i = v.chunks_exact(2).position(|p| p == [0, 0])?;
-            (decode_string(&Tlv { value: &v[..2 * i], ..*value }).len(), 2 * i)
+            (
+                decode_string(&Tlv {
+                    value: &v[..2 * i],
+                    ..*value
+                })
+                .len(),
+                2 * i,
+            )
         }
         tag::UNIVERSAL_STRING => {
             let i = v.chunks_exact(4).position(|p| p == [0, 0, 0, 0])?;
@@ -371,22 +454,53 @@ mod tests {
     #[test]
     fn arcs_are_decoded_and_overflow_wraps_like_legacy_cryptoapi() {
         assert_eq!(oid(&[0x55, 0x04, 0x03]).dotted(), "2.5.4.3");
-        assert_eq!(oid(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x05]).dotted(), "1.2.840.113549.1.1.5");
+        assert_eq!(
+            oid(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x05]).dotted(),
+            "1.2.840.113549.1.1.5"
+        );
         let big = oid(&[0x55, 0x04, 0x90, 0x80, 0x80, 0x80, 0x03]);
         assert_eq!(big.dotted(), "2.5.4.4294967299");
         assert_eq!(big.legacy_dotted(), "2.5.4.3");
         let (i, arc) = big.overflowing_arc().unwrap();
         assert_eq!((i, arc.value, arc.offset), (3, Some(4_294_967_299), 4));
         // Past 128 bits the value is unknown but the legacy reading still exists.
-        let huge = oid(&[0x55, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]);
+        let huge = oid(&[
+            0x55, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F,
+        ]);
         assert_eq!(huge.arcs[2].value, None);
         assert_eq!(huge.arcs[2].legacy, u32::MAX);
     }
 
     #[test]
+    fn the_fast_overflow_check_agrees_with_the_decoder() {
+        for bytes in [
+            &[0x55, 0x04, 0x03][..],
+            &[0x55, 0x04, 0x90, 0x80, 0x80, 0x80, 0x03],
+            &[0x55, 0x04, 0x8F, 0xFF, 0xFF, 0xFF, 0x7F],
+            &[0x8F, 0xFF, 0xFF, 0xFF, 0x7F, 0x01],
+            &[0x90, 0x80, 0x80, 0x80, 0x50, 0x01],
+        ] {
+            assert_eq!(
+                oid_has_overflowing_arc(bytes),
+                oid(bytes).overflowing_arc().is_some(),
+                "{bytes:02x?}"
+            );
+        }
+    }
+
+    #[test]
     fn lengths_are_checked_before_slicing() {
-        assert!(DerReader::new(&[0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF], 0).read().is_err());
+        assert!(DerReader::new(&[0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF], 0)
+            .read()
+            .is_err());
         assert!(DerReader::new(&[0x30, 0x80, 0, 0], 0).read().is_err());
-        assert_eq!(DerReader::new(&[0x30, 0x05, 1], 7).read().unwrap_err().offset, 7);
+        assert_eq!(
+            DerReader::new(&[0x30, 0x05, 1], 7)
+                .read()
+                .unwrap_err()
+                .offset,
+            7
+        );
     }
 }

@@ -88,7 +88,10 @@ impl Serialize for Hresult {
 impl std::str::FromStr for Hresult {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+        let hex = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
         u32::from_str_radix(hex, 16)
             .map(Hresult)
             .map_err(|_| format!("`{s}` is not an HRESULT like 0x80092024"))
@@ -96,7 +99,9 @@ impl std::str::FromStr for Hresult {
 }
 
 /// The import rules in force on a machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub enum RuleSet {
     /// No 974571: everything imports.
     #[serde(rename = "legacy")]
@@ -170,7 +175,11 @@ pub const MALFORMED_CERTIFICATE: Rule = Rule {
 
 /// The three MS09-056 rules.
 pub fn rules() -> &'static [Rule] {
-    &[FRIENDLY_NAME_EMBEDDED_NUL, NAME_EMBEDDED_NUL, OID_ARC_OVERFLOW]
+    &[
+        FRIENDLY_NAME_EMBEDDED_NUL,
+        NAME_EMBEDDED_NUL,
+        OID_ARC_OVERFLOW,
+    ]
 }
 
 /// Which name an offending value is in.
@@ -186,11 +195,24 @@ pub enum NameKind {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Offence {
     /// A NUL code unit of the friendly name.
-    FriendlyName { code_unit: usize, byte_offset: usize },
+    FriendlyName {
+        code_unit: usize,
+        byte_offset: usize,
+    },
     /// A NUL character in a name value; `der_offset` is its byte in the DER.
-    NameValue { name: NameKind, attribute: String, char_index: usize, der_offset: usize },
+    NameValue {
+        name: NameKind,
+        attribute: String,
+        char_index: usize,
+        der_offset: usize,
+    },
     /// An arc of an OID; `der_offset` is the arc's first byte in the DER.
-    OidArc { oid: String, arc_index: usize, arc: String, der_offset: usize },
+    OidArc {
+        oid: String,
+        arc_index: usize,
+        arc: String,
+        der_offset: usize,
+    },
     /// The DER could not be walked.
     Der { der_offset: usize, message: String },
 }
@@ -217,10 +239,10 @@ impl fmt::Display for Offence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{thumbprint}: rejected by {} ({}): {offence}", rule.id, rule.hresult)]
 pub struct Rejection {
-    pub rule: Rule,
+    pub rule: &'static Rule,
     pub hresult: Hresult,
     pub thumbprint: Thumbprint,
-    pub offence: Offence,
+    pub offence: Box<Offence>,
 }
 
 /// A certificate that entered the store, as CryptoAPI then shows it.
@@ -256,55 +278,122 @@ impl Serialize for Verdict {
 }
 
 /// The first rule `e` breaks under `rules`, and where; `None` when it imports.
-fn check(e: &SerializedElement<'_>, rules: RuleSet) -> Option<(Rule, Offence)> {
+fn check(e: &SerializedElement<'_>, rules: RuleSet) -> Option<(&'static Rule, Offence)> {
     let view = match e.kind {
         ContextKind::Certificate => match CertificateView::parse(&e.der) {
             Ok(v) => Some(v),
             Err(DerError { offset, message }) => {
-                return Some((MALFORMED_CERTIFICATE, Offence::Der { der_offset: offset, message: message.into() }))
+                return Some((
+                    &MALFORMED_CERTIFICATE,
+                    Offence::Der {
+                        der_offset: offset,
+                        message: message.into(),
+                    },
+                ))
             }
         },
         _ => None,
     };
-    if rules == RuleSet::Legacy {
-        return None;
+    match rules {
+        RuleSet::Legacy => None,
+        RuleSet::Ms09056 => check_ms09_056(e, view.as_ref()),
     }
+}
+
+/// The three MS09-056 rules, in order, over an already walked certificate.
+fn check_ms09_056(
+    e: &SerializedElement<'_>,
+    view: Option<&CertificateView<'_>>,
+) -> Option<(&'static Rule, Offence)> {
     if let Some(v) = e.friendly_name() {
         if friendly_name::has_embedded_nul(v) {
             let unit = friendly_name::first_nul_unit(v).unwrap_or(0);
-            return Some((FRIENDLY_NAME_EMBEDDED_NUL, Offence::FriendlyName { code_unit: unit, byte_offset: 2 * unit }));
+            return Some((
+                &FRIENDLY_NAME_EMBEDDED_NUL,
+                Offence::FriendlyName {
+                    code_unit: unit,
+                    byte_offset: 2 * unit,
+                },
+            ));
         }
     }
     let view = view?;
-    for (kind, attrs) in [(NameKind::Issuer, &view.issuer), (NameKind::Subject, &view.subject)] {
+    for (kind, attrs) in [
+        (NameKind::Issuer, &view.issuer),
+        (NameKind::Subject, &view.subject),
+    ] {
         for a in attrs {
             if let Some((char_index, der_offset)) = first_nul(&a.value) {
-                let attribute = Oid::decode(&a.oid).map(|o| short_name(&o.dotted())).unwrap_or_default();
-                return Some((NAME_EMBEDDED_NUL, Offence::NameValue { name: kind, attribute, char_index, der_offset }));
+                let attribute = Oid::decode(&a.oid)
+                    .map(|o| short_name(&o.dotted()))
+                    .unwrap_or_default();
+                return Some((
+                    &NAME_EMBEDDED_NUL,
+                    Offence::NameValue {
+                        name: kind,
+                        attribute,
+                        char_index,
+                        der_offset,
+                    },
+                ));
             }
         }
     }
     for tlv in view.oids() {
-        match Oid::decode(tlv) {
-            Ok(oid) => {
-                if let Some((arc_index, arc)) = oid.overflowing_arc() {
+        if tlv.value.is_empty()
+            || tlv.value[tlv.value.len() - 1] & 0x80 != 0
+            || der::oid_has_overflowing_arc(tlv.value)
+        {
+            match Oid::decode(tlv) {
+                Ok(oid) => {
+                    if let Some((arc_index, arc)) = oid.overflowing_arc() {
+                        return Some((
+                            &OID_ARC_OVERFLOW,
+                            Offence::OidArc {
+                                oid: oid.dotted(),
+                                arc_index,
+                                arc: arc.value.map_or_else(
+                                    || "more than 128 bits".to_owned(),
+                                    |v| v.to_string(),
+                                ),
+                                der_offset: arc.offset,
+                            },
+                        ));
+                    }
+                }
+                Err(DerError { offset, message }) => {
                     return Some((
-                        OID_ARC_OVERFLOW,
-                        Offence::OidArc {
-                            oid: oid.dotted(),
-                            arc_index,
-                            arc: arc.value.map_or_else(|| "more than 128 bits".to_owned(), |v| v.to_string()),
-                            der_offset: arc.offset,
+                        &MALFORMED_CERTIFICATE,
+                        Offence::Der {
+                            der_offset: offset,
+                            message: message.into(),
                         },
                     ))
                 }
             }
-            Err(DerError { offset, message }) => {
-                return Some((MALFORMED_CERTIFICATE, Offence::Der { der_offset: offset, message: message.into() }))
-            }
         }
     }
     None
+}
+
+/// The verdicts under both rule sets, walking the certificate once: what
+/// `scan` computes per certificate.
+pub fn verdicts(e: &SerializedElement<'_>) -> (Verdict, Verdict) {
+    let view = match e.kind {
+        ContextKind::Certificate => match CertificateView::parse(&e.der) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let bad = Verdict::Rejected(MALFORMED_CERTIFICATE.hresult);
+                return (bad, bad);
+            }
+        },
+        _ => None,
+    };
+    let ms = match check_ms09_056(e, view.as_ref()) {
+        None => Verdict::Ok,
+        Some((rule, _)) => Verdict::Rejected(rule.hresult),
+    };
+    (Verdict::Ok, ms)
 }
 
 /// The verdict alone (no thumbprint, no strings): what `scan` computes per
@@ -319,7 +408,12 @@ pub fn verdict(e: &SerializedElement<'_>, rules: RuleSet) -> Verdict {
 /// Imports a serialized element under `rules`.
 pub fn import(e: &SerializedElement<'_>, rules: RuleSet) -> Result<ImportedCertificate, Rejection> {
     if let Some((rule, offence)) = check(e, rules) {
-        return Err(Rejection { rule, hresult: rule.hresult, thumbprint: e.thumbprint(), offence });
+        return Err(Rejection {
+            rule,
+            hresult: rule.hresult,
+            thumbprint: e.thumbprint(),
+            offence: Box::new(offence),
+        });
     }
     Ok(ImportedCertificate {
         thumbprint: e.thumbprint(),
@@ -384,7 +478,16 @@ fn render(attrs: &[Attribute<'_>], legacy: bool) -> String {
             let value: String = if legacy {
                 chars.iter().take_while(|&&c| c != '\0').collect()
             } else {
-                chars.iter().map(|&c| if c == '\0' { "\\0".to_owned() } else { c.to_string() }).collect()
+                chars
+                    .iter()
+                    .map(|&c| {
+                        if c == '\0' {
+                            "\\0".to_owned()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
             };
             format!("{key}={value}")
         })
@@ -395,10 +498,14 @@ fn render(attrs: &[Attribute<'_>], legacy: bool) -> String {
 /// The subject as legacy CryptoAPI displayed it: attributes in encoded order,
 /// each value cut at its first NUL, each type read with arcs modulo 2^32.
 pub fn legacy_display_subject(der: &[u8]) -> String {
-    CertificateView::parse(der).map(|v| render(&v.subject, true)).unwrap_or_default()
+    CertificateView::parse(der)
+        .map(|v| render(&v.subject, true))
+        .unwrap_or_default()
 }
 
 /// The subject exactly: NULs shown as `\0`, big arcs in full.
 pub fn exact_subject(der: &[u8]) -> String {
-    CertificateView::parse(der).map(|v| render(&v.subject, false)).unwrap_or_default()
+    CertificateView::parse(der)
+        .map(|v| render(&v.subject, false))
+        .unwrap_or_default()
 }

@@ -12,7 +12,9 @@ use crate::cmtrace::{CmTraceLog, LogClock, Severity};
 use crate::format::reg::{parse_reg, write_reg};
 use crate::format::registry;
 use crate::format::store::{END_MARKER, STORE_HEADER};
-use crate::format::{self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader};
+use crate::format::{
+    self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader,
+};
 
 /// The input shapes `fix` repairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,7 +70,10 @@ pub enum FixError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}: the repaired output failed its check, nothing was replaced: {source}", path.display())]
-    Invariant { path: PathBuf, source: InvariantViolation },
+    Invariant {
+        path: PathBuf,
+        source: InvariantViolation,
+    },
     #[error("{}: {message}", path.display())]
     Unsupported { path: PathBuf, message: String },
 }
@@ -80,11 +85,17 @@ impl FixError {
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> FixError + '_ {
-    move |source| FixError::Io { path: path.to_owned(), source }
+    move |source| FixError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn bad(path: &Path) -> impl Fn(FormatError) -> FixError + '_ {
-    move |source| FixError::BadInput { path: path.to_owned(), source }
+    move |source| FixError::BadInput {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Repairs a file or blob directory with the real file system.
@@ -113,7 +124,8 @@ pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, 
         fix_blob_dir(opts, steps, &mut report)?;
     } else {
         let mut head = [0u8; 64];
-        let n = io::Read::read(&mut File::open(input).map_err(io_err(input))?, &mut head).map_err(io_err(input))?;
+        let n = io::Read::read(&mut File::open(input).map_err(io_err(input))?, &mut head)
+            .map_err(io_err(input))?;
         match format::detect(&head[..n]) {
             FileFormat::Sst => fix_sst(opts, steps, meta.len(), &mut report)?,
             FileFormat::Reg => {
@@ -161,48 +173,47 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Streams a `.sst`: one element in memory at a time.
-fn fix_sst(opts: &FixOptions, steps: &dyn WriteSteps, len: u64, report: &mut FixReport) -> Result<(), FixError> {
+fn fix_sst(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    len: u64,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
     let input = &opts.input;
     let open = || -> Result<StoreReader<BufReader<File>>, FixError> {
         let f = File::open(input).map_err(io_err(input))?;
-        StoreReader::open(BufReader::with_capacity(1 << 16, f), len, Limits::default()).map_err(|e| stream_err(input, e))
+        StoreReader::open(BufReader::with_capacity(1 << 16, f), len, Limits::default())
+            .map_err(|e| stream_err(input, e))
     };
     let (target, in_place) = target(opts);
     let mut reader = open()?;
     let mut out = if opts.dry_run {
         None
     } else {
-        Some(BufWriter::with_capacity(1 << 16, TempOutput::create(steps, &target).map_err(io_err(&target))?))
+        Some(BufWriter::with_capacity(
+            1 << 16,
+            TempOutput::create(steps, &target).map_err(io_err(&target))?,
+        ))
     };
-    let write = |out: &mut Option<BufWriter<TempOutput<'_>>>, bytes: &[u8]| -> Result<(), FixError> {
-        match out {
-            Some(w) => w.write_all(bytes).map_err(io_err(&target)),
-            None => Ok(()),
-        }
-    };
-    if !reader.empty_file {
-        write(&mut out, &STORE_HEADER)?;
-    }
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        buf.clear();
-        let Some(offset) = reader.next_element_into(&mut buf).map_err(|e| stream_err(input, e))? else {
-            break;
-        };
-        let mut e = SerializedElement::parse(&buf, offset as usize, ReadMode::Strict).map_err(bad(input))?;
-        let r = repair_element(&mut e, opts.policy);
-        if r.changed {
-            write(&mut out, &e.to_bytes())?;
-        } else {
-            write(&mut out, &buf)?;
-        }
-        record(report, r, opts.max_reports);
-    }
-    if !reader.empty_file {
-        write(&mut out, &END_MARKER)?;
-    }
+    stream_repair(&mut reader, out.as_mut(), opts.policy, |r| {
+        record(report, r, opts.max_reports)
+    })
+    .map_err(|e| match e {
+        StreamFixError::Read(e) => stream_err(input, e),
+        StreamFixError::Element(source) => FixError::BadInput {
+            path: input.clone(),
+            source,
+        },
+        StreamFixError::Write(source) => FixError::Io {
+            path: target.clone(),
+            source,
+        },
+    })?;
     let Some(out) = out else { return Ok(()) };
-    let temp = out.into_inner().map_err(|e| FixError::Io { path: target.clone(), source: e.into_error() })?;
+    let temp = out.into_inner().map_err(|e| FixError::Io {
+        path: target.clone(),
+        source: e.into_error(),
+    })?;
     temp.fsync().map_err(io_err(&target))?;
     verify_sst(input, temp.path(), opts.policy)?;
     commit(opts, temp, &target, in_place, report)
@@ -210,9 +221,64 @@ fn fix_sst(opts: &FixOptions, steps: &dyn WriteSteps, len: u64, report: &mut Fix
 
 fn stream_err(path: &Path, e: format::store::StreamError) -> FixError {
     match e {
-        format::store::StreamError::Format(source) => FixError::BadInput { path: path.to_owned(), source },
-        format::store::StreamError::Io(source) => FixError::Io { path: path.to_owned(), source },
+        format::store::StreamError::Format(source) => FixError::BadInput {
+            path: path.to_owned(),
+            source,
+        },
+        format::store::StreamError::Io(source) => FixError::Io {
+            path: path.to_owned(),
+            source,
+        },
     }
+}
+
+/// Why [`stream_repair`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamFixError {
+    #[error(transparent)]
+    Read(format::store::StreamError),
+    #[error(transparent)]
+    Element(FormatError),
+    #[error(transparent)]
+    Write(io::Error),
+}
+
+/// The streaming core of `fix` on a `.sst`: reads one element at a time,
+/// repairs it, and writes it to `out` (unchanged elements as their original
+/// bytes), calling `on_certificate` with each report. Memory: one element.
+pub fn stream_repair<R: io::Read, W: Write>(
+    reader: &mut StoreReader<R>,
+    mut out: Option<&mut W>,
+    policy: Policy,
+    mut on_certificate: impl FnMut(CertificateRepair),
+) -> Result<(), StreamFixError> {
+    let mut write = |bytes: &[u8]| match out.as_mut() {
+        Some(w) => w.write_all(bytes).map_err(StreamFixError::Write),
+        None => Ok(()),
+    };
+    if !reader.empty_file {
+        write(&STORE_HEADER)?;
+    }
+    let mut buf = Vec::with_capacity(4096);
+    while let Some(offset) = reader
+        .next_element_into(&mut buf)
+        .map_err(StreamFixError::Read)?
+    {
+        let mut e = SerializedElement::parse(&buf, offset as usize, ReadMode::Strict)
+            .map_err(StreamFixError::Element)?;
+        let r = repair_element(&mut e, policy);
+        if r.changed {
+            write(&e.to_bytes())?;
+        } else {
+            write(&buf)?;
+        }
+        on_certificate(r);
+        buf.clear();
+    }
+    if !reader.empty_file {
+        write(&END_MARKER)?;
+    }
+    Ok(())
 }
 
 /// Re-reads the written store and checks it against the input, element by
@@ -221,7 +287,8 @@ fn verify_sst(input: &Path, written: &Path, policy: Policy) -> Result<(), FixErr
     let open = |p: &Path| -> Result<StoreReader<BufReader<File>>, FixError> {
         let f = File::open(p).map_err(io_err(p))?;
         let len = f.metadata().map_err(io_err(p))?.len();
-        StoreReader::open(BufReader::new(f), len, Limits::default()).map_err(|e| invariant_from_stream(written, e))
+        StoreReader::open(BufReader::new(f), len, Limits::default())
+            .map_err(|e| invariant_from_stream(written, e))
     };
     let (mut a, mut b) = (open(input)?, open(written)?);
     let (mut ba, mut bb) = (Vec::new(), Vec::new());
@@ -229,27 +296,44 @@ fn verify_sst(input: &Path, written: &Path, policy: Policy) -> Result<(), FixErr
     loop {
         ba.clear();
         bb.clear();
-        let x = a.next_element_into(&mut ba).map_err(|e| stream_err(input, e))?;
-        let y = b.next_element_into(&mut bb).map_err(|e| invariant_from_stream(written, e))?;
+        let x = a
+            .next_element_into(&mut ba)
+            .map_err(|e| stream_err(input, e))?;
+        let y = b
+            .next_element_into(&mut bb)
+            .map_err(|e| invariant_from_stream(written, e))?;
         match (x, y) {
             (None, None) => return Ok(()),
             (Some(ox), Some(oy)) => {
-                let before = SerializedElement::parse(&ba, ox as usize, ReadMode::Strict).map_err(bad(input))?;
+                let before = SerializedElement::parse(&ba, ox as usize, ReadMode::Strict)
+                    .map_err(bad(input))?;
                 let after = SerializedElement::parse(&bb, oy as usize, ReadMode::Strict)
                     .map_err(|e| invariant(written, index, e.to_string()))?;
                 check_repair(&[before], &[after], policy).map_err(|mut v| {
                     v.index = index;
-                    FixError::Invariant { path: written.to_owned(), source: v }
+                    FixError::Invariant {
+                        path: written.to_owned(),
+                        source: v,
+                    }
                 })?;
             }
-            _ => return Err(invariant(written, index, "the number of certificates changed".into())),
+            _ => {
+                return Err(invariant(
+                    written,
+                    index,
+                    "the number of certificates changed".into(),
+                ))
+            }
         }
         index += 1;
     }
 }
 
 fn invariant(path: &Path, index: usize, message: String) -> FixError {
-    FixError::Invariant { path: path.to_owned(), source: InvariantViolation { index, message } }
+    FixError::Invariant {
+        path: path.to_owned(),
+        source: InvariantViolation { index, message },
+    }
 }
 
 fn invariant_from_stream(path: &Path, e: format::store::StreamError) -> FixError {
@@ -257,7 +341,11 @@ fn invariant_from_stream(path: &Path, e: format::store::StreamError) -> FixError
 }
 
 /// `.reg` and single-element files: small, read whole.
-fn fix_whole_file(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixReport) -> Result<(), FixError> {
+fn fix_whole_file(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
     let input = &opts.input;
     let bytes = std::fs::read(input).map_err(io_err(input))?;
     let (before, new_bytes) = match report.format {
@@ -272,20 +360,37 @@ fn fix_whole_file(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixRep
                         .into(),
                 });
             }
-            let before: Vec<_> = parsed.store.certificates.iter().map(|c| c.element.clone()).collect();
+            let before: Vec<_> = parsed
+                .store
+                .certificates
+                .iter()
+                .map(|c| c.element.clone())
+                .collect();
             let mut store = parsed.store.clone();
             for c in &mut store.certificates {
-                record(report, repair_element(&mut c.element, opts.policy), opts.max_reports);
+                record(
+                    report,
+                    repair_element(&mut c.element, opts.policy),
+                    opts.max_reports,
+                );
             }
             (before, write_reg(&store, parsed.encoding))
         }
         _ => {
             let mut e = format::parse_element_file(&bytes, ReadMode::Strict).map_err(bad(input))?;
-            if let Some(stem) = input.file_stem().and_then(|s| s.to_str()).filter(|s| format::Thumbprint::looks_like(s)) {
+            if let Some(stem) = input
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| format::Thumbprint::looks_like(s))
+            {
                 registry::parse_blob(&bytes, stem, ReadMode::Strict).map_err(bad(input))?;
             }
             let before = vec![e.clone().into_owned()];
-            record(report, repair_element(&mut e, opts.policy), opts.max_reports);
+            record(
+                report,
+                repair_element(&mut e, opts.policy),
+                opts.max_reports,
+            );
             (before, e.to_bytes())
         }
     };
@@ -305,20 +410,31 @@ fn fix_whole_file(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixRep
             .into_iter()
             .map(|c| c.element)
             .collect(),
-        _ => vec![SerializedElement::parse(&written, 0, ReadMode::Strict).map_err(|e| invariant(&target, 0, e.to_string()))?],
+        _ => vec![SerializedElement::parse(&written, 0, ReadMode::Strict)
+            .map_err(|e| invariant(&target, 0, e.to_string()))?],
     };
-    check_repair(&before, &after, opts.policy).map_err(|source| FixError::Invariant { path: target.clone(), source })?;
+    check_repair(&before, &after, opts.policy).map_err(|source| FixError::Invariant {
+        path: target.clone(),
+        source,
+    })?;
     commit(opts, temp, &target, in_place, report)
 }
 
 /// Replaces the target. In place with nothing repaired, nothing is replaced
 /// (the temporary file is dropped): the input and any earlier backup stay.
-fn commit(opts: &FixOptions, temp: TempOutput<'_>, target: &Path, in_place: bool, report: &mut FixReport) -> Result<(), FixError> {
+fn commit(
+    opts: &FixOptions,
+    temp: TempOutput<'_>,
+    target: &Path,
+    in_place: bool,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
     if in_place && report.certificates_changed == 0 {
         return Ok(());
     }
     let backup = (in_place && opts.backup).then(|| backup_path(&opts.input));
-    temp.commit(target, backup.as_deref().map(|b| (opts.input.as_path(), b))).map_err(io_err(target))?;
+    temp.commit(target, backup.as_deref().map(|b| (opts.input.as_path(), b)))
+        .map_err(io_err(target))?;
     report.wrote = Some(target.to_owned());
     report.backup = backup;
     Ok(())
@@ -326,7 +442,11 @@ fn commit(opts: &FixOptions, temp: TempOutput<'_>, target: &Path, in_place: bool
 
 /// A directory of `<THUMBPRINT>.blob` files: every file is parsed and
 /// checked before any is replaced; each is then written safely.
-fn fix_blob_dir(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixReport) -> Result<(), FixError> {
+fn fix_blob_dir(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
     let dir = &opts.input;
     let paths = registry::blob_paths(dir).map_err(|e| match e {
         format::LocatedError::Io { path, source } => FixError::Io { path, source },
@@ -336,7 +456,9 @@ fn fix_blob_dir(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixRepor
     for p in &paths {
         let bytes = std::fs::read(p).map_err(io_err(p))?;
         let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let e = registry::parse_blob(&bytes, stem, ReadMode::Strict).map_err(bad(p))?.into_owned();
+        let e = registry::parse_blob(&bytes, stem, ReadMode::Strict)
+            .map_err(bad(p))?
+            .into_owned();
         files.push((p.clone(), bytes, e));
     }
     let out_dir = opts.output.clone().filter(|o| !same_file(o, dir));
@@ -363,10 +485,15 @@ fn fix_blob_dir(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixRepor
         temp.write_all(&new_bytes).map_err(io_err(&target))?;
         temp.fsync().map_err(io_err(&target))?;
         let written = std::fs::read(temp.path()).map_err(io_err(&target))?;
-        let reread = SerializedElement::parse(&written, 0, ReadMode::Strict).map_err(|e| invariant(&target, 0, e.to_string()))?;
-        check_repair(&[before], &[reread], opts.policy).map_err(|source| FixError::Invariant { path: target.clone(), source })?;
+        let reread = SerializedElement::parse(&written, 0, ReadMode::Strict)
+            .map_err(|e| invariant(&target, 0, e.to_string()))?;
+        check_repair(&[before], &[reread], opts.policy).map_err(|source| FixError::Invariant {
+            path: target.clone(),
+            source,
+        })?;
         let backup = (out_dir.is_none() && opts.backup).then(|| backup_path(&path));
-        temp.commit(&target, backup.as_deref().map(|b| (path.as_path(), b))).map_err(io_err(&target))?;
+        temp.commit(&target, backup.as_deref().map(|b| (path.as_path(), b)))
+            .map_err(io_err(&target))?;
     }
     if !opts.dry_run {
         report.wrote = Some(out_dir.unwrap_or_else(|| dir.clone()));
@@ -375,13 +502,32 @@ fn fix_blob_dir(opts: &FixOptions, steps: &dyn WriteSteps, report: &mut FixRepor
 }
 
 /// CCMCertFix's log: one line per certificate and a summary.
-fn write_log(opts: &FixOptions, report: &FixReport, path: &Path, steps: &dyn WriteSteps) -> Result<(), FixError> {
+fn write_log(
+    opts: &FixOptions,
+    report: &FixReport,
+    path: &Path,
+    steps: &dyn WriteSteps,
+) -> Result<(), FixError> {
     const COMPONENT: &str = "CCMCertFix";
     let mut log = CmTraceLog::new(opts.log_clock.clone());
     let info = Severity::Information;
-    log.log(COMPONENT, info, 1, format!("CCMCertFix (certmig reference) started; policy {}; input {}", opts.policy, opts.input.display()));
+    log.log(
+        COMPONENT,
+        info,
+        1,
+        format!(
+            "CCMCertFix (certmig reference) started; policy {}; input {}",
+            opts.policy,
+            opts.input.display()
+        ),
+    );
     for c in &report.certificates {
-        log.log(COMPONENT, info, 1, format!("Processing certificate {} in store SMS", c.thumbprint));
+        log.log(
+            COMPONENT,
+            info,
+            1,
+            format!("Processing certificate {} in store SMS", c.thumbprint),
+        );
         if c.changed {
             log.log(
                 COMPONENT,
@@ -405,14 +551,18 @@ fn write_log(opts: &FixOptions, report: &FixReport, path: &Path, steps: &dyn Wri
         1,
         format!(
             "Certificate store {}: {} of {} certificates updated",
-            if opts.dry_run { "checked (dry run)" } else { "repaired" },
+            if opts.dry_run {
+                "checked (dry run)"
+            } else {
+                "repaired"
+            },
             report.certificates_changed,
             report.certificates_total
         ),
     );
     let mut temp = TempOutput::create(steps, path).map_err(io_err(path))?;
-    temp.write_all(log.render().as_bytes()).map_err(io_err(path))?;
+    temp.write_all(log.render().as_bytes())
+        .map_err(io_err(path))?;
     temp.fsync().map_err(io_err(path))?;
     temp.commit(path, None).map_err(io_err(path))
 }
-

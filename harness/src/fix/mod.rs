@@ -20,7 +20,10 @@
 mod files;
 pub mod write;
 
-pub use files::{run, FixError, FixOptions, FixReport, InputFormat};
+pub use files::{
+    run, run_with as files_run_with, stream_repair, FixError, FixOptions, FixReport, InputFormat,
+    StreamFixError,
+};
 
 use std::fmt;
 
@@ -30,7 +33,9 @@ use crate::format::friendly_name::{self, FriendlyNameShape};
 use crate::format::{PropertyId, ReadMode, SerializedElement, SerializedStore, Thumbprint};
 
 /// How a friendly name with an embedded NUL is rewritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// Keep the text before the first NUL (what Windows displayed), plus one terminator.
@@ -72,27 +77,41 @@ pub enum NameRepair {
     Unchanged,
     /// Left alone, with the reason (odd-length values).
     Skipped(String),
-    Rewritten { value: Vec<u8>, warning: Option<String> },
+    Rewritten {
+        value: Vec<u8>,
+        warning: Option<String>,
+    },
 }
 
 /// The single source of truth for the new value of a friendly name.
 pub fn repair_friendly_name(value: &[u8], policy: Policy) -> NameRepair {
     match friendly_name::classify(value) {
         FriendlyNameShape::Clean | FriendlyNameShape::NoTerminator => NameRepair::Unchanged,
-        FriendlyNameShape::OddLength => {
-            NameRepair::Skipped(format!("odd-length friendly name ({} bytes) is not text; left unchanged", value.len()))
-        }
+        FriendlyNameShape::OddLength => NameRepair::Skipped(format!(
+            "odd-length friendly name ({} bytes) is not text; left unchanged",
+            value.len()
+        )),
         _ => {
             let mut out: Vec<u8> = match policy {
                 Policy::Truncate => {
                     let end = 2 * friendly_name::first_nul_unit(value).unwrap_or(value.len() / 2);
                     value[..end].to_vec()
                 }
-                Policy::Strip => value.chunks_exact(2).filter(|u| u != &[0, 0]).flatten().copied().collect(),
+                Policy::Strip => value
+                    .chunks_exact(2)
+                    .filter(|u| u != &[0, 0])
+                    .flatten()
+                    .copied()
+                    .collect(),
             };
-            let warning = out.is_empty().then(|| "the friendly name is empty after repair; kept as a lone terminator".to_owned());
+            let warning = out.is_empty().then(|| {
+                "the friendly name is empty after repair; kept as a lone terminator".to_owned()
+            });
             out.extend_from_slice(&[0, 0]);
-            NameRepair::Rewritten { value: out, warning }
+            NameRepair::Rewritten {
+                value: out,
+                warning,
+            }
         }
     }
 }
@@ -130,7 +149,11 @@ pub fn repair_element(e: &mut SerializedElement<'_>, policy: Policy) -> Certific
     let before = e.friendly_name().map(<[u8]>::to_vec);
     let mut changed = false;
     let mut warning = None;
-    for p in e.properties.iter_mut().filter(|p| p.id == PropertyId::FriendlyName) {
+    for p in e
+        .properties
+        .iter_mut()
+        .filter(|p| p.id == PropertyId::FriendlyName)
+    {
         match repair_friendly_name(&p.value, policy) {
             NameRepair::Unchanged => {}
             NameRepair::Skipped(w) => warning = Some(w),
@@ -169,7 +192,10 @@ pub fn check_repair(
 ) -> Result<(), InvariantViolation> {
     let fail = |index, message: String| Err(InvariantViolation { index, message });
     if before.len() != after.len() {
-        return fail(after.len().min(before.len()), format!("{} certificates became {}", before.len(), after.len()));
+        return fail(
+            after.len().min(before.len()),
+            format!("{} certificates became {}", before.len(), after.len()),
+        );
     }
     for (i, (b, a)) in before.iter().zip(after).enumerate() {
         if b.der != a.der || b.kind != a.kind {
@@ -180,12 +206,16 @@ pub fn check_repair(
         }
         for (pb, pa) in b.properties.iter().zip(&a.properties) {
             if pb.id != pa.id {
-                return fail(i, format!("property {} became {}", pb.id.to_u32(), pa.id.to_u32()));
+                return fail(
+                    i,
+                    format!("property {} became {}", pb.id.to_u32(), pa.id.to_u32()),
+                );
             }
-            let expected: std::borrow::Cow<'_, [u8]> = match (pb.id, repair_friendly_name(&pb.value, policy)) {
-                (PropertyId::FriendlyName, NameRepair::Rewritten { value, .. }) => value.into(),
-                _ => (&pb.value[..]).into(),
-            };
+            let expected: std::borrow::Cow<'_, [u8]> =
+                match (pb.id, repair_friendly_name(&pb.value, policy)) {
+                    (PropertyId::FriendlyName, NameRepair::Rewritten { value, .. }) => value.into(),
+                    _ => (&pb.value[..]).into(),
+                };
             check_value(i, &expected, &pa.value)?;
         }
     }
@@ -196,7 +226,11 @@ fn check_value(index: usize, expected: &[u8], got: &[u8]) -> Result<(), Invarian
     if expected != got {
         return Err(InvariantViolation {
             index,
-            message: format!("expected {} but found {}", hex::encode_upper(expected), hex::encode_upper(got)),
+            message: format!(
+                "expected {} but found {}",
+                hex::encode_upper(expected),
+                hex::encode_upper(got)
+            ),
         });
     }
     Ok(())
@@ -223,10 +257,11 @@ impl Fixer for ReferenceFixer {
     }
 
     fn fix_store(&self, sst: &[u8]) -> Result<Vec<u8>, FixError> {
-        let store = SerializedStore::parse(sst, ReadMode::Strict).map_err(|source| FixError::BadInput {
-            path: "(state store)".into(),
-            source,
-        })?;
+        let store =
+            SerializedStore::parse(sst, ReadMode::Strict).map_err(|source| FixError::BadInput {
+                path: "(state store)".into(),
+                source,
+            })?;
         let mut store = store.into_owned();
         for e in &mut store.elements {
             repair_element(e, self.policy);

@@ -28,7 +28,13 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [Step::Create, Step::Write, Step::Fsync, Step::Backup, Step::Rename];
+    pub const ALL: [Step; 5] = [
+        Step::Create,
+        Step::Write,
+        Step::Fsync,
+        Step::Backup,
+        Step::Rename,
+    ];
 }
 
 /// The file-system operations of a safe write.
@@ -48,7 +54,10 @@ pub struct RealSteps;
 
 impl WriteSteps for RealSteps {
     fn create(&self, dir: &Path) -> io::Result<NamedTempFile> {
-        tempfile::Builder::new().prefix(".certmig-").suffix(".tmp").tempfile_in(dir)
+        tempfile::Builder::new()
+            .prefix(".certmig-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
     }
 
     fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
@@ -61,7 +70,10 @@ impl WriteSteps for RealSteps {
 
     fn backup(&self, input: &Path, backup: &Path) -> io::Result<()> {
         let dir = parent(backup);
-        let tmp = tempfile::Builder::new().prefix(".certmig-").suffix(".bak.tmp").tempfile_in(dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".certmig-")
+            .suffix(".bak.tmp")
+            .tempfile_in(dir)?;
         let tmp_path = tmp.into_temp_path();
         // A hard link shares the original's bytes: complete by construction.
         std::fs::remove_file(&tmp_path)?;
@@ -74,8 +86,36 @@ impl WriteSteps for RealSteps {
     }
 
     fn rename(&self, temp: NamedTempFile, target: &Path) -> io::Result<()> {
+        if let Some(p) = permissions_for(target) {
+            temp.as_file().set_permissions(p)?;
+        }
         temp.persist(target).map(drop).map_err(|e| e.error)
     }
+}
+
+/// The permissions the output should have: the replaced file's own, or
+/// 0644 for a new file on Unix (temporary files are created private, 0600).
+fn permissions_for(target: &Path) -> Option<std::fs::Permissions> {
+    match std::fs::metadata(target) {
+        Ok(m) => Some(m.permissions()),
+        #[cfg(unix)]
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt;
+            Some(std::fs::Permissions::from_mode(0o644))
+        }
+        #[cfg(not(unix))]
+        Err(_) => None,
+    }
+}
+
+/// Writes `bytes` to `path` with the safe-write steps (temporary file,
+/// fsync, rename); for new outputs such as `gen`'s files.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    std::fs::create_dir_all(parent(path))?;
+    let mut out = TempOutput::create(&RealSteps, path)?;
+    out.write_all(bytes)?;
+    out.fsync()?;
+    out.commit(path, None)
 }
 
 /// Real steps, except that `fail` fails (for fault-injection tests).
@@ -140,7 +180,10 @@ pub struct TempOutput<'s> {
 impl<'s> TempOutput<'s> {
     /// Creates the temporary file in `target`'s directory.
     pub fn create(steps: &'s dyn WriteSteps, target: &Path) -> io::Result<Self> {
-        Ok(TempOutput { steps, temp: steps.create(parent(target))? })
+        Ok(TempOutput {
+            steps,
+            temp: steps.create(parent(target))?,
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -1,0 +1,344 @@
+//! The reference CCMCertFix: policies, invariants (proptest), safe writing,
+//! and fault injection at every write step.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::Command;
+use certmig::cert::{self, DefectChoice, MachineSpec, Profile};
+use certmig::cmtrace::LogClock;
+use certmig::cryptoapi::{self, RuleSet};
+use certmig::fix::write::{FailingSteps, Step};
+use certmig::fix::{
+    self, check_repair, repair_friendly_name, FixOptions, Fixer, NameRepair, Policy, ReferenceFixer,
+};
+use certmig::format::friendly_name::encode_utf16;
+use certmig::format::reg::{write_reg, RegEncoding};
+use certmig::format::registry::RegistryStore;
+use certmig::format::{Defect, Property, PropertyId, ReadMode, SerializedElement, SerializedStore};
+use proptest::prelude::*;
+
+fn units(us: &[u16]) -> Vec<u8> {
+    us.iter().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+#[test]
+fn both_policies_on_every_shape() {
+    let t = "SMS Signing Certificate";
+    let clean = Defect::Clean.apply(t);
+    for policy in [Policy::Truncate, Policy::Strip] {
+        assert_eq!(repair_friendly_name(&clean, policy), NameRepair::Unchanged);
+        assert_eq!(
+            repair_friendly_name(&encode_utf16(t), policy),
+            NameRepair::Unchanged
+        );
+        assert_eq!(
+            repair_friendly_name(&Defect::DoubledTerminator.apply(t), policy),
+            NameRepair::Rewritten {
+                value: clean.clone(),
+                warning: None
+            }
+        );
+        match repair_friendly_name(&Defect::OnlyNuls.apply(t), policy) {
+            NameRepair::Rewritten { value, warning } => {
+                assert_eq!(value, [0, 0]);
+                assert!(warning.unwrap().contains("empty"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            repair_friendly_name(&[0x41, 0, 0], policy),
+            NameRepair::Skipped(_)
+        ));
+    }
+    let inside = Defect::EmbeddedNul.apply(t); // "SMS\0Signing Certificate\0"
+    assert_eq!(
+        repair_friendly_name(&inside, Policy::Truncate),
+        NameRepair::Rewritten {
+            value: Defect::Clean.apply("SMS"),
+            warning: None
+        }
+    );
+    assert_eq!(
+        repair_friendly_name(&inside, Policy::Strip),
+        NameRepair::Rewritten {
+            value: Defect::Clean.apply("SMSSigning Certificate"),
+            warning: None
+        }
+    );
+    assert_eq!(
+        repair_friendly_name(&units(&[0x41, 0, 0x42, 0, 0]), Policy::Strip),
+        NameRepair::Rewritten {
+            value: units(&[0x41, 0x42, 0]),
+            warning: None
+        }
+    );
+}
+
+/// A pool of real (bulk) certificates: walkable DER for the import rules.
+fn pool() -> Vec<Vec<u8>> {
+    let spec = MachineSpec {
+        machine: "PC0007".into(),
+        seed: 3,
+        profile: Profile::Sccm2007,
+        defect: DefectChoice::Fixed(Defect::Clean),
+        certs_per_machine: 24,
+        bulk: true,
+    };
+    cert::generate_machine(&spec)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.der)
+        .collect()
+}
+
+fn name_value() -> impl Strategy<Value = Vec<u8>> {
+    let t = "SMS Encryption Certificate";
+    prop_oneof![
+        Just(Defect::Clean.apply(t)),
+        Just(encode_utf16(t)),
+        Just(Defect::DoubledTerminator.apply(t)),
+        Just(Defect::EmbeddedNul.apply(t)),
+        Just(Defect::OnlyNuls.apply(t)),
+        prop::collection::vec(prop_oneof![Just(0u16), 0x41u16..0x5A], 0..12)
+            .prop_map(|u| units(&u)),
+    ]
+}
+
+prop_compose! {
+    fn store()(
+        certs in prop::collection::vec((0usize..24, name_value(), any::<bool>(), any::<bool>(), 0usize..3), 0..8),
+    ) -> SerializedStore<'static> {
+        let pool = pool();
+        let elements = certs.into_iter().map(|(k, name, with_name, with_extra, rotate)| {
+            let mut props = vec![
+                Property::new(PropertyId::KeyProvInfo, certmig::format::KeyProvInfo::sccm_machine_key("C", 1).encode()),
+                Property::new(PropertyId::Other(0x7777), vec![1, 2, 3]),
+            ];
+            if with_name { props.push(Property::new(PropertyId::FriendlyName, name)); }
+            if with_extra { props.push(Property::new(PropertyId::Description, encode_utf16("d"))); }
+            let n = props.len();
+            props.rotate_left(rotate % n);
+            SerializedElement::certificate(pool[k].clone(), props)
+        }).collect();
+        SerializedStore::new(elements)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn fix_makes_stores_importable_and_changes_nothing_else(s in store(), strip in any::<bool>()) {
+        let policy = if strip { Policy::Strip } else { Policy::Truncate };
+        let before = s.to_bytes();
+        let fixed = ReferenceFixer { policy }.fix_store(&before).unwrap();
+        let after = SerializedStore::parse(&fixed, ReadMode::Strict).unwrap();
+        // Imports under MS09-056.
+        prop_assert!(cryptoapi::import_all(&after.elements, RuleSet::Ms09056).is_ok());
+        // DER, thumbprints, other properties and order identical; names == policy(old).
+        prop_assert!(check_repair(&s.elements, &after.elements, policy).is_ok());
+        for (b, a) in s.elements.iter().zip(&after.elements) {
+            prop_assert_eq!(b.thumbprint(), a.thumbprint());
+            let clean = b.friendly_name().is_none_or(|v| !certmig::format::friendly_name::has_embedded_nul(v));
+            if clean { prop_assert_eq!(b.to_bytes(), a.to_bytes()); }
+        }
+        // Idempotent.
+        prop_assert_eq!(ReferenceFixer { policy }.fix_store(&fixed).unwrap(), fixed);
+    }
+}
+
+fn opts(input: &Path) -> FixOptions {
+    FixOptions {
+        input: input.to_owned(),
+        output: None,
+        policy: Policy::Truncate,
+        dry_run: false,
+        backup: true,
+        log: None,
+        log_clock: LogClock::seeded(1),
+        max_reports: None,
+    }
+}
+
+fn machine_store(defect: Defect) -> SerializedStore<'static> {
+    SerializedStore::new(
+        cert::generate_machine(&MachineSpec::sccm("PC0001", 1, defect))
+            .unwrap()
+            .iter()
+            .map(|c| c.element())
+            .collect(),
+    )
+}
+
+fn listing(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn streaming_sst_fix_equals_the_in_memory_fixer_and_keeps_a_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&p, &bytes).unwrap();
+    let r = fix::run(&opts(&p)).unwrap();
+    assert_eq!(r.certificates_changed, 2);
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        ReferenceFixer::default().fix_store(&bytes).unwrap()
+    );
+    assert_eq!(std::fs::read(tmp.path().join("s.sst.bak")).unwrap(), bytes);
+    // A second run changes nothing and leaves the backup alone.
+    let again = fix::run(&opts(&p)).unwrap();
+    assert_eq!(again.certificates_changed, 0);
+    assert_eq!(std::fs::read(tmp.path().join("s.sst.bak")).unwrap(), bytes);
+    assert_eq!(listing(tmp.path()).len(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn in_place_repair_keeps_the_file_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    std::fs::write(&p, machine_store(Defect::DoubledTerminator).to_bytes()).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    fix::run(&opts(&p)).unwrap();
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+}
+
+#[test]
+fn output_is_always_written_even_as_a_byte_identical_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("clean.sst");
+    let bytes = machine_store(Defect::Clean).to_bytes();
+    std::fs::write(&p, &bytes).unwrap();
+    let mut o = opts(&p);
+    o.output = Some(tmp.path().join("out.sst"));
+    fix::run(&o).unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("out.sst")).unwrap(), bytes);
+    assert_eq!(listing(tmp.path()).len(), 2, "no backup for -o");
+}
+
+#[test]
+fn reg_blob_and_blob_dir_inputs_are_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = machine_store(Defect::EmbeddedNul);
+    let registry = RegistryStore::from_elements("SMS", store.elements.clone());
+    let reg = tmp.path().join("m.reg");
+    std::fs::write(&reg, write_reg(&registry, RegEncoding::Regedit5)).unwrap();
+    let blobs = tmp.path().join("blobs");
+    std::fs::create_dir(&blobs).unwrap();
+    for (name, bytes) in registry.blob_files() {
+        std::fs::write(blobs.join(name), bytes).unwrap();
+    }
+    let one = tmp.path().join("one.blob");
+    std::fs::write(&one, store.elements[0].to_bytes()).unwrap();
+    for (path, n) in [(&reg, 2), (&blobs, 2), (&one, 1)] {
+        let r = fix::run(&opts(path)).unwrap();
+        assert_eq!(
+            (r.certificates_total, r.certificates_changed),
+            (n, n),
+            "{}",
+            path.display()
+        );
+        let scan = certmig::scan::scan_paths(std::slice::from_ref(path), Default::default());
+        // (Backups `*.bak` hold the originals, still bad: skip them.)
+        for c in scan
+            .files
+            .iter()
+            .filter(|f| !f.path.ends_with(".bak"))
+            .flat_map(|f| &f.certificates)
+        {
+            assert_eq!(c.verdicts.ms09_056, cryptoapi::Verdict::Ok);
+            assert_eq!(c.friendly_name.as_deref().unwrap(), "SMS\\0");
+        }
+    }
+}
+
+#[test]
+fn malformed_input_writes_nothing_and_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("cut.sst");
+    let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&p, &bytes[..bytes.len() - 40]).unwrap();
+    let before = listing(tmp.path());
+    let err = fix::run(&opts(&p)).unwrap_err();
+    assert!(err.is_bad_input(), "{err}");
+    assert!(err.to_string().contains("cut.sst"));
+    assert_eq!(listing(tmp.path()), before);
+    let out = Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("offset"));
+    assert_eq!(listing(tmp.path()), before);
+}
+
+#[test]
+fn a_failure_at_each_write_step_leaves_the_input_byte_identical_and_no_stray_file() {
+    let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+    let reg = write_reg(
+        &RegistryStore::from_elements("SMS", machine_store(Defect::DoubledTerminator).elements),
+        RegEncoding::Regedit5,
+    );
+    for (name, content) in [("s.sst", &bytes), ("s.reg", &reg)] {
+        for step in Step::ALL {
+            let tmp = tempfile::tempdir().unwrap();
+            let p = tmp.path().join(name);
+            std::fs::write(&p, content).unwrap();
+            let err = fix::files_run_with(&opts(&p), &FailingSteps { fail: step });
+            assert!(err.is_err(), "{name} {step:?} should fail");
+            assert_eq!(&std::fs::read(&p).unwrap(), content, "{name} {step:?}");
+            assert_eq!(
+                listing(tmp.path()).into_keys().collect::<Vec<_>>(),
+                [name],
+                "{name} {step:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dry_run_and_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    let bytes = machine_store(Defect::OnlyNuls).to_bytes();
+    std::fs::write(&p, &bytes).unwrap();
+    let mut o = opts(&p);
+    o.dry_run = true;
+    o.log = Some(tmp.path().join("fix.log"));
+    let r = fix::run(&o).unwrap();
+    assert_eq!(r.certificates_changed, 2);
+    assert_eq!(r.warnings.len(), 2);
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+    let log = std::fs::read_to_string(tmp.path().join("fix.log")).unwrap();
+    let lines: Vec<_> = log
+        .lines()
+        .map(|l| certmig::cmtrace::parse_line(l).unwrap())
+        .collect();
+    assert!(lines.iter().all(|l| l.component == "CCMCertFix"));
+    assert!(lines
+        .iter()
+        .any(|l| l.severity == certmig::cmtrace::Severity::Warning));
+    assert!(lines
+        .last()
+        .unwrap()
+        .message
+        .contains("2 of 2 certificates updated"));
+}
