@@ -18,3 +18,4 @@ pub mod fix;
 pub mod format;
 pub mod generate;
 pub mod scan;
+pub mod sim;

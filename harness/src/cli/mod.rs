@@ -9,6 +9,7 @@
 
 mod fix;
 mod gen;
+mod replay;
 mod scan;
 
 use std::process::ExitCode;
@@ -47,6 +48,10 @@ pub enum Command {
     Gen(gen::GenArgs),
     /// Repair friendly names with an embedded NUL, like CCMCertFix (reference implementation).
     Fix(fix::FixArgs),
+    /// Replay scenario files (refresh/replace task sequences) and check their expected outcomes.
+    Replay(replay::ReplayArgs),
+    /// Replay every kind x OS pair x KB974571 x remediation x defect and print the outcome matrix.
+    Matrix(replay::MatrixArgs),
     /// Show every certificate in stores: .sst, .reg exports, .blob files (format detected from content).
     Scan(scan::ScanArgs),
     /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
@@ -59,6 +64,8 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Gen(a) => gen::run(a),
         Command::Fix(a) => fix::run_cmd(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Matrix(a) => replay::matrix(a),
         Command::Scan(a) => scan::run(a),
         Command::Dump(a) => scan::dump(a),
     };

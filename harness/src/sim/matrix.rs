@@ -1,0 +1,211 @@
+//! The full outcome matrix: every kind × source OS × KB974571 on the source ×
+//! target OS × KB974571 installed on the target before restore × remediation
+//! × defect, replayed through the engine.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::model::{ClientVersion, Os, KB974571};
+use super::scenario::{Expectation, MachineSpec, Remediation, Scenario, SiteSpec, StateStore};
+use super::{replay_with, Kind, OutcomeKind};
+use crate::fix::{Fixer, ReferenceFixer};
+use crate::format::Defect;
+
+/// The defects the matrix compares.
+pub const DEFECTS: [Defect; 3] = [Defect::Clean, Defect::DoubledTerminator, Defect::EmbeddedNul];
+
+/// One cell of the matrix: the row `matrix --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatrixRow {
+    pub kind: Kind,
+    pub source_os: Os,
+    pub source_kb974571: bool,
+    pub target_os: Os,
+    pub target_kb974571_before_restore: bool,
+    pub remediation: Remediation,
+    pub defect: Defect,
+    pub outcome: OutcomeKind,
+    pub step: Option<String>,
+    pub hresult: Option<String>,
+    pub identity_preserved: bool,
+}
+
+/// The scenario for one cell.
+#[allow(clippy::too_many_arguments)]
+pub fn cell_scenario(kind: Kind, source_os: Os, source_kb: bool, target_os: Os, target_kb: bool, remediation: Remediation, defect: Defect) -> Scenario {
+    let machine = |name: &str, os: Os, kb: bool, client: Option<ClientVersion>| MachineSpec {
+        name: name.into(),
+        os,
+        updates: if kb { vec![KB974571.into()] } else { vec![] },
+        client,
+        client_hotfixes: vec![],
+        defect: Some(defect),
+    };
+    Scenario {
+        name: format!(
+            "{}-{}{}-to-{}{}-{}-{}",
+            kind.as_str(),
+            source_os,
+            if source_kb { "+kb" } else { "" },
+            target_os,
+            if target_kb { "+kb" } else { "" },
+            remediation.as_str(),
+            defect
+        ),
+        description: String::new(),
+        claims: vec![],
+        seed: 1,
+        kind,
+        state_store: StateStore::HardLink,
+        site: SiteSpec::default(),
+        source: machine("PC0001", source_os, source_kb, Some(ClientVersion::Sp2)),
+        target: (kind == Kind::Replace).then(|| machine("PC0002", target_os, false, None)),
+        target_os: Some(target_os),
+        target_kb974571_before_restore: target_kb,
+        remediation: Some(remediation),
+        before: None,
+        task_sequence: None,
+        restore_sequence: None,
+        expect: None::<Expectation>,
+    }
+}
+
+/// Every cell, in a fixed order.
+pub fn cells() -> Vec<(Kind, Os, bool, Os, bool, Remediation, Defect)> {
+    let mut v = Vec::with_capacity(2 * 4 * 2 * 4 * 2 * 8 * 3);
+    for kind in [Kind::Refresh, Kind::Replace] {
+        for source_os in Os::ALL {
+            for source_kb in [false, true] {
+                for target_os in Os::ALL {
+                    for target_kb in [false, true] {
+                        for remediation in Remediation::ALL {
+                            for defect in DEFECTS {
+                                v.push((kind, source_os, source_kb, target_os, target_kb, remediation, defect));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Replays the whole matrix (in parallel; rows in [`cells`] order).
+pub fn run_matrix() -> Vec<MatrixRow> {
+    run_matrix_with(&ReferenceFixer::default())
+}
+
+/// Replays the whole matrix with `fixer` as CCMCertFix.
+pub fn run_matrix_with(fixer: &dyn Fixer) -> Vec<MatrixRow> {
+    cells()
+        .into_par_iter()
+        .map(|(kind, source_os, source_kb, target_os, target_kb, remediation, defect)| {
+            let s = cell_scenario(kind, source_os, source_kb, target_os, target_kb, remediation, defect);
+            let r = replay_with(&s, fixer);
+            MatrixRow {
+                kind,
+                source_os,
+                source_kb974571: source_kb,
+                target_os,
+                target_kb974571_before_restore: target_kb,
+                remediation,
+                defect,
+                outcome: r.outcome.kind,
+                step: r.outcome.step,
+                hresult: r.outcome.hresult.map(|h| h.to_string()),
+                identity_preserved: r.outcome.identity_preserved,
+            }
+        })
+        .collect()
+}
+
+/// A plain-text table of the matrix (what `certmig matrix` prints and the
+/// golden snapshot holds).
+pub fn table(rows: &[MatrixRow]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    t.set_header(["kind", "source", "target", "remediation", "defect", "outcome", "step", "hresult", "identity"]);
+    for r in rows {
+        t.add_row([
+            r.kind.as_str().to_owned(),
+            format!("{}{}", r.source_os, if r.source_kb974571 { "+974571" } else { "" }),
+            format!("{}{}", r.target_os, if r.target_kb974571_before_restore { "+974571" } else { "" }),
+            r.remediation.as_str().to_owned(),
+            r.defect.to_string(),
+            r.outcome.as_str().to_owned(),
+            r.step.clone().unwrap_or_default(),
+            r.hresult.clone().unwrap_or_default(),
+            if r.identity_preserved { "kept" } else { "lost" }.to_owned(),
+        ]);
+    }
+    t.to_string()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// One self-contained HTML page: per kind × remediation × defect, a grid of
+/// source (rows) by target (columns), each cell coloured by outcome.
+pub fn html(rows: &[MatrixRow]) -> String {
+    let mut out = String::from(concat!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>certmig outcome matrix</title><style>",
+        "body{font-family:Segoe UI,Arial,sans-serif;margin:16px;color:#222}h1{font-size:20px;margin:0 0 4px}",
+        "p.sub{margin:0 0 12px;color:#555;font-size:13px}.legend span{display:inline-block;padding:3px 10px;margin-right:6px;border-radius:3px;font-size:12px}",
+        "h2{font-size:16px;margin:18px 0 6px}.grids{display:flex;flex-wrap:wrap;gap:14px}",
+        ".g{border:1px solid #ccc;border-radius:4px;padding:6px}.g h3{font-size:12px;margin:0 0 4px}",
+        "table{border-collapse:collapse;font-size:10px}td,th{border:1px solid #fff;padding:0;text-align:center}",
+        "th{background:#eee;font-weight:normal;padding:1px 3px;white-space:nowrap}",
+        "td{width:22px;height:16px}.success{background:#2e9d46}.capture-failed{background:#d64541}",
+        ".restore-failed{background:#f39c12}.step-failed{background:#7f4fb3}.lost{outline:2px dashed #000;outline-offset:-3px}",
+        "</style></head><body><h1>certmig: refresh and replace outcomes</h1>",
+        "<p class=\"sub\">Rows: source OS (+ = KB974571 installed). Columns: target OS (+ = KB974571 installed before Restore User State). ",
+        "A dashed cell is a success that lost the client identity.</p><div class=\"legend\">",
+        "<span class=\"success\" style=\"color:#fff\">success</span><span class=\"capture-failed\" style=\"color:#fff\">capture failed</span>",
+        "<span class=\"restore-failed\">restore failed</span><span class=\"step-failed\" style=\"color:#fff\">step failed</span></div>"
+    ));
+    let labels: Vec<(Os, bool)> = Os::ALL.iter().flat_map(|&o| [(o, false), (o, true)]).collect();
+    let label = |(o, kb): (Os, bool)| format!("{o}{}", if kb { "+" } else { "" });
+    for kind in [Kind::Refresh, Kind::Replace] {
+        for defect in super::matrix::DEFECTS {
+            out.push_str(&format!("<h2>{} &middot; certificates {}</h2><div class=\"grids\">", kind.as_str(), escape(&defect.to_string())));
+            for rem in Remediation::ALL {
+                out.push_str(&format!("<div class=\"g\"><h3>{}</h3><table><tr><th></th>", rem.as_str()));
+                for &t in &labels {
+                    out.push_str(&format!("<th>{}</th>", escape(&label(t))));
+                }
+                out.push_str("</tr>");
+                for &src in &labels {
+                    out.push_str(&format!("<tr><th>{}</th>", escape(&label(src))));
+                    for &tgt in &labels {
+                        let r = rows.iter().find(|r| {
+                            r.kind == kind && r.defect == defect && r.remediation == rem && (r.source_os, r.source_kb974571) == src && (r.target_os, r.target_kb974571_before_restore) == tgt
+                        });
+                        match r {
+                            Some(r) => {
+                                let lost = r.outcome == OutcomeKind::Success && !r.identity_preserved;
+                                let title = format!(
+                                    "{} {} -> {}: {}{}{}",
+                                    kind.as_str(),
+                                    label(src),
+                                    label(tgt),
+                                    r.outcome.as_str(),
+                                    r.step.as_deref().map(|s| format!(" at {s}")).unwrap_or_default(),
+                                    r.hresult.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+                                );
+                                out.push_str(&format!("<td class=\"{}{}\" title=\"{}\"></td>", r.outcome.as_str(), if lost { " lost" } else { "" }, escape(&title)));
+                            }
+                            None => out.push_str("<td></td>"),
+                        }
+                    }
+                    out.push_str("</tr>");
+                }
+                out.push_str("</table></div>");
+            }
+            out.push_str("</div>");
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}

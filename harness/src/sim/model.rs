@@ -1,0 +1,226 @@
+//! The world of BEHAVIOR.md: operating systems and their updates, the
+//! ConfigMgr 2007 client with its SMS store, the site server with its
+//! hotfixes, and hotfix applicability.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cert::{self, MachineSpec};
+use crate::cryptoapi::RuleSet;
+use crate::format::{Defect, ReadMode, SerializedStore};
+
+/// Security update 974571 (MS09-056).
+pub const KB974571: &str = "KB974571";
+/// The ConfigMgr 2007 SP1/SP2 hotfix that stops new bad certificates and ships CCMCertFix.
+pub const KB977203: &str = "KB977203";
+/// The ConfigMgr 2007 R3 prerequisite hotfix, which supersedes and contains 977203.
+pub const KB977384: &str = "KB977384";
+
+/// Operating systems in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Os {
+    #[serde(rename = "xp-sp3")]
+    XpSp3,
+    #[serde(rename = "vista-sp2")]
+    VistaSp2,
+    #[serde(rename = "win7-rtm")]
+    Win7Rtm,
+    #[serde(rename = "win7-sp1")]
+    Win7Sp1,
+}
+
+impl Os {
+    pub const ALL: [Os; 4] = [Os::XpSp3, Os::VistaSp2, Os::Win7Rtm, Os::Win7Sp1];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Os::XpSp3 => "xp-sp3",
+            Os::VistaSp2 => "vista-sp2",
+            Os::Win7Rtm => "win7-rtm",
+            Os::Win7Sp1 => "win7-sp1",
+        }
+    }
+    /// Windows 7 SP1 ships 974571.
+    pub fn includes_kb974571(self) -> bool {
+        self == Os::Win7Sp1
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ConfigMgr 2007 client versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClientVersion {
+    #[serde(rename = "sp1")]
+    Sp1,
+    #[serde(rename = "sp2")]
+    Sp2,
+    /// SP2 with R3, which requires 977384.
+    #[serde(rename = "sp2-r3")]
+    Sp2R3,
+}
+
+impl ClientVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientVersion::Sp1 => "sp1",
+            ClientVersion::Sp2 => "sp2",
+            ClientVersion::Sp2R3 => "sp2-r3",
+        }
+    }
+}
+
+/// The rules a machine with `os` and `updates` enforces.
+pub fn rules_in_force(os: Os, updates: &BTreeSet<String>) -> RuleSet {
+    if os.includes_kb974571() || updates.contains(KB974571) {
+        RuleSet::Ms09056
+    } else {
+        RuleSet::Legacy
+    }
+}
+
+/// The ConfigMgr client on a machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub version: ClientVersion,
+    pub hotfixes: BTreeSet<String>,
+    /// The LocalMachine SMS store, as serialized store bytes.
+    pub sms_store: Vec<u8>,
+    /// The machine key containers the certificates point to.
+    pub key_containers: Vec<String>,
+    /// The client identity.
+    pub sms_guid: String,
+}
+
+impl Client {
+    /// True when this client generates certificates with an embedded NUL
+    /// (C1): SP1/SP2 without 977203 or 977384.
+    pub fn generates_bad_certificates(version: ClientVersion, hotfixes: &BTreeSet<String>) -> bool {
+        matches!(version, ClientVersion::Sp1 | ClientVersion::Sp2)
+            && !hotfixes.contains(KB977203)
+            && !hotfixes.contains(KB977384)
+    }
+
+    /// The certificates' thumbprints, in store order.
+    pub fn thumbprints(&self) -> Vec<String> {
+        SerializedStore::parse(&self.sms_store, ReadMode::Strict)
+            .map(|s| s.elements.iter().map(|e| e.thumbprint().to_hex()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Why a hotfix did not install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotApplicable {
+    Superseded,
+    WrongClientVersion(ClientVersion),
+    NoClient,
+}
+
+impl fmt::Display for NotApplicable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotApplicable::Superseded => write!(f, "{KB977384} is installed; it supersedes and contains {KB977203}"),
+            NotApplicable::WrongClientVersion(v) => write!(f, "the client is {} (977203 applies to SP1 and SP2)", v.as_str()),
+            NotApplicable::NoClient => f.write_str("no ConfigMgr client is installed"),
+        }
+    }
+}
+
+/// Installs the 977203 client hotfix (C6, C8): stops new bad certificates,
+/// repairs nothing.
+pub fn install_client_hotfix(client: &mut Client) -> Result<(), NotApplicable> {
+    if client.hotfixes.contains(KB977384) {
+        return Err(NotApplicable::Superseded);
+    }
+    if client.version == ClientVersion::Sp2R3 {
+        return Err(NotApplicable::WrongClientVersion(client.version));
+    }
+    client.hotfixes.insert(KB977203.to_owned());
+    Ok(())
+}
+
+/// A ConfigMgr 2007 site server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteServer {
+    pub install_dir: String,
+    pub hotfixes: BTreeSet<String>,
+    /// Where CCMCertFix.exe was extracted by hand with `/x`, if it was.
+    pub extracted_ccmcertfix: Option<String>,
+}
+
+impl SiteServer {
+    pub fn new(hotfixes: &[&str]) -> Self {
+        SiteServer {
+            install_dir: r"C:\Program Files\Microsoft Configuration Manager".to_owned(),
+            hotfixes: hotfixes.iter().map(|s| s.to_string()).collect(),
+            extracted_ccmcertfix: None,
+        }
+    }
+
+    /// Installs 977203 on the site (C9): not applicable where 977384 is.
+    pub fn install_977203(&mut self) -> Result<(), NotApplicable> {
+        if self.hotfixes.contains(KB977384) {
+            return Err(NotApplicable::Superseded);
+        }
+        self.hotfixes.insert(KB977203.to_owned());
+        Ok(())
+    }
+
+    /// `<install dir>\Logs\KB977203\CCMCertFix.exe` once 977203 is installed.
+    pub fn ccmcertfix_in_logs(&self) -> Option<String> {
+        self.hotfixes
+            .contains(KB977203)
+            .then(|| format!(r"{}\Logs\KB977203\CCMCertFix.exe", self.install_dir))
+    }
+
+    /// The client patch 977203 places under `Client\i386\hotfix`.
+    pub fn client_hotfix_package(&self) -> Option<String> {
+        self.hotfixes.contains(KB977203).then(|| {
+            format!(r"{}\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp", self.install_dir)
+        })
+    }
+
+    /// Runs the hotfix package with `/x` into `folder` (C8): CCMCertFix.exe
+    /// is then available there, whatever is installed.
+    pub fn extract_977203(&mut self, folder: &str) -> String {
+        let path = format!(r"{}\CCMCertFix.exe", folder.trim_end_matches('\\'));
+        self.extracted_ccmcertfix = Some(path.clone());
+        path
+    }
+
+    /// Where an administrator can get CCMCertFix.exe, if anywhere.
+    pub fn ccmcertfix(&self) -> Option<String> {
+        self.ccmcertfix_in_logs().or_else(|| self.extracted_ccmcertfix.clone())
+    }
+}
+
+/// Generates a client's certificates (cached: signing is the slow part).
+pub fn client_certificates(machine: &str, seed: u64, defect: Defect) -> Arc<(Vec<u8>, Vec<String>)> {
+    type Cache = Mutex<HashMap<(String, u64, Defect), Arc<(Vec<u8>, Vec<String>)>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (machine.to_owned(), seed, defect);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().expect("certificate cache").get(&key) {
+        return v.clone();
+    }
+    let certs = cert::generate_machine(&MachineSpec::sccm(machine, seed, defect)).expect("certificate generation from the committed key pool");
+    let store = SerializedStore::new(certs.iter().map(|c| c.element()).collect()).to_bytes();
+    let containers = certs.iter().filter_map(|c| c.key_prov_info.container.clone()).collect();
+    let v = Arc::new((store, containers));
+    cache.lock().expect("certificate cache").insert(key, v.clone());
+    v
+}
+
+/// A seeded SMS GUID like `GUID:4A2F...`.
+pub fn sms_guid(machine: &str, seed: u64) -> String {
+    let d = cert::derive(seed, &[b"sms-guid", machine.as_bytes()]);
+    let h = hex::encode_upper(&d[..16]);
+    format!("GUID:{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}

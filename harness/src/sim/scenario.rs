@@ -1,0 +1,321 @@
+//! Scenario files (TOML, schema in `scenarios/README.md`) and the standard
+//! task sequences each remediation expands into.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{ClientVersion, Os, KB974571, KB977203, KB977384};
+use super::steps::TaskSequenceStep;
+use super::{Kind, OutcomeKind};
+use crate::fix::Policy;
+use crate::format::Defect;
+
+/// The remediations the matrix compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Remediation {
+    None,
+    ClientHotfix,
+    CcmcertfixBeforeTs,
+    CcmcertfixStep,
+    CcmcertfixAfterCapture,
+    FixCapturedState,
+    SupersededNoExtract,
+    SupersededExtract,
+}
+
+impl Remediation {
+    pub const ALL: [Remediation; 8] = [
+        Remediation::None,
+        Remediation::ClientHotfix,
+        Remediation::CcmcertfixBeforeTs,
+        Remediation::CcmcertfixStep,
+        Remediation::CcmcertfixAfterCapture,
+        Remediation::FixCapturedState,
+        Remediation::SupersededNoExtract,
+        Remediation::SupersededExtract,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Remediation::None => "none",
+            Remediation::ClientHotfix => "client-hotfix",
+            Remediation::CcmcertfixBeforeTs => "ccmcertfix-before-ts",
+            Remediation::CcmcertfixStep => "ccmcertfix-step",
+            Remediation::CcmcertfixAfterCapture => "ccmcertfix-after-capture",
+            Remediation::FixCapturedState => "fix-captured-state",
+            Remediation::SupersededNoExtract => "superseded-no-extract",
+            Remediation::SupersededExtract => "superseded-extract",
+        }
+    }
+}
+
+/// Where state is kept in a refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateStore {
+    /// USMT hard-link store on the local disk.
+    #[default]
+    HardLink,
+    /// A state migration point (always used by replace).
+    Smp,
+}
+
+/// A machine as the scenario describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineSpec {
+    pub name: String,
+    pub os: Os,
+    #[serde(default)]
+    pub updates: Vec<String>,
+    /// Client version (the source must have one; a replace target gets one
+    /// from the restore task sequence).
+    #[serde(default)]
+    pub client: Option<ClientVersion>,
+    #[serde(default)]
+    pub client_hotfixes: Vec<String>,
+    /// The friendly-name defect the client's certificates got when it was
+    /// installed unhotfixed (default: doubled-terminator, C1). Ignored for a
+    /// client that generates good certificates.
+    #[serde(default)]
+    pub defect: Option<Defect>,
+}
+
+/// The site server.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    #[serde(default)]
+    pub hotfixes: Vec<String>,
+}
+
+/// What the scenario expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    pub outcome: OutcomeKind,
+    #[serde(default)]
+    pub step: Option<String>,
+    #[serde(default)]
+    pub hresult: Option<String>,
+    #[serde(default)]
+    pub identity_preserved: Option<bool>,
+    /// Messages that must appear in some log line.
+    #[serde(default)]
+    pub log_contains: Vec<String>,
+}
+
+/// A scenario file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The BEHAVIOR.md claims this scenario demonstrates.
+    #[serde(default)]
+    pub claims: Vec<String>,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub kind: Kind,
+    #[serde(default)]
+    pub state_store: StateStore,
+    #[serde(default)]
+    pub site: SiteSpec,
+    pub source: MachineSpec,
+    /// Replace: the new computer. Refresh: ignored (same hardware).
+    #[serde(default)]
+    pub target: Option<MachineSpec>,
+    /// The OS the task sequence applies (default: the target's, else the source's).
+    #[serde(default)]
+    pub target_os: Option<Os>,
+    /// Install KB974571 on the target before Restore User State.
+    #[serde(default)]
+    pub target_kb974571_before_restore: bool,
+    #[serde(default)]
+    pub remediation: Option<Remediation>,
+    /// Explicit steps (instead of a remediation's standard ones).
+    #[serde(default)]
+    pub before: Option<Vec<TaskSequenceStep>>,
+    #[serde(default)]
+    pub task_sequence: Option<Vec<TaskSequenceStep>>,
+    #[serde(default)]
+    pub restore_sequence: Option<Vec<TaskSequenceStep>>,
+    pub expect: Option<Expectation>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// A scenario file that could not be read, with file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        let mut s: Scenario = toml::from_str(&text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|sp| {
+                    let before = &text[..sp.start.min(text.len())];
+                    (before.matches('\n').count() + 1, sp.start - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+                })
+                .unwrap_or((1, 1));
+            ScenarioError::Parse { path: path.to_owned(), line, column, message: e.message().to_owned() }
+        })?;
+        if s.name.is_empty() {
+            s.name = path.file_stem().and_then(|n| n.to_str()).unwrap_or("scenario").to_owned();
+        }
+        s.validate().map_err(|message| ScenarioError::Invalid { path: path.to_owned(), message })?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.source.client.is_none() {
+            return Err("the source machine needs a `client` (sp1, sp2 or sp2-r3)".into());
+        }
+        if self.kind == Kind::Replace && self.target.is_none() {
+            return Err("a replace scenario needs a [target] machine".into());
+        }
+        if self.remediation.is_none() && self.task_sequence.is_none() {
+            return Err("give either `remediation` or an explicit `task_sequence`".into());
+        }
+        Ok(())
+    }
+
+    /// The OS the task sequence applies.
+    pub fn applied_os(&self) -> Os {
+        self.target_os
+            .or(self.target.as_ref().map(|t| t.os))
+            .unwrap_or(self.source.os)
+    }
+
+    /// The site's hotfixes a remediation assumes: 977203 installed, or
+    /// 977384 for the superseded ones.
+    pub fn site_hotfixes(&self) -> Vec<String> {
+        if !self.site.hotfixes.is_empty() {
+            return self.site.hotfixes.clone();
+        }
+        match self.remediation {
+            Some(Remediation::SupersededNoExtract | Remediation::SupersededExtract) => vec![KB977384.into()],
+            Some(Remediation::None) | None => vec![],
+            Some(_) => vec![KB977203.into()],
+        }
+    }
+
+    /// Steps run on the source before the task sequence.
+    pub fn before_steps(&self) -> Vec<TaskSequenceStep> {
+        if let Some(b) = &self.before {
+            return b.clone();
+        }
+        match self.remediation {
+            Some(Remediation::ClientHotfix) => vec![TaskSequenceStep::RunCommandLine {
+                command: r"msiexec /p \\SITE\SMS_SITE\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp /qn".into(),
+            }],
+            Some(Remediation::CcmcertfixBeforeTs) => vec![ccmcertfix()],
+            Some(Remediation::SupersededExtract) => vec![TaskSequenceStep::RunCommandLine {
+                command: r"SCCM2007-SP1-KB977203-X64-ENU.exe /x C:\KB977203".into(),
+            }],
+            _ => vec![],
+        }
+    }
+
+    /// The task sequence on the source (refresh: the whole sequence; replace:
+    /// the capture sequence on the old computer).
+    pub fn task_sequence_steps(&self) -> Vec<TaskSequenceStep> {
+        if let Some(t) = &self.task_sequence {
+            return t.clone();
+        }
+        let r = self.remediation.unwrap_or(Remediation::None);
+        let mut steps = Vec::new();
+        let smp = self.kind == Kind::Replace || self.state_store == StateStore::Smp;
+        if matches!(r, Remediation::CcmcertfixStep | Remediation::SupersededNoExtract | Remediation::SupersededExtract) {
+            steps.push(ccmcertfix());
+        }
+        if smp {
+            steps.push(TaskSequenceStep::RequestStateStore);
+        }
+        steps.push(TaskSequenceStep::CaptureUserState);
+        if r == Remediation::CcmcertfixAfterCapture {
+            steps.push(ccmcertfix());
+        }
+        if r == Remediation::FixCapturedState {
+            steps.push(TaskSequenceStep::FixCapturedState { policy: Policy::Truncate });
+        }
+        if smp {
+            steps.push(TaskSequenceStep::ReleaseStateStore);
+        }
+        if self.kind == Kind::Refresh {
+            steps.extend(self.restore_part(smp));
+        }
+        steps
+    }
+
+    /// Replace: the restore sequence on the new computer.
+    pub fn restore_sequence_steps(&self) -> Vec<TaskSequenceStep> {
+        if let Some(t) = &self.restore_sequence {
+            return t.clone();
+        }
+        if self.kind == Kind::Replace {
+            self.restore_part(true)
+        } else {
+            vec![]
+        }
+    }
+
+    fn restore_part(&self, smp: bool) -> Vec<TaskSequenceStep> {
+        let mut steps = vec![
+            TaskSequenceStep::ApplyOperatingSystem { os: self.applied_os() },
+            TaskSequenceStep::SetupWindowsAndConfigmgr {
+                client: self.source.client.unwrap_or(ClientVersion::Sp2),
+                patch: self.site_hotfixes().contains(&KB977203.to_owned()).then(|| KB977203.to_owned()),
+            },
+        ];
+        if self.target_kb974571_before_restore {
+            steps.push(TaskSequenceStep::InstallSoftwareUpdates { updates: vec![KB974571.into()] });
+        }
+        if smp {
+            steps.push(TaskSequenceStep::RequestStateStore);
+        }
+        steps.push(TaskSequenceStep::RestoreUserState);
+        if smp {
+            steps.push(TaskSequenceStep::ReleaseStateStore);
+        }
+        steps
+    }
+}
+
+fn ccmcertfix() -> TaskSequenceStep {
+    TaskSequenceStep::RunCommandLine { command: r"CCMCertFix.exe C:\Windows\Temp\CCMCertFix.log".into() }
+}
+
+/// Every `*.toml` under `paths` (files or directories), sorted.
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p).map_err(|source| ScenarioError::Io { path: p.clone(), source })?;
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            out.extend(v);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
