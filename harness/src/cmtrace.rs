@@ -119,13 +119,18 @@ impl CmTraceLog {
 
     /// The whole file: one line per entry, CR LF after each.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for l in &self.lines {
-            out.push_str(&l.to_string());
-            out.push_str("\r\n");
-        }
-        out
+        render(&self.lines)
     }
+}
+
+/// A log file's text: one line per entry, CR LF after each.
+pub fn render(lines: &[LogLine]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for l in lines {
+        let _ = write!(out, "{l}\r\n");
+    }
+    out
 }
 
 /// The line OSDSMPClient writes to Ccmexec.log when a store import fails

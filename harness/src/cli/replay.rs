@@ -64,7 +64,11 @@ fn row(r: &Replay) -> ReplayRow<'_> {
 }
 
 pub fn run(a: ReplayArgs) -> u8 {
-    let paths = if a.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { a.paths };
+    let paths = if a.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        a.paths
+    };
     let files = match scenario_files(&paths) {
         Ok(f) => f,
         Err(e) => {
@@ -73,7 +77,14 @@ pub fn run(a: ReplayArgs) -> u8 {
         }
     };
     if files.is_empty() {
-        eprintln!("certmig: no scenario files (*.toml) in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "certmig: no scenario files (*.toml) in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         return EXIT_BAD_INPUT;
     }
     let mut scenarios = Vec::new();
@@ -95,8 +106,14 @@ pub fn run(a: ReplayArgs) -> u8 {
         for r in &replays {
             for m in &r.logs {
                 let d = dir.join(&r.scenario).join(&m.machine);
-                let written = crate::fix::write::write_file(&d.join("smsts.log"), m.smsts_log().as_bytes())
-                    .and_then(|_| crate::fix::write::write_file(&d.join("Ccmexec.log"), m.ccmexec_log().as_bytes()));
+                let written =
+                    crate::fix::write::write_file(&d.join("smsts.log"), m.smsts_log().as_bytes())
+                        .and_then(|_| {
+                            crate::fix::write::write_file(
+                                &d.join("Ccmexec.log"),
+                                m.ccmexec_log().as_bytes(),
+                            )
+                        });
                 if let Err(e) = written {
                     eprintln!("certmig: writing logs under {}: {e}", d.display());
                     return EXIT_FAILURE;
@@ -114,13 +131,25 @@ pub fn run(a: ReplayArgs) -> u8 {
     } else {
         let mut t = comfy_table::Table::new();
         t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        t.set_header(["scenario", "kind", "source → target", "remediation", "outcome", "failing step", "HRESULT", "expected?"]);
+        t.set_header([
+            "scenario",
+            "kind",
+            "source → target",
+            "remediation",
+            "outcome",
+            "failing step",
+            "HRESULT",
+            "expected?",
+        ]);
         for r in &replays {
             t.add_row([
                 r.scenario.clone(),
                 r.kind.as_str().to_owned(),
                 format!("{} → {}", r.source_os, r.target_os),
-                r.remediation.map(|x| x.as_str()).unwrap_or("(custom)").to_owned(),
+                r.remediation
+                    .map(|x| x.as_str())
+                    .unwrap_or("(custom)")
+                    .to_owned(),
                 r.outcome.kind.as_str().to_owned(),
                 r.outcome.step.clone().unwrap_or_default(),
                 r.outcome.hresult.map(|h| h.to_string()).unwrap_or_default(),
@@ -132,7 +161,12 @@ pub fn run(a: ReplayArgs) -> u8 {
             ]);
         }
         println!("{t}");
-        println!("{} scenario(s), {} as expected, {} unexpected", replays.len(), replays.len() - unexpected, unexpected);
+        println!(
+            "{} scenario(s), {} as expected, {} unexpected",
+            replays.len(),
+            replays.len() - unexpected,
+            unexpected
+        );
     }
     if unexpected > 0 {
         EXIT_FAILURE

@@ -85,6 +85,13 @@ impl Serialize for Hresult {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Hresult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for Hresult {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -5,14 +5,18 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::model::{ClientVersion, Os, KB974571};
+use super::model::{ClientVersion, Os, KB974571, KB977384};
 use super::scenario::{Expectation, MachineSpec, Remediation, Scenario, SiteSpec, StateStore};
 use super::{replay_with, Kind, OutcomeKind};
-use crate::fix::{Fixer, ReferenceFixer};
+use crate::fix::{Fixer, Policy, ReferenceFixer};
 use crate::format::Defect;
 
 /// The defects the matrix compares.
-pub const DEFECTS: [Defect; 3] = [Defect::Clean, Defect::DoubledTerminator, Defect::EmbeddedNul];
+pub const DEFECTS: [Defect; 3] = [
+    Defect::Clean,
+    Defect::DoubledTerminator,
+    Defect::EmbeddedNul,
+];
 
 /// One cell of the matrix: the row `matrix --json` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,13 +36,31 @@ pub struct MatrixRow {
 
 /// The scenario for one cell.
 #[allow(clippy::too_many_arguments)]
-pub fn cell_scenario(kind: Kind, source_os: Os, source_kb: bool, target_os: Os, target_kb: bool, remediation: Remediation, defect: Defect) -> Scenario {
+pub fn cell_scenario(
+    kind: Kind,
+    source_os: Os,
+    source_kb: bool,
+    target_os: Os,
+    target_kb: bool,
+    remediation: Remediation,
+    defect: Defect,
+) -> Scenario {
+    // In the superseded remediations the client already has 977384 (the R3
+    // prerequisite), installed after its certificates were made.
+    let superseded = matches!(
+        remediation,
+        Remediation::SupersededNoExtract | Remediation::SupersededExtract
+    );
     let machine = |name: &str, os: Os, kb: bool, client: Option<ClientVersion>| MachineSpec {
         name: name.into(),
         os,
         updates: if kb { vec![KB974571.into()] } else { vec![] },
         client,
-        client_hotfixes: vec![],
+        client_hotfixes: if superseded && client.is_some() {
+            vec![KB977384.into()]
+        } else {
+            vec![]
+        },
         defect: Some(defect),
     };
     Scenario {
@@ -59,10 +81,12 @@ pub fn cell_scenario(kind: Kind, source_os: Os, source_kb: bool, target_os: Os, 
         state_store: StateStore::HardLink,
         site: SiteSpec::default(),
         source: machine("PC0001", source_os, source_kb, Some(ClientVersion::Sp2)),
+        // The new computer of a replace: its OS comes from the image applied.
         target: (kind == Kind::Replace).then(|| machine("PC0002", target_os, false, None)),
         target_os: Some(target_os),
         target_kb974571_before_restore: target_kb,
         remediation: Some(remediation),
+        policy: Policy::default(),
         before: None,
         task_sequence: None,
         restore_sequence: None,
@@ -80,7 +104,15 @@ pub fn cells() -> Vec<(Kind, Os, bool, Os, bool, Remediation, Defect)> {
                     for target_kb in [false, true] {
                         for remediation in Remediation::ALL {
                             for defect in DEFECTS {
-                                v.push((kind, source_os, source_kb, target_os, target_kb, remediation, defect));
+                                v.push((
+                                    kind,
+                                    source_os,
+                                    source_kb,
+                                    target_os,
+                                    target_kb,
+                                    remediation,
+                                    defect,
+                                ));
                             }
                         }
                     }
@@ -100,23 +132,33 @@ pub fn run_matrix() -> Vec<MatrixRow> {
 pub fn run_matrix_with(fixer: &dyn Fixer) -> Vec<MatrixRow> {
     cells()
         .into_par_iter()
-        .map(|(kind, source_os, source_kb, target_os, target_kb, remediation, defect)| {
-            let s = cell_scenario(kind, source_os, source_kb, target_os, target_kb, remediation, defect);
-            let r = replay_with(&s, fixer);
-            MatrixRow {
-                kind,
-                source_os,
-                source_kb974571: source_kb,
-                target_os,
-                target_kb974571_before_restore: target_kb,
-                remediation,
-                defect,
-                outcome: r.outcome.kind,
-                step: r.outcome.step,
-                hresult: r.outcome.hresult.map(|h| h.to_string()),
-                identity_preserved: r.outcome.identity_preserved,
-            }
-        })
+        .map(
+            |(kind, source_os, source_kb, target_os, target_kb, remediation, defect)| {
+                let s = cell_scenario(
+                    kind,
+                    source_os,
+                    source_kb,
+                    target_os,
+                    target_kb,
+                    remediation,
+                    defect,
+                );
+                let r = replay_with(&s, fixer);
+                MatrixRow {
+                    kind,
+                    source_os,
+                    source_kb974571: source_kb,
+                    target_os,
+                    target_kb974571_before_restore: target_kb,
+                    remediation,
+                    defect,
+                    outcome: r.outcome.kind,
+                    step: r.outcome.step,
+                    hresult: r.outcome.hresult.map(|h| h.to_string()),
+                    identity_preserved: r.outcome.identity_preserved,
+                }
+            },
+        )
         .collect()
 }
 
@@ -125,12 +167,34 @@ pub fn run_matrix_with(fixer: &dyn Fixer) -> Vec<MatrixRow> {
 pub fn table(rows: &[MatrixRow]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
-    t.set_header(["kind", "source", "target", "remediation", "defect", "outcome", "step", "hresult", "identity"]);
+    t.set_header([
+        "kind",
+        "source",
+        "target",
+        "remediation",
+        "defect",
+        "outcome",
+        "step",
+        "hresult",
+        "identity",
+    ]);
     for r in rows {
         t.add_row([
             r.kind.as_str().to_owned(),
-            format!("{}{}", r.source_os, if r.source_kb974571 { "+974571" } else { "" }),
-            format!("{}{}", r.target_os, if r.target_kb974571_before_restore { "+974571" } else { "" }),
+            format!(
+                "{}{}",
+                r.source_os,
+                if r.source_kb974571 { "+974571" } else { "" }
+            ),
+            format!(
+                "{}{}",
+                r.target_os,
+                if r.target_kb974571_before_restore {
+                    "+974571"
+                } else {
+                    ""
+                }
+            ),
             r.remediation.as_str().to_owned(),
             r.defect.to_string(),
             r.outcome.as_str().to_owned(),
@@ -143,7 +207,10 @@ pub fn table(rows: &[MatrixRow]) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// One self-contained HTML page: per kind × remediation × defect, a grid of
@@ -165,13 +232,23 @@ pub fn html(rows: &[MatrixRow]) -> String {
         "<span class=\"success\" style=\"color:#fff\">success</span><span class=\"capture-failed\" style=\"color:#fff\">capture failed</span>",
         "<span class=\"restore-failed\">restore failed</span><span class=\"step-failed\" style=\"color:#fff\">step failed</span></div>"
     ));
-    let labels: Vec<(Os, bool)> = Os::ALL.iter().flat_map(|&o| [(o, false), (o, true)]).collect();
+    let labels: Vec<(Os, bool)> = Os::ALL
+        .iter()
+        .flat_map(|&o| [(o, false), (o, true)])
+        .collect();
     let label = |(o, kb): (Os, bool)| format!("{o}{}", if kb { "+" } else { "" });
     for kind in [Kind::Refresh, Kind::Replace] {
         for defect in super::matrix::DEFECTS {
-            out.push_str(&format!("<h2>{} &middot; certificates {}</h2><div class=\"grids\">", kind.as_str(), escape(&defect.to_string())));
+            out.push_str(&format!(
+                "<h2>{} &middot; certificates {}</h2><div class=\"grids\">",
+                kind.as_str(),
+                escape(&defect.to_string())
+            ));
             for rem in Remediation::ALL {
-                out.push_str(&format!("<div class=\"g\"><h3>{}</h3><table><tr><th></th>", rem.as_str()));
+                out.push_str(&format!(
+                    "<div class=\"g\"><h3>{}</h3><table><tr><th></th>",
+                    rem.as_str()
+                ));
                 for &t in &labels {
                     out.push_str(&format!("<th>{}</th>", escape(&label(t))));
                 }
@@ -180,21 +257,37 @@ pub fn html(rows: &[MatrixRow]) -> String {
                     out.push_str(&format!("<tr><th>{}</th>", escape(&label(src))));
                     for &tgt in &labels {
                         let r = rows.iter().find(|r| {
-                            r.kind == kind && r.defect == defect && r.remediation == rem && (r.source_os, r.source_kb974571) == src && (r.target_os, r.target_kb974571_before_restore) == tgt
+                            r.kind == kind
+                                && r.defect == defect
+                                && r.remediation == rem
+                                && (r.source_os, r.source_kb974571) == src
+                                && (r.target_os, r.target_kb974571_before_restore) == tgt
                         });
                         match r {
                             Some(r) => {
-                                let lost = r.outcome == OutcomeKind::Success && !r.identity_preserved;
+                                let lost =
+                                    r.outcome == OutcomeKind::Success && !r.identity_preserved;
                                 let title = format!(
                                     "{} {} -> {}: {}{}{}",
                                     kind.as_str(),
                                     label(src),
                                     label(tgt),
                                     r.outcome.as_str(),
-                                    r.step.as_deref().map(|s| format!(" at {s}")).unwrap_or_default(),
-                                    r.hresult.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+                                    r.step
+                                        .as_deref()
+                                        .map(|s| format!(" at {s}"))
+                                        .unwrap_or_default(),
+                                    r.hresult
+                                        .as_deref()
+                                        .map(|h| format!(" ({h})"))
+                                        .unwrap_or_default()
                                 );
-                                out.push_str(&format!("<td class=\"{}{}\" title=\"{}\"></td>", r.outcome.as_str(), if lost { " lost" } else { "" }, escape(&title)));
+                                out.push_str(&format!(
+                                    "<td class=\"{}{}\" title=\"{}\"></td>",
+                                    r.outcome.as_str(),
+                                    if lost { " lost" } else { "" },
+                                    escape(&title)
+                                ));
                             }
                             None => out.push_str("<td></td>"),
                         }

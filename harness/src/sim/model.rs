@@ -126,8 +126,15 @@ pub enum NotApplicable {
 impl fmt::Display for NotApplicable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotApplicable::Superseded => write!(f, "{KB977384} is installed; it supersedes and contains {KB977203}"),
-            NotApplicable::WrongClientVersion(v) => write!(f, "the client is {} (977203 applies to SP1 and SP2)", v.as_str()),
+            NotApplicable::Superseded => write!(
+                f,
+                "{KB977384} is installed; it supersedes and contains {KB977203}"
+            ),
+            NotApplicable::WrongClientVersion(v) => write!(
+                f,
+                "the client is {} (977203 applies to SP1 and SP2)",
+                v.as_str()
+            ),
             NotApplicable::NoClient => f.write_str("no ConfigMgr client is installed"),
         }
     }
@@ -156,12 +163,28 @@ pub struct SiteServer {
 }
 
 impl SiteServer {
-    pub fn new(hotfixes: &[&str]) -> Self {
+    /// A site server with no hotfixes.
+    pub fn new() -> Self {
         SiteServer {
             install_dir: r"C:\Program Files\Microsoft Configuration Manager".to_owned(),
-            hotfixes: hotfixes.iter().map(|s| s.to_string()).collect(),
+            hotfixes: BTreeSet::new(),
             extracted_ccmcertfix: None,
         }
+    }
+
+    /// A site server on which the administrator installed `hotfixes` in
+    /// order; 977203 goes through its applicability check (C8, C9).
+    pub fn with_hotfixes(hotfixes: &[String]) -> Self {
+        let mut site = SiteServer::new();
+        for h in hotfixes {
+            if h == KB977203 {
+                // Not applicable where 977384 is: nothing is installed.
+                let _ = site.install_977203();
+            } else {
+                site.hotfixes.insert(h.clone());
+            }
+        }
+        site
     }
 
     /// Installs 977203 on the site (C9): not applicable where 977384 is.
@@ -183,7 +206,10 @@ impl SiteServer {
     /// The client patch 977203 places under `Client\i386\hotfix`.
     pub fn client_hotfix_package(&self) -> Option<String> {
         self.hotfixes.contains(KB977203).then(|| {
-            format!(r"{}\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp", self.install_dir)
+            format!(
+                r"{}\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp",
+                self.install_dir
+            )
         })
     }
 
@@ -197,30 +223,94 @@ impl SiteServer {
 
     /// Where an administrator can get CCMCertFix.exe, if anywhere.
     pub fn ccmcertfix(&self) -> Option<String> {
-        self.ccmcertfix_in_logs().or_else(|| self.extracted_ccmcertfix.clone())
+        self.ccmcertfix_in_logs()
+            .or_else(|| self.extracted_ccmcertfix.clone())
     }
 }
 
-/// Generates a client's certificates (cached: signing is the slow part).
-pub fn client_certificates(machine: &str, seed: u64, defect: Defect) -> Arc<(Vec<u8>, Vec<String>)> {
+/// A client's certificates for `machine`: the SMS store as serialized-store
+/// bytes and the key containers they point to. Cached, because signing is
+/// the slow part and a matrix asks for the same few stores thousands of times.
+pub fn client_certificates(machine: &str, seed: u64, defect: Defect) -> (Vec<u8>, Vec<String>) {
     type Cache = Mutex<HashMap<(String, u64, Defect), Arc<(Vec<u8>, Vec<String>)>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let key = (machine.to_owned(), seed, defect);
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(v) = cache.lock().expect("certificate cache").get(&key) {
-        return v.clone();
+    let hit = cache.lock().expect("certificate cache").get(&key).cloned();
+    let v = match hit {
+        Some(v) => v,
+        None => {
+            let certs = cert::generate_machine(&MachineSpec::sccm(machine, seed, defect))
+                .expect("certificate generation from the committed key pool");
+            let store =
+                SerializedStore::new(certs.iter().map(|c| c.element()).collect()).to_bytes();
+            let containers = certs
+                .iter()
+                .filter_map(|c| c.key_prov_info.container.clone())
+                .collect();
+            let v = Arc::new((store, containers));
+            cache
+                .lock()
+                .expect("certificate cache")
+                .insert(key, v.clone());
+            v
+        }
+    };
+    (v.0.clone(), v.1.clone())
+}
+
+impl Default for SiteServer {
+    fn default() -> Self {
+        SiteServer::new()
     }
-    let certs = cert::generate_machine(&MachineSpec::sccm(machine, seed, defect)).expect("certificate generation from the committed key pool");
-    let store = SerializedStore::new(certs.iter().map(|c| c.element()).collect()).to_bytes();
-    let containers = certs.iter().filter_map(|c| c.key_prov_info.container.clone()).collect();
-    let v = Arc::new((store, containers));
-    cache.lock().expect("certificate cache").insert(key, v.clone());
-    v
+}
+
+/// The programs a Run Command Line step can run that the model knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandLine {
+    /// `CCMCertFix.exe [log file]`.
+    CcmCertFix,
+    /// The 977203 package run with `/x <folder>`: extracts its files
+    /// (CCMCertFix.exe among them) whatever is installed.
+    ExtractKb977203 { folder: String },
+    /// `msiexec /p ...KB977203...msp`: the client hotfix.
+    InstallKb977203,
+    /// Anything else: succeeds and changes nothing.
+    Other,
+}
+
+impl CommandLine {
+    /// Recognises a command line by the program it names (case-insensitive).
+    pub fn recognise(command: &str) -> CommandLine {
+        let lower = command.to_ascii_lowercase();
+        let words: Vec<&str> = command.split_whitespace().collect();
+        if lower.contains("ccmcertfix") {
+            return CommandLine::CcmCertFix;
+        }
+        if !lower.contains("kb977203") {
+            return CommandLine::Other;
+        }
+        match words.iter().position(|w| w.eq_ignore_ascii_case("/x")) {
+            Some(i) => CommandLine::ExtractKb977203 {
+                folder: words
+                    .get(i + 1)
+                    .map_or(r"C:\KB977203".to_owned(), |f| f.to_string()),
+            },
+            None => CommandLine::InstallKb977203,
+        }
+    }
 }
 
 /// A seeded SMS GUID like `GUID:4A2F...`.
 pub fn sms_guid(machine: &str, seed: u64) -> String {
     let d = cert::derive(seed, &[b"sms-guid", machine.as_bytes()]);
     let h = hex::encode_upper(&d[..16]);
-    format!("GUID:{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "GUID:{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

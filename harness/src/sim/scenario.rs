@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{ClientVersion, Os, KB974571, KB977203, KB977384};
 use super::steps::TaskSequenceStep;
 use super::{Kind, OutcomeKind};
+use crate::cryptoapi::Hresult;
 use crate::fix::Policy;
 use crate::format::Defect;
 
@@ -97,10 +98,14 @@ pub struct Expectation {
     pub outcome: OutcomeKind,
     #[serde(default)]
     pub step: Option<String>,
+    /// `0x80092024` etc.
     #[serde(default)]
-    pub hresult: Option<String>,
+    pub hresult: Option<Hresult>,
     #[serde(default)]
     pub identity_preserved: Option<bool>,
+    /// Certificates with an embedded NUL left on the machine at the end.
+    #[serde(default)]
+    pub bad_certificates_left: Option<usize>,
     /// Messages that must appear in some log line.
     #[serde(default)]
     pub log_contains: Vec<String>,
@@ -136,6 +141,9 @@ pub struct Scenario {
     pub target_kb974571_before_restore: bool,
     #[serde(default)]
     pub remediation: Option<Remediation>,
+    /// The text rule of the reference CCMCertFix: `truncate` (default) or `strip`.
+    #[serde(default)]
+    pub policy: Policy,
     /// Explicit steps (instead of a remediation's standard ones).
     #[serde(default)]
     pub before: Option<Vec<TaskSequenceStep>>,
@@ -154,9 +162,17 @@ fn default_seed() -> u64 {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: line {line}, column {column}: {message}", path.display())]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 }
@@ -164,21 +180,39 @@ pub enum ScenarioError {
 impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut s: Scenario = toml::from_str(&text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|sp| {
                     let before = &text[..sp.start.min(text.len())];
-                    (before.matches('\n').count() + 1, sp.start - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+                    (
+                        before.matches('\n').count() + 1,
+                        sp.start - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+                    )
                 })
                 .unwrap_or((1, 1));
-            ScenarioError::Parse { path: path.to_owned(), line, column, message: e.message().to_owned() }
+            ScenarioError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
         })?;
         if s.name.is_empty() {
-            s.name = path.file_stem().and_then(|n| n.to_str()).unwrap_or("scenario").to_owned();
+            s.name = path
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .unwrap_or("scenario")
+                .to_owned();
         }
-        s.validate().map_err(|message| ScenarioError::Invalid { path: path.to_owned(), message })?;
+        s.validate().map_err(|message| ScenarioError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
         Ok(s)
     }
 
@@ -187,7 +221,16 @@ impl Scenario {
             return Err("the source machine needs a `client` (sp1, sp2 or sp2-r3)".into());
         }
         if self.kind == Kind::Replace && self.target.is_none() {
-            return Err("a replace scenario needs a [target] machine".into());
+            return Err("a replace scenario needs a [target] machine (the new computer)".into());
+        }
+        if self.kind == Kind::Refresh && self.target.is_some() {
+            return Err(
+                "a refresh runs on the same hardware: give `target_os`, not a [target] machine"
+                    .into(),
+            );
+        }
+        if self.kind == Kind::Refresh && self.restore_sequence.is_some() {
+            return Err("`restore_sequence` is the new computer's sequence of a replace; a refresh has only `task_sequence`".into());
         }
         if self.remediation.is_none() && self.task_sequence.is_none() {
             return Err("give either `remediation` or an explicit `task_sequence`".into());
@@ -195,10 +238,22 @@ impl Scenario {
         Ok(())
     }
 
-    /// The OS the task sequence applies.
+    /// The OS the task sequence applies: `target_os`, else the replace
+    /// target's, else the last Apply Operating System of an explicit
+    /// sequence, else the source's own.
     pub fn applied_os(&self) -> Os {
+        let explicit = self
+            .task_sequence
+            .iter()
+            .chain(&self.restore_sequence)
+            .flatten()
+            .filter_map(|s| match s {
+                TaskSequenceStep::ApplyOperatingSystem { os, .. } => Some(*os),
+                _ => None,
+            });
         self.target_os
             .or(self.target.as_ref().map(|t| t.os))
+            .or(explicit.last())
             .unwrap_or(self.source.os)
     }
 
@@ -209,7 +264,11 @@ impl Scenario {
             return self.site.hotfixes.clone();
         }
         match self.remediation {
-            Some(Remediation::SupersededNoExtract | Remediation::SupersededExtract) => vec![KB977384.into()],
+            // 977384 first; the administrator's attempt to install 977203
+            // after it is not applicable, so Logs\KB977203 never appears.
+            Some(Remediation::SupersededNoExtract | Remediation::SupersededExtract) => {
+                vec![KB977384.into(), KB977203.into()]
+            }
             Some(Remediation::None) | None => vec![],
             Some(_) => vec![KB977203.into()],
         }
@@ -221,13 +280,17 @@ impl Scenario {
             return b.clone();
         }
         match self.remediation {
-            Some(Remediation::ClientHotfix) => vec![TaskSequenceStep::RunCommandLine {
-                command: r"msiexec /p \\SITE\SMS_SITE\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp /qn".into(),
-            }],
+            Some(Remediation::ClientHotfix) => vec![client_hotfix()],
             Some(Remediation::CcmcertfixBeforeTs) => vec![ccmcertfix()],
-            Some(Remediation::SupersededExtract) => vec![TaskSequenceStep::RunCommandLine {
-                command: r"SCCM2007-SP1-KB977203-X64-ENU.exe /x C:\KB977203".into(),
-            }],
+            // C8: the client hotfix is not applicable where 977384 is...
+            Some(Remediation::SupersededNoExtract) => vec![client_hotfix()],
+            // ...so CCMCertFix must be extracted from the package with /x.
+            Some(Remediation::SupersededExtract) => vec![
+                client_hotfix(),
+                TaskSequenceStep::RunCommandLine {
+                    command: r"SCCM2007-SP2-KB977203-X86-ENU.exe /x C:\KB977203".into(),
+                },
+            ],
             _ => vec![],
         }
     }
@@ -241,7 +304,12 @@ impl Scenario {
         let r = self.remediation.unwrap_or(Remediation::None);
         let mut steps = Vec::new();
         let smp = self.kind == Kind::Replace || self.state_store == StateStore::Smp;
-        if matches!(r, Remediation::CcmcertfixStep | Remediation::SupersededNoExtract | Remediation::SupersededExtract) {
+        if matches!(
+            r,
+            Remediation::CcmcertfixStep
+                | Remediation::SupersededNoExtract
+                | Remediation::SupersededExtract
+        ) {
             steps.push(ccmcertfix());
         }
         if smp {
@@ -252,7 +320,7 @@ impl Scenario {
             steps.push(ccmcertfix());
         }
         if r == Remediation::FixCapturedState {
-            steps.push(TaskSequenceStep::FixCapturedState { policy: Policy::Truncate });
+            steps.push(TaskSequenceStep::FixCapturedState);
         }
         if smp {
             steps.push(TaskSequenceStep::ReleaseStateStore);
@@ -275,16 +343,38 @@ impl Scenario {
         }
     }
 
+    /// The client's hotfixes carried to the new client as PATCH=, plus
+    /// 977203 where the remediation deployed it on the site.
+    fn client_patches(&self) -> Vec<String> {
+        let mut p = self.source.client_hotfixes.clone();
+        let site = self.site_hotfixes();
+        let deployed = site.iter().any(|h| h == KB977203) && !site.iter().any(|h| h == KB977384);
+        if deployed && !p.iter().any(|h| h == KB977203) {
+            p.push(KB977203.into());
+        }
+        p
+    }
+
     fn restore_part(&self, smp: bool) -> Vec<TaskSequenceStep> {
         let mut steps = vec![
-            TaskSequenceStep::ApplyOperatingSystem { os: self.applied_os() },
+            TaskSequenceStep::ApplyOperatingSystem {
+                os: self.applied_os(),
+                updates: self
+                    .target
+                    .as_ref()
+                    .filter(|_| self.kind == Kind::Replace)
+                    .map(|t| t.updates.clone())
+                    .unwrap_or_default(),
+            },
             TaskSequenceStep::SetupWindowsAndConfigmgr {
                 client: self.source.client.unwrap_or(ClientVersion::Sp2),
-                patch: self.site_hotfixes().contains(&KB977203.to_owned()).then(|| KB977203.to_owned()),
+                patches: self.client_patches(),
             },
         ];
         if self.target_kb974571_before_restore {
-            steps.push(TaskSequenceStep::InstallSoftwareUpdates { updates: vec![KB974571.into()] });
+            steps.push(TaskSequenceStep::InstallSoftwareUpdates {
+                updates: vec![KB974571.into()],
+            });
         }
         if smp {
             steps.push(TaskSequenceStep::RequestStateStore);
@@ -297,8 +387,16 @@ impl Scenario {
     }
 }
 
+fn client_hotfix() -> TaskSequenceStep {
+    TaskSequenceStep::RunCommandLine {
+        command: r"msiexec /p \\SITE\SMS_SITE\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp /qn".into(),
+    }
+}
+
 fn ccmcertfix() -> TaskSequenceStep {
-    TaskSequenceStep::RunCommandLine { command: r"CCMCertFix.exe C:\Windows\Temp\CCMCertFix.log".into() }
+    TaskSequenceStep::RunCommandLine {
+        command: r"CCMCertFix.exe C:\Windows\Temp\CCMCertFix.log".into(),
+    }
 }
 
 /// Every `*.toml` under `paths` (files or directories), sorted.
@@ -306,7 +404,10 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> 
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|source| ScenarioError::Io { path: p.clone(), source })?;
+            let rd = std::fs::read_dir(p).map_err(|source| ScenarioError::Io {
+                path: p.clone(),
+                source,
+            })?;
             let mut v: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "toml"))

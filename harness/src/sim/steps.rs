@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ClientVersion, Os};
-use crate::fix::Policy;
+use super::model::{ClientVersion, CommandLine, Os};
 
 /// One step of a task sequence (or, for `before`, something the
 /// administrator runs on the client before the task sequence).
@@ -13,54 +12,59 @@ pub enum TaskSequenceStep {
     /// Run Command Line: `CCMCertFix.exe [log]`, `msiexec /p ...KB977203...msp`
     /// (client hotfix), `SCCM2007-...-KB977203-....exe /x <folder>` (extract
     /// on the site server), anything else succeeds.
-    RunCommandLine { command: String },
+    RunCommandLine {
+        command: String,
+    },
     /// Install Software Updates, e.g. `["KB974571"]`: changes the rules in
     /// force from the next step on.
-    InstallSoftwareUpdates { updates: Vec<String> },
+    InstallSoftwareUpdates {
+        updates: Vec<String>,
+    },
     RequestStateStore,
     /// USMT scanstate plus OSDSMPClient exporting the SMS store, verified by
     /// importing it under the source's rules.
     CaptureUserState,
     ReleaseStateStore,
-    /// Wipes the old OS, client and stores (a hard-link state store survives).
-    ApplyOperatingSystem { os: Os },
-    /// Installs the client (optionally patched with a hotfix); generates
-    /// certificates only when no client state is waiting to be restored.
+    /// Wipes the old OS, client and stores (a hard-link state store and the
+    /// state migration point survive). `updates`: those integrated in the image.
+    ApplyOperatingSystem {
+        os: Os,
+        #[serde(default)]
+        updates: Vec<String>,
+    },
+    /// Installs the client, with `patches` (e.g. `["KB977203"]`, the
+    /// installation property PATCH=); generates certificates only when no
+    /// client state is waiting to be restored.
     SetupWindowsAndConfigmgr {
         client: ClientVersion,
         #[serde(default)]
-        patch: Option<String>,
+        patches: Vec<String>,
     },
     /// OSDSMPClient imports the captured store under the target's rules.
     RestoreUserState,
-    /// Harness only: a fixer repairs the state store in flight.
-    FixCapturedState {
-        #[serde(default)]
-        policy: Policy,
-    },
+    /// Harness only: the fixer (the reference CCMCertFix, or the tool under
+    /// test) repairs the SMS store inside the state store in flight.
+    FixCapturedState,
 }
 
 impl TaskSequenceStep {
     /// The step's name as the task sequence editor (and smsts.log) shows it.
     pub fn display_name(&self) -> String {
         match self {
-            TaskSequenceStep::RunCommandLine { command } => {
-                if command.to_ascii_lowercase().contains("ccmcertfix") {
-                    "Run CCMCertFix".into()
-                } else if command.contains("/x") {
-                    "Extract KB977203".into()
-                } else if command.contains("KB977203") {
-                    "Install KB977203 client hotfix".into()
-                } else {
-                    "Run Command Line".into()
-                }
-            }
+            TaskSequenceStep::RunCommandLine { command } => match CommandLine::recognise(command) {
+                CommandLine::CcmCertFix => "Run CCMCertFix".into(),
+                CommandLine::ExtractKb977203 { .. } => "Extract KB977203".into(),
+                CommandLine::InstallKb977203 => "Install KB977203 client hotfix".into(),
+                CommandLine::Other => "Run Command Line".into(),
+            },
             TaskSequenceStep::InstallSoftwareUpdates { .. } => "Install Software Updates".into(),
             TaskSequenceStep::RequestStateStore => "Request State Store".into(),
             TaskSequenceStep::CaptureUserState => "Capture User State".into(),
             TaskSequenceStep::ReleaseStateStore => "Release State Store".into(),
             TaskSequenceStep::ApplyOperatingSystem { .. } => "Apply Operating System".into(),
-            TaskSequenceStep::SetupWindowsAndConfigmgr { .. } => "Setup Windows and ConfigMgr".into(),
+            TaskSequenceStep::SetupWindowsAndConfigmgr { .. } => {
+                "Setup Windows and ConfigMgr".into()
+            }
             TaskSequenceStep::RestoreUserState => "Restore User State".into(),
             TaskSequenceStep::FixCapturedState { .. } => "Fix Captured State".into(),
         }
