@@ -125,8 +125,9 @@ impl World<'_> {
         text
     }
 
-    /// Logs a failure in Ccmexec.log (the failing component's own line) and
-    /// returns it.
+    /// Logs the failing component's own error line (the task sequence
+    /// manager's in smsts.log, a client component's in Ccmexec.log) and
+    /// returns it as evidence.
     fn fail(
         &mut self,
         m: &mut Machine,
@@ -135,7 +136,12 @@ impl World<'_> {
         component: &str,
         message: String,
     ) -> StepFailure {
-        let line = self.log(m, Log::Ccmexec, component, Severity::Error, message);
+        let log = if component == TS_MANAGER {
+            Log::Smsts
+        } else {
+            Log::Ccmexec
+        };
+        let line = self.log(m, log, component, Severity::Error, message);
         StepFailure {
             kind,
             hresult: h,

@@ -1,0 +1,207 @@
+//! `certmig replay` and `certmig matrix` through the binary: exit codes,
+//! tables, JSON, logs on disk, HTML, and bad scenario files.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn certmig() -> Command {
+    let mut c = Command::cargo_bin("certmig").unwrap();
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn shipped(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file)
+}
+
+#[test]
+fn replay_with_no_arguments_runs_every_shipped_scenario_and_exits_0() {
+    let n = std::fs::read_dir(shipped(""))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "toml")
+        })
+        .count();
+    certmig()
+        .arg("replay")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(format!(
+            "{n} scenario(s), {n} as expected, 0 unexpected"
+        )))
+        .stdout(predicate::str::contains("source → target"))
+        .stdout(predicate::str::contains("restore-failed"));
+}
+
+#[test]
+fn an_outcome_that_differs_from_the_expectation_exits_1_and_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(shipped("c04-refresh-xp-to-win7sp1.toml")).unwrap();
+    let wrong = text.replace("outcome = \"restore-failed\"", "outcome = \"success\"");
+    assert_ne!(text, wrong);
+    let f = dir.path().join("wrong.toml");
+    std::fs::write(&f, wrong).unwrap();
+    certmig()
+        .arg("replay")
+        .arg(&f)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "NO: outcome restore-failed (expected success)",
+        ))
+        .stdout(predicate::str::contains("1 unexpected"));
+}
+
+#[test]
+fn malformed_scenarios_exit_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("syntax.toml", "kind = \"refresh\"\nremediation = none\n", "line 2, column 15"),
+        ("unknown-key.toml", "kind = \"refresh\"\nremediaton = \"none\"\n", "line 2, column 1"),
+        ("bad-os.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"win10\"\nclient = \"sp2\"\n", "line 5"),
+        ("no-client.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\n", "needs a `client`"),
+        ("refresh-target.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[target]\nname = \"PC2\"\nos = \"win7-sp1\"\n", "same hardware"),
+        ("bad-hresult.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[expect]\noutcome = \"success\"\nhresult = \"oops\"\n", "not an HRESULT"),
+    ];
+    for (name, text, says) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        certmig()
+            .arg("replay")
+            .arg(&f)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(name))
+            .stderr(predicate::str::contains(says));
+    }
+    certmig()
+        .args(["replay", "no/such/dir"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/dir"));
+}
+
+#[test]
+fn replay_json_and_logs_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = certmig()
+        .args(["replay", "--json", "--logs"])
+        .arg(dir.path())
+        .arg(shipped("c03-refresh-win7rtm-kb974571-before-restore.toml"))
+        .arg(shipped("c07-ccmcertfix-step-replace-win7sp1.toml"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["outcome"], "restore-failed");
+    assert_eq!(rows[0]["hresult"], "0x80092024");
+    assert_eq!(rows[0]["step"], "Restore User State");
+    assert_eq!(rows[0]["expected"], true);
+    assert_eq!(rows[1]["kind"], "replace");
+    assert_eq!(rows[1]["identity_preserved"], true);
+    let ccmexec = std::fs::read_to_string(
+        dir.path()
+            .join("c03-refresh-win7rtm-kb974571-before-restore/PC0042/Ccmexec.log"),
+    )
+    .unwrap();
+    assert!(ccmexec
+        .contains("<![LOG[Failed to import the client certificate store (0x80092024)]LOG]!>"));
+    assert!(ccmexec.ends_with("\r\n"));
+    for machine in ["PC0010", "PC0210"] {
+        let d = dir
+            .path()
+            .join("c07-ccmcertfix-step-replace-win7sp1")
+            .join(machine);
+        assert!(
+            d.join("smsts.log").is_file() && d.join("Ccmexec.log").is_file(),
+            "{}",
+            d.display()
+        );
+    }
+}
+
+#[test]
+fn matrix_json_has_every_cell_with_the_documented_fields() {
+    let out = certmig()
+        .args(["matrix", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&out).unwrap();
+    assert_eq!(rows.len(), 2 * 8 * 8 * 8 * 3);
+    let keys = [
+        "kind",
+        "source_os",
+        "source_kb974571",
+        "target_os",
+        "target_kb974571_before_restore",
+        "remediation",
+        "defect",
+        "outcome",
+        "step",
+        "hresult",
+        "identity_preserved",
+    ];
+    for r in &rows {
+        let mut got: Vec<&str> = r.keys().map(String::as_str).collect();
+        got.sort_unstable();
+        let mut want = keys.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
+    let remediations: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["remediation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        remediations.into_iter().collect::<Vec<_>>(),
+        [
+            "ccmcertfix-after-capture",
+            "ccmcertfix-before-ts",
+            "ccmcertfix-step",
+            "client-hotfix",
+            "fix-captured-state",
+            "none",
+            "superseded-extract",
+            "superseded-no-extract"
+        ]
+    );
+}
+
+#[test]
+fn matrix_html_is_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("m.html");
+    certmig()
+        .args(["matrix", "--html"])
+        .arg(&f)
+        .assert()
+        .code(0);
+    let html = std::fs::read_to_string(&f).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !html.contains("<script src") && !html.contains("<link"),
+        "no external resources"
+    );
+    assert_eq!(
+        html.matches("<td class=\"").count(),
+        3072,
+        "one coloured cell per matrix row"
+    );
+    assert!(html.contains("class=\"restore-failed\"") && html.contains("class=\"capture-failed\""));
+}
