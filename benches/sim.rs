@@ -1,1 +1,58 @@
-fn main() {}
+//! Scenario engine speed: the whole outcome matrix (3 072 task-sequence runs,
+//! in parallel across the cores) and the replay rate of single scenarios, in
+//! machines per second (a refresh is one machine, a replace two).
+//!
+//! Run: `cargo bench --bench sim`. Target: the whole matrix in under a second.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+use certmig::format::Defect;
+use certmig::sim::matrix::{cell_scenario, cells, run_matrix};
+use certmig::sim::model::Os;
+use certmig::sim::scenario::Remediation;
+use certmig::sim::{replay, Kind};
+
+fn sim_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sim");
+    g.sample_size(20);
+    // Warm the certificate cache once: signing is generation, not replay.
+    black_box(run_matrix());
+    let machines: u64 = cells()
+        .iter()
+        .map(|c| if c.0 == Kind::Replace { 2 } else { 1 })
+        .sum();
+    g.throughput(Throughput::Elements(machines));
+    g.bench_function("matrix", |b| b.iter(|| black_box(run_matrix()).len()));
+    for (name, kind, rem) in [
+        ("refresh-restore-failed", Kind::Refresh, Remediation::None),
+        (
+            "replace-ccmcertfix-step",
+            Kind::Replace,
+            Remediation::CcmcertfixStep,
+        ),
+    ] {
+        let s = cell_scenario(
+            kind,
+            Os::XpSp3,
+            false,
+            Os::Win7Sp1,
+            false,
+            rem,
+            Defect::DoubledTerminator,
+        );
+        g.throughput(Throughput::Elements(if kind == Kind::Replace {
+            2
+        } else {
+            1
+        }));
+        g.bench_with_input(BenchmarkId::new("replay", name), &s, |b, s| {
+            b.iter(|| black_box(replay(s)).outcome.kind)
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sim_benches);
+criterion_main!(benches);

@@ -6,6 +6,12 @@
 //! - [`format`]: byte-exact readers and writers for `.sst`, elements, registry
 //!   `Blob` values and `reg export` files;
 //! - [`cert`]: SCCM-like certificate generation with friendly-name defects;
+//! - [`cryptoapi`]: CryptoAPI's import rules with and without 974571
+//!   (`legacy`, `ms09-056`), their HRESULTs, and what legacy CryptoAPI displays;
+//! - [`fix`]: the reference CCMCertFix and the [`fix::Fixer`] interface every
+//!   fixer (reference or external) is called through;
+//! - [`sim`]: machines, the site server, task-sequence steps, scenarios and the
+//!   outcome matrix, with [`cmtrace`] logs;
 //! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`;
 //! - [`cli`]: the command line (flags, help, printers; no logic).
 

@@ -311,9 +311,7 @@ impl World<'_> {
             Severity::Information,
             format!("Exporting the client certificate store (import rules in force: {rules})"),
         );
-        if let Err(e) = self.import(m, &client.sms_store, rules, OutcomeKind::CaptureFailed) {
-            return Err(e);
-        }
+        self.import(m, &client.sms_store, rules, OutcomeKind::CaptureFailed)?;
         self.log(
             m,
             Log::Ccmexec,

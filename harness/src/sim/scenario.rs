@@ -242,7 +242,7 @@ impl Scenario {
     /// target's, else the last Apply Operating System of an explicit
     /// sequence, else the source's own.
     pub fn applied_os(&self) -> Os {
-        let explicit = self
+        let mut explicit = self
             .task_sequence
             .iter()
             .chain(&self.restore_sequence)
@@ -253,7 +253,7 @@ impl Scenario {
             });
         self.target_os
             .or(self.target.as_ref().map(|t| t.os))
-            .or(explicit.last())
+            .or(explicit.next_back())
             .unwrap_or(self.source.os)
     }
 

@@ -66,7 +66,7 @@ impl TaskSequenceStep {
                 "Setup Windows and ConfigMgr".into()
             }
             TaskSequenceStep::RestoreUserState => "Restore User State".into(),
-            TaskSequenceStep::FixCapturedState { .. } => "Fix Captured State".into(),
+            TaskSequenceStep::FixCapturedState => "Fix Captured State".into(),
         }
     }
 }
