@@ -449,9 +449,10 @@ fn every_malformed_input_gives_a_located_typed_error_without_large_allocations()
                     Location::Line(0) => failures.push(format!("{}: line 0", c.name)),
                     _ => {}
                 }
-                // Error messages and small bookkeeping may allocate a little;
-                // nothing may be sized by a length field in the input.
-                let bound = c.bytes.len() * 4 + 4096;
+                // No allocation larger than the input, apart from a small
+                // fixed allowance for bookkeeping (a property list's first
+                // capacity); nothing may be sized by a length field in the input.
+                let bound = c.bytes.len() + 256;
                 if largest > bound {
                     failures.push(format!(
                         "{}: allocated {largest} bytes for a {}-byte input",

@@ -206,6 +206,46 @@ pub fn table(rows: &[MatrixRow]) -> String {
     t.to_string()
 }
 
+/// The at-a-glance table: per remediation, how many of the 64 OS pairs
+/// succeed, per kind and defect.
+fn summary(rows: &[MatrixRow], defects: &[Defect]) -> String {
+    let mut out = String::from("<h2>Summary: OS pairs that migrate successfully</h2><table class=\"sum\"><tr><th>remediation</th>");
+    for kind in Kind::ALL {
+        for d in defects {
+            out.push_str(&format!(
+                "<th>{} &middot; {}</th>",
+                kind.as_str(),
+                escape(&d.to_string())
+            ));
+        }
+    }
+    out.push_str("</tr>");
+    for rem in Remediation::ALL {
+        out.push_str(&format!("<tr><th>{}</th>", rem.as_str()));
+        for kind in Kind::ALL {
+            for &d in defects {
+                let cell: Vec<&MatrixRow> = rows
+                    .iter()
+                    .filter(|r| r.kind == kind && r.remediation == rem && r.defect == d)
+                    .collect();
+                let ok = cell
+                    .iter()
+                    .filter(|r| r.outcome == OutcomeKind::Success && r.identity_preserved)
+                    .count();
+                let class = match ok {
+                    0 => "none",
+                    n if n == cell.len() => "all",
+                    _ => "some",
+                };
+                out.push_str(&format!("<td class=\"{class}\">{ok}/{}</td>", cell.len()));
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -224,8 +264,10 @@ pub fn html(rows: &[MatrixRow]) -> String {
         ".g{border:1px solid #ccc;border-radius:4px;padding:6px}.g h3{font-size:12px;margin:0 0 4px}",
         "table{border-collapse:collapse;font-size:10px}td,th{border:1px solid #fff;padding:0;text-align:center}",
         "th{background:#eee;font-weight:normal;padding:1px 3px;white-space:nowrap}",
-        "td{width:22px;height:16px}.success{background:#2e9d46}.capture-failed{background:#d64541}",
+        "td{width:16px;height:14px}.success{background:#2e9d46}.capture-failed{background:#d64541}",
         ".restore-failed{background:#f39c12}.step-failed{background:#7f4fb3}.lost{outline:2px dashed #000;outline-offset:-3px}",
+        "table.sum{font-size:12px;margin-bottom:8px}table.sum td,table.sum th{padding:3px 8px;width:auto;height:auto;border:1px solid #fff}",
+        ".all{background:#2e9d46;color:#fff}.none{background:#d64541;color:#fff}.some{background:#f39c12}",
         "</style></head><body><h1>certmig: refresh and replace outcomes</h1>",
         "<p class=\"sub\">Rows: source OS (+ = KB974571 installed). Columns: target OS (+ = KB974571 installed before Restore User State). ",
         "A dashed cell is a success that lost the client identity.</p><div class=\"legend\">",
@@ -237,8 +279,15 @@ pub fn html(rows: &[MatrixRow]) -> String {
         .flat_map(|&o| [(o, false), (o, true)])
         .collect();
     let label = |(o, kb): (Os, bool)| format!("{o}{}", if kb { "+" } else { "" });
+    // The real defect first: that is what a fleet has.
+    let defects = [
+        Defect::DoubledTerminator,
+        Defect::EmbeddedNul,
+        Defect::Clean,
+    ];
+    out.push_str(&summary(rows, &defects));
     for kind in [Kind::Refresh, Kind::Replace] {
-        for defect in super::matrix::DEFECTS {
+        for defect in defects {
             out.push_str(&format!(
                 "<h2>{} &middot; certificates {}</h2><div class=\"grids\">",
                 kind.as_str(),
