@@ -8,9 +8,11 @@
 //! offset or line).
 
 mod fix;
+mod fleet;
 mod gen;
 mod replay;
 mod scan;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -52,6 +54,10 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Replay every kind x OS pair x KB974571 x remediation x defect and print the outcome matrix.
     Matrix(replay::MatrixArgs),
+    /// Run a fix tool against a generated corpus and check invariants V1-V10 (JSON, JUnit reports).
+    Validate(validate::ValidateArgs),
+    /// Replay a synthetic fleet, or read a directory of real `reg export`s, and say which machines fail.
+    Fleet(fleet::FleetArgs),
     /// Show every certificate in stores: .sst, .reg exports, .blob files (format detected from content).
     Scan(scan::ScanArgs),
     /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
@@ -68,6 +74,8 @@ pub fn main() -> ExitCode {
         Command::Matrix(a) => replay::matrix(a),
         Command::Scan(a) => scan::run(a),
         Command::Dump(a) => scan::dump(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Fleet(a) => fleet::run(a),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,4 @@
+//! Deliberately broken fixers (being built).
+fn main() {
+    std::process::exit(2);
+}

@@ -1,0 +1,1 @@
+//! Fleet readiness (being built).

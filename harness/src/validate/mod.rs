@@ -1,0 +1,1 @@
+//! Validating fix tools before fleet rollout (being built).
