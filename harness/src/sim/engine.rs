@@ -38,10 +38,13 @@ struct CapturedState {
     sms_guid: String,
 }
 
-/// A client's identity: what a migration must carry over.
+/// A client's identity: what a migration must carry over. The key links are
+/// read from the certificates themselves, so a fixer that drops or rewrites
+/// property 2 loses the identity even though the key containers migrated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Identity {
     thumbprints: Vec<String>,
+    key_links: Vec<Option<String>>,
     key_containers: Vec<String>,
     sms_guid: String,
 }
@@ -50,6 +53,7 @@ impl Identity {
     fn of(c: &Client) -> Identity {
         Identity {
             thumbprints: c.thumbprints(),
+            key_links: c.key_links(),
             key_containers: c.key_containers.clone(),
             sms_guid: c.sms_guid.clone(),
         }

@@ -107,6 +107,24 @@ impl Client {
             && !hotfixes.contains(KB977384)
     }
 
+    /// Each certificate's key link: the container its key provider info
+    /// (property 2) names, in store order; `None` where the link is missing
+    /// or unreadable (the certificate can no longer sign or decrypt).
+    pub fn key_links(&self) -> Vec<Option<String>> {
+        SerializedStore::parse(&self.sms_store, ReadMode::Strict)
+            .map(|s| {
+                s.elements
+                    .iter()
+                    .map(|e| {
+                        e.key_prov_info()
+                            .and_then(Result::ok)
+                            .and_then(|k| k.container)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The certificates' thumbprints, in store order.
     pub fn thumbprints(&self) -> Vec<String> {
         SerializedStore::parse(&self.sms_store, ReadMode::Strict)
