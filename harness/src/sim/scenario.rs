@@ -52,7 +52,7 @@ impl Remediation {
 }
 
 /// Where state is kept in a refresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StateStore {
     /// USMT hard-link store on the local disk.

@@ -1,0 +1,95 @@
+//! Printers for a [`ValidationReport`]: a human summary (cases × invariants
+//! and every failure with its evidence), JSON (the report itself), and JUnit
+//! XML (one testcase per case and invariant) for CI systems.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::{Invariant, ValidationReport};
+
+/// The human summary.
+pub fn human(r: &ValidationReport) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["case".to_owned()];
+    header.extend(Invariant::ALL.iter().map(|i| i.id().to_owned()));
+    t.set_header(header);
+    for c in &r.cases {
+        let mut row = vec![c.name.clone()];
+        for inv in Invariant::ALL {
+            row.push(
+                match (c.checked.contains(&inv), c.failed(inv)) {
+                    (_, true) => "FAIL",
+                    (true, false) => "ok",
+                    (false, false) => "·",
+                }
+                .to_owned(),
+            );
+        }
+        t.add_row(row);
+    }
+    let mut out = format!(
+        "tool: {}\nformat: {}  policy: {}  seed: {}\n{t}\n",
+        r.tool, r.format, r.policy, r.seed
+    );
+    let failed = r.failed_invariants();
+    for inv in &failed {
+        out.push_str(&format!("\n{inv} FAILED: {}\n", inv.sentence()));
+        for c in &r.cases {
+            for v in c.violations.iter().filter(|v| v.invariant == *inv) {
+                out.push_str(&format!("  {}: {}\n", c.name, v.evidence));
+            }
+        }
+    }
+    let cases = r.cases.len();
+    if failed.is_empty() {
+        out.push_str(&format!("\nall invariants hold on {cases} cases\n"));
+    } else {
+        let ids: Vec<&str> = failed.iter().map(|i| i.id()).collect();
+        out.push_str(&format!(
+            "\ninvariants broken: {} (on {cases} cases)\n",
+            ids.join(", ")
+        ));
+    }
+    out
+}
+
+/// JUnit XML: one test suite per validation, one testcase per case and
+/// invariant it decided.
+pub fn junit(r: &ValidationReport) -> String {
+    let mut report = Report::new("certmig validate");
+    let mut suite = TestSuite::new(format!("{} ({}, {})", r.tool, r.format, r.policy));
+    for c in &r.cases {
+        let millis: u64 = c.runs.iter().map(|x| x.millis).sum();
+        for inv in &c.checked {
+            let failures: Vec<&str> = c
+                .violations
+                .iter()
+                .filter(|v| v.invariant == *inv)
+                .map(|v| v.evidence.as_str())
+                .collect();
+            let status = if failures.is_empty() {
+                TestCaseStatus::success()
+            } else {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("{inv}: {}", inv.sentence()));
+                s.set_type(inv.id());
+                s.set_description(failures.join("\n"));
+                s
+            };
+            let mut tc = TestCase::new(format!("{} {inv}", c.name), status);
+            tc.set_classname(format!("certmig.validate.{}", c.name));
+            tc.set_time(Duration::from_millis(millis));
+            if let Some(run) = c.runs.first() {
+                tc.set_system_out(run.stdout.as_str());
+                tc.set_system_err(run.stderr.as_str());
+            }
+            suite.add_test_case(tc);
+        }
+    }
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot serialise the JUnit report: {e} -->"))
+}

@@ -1,0 +1,418 @@
+//! Running an external fix tool in isolation: a command template split like a
+//! shell would (never run through a shell), `{in}`/`{out}` replaced by paths
+//! inside a private temporary directory, its own process group killed whole
+//! on timeout or when the output grows past a limit, stdout and stderr
+//! captured (bounded).
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::corpus::{render, CaseInput};
+use crate::fix::{FixError, Fixer};
+use crate::format::reg::parse_reg;
+use crate::format::{FileFormat, PropertyId, ReadMode, SerializedElement, SerializedStore};
+
+/// How much of stdout and of stderr a report keeps.
+pub const CAPTURE_LIMIT: usize = 64 * 1024;
+
+/// A fix tool's command line with `{in}` and `{out}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCommand {
+    pub words: Vec<String>,
+    /// True when the template has `{out}`; otherwise the tool repairs `{in}` in place.
+    pub has_out: bool,
+}
+
+/// A command template that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("the fixer command is empty")]
+    Empty,
+    #[error("the fixer command has unbalanced quotes: {0}")]
+    Quotes(String),
+    #[error(
+        "the fixer command must contain {{in}} (and {{out}} unless the tool repairs in place): {0}"
+    )]
+    NoInput(String),
+}
+
+impl ToolCommand {
+    /// Splits `template` like a POSIX shell would (quotes, backslashes), with
+    /// no expansion of any kind.
+    pub fn parse(template: &str) -> Result<ToolCommand, TemplateError> {
+        let words =
+            shlex::split(template).ok_or_else(|| TemplateError::Quotes(template.to_owned()))?;
+        if words.is_empty() {
+            return Err(TemplateError::Empty);
+        }
+        if !words.iter().any(|w| w.contains("{in}")) {
+            return Err(TemplateError::NoInput(template.to_owned()));
+        }
+        let has_out = words.iter().any(|w| w.contains("{out}"));
+        Ok(ToolCommand { words, has_out })
+    }
+
+    fn argv(&self, input: &Path, output: &Path) -> Vec<String> {
+        let (i, o) = (input.display().to_string(), output.display().to_string());
+        self.words
+            .iter()
+            .map(|w| w.replace("{in}", &i).replace("{out}", &o))
+            .collect()
+    }
+}
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunLimits {
+    pub timeout: Duration,
+    /// Largest output the tool may write (bytes, a directory's files added up).
+    pub max_output: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "ended", rename_all = "kebab-case")]
+pub enum Exit {
+    Code {
+        code: i32,
+    },
+    Signal {
+        signal: i32,
+    },
+    TimedOut {
+        after_ms: u64,
+    },
+    OutputTooLarge {
+        bytes: u64,
+    },
+    /// The program could not be started at all.
+    SpawnFailed {
+        error: String,
+    },
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        *self == Exit::Code { code: 0 }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code { code } => write!(f, "exit code {code}"),
+            Exit::Signal { signal } => write!(f, "killed by signal {signal} (crash)"),
+            Exit::TimedOut { after_ms } => {
+                write!(f, "timed out after {after_ms} ms (process group killed)")
+            }
+            Exit::OutputTooLarge { bytes } => write!(
+                f,
+                "output grew past the limit ({bytes} bytes; process group killed)"
+            ),
+            Exit::SpawnFailed { error } => write!(f, "could not be started: {error}"),
+        }
+    }
+}
+
+/// One run of the tool.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub argv: Vec<String>,
+    pub exit: Exit,
+    pub stdout: String,
+    pub stderr: String,
+    pub millis: u64,
+}
+
+/// Reads a pipe to the end, keeping the first [`CAPTURE_LIMIT`] bytes.
+fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        let mut dropped = 0u64;
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = CAPTURE_LIMIT.saturating_sub(kept.len()).min(n);
+            kept.extend_from_slice(&buf[..room]);
+            dropped += (n - room) as u64;
+        }
+        let mut s = String::from_utf8_lossy(&kept).into_owned();
+        if dropped > 0 {
+            s.push_str(&format!("\n[... {dropped} more bytes not kept]"));
+        }
+        s
+    })
+}
+
+/// Bytes under `p` (a file, or a directory's files).
+pub fn size_of(p: &Path) -> u64 {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(p)
+            .map(|rd| rd.filter_map(Result::ok).map(|e| size_of(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+fn kill_group(pid: u32) {
+    // The child leads its own process group: kill it and everything it started.
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// Runs the tool once with `input`/`output`, in `dir` as working directory.
+pub fn run_tool(
+    cmd: &ToolCommand,
+    input: &Path,
+    output: &Path,
+    dir: &Path,
+    limits: RunLimits,
+) -> Run {
+    let argv = cmd.argv(input, output);
+    let start = Instant::now();
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Run {
+                argv,
+                exit: Exit::SpawnFailed {
+                    error: e.to_string(),
+                },
+                stdout: String::new(),
+                stderr: String::new(),
+                millis: 0,
+            }
+        }
+    };
+    let out = child.stdout.take().map(drain);
+    let err = child.stderr.take().map(drain);
+    let mut poll = Duration::from_millis(1);
+    let exit = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                break match (status.code(), status.signal()) {
+                    (Some(code), _) => Exit::Code { code },
+                    (None, Some(signal)) => Exit::Signal { signal },
+                    (None, None) => Exit::Signal { signal: 0 },
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                break Exit::SpawnFailed {
+                    error: e.to_string(),
+                }
+            }
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= limits.timeout {
+            kill_group(child.id());
+            let _ = child.wait();
+            break Exit::TimedOut {
+                after_ms: elapsed.as_millis() as u64,
+            };
+        }
+        let written = size_of(output);
+        if written > limits.max_output {
+            kill_group(child.id());
+            let _ = child.wait();
+            break Exit::OutputTooLarge { bytes: written };
+        }
+        thread::sleep(poll);
+        poll = (poll * 2).min(Duration::from_millis(20));
+    };
+    // Whatever the tool left running in its group goes too.
+    kill_group(child.id());
+    let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
+    Run {
+        argv,
+        exit,
+        stdout,
+        stderr,
+        millis: start.elapsed().as_millis() as u64,
+    }
+}
+
+/// Writes a case input at `path` (a file, or a directory of blob files).
+pub fn write_input(path: &Path, input: &CaseInput) -> std::io::Result<()> {
+    match input {
+        CaseInput::File(b) => std::fs::write(path, b),
+        CaseInput::BlobDir(files) => {
+            std::fs::create_dir_all(path)?;
+            for (name, bytes) in files {
+                std::fs::write(path.join(name), bytes)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads back what is at `path` in the shape of `like`.
+pub fn read_input(path: &Path, format: FileFormat) -> std::io::Result<CaseInput> {
+    if format == FileFormat::Blob {
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(path)? {
+            let e = e?;
+            files.push((
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path())?,
+            ));
+        }
+        files.sort();
+        Ok(CaseInput::BlobDir(files))
+    } else {
+        std::fs::read(path).map(CaseInput::File)
+    }
+}
+
+/// The file names a case uses inside its directory.
+pub fn case_paths(dir: &Path, format: FileFormat, n: usize) -> (PathBuf, PathBuf) {
+    let ext = format.as_str();
+    if format == FileFormat::Blob {
+        (dir.join(format!("in{n}")), dir.join(format!("out{n}")))
+    } else {
+        (
+            dir.join(format!("in{n}.{ext}")),
+            dir.join(format!("out{n}.{ext}")),
+        )
+    }
+}
+
+/// Runs the tool on `input` in a fresh temporary directory; `Ok(output)` when
+/// it exited 0 and wrote something.
+pub fn fix_once(
+    cmd: &ToolCommand,
+    input: &CaseInput,
+    format: FileFormat,
+    limits: RunLimits,
+) -> Result<(CaseInput, Run), (String, Option<Run>)> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| (format!("cannot create a temporary directory: {e}"), None))?;
+    let (inp, out) = case_paths(dir.path(), format, 1);
+    write_input(&inp, input).map_err(|e| (format!("cannot write the input: {e}"), None))?;
+    let run = run_tool(cmd, &inp, &out, dir.path(), limits);
+    if !run.exit.success() {
+        return Err((format!("the tool ended with {}", run.exit), Some(run)));
+    }
+    let written = if cmd.has_out { out } else { inp };
+    match read_input(&written, format) {
+        Ok(o) => Ok((o, run)),
+        Err(e) => Err((
+            format!(
+                "the tool exited 0 but its output {} cannot be read: {e}",
+                written.display()
+            ),
+            Some(run),
+        )),
+    }
+}
+
+/// Parses what a tool wrote, strictly, into elements in file order.
+pub fn parse_output(
+    input: &CaseInput,
+    format: FileFormat,
+) -> Result<Vec<SerializedElement<'static>>, String> {
+    match (input, format) {
+        (CaseInput::File(b), FileFormat::Sst) => SerializedStore::parse(b, ReadMode::Strict)
+            .map(|s| s.into_owned().elements)
+            .map_err(|e| e.to_string()),
+        (CaseInput::File(b), FileFormat::Reg) => parse_reg(b, ReadMode::Strict)
+            .map(|r| {
+                r.store
+                    .certificates
+                    .into_iter()
+                    .map(|c| c.element)
+                    .collect()
+            })
+            .map_err(|e| e.to_string()),
+        (CaseInput::BlobDir(files), FileFormat::Blob) => files
+            .iter()
+            .map(|(name, bytes)| {
+                let e = crate::format::parse_element_file(bytes, ReadMode::Strict)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                crate::format::registry::check_key(name.trim_end_matches(".blob"), &e).map_err(
+                    |e| {
+                        format!("{name}: the file name is not the certificate's thumbprint ({e:?})")
+                    },
+                )?;
+                Ok(e.into_owned())
+            })
+            .collect(),
+        _ => Err(format!("the output is not a {format} file")),
+    }
+}
+
+/// An external tool as the simulator's CCMCertFix (invariant V9): the SMS
+/// store is handed to it in the format under test and read back.
+pub struct ExternalFixer {
+    pub command: ToolCommand,
+    pub format: FileFormat,
+    pub limits: RunLimits,
+    pub label: String,
+}
+
+impl Fixer for ExternalFixer {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn fix_store(&self, sst: &[u8]) -> Result<Vec<u8>, FixError> {
+        let fail = |message: String| FixError::Unsupported {
+            path: PathBuf::from(&self.label),
+            message,
+        };
+        let store =
+            SerializedStore::parse(sst, ReadMode::Strict).map_err(|source| FixError::BadInput {
+                path: "(state store)".into(),
+                source,
+            })?;
+        let input = render(&store.elements, self.format);
+        let (output, _) =
+            fix_once(&self.command, &input, self.format, self.limits).map_err(|(m, _)| fail(m))?;
+        let mut elements = parse_output(&output, self.format).map_err(fail)?;
+        if self.format != FileFormat::Sst {
+            // The registry layout keys certificates by thumbprint (regedit's
+            // order) and adds property 3: put the store back the way the
+            // client keeps it, so only the tool's own changes remain.
+            let order: Vec<_> = store.elements.iter().map(|e| e.thumbprint()).collect();
+            elements.sort_by_key(|e| {
+                order
+                    .iter()
+                    .position(|t| *t == e.thumbprint())
+                    .unwrap_or(usize::MAX)
+            });
+            for e in &mut elements {
+                let had_sha1 = store.elements.iter().any(|o| {
+                    o.thumbprint() == e.thumbprint() && o.property(PropertyId::Sha1Hash).is_some()
+                });
+                if !had_sha1 {
+                    if let Some(i) = e.properties.iter().rposition(|p| {
+                        p.id == PropertyId::Sha1Hash && p.value[..] == e.thumbprint().0[..]
+                    }) {
+                        e.properties.remove(i);
+                    }
+                }
+            }
+        }
+        Ok(SerializedStore::new(elements).to_bytes())
+    }
+}
