@@ -105,6 +105,26 @@ fn name_value() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// The policy applied to a (even-length) friendly-name value, from its code
+/// units: a NUL before the last unit means an embedded NUL; `truncate` keeps
+/// the units before the first NUL, `strip` drops every NUL; both then add one
+/// terminator. Anything else is left as it was.
+fn expected_name(value: &[u8], policy: Policy) -> Vec<u8> {
+    let us: Vec<u16> = value
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    if us.len() < 2 || !us[..us.len() - 1].contains(&0) {
+        return value.to_vec();
+    }
+    let mut kept: Vec<u16> = match policy {
+        Policy::Truncate => us.iter().copied().take_while(|&u| u != 0).collect(),
+        Policy::Strip => us.iter().copied().filter(|&u| u != 0).collect(),
+    };
+    kept.push(0);
+    units(&kept)
+}
+
 prop_compose! {
     fn store()(
         certs in prop::collection::vec((0usize..24, name_value(), any::<bool>(), any::<bool>(), 0usize..3), 0..8),
@@ -140,6 +160,12 @@ proptest! {
         prop_assert!(check_repair(&s.elements, &after.elements, policy).is_ok());
         for (b, a) in s.elements.iter().zip(&after.elements) {
             prop_assert_eq!(b.thumbprint(), a.thumbprint());
+            // The new name, computed here from code units, independently of
+            // the fixer's own policy code (which check_repair reuses).
+            prop_assert_eq!(
+                a.friendly_name().map(<[u8]>::to_vec),
+                b.friendly_name().map(|v| expected_name(v, policy))
+            );
             let clean = b.friendly_name().is_none_or(|v| !certmig::format::friendly_name::has_embedded_nul(v));
             if clean { prop_assert_eq!(b.to_bytes(), a.to_bytes()); }
         }
@@ -297,7 +323,8 @@ fn a_failure_at_each_write_step_leaves_the_input_byte_identical_and_no_stray_fil
         &RegistryStore::from_elements("SMS", machine_store(Defect::DoubledTerminator).elements),
         RegEncoding::Regedit5,
     );
-    for (name, content) in [("s.sst", &bytes), ("s.reg", &reg)] {
+    let element = machine_store(Defect::DoubledTerminator).elements[0].to_bytes();
+    for (name, content) in [("s.sst", &bytes), ("s.reg", &reg), ("s.blob", &element)] {
         for step in Step::ALL {
             let tmp = tempfile::tempdir().unwrap();
             let p = tmp.path().join(name);
@@ -312,6 +339,62 @@ fn a_failure_at_each_write_step_leaves_the_input_byte_identical_and_no_stray_fil
             );
         }
     }
+}
+
+#[test]
+fn a_failure_at_each_write_step_leaves_a_blob_directory_byte_identical() {
+    let registry =
+        RegistryStore::from_elements("SMS", machine_store(Defect::DoubledTerminator).elements);
+    for step in Step::ALL {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, bytes) in registry.blob_files() {
+            std::fs::write(tmp.path().join(name), bytes).unwrap();
+        }
+        let before = listing(tmp.path());
+        let err = fix::files_run_with(&opts(tmp.path()), &FailingSteps { fail: step });
+        assert!(err.is_err(), "{step:?} should fail");
+        assert_eq!(listing(tmp.path()), before, "{step:?}");
+    }
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_other_failures_exit_1() {
+    let out = Command::cargo_bin("certmig")
+        .unwrap()
+        .args(["fix", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("Exit codes: 0 fixed or nothing to fix, 2 bad input")
+            && help.contains("1 any other failure"),
+        "{help}"
+    );
+    // 0: repaired, then nothing to fix; 1: the output cannot be written.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&p, &bytes).unwrap();
+    let code = |args: &[&std::ffi::OsStr]| {
+        Command::cargo_bin("certmig")
+            .unwrap()
+            .arg("fix")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    let unwritable = tmp.path().join("no").join("such").join("dir").join("o.sst");
+    assert_eq!(
+        code(&[p.as_os_str(), "-o".as_ref(), unwritable.as_os_str()]),
+        Some(1)
+    );
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+    assert_eq!(code(&[p.as_os_str()]), Some(0));
+    assert_eq!(code(&[p.as_os_str()]), Some(0));
 }
 
 #[test]
