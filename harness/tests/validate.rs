@@ -1,0 +1,328 @@
+//! `certmig validate` through the binary: the reference fixer passes on every
+//! format and policy, the self-test kills every mutant on the invariant it was
+//! written to break, a fix tool written in Python passes (the README's worked
+//! example), the JUnit report is well-formed JUnit XML, bad commands exit 2.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use quick_xml::events::Event;
+
+fn certmig() -> Command {
+    let mut c = Command::cargo_bin("certmig").unwrap();
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn exe() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("certmig")
+}
+
+fn json(c: &mut Command, code: i32) -> serde_json::Value {
+    let out = c.assert().code(code).get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn the_reference_fixer_passes_on_every_format_and_both_policies() {
+    for format in ["sst", "reg", "blob"] {
+        for policy in ["truncate", "strip"] {
+            let fixer = format!(
+                "{} fix {{in}} -o {{out}} --policy {policy}",
+                exe().display()
+            );
+            let r = json(
+                certmig().args([
+                    "validate", "--json", "--format", format, "--policy", policy, "--fixer", &fixer,
+                ]),
+                0,
+            );
+            let cases = r["cases"].as_array().unwrap();
+            assert!(
+                cases.len() >= 20,
+                "{format}/{policy}: {} cases",
+                cases.len()
+            );
+            let checked: std::collections::BTreeSet<&str> = cases
+                .iter()
+                .flat_map(|c| {
+                    c["checked"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap())
+                })
+                .collect();
+            assert_eq!(
+                checked.len(),
+                10,
+                "{format}/{policy}: every invariant decided somewhere: {checked:?}"
+            );
+            for c in cases {
+                assert_eq!(
+                    c["violations"].as_array().unwrap().len(),
+                    0,
+                    "{format}/{policy}: {c}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tool_that_repairs_in_place_is_validated_through_its_input() {
+    let fixer = format!("{} fix {{in}} --no-backup", exe().display());
+    certmig()
+        .args(["validate", "--no-matrix", "--fixer", &fixer])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("all invariants hold"));
+}
+
+#[test]
+fn the_self_test_kills_every_mutant_on_the_invariant_it_breaks() {
+    let r = json(
+        certmig().args(["validate", "--self-test", "--json", "--timeout", "2"]),
+        0,
+    );
+    assert!(r["reference"]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["violations"].as_array().unwrap().is_empty()));
+    let mutants = r["mutants"].as_array().unwrap();
+    let mut pairs = BTreeMap::new();
+    for m in mutants {
+        let breaks = m["mutant"]["breaks"].as_str().unwrap();
+        let failed: Vec<&str> = m["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(m["killed"], true, "{m}");
+        assert!(
+            failed.contains(&breaks),
+            "{} breaks {breaks} but failed {failed:?}",
+            m["mutant"]["name"]
+        );
+        pairs.insert(
+            m["mutant"]["name"].as_str().unwrap().to_owned(),
+            breaks.to_owned(),
+        );
+    }
+    // The broken fixers the issue names, each on its invariant.
+    for (name, inv) in [
+        ("drops-terminator", "V4"),
+        ("truncates-one-early", "V4"),
+        ("deletes-friendly-name", "V3"),
+        ("reorders-properties", "V3"),
+        ("re-encodes-certificate", "V2"),
+        ("drops-key-provider-link", "V3"),
+        ("repairs-only-first", "V1"),
+        ("regedit5-as-utf8", "V7"),
+        ("omits-end-marker", "V7"),
+        ("renames-clean-certificates", "V5"),
+        ("appends-every-run", "V6"),
+        ("overwrites-input-on-malformed", "V8"),
+        ("exits-0-after-failing", "V10"),
+        ("hangs", "V10"),
+    ] {
+        assert_eq!(pairs.get(name).map(String::as_str), Some(inv), "{name}");
+    }
+    assert!(pairs.len() >= 12);
+    // The human report ends with the count.
+    certmig()
+        .args(["validate", "--self-test", "--timeout", "2"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(format!(
+            "mutants killed: {0}/{0}",
+            pairs.len()
+        )));
+}
+
+fn python_fixer() -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fixers/fix_sst.py");
+    format!("python3 {} {{in}} {{out}}", script.display())
+}
+
+#[test]
+fn the_readme_python_fixer_passes_and_a_broken_promise_is_caught() {
+    certmig()
+        .args(["validate", "--format", "sst", "--fixer", &python_fixer()])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("all invariants hold"));
+    // It truncates; promising strip must fail on V4 with evidence.
+    certmig()
+        .args([
+            "validate",
+            "--format",
+            "sst",
+            "--policy",
+            "strip",
+            "--no-matrix",
+            "--fixer",
+            &python_fixer(),
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("V4 FAILED"))
+        .stdout(predicate::str::contains("should be"));
+}
+
+/// Parses JUnit XML with a real XML parser and checks the structure of the
+/// JUnit schema: testsuites > testsuite(name, tests, failures, errors) >
+/// testcase(name, classname) > failure(message, type).
+fn junit_structure(xml: &str) -> (usize, usize, Vec<String>) {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut stack: Vec<String> = Vec::new();
+    let (mut testcases, mut failures, mut failing) = (0, 0, Vec::new());
+    let mut declared = (None, None);
+    let mut current_case = String::new();
+    loop {
+        let ev = reader.read_event().expect("well-formed XML");
+        let (start, empty) = match &ev {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+            let attrs: BTreeMap<String, String> = e
+                .attributes()
+                .map(|a| {
+                    let a = a.unwrap();
+                    (
+                        String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                        a.unescape_value().unwrap().into_owned(),
+                    )
+                })
+                .collect();
+            let parent = stack.last().map(String::as_str);
+            match name.as_str() {
+                "testsuites" => assert_eq!(parent, None),
+                "testsuite" => {
+                    assert_eq!(parent, Some("testsuites"));
+                    for k in ["name", "tests", "failures", "errors"] {
+                        assert!(attrs.contains_key(k), "testsuite lacks {k}");
+                    }
+                    declared = (
+                        attrs["tests"].parse::<usize>().ok(),
+                        attrs["failures"].parse::<usize>().ok(),
+                    );
+                }
+                "testcase" => {
+                    assert_eq!(parent, Some("testsuite"));
+                    assert!(attrs.contains_key("name") && attrs.contains_key("classname"));
+                    testcases += 1;
+                    current_case = attrs["name"].clone();
+                }
+                "failure" => {
+                    assert_eq!(parent, Some("testcase"));
+                    assert!(attrs.contains_key("message") && attrs.contains_key("type"));
+                    failures += 1;
+                    failing.push(current_case.clone());
+                }
+                "system-out" | "system-err" => {
+                    assert!(matches!(parent, Some("testcase" | "testsuite")))
+                }
+                other => panic!("unexpected element <{other}>"),
+            }
+            if !empty {
+                stack.push(name);
+            }
+        }
+        match ev {
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(stack.is_empty());
+    assert_eq!(
+        declared,
+        (Some(testcases), Some(failures)),
+        "the suite's counts match its testcases"
+    );
+    (testcases, failures, failing)
+}
+
+#[test]
+fn the_junit_report_is_well_formed_junit_xml_with_one_testcase_per_case_and_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("report.xml");
+    let r = json(
+        certmig()
+            .args([
+                "validate",
+                "--json",
+                "--format",
+                "sst",
+                "--policy",
+                "strip",
+                "--no-matrix",
+                "--fixer",
+                &python_fixer(),
+                "--junit",
+            ])
+            .arg(&xml_path),
+        1,
+    );
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let (testcases, failures, failing) = junit_structure(&xml);
+    let cases = r["cases"].as_array().unwrap();
+    let checked: usize = cases
+        .iter()
+        .map(|c| c["checked"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(testcases, checked);
+    let failed_pairs: std::collections::BTreeSet<String> = cases
+        .iter()
+        .flat_map(|c| {
+            c["violations"].as_array().unwrap().iter().map(move |v| {
+                format!(
+                    "{} {}",
+                    c["name"].as_str().unwrap(),
+                    v["invariant"].as_str().unwrap()
+                )
+            })
+        })
+        .collect();
+    assert!(failures > 0);
+    assert_eq!(failures, failed_pairs.len());
+    assert!(failing.iter().all(|n| n.ends_with(" V4")), "{failing:?}");
+}
+
+#[test]
+fn bad_fixer_commands_are_bad_input() {
+    for (cmd, says) in [
+        ("certmig fix", "must contain {in}"),
+        ("fix 'unbalanced {in}", "unbalanced quotes"),
+        ("", "empty"),
+    ] {
+        certmig()
+            .args(["validate", "--fixer", cmd])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    // A program that does not exist fails V10 (and everything after), exit 1.
+    certmig()
+        .args([
+            "validate",
+            "--no-matrix",
+            "--cases",
+            "1",
+            "--fixer",
+            "/nonexistent/fixer {in} {out}",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("could not be started"));
+}

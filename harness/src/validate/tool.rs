@@ -55,6 +55,23 @@ impl ToolCommand {
             return Err(TemplateError::NoInput(template.to_owned()));
         }
         let has_out = words.iter().any(|w| w.contains("{out}"));
+        // The tool runs inside each case's temporary directory: a relative
+        // path in the command (a word with a `/` that names an existing file,
+        // e.g. `scripts/fix.py`) is resolved against the current directory,
+        // as the shell the user typed it in would have.
+        let words = words
+            .into_iter()
+            .map(|w| {
+                let p = Path::new(&w);
+                if !w.contains('{') && w.contains('/') && p.is_relative() && p.exists() {
+                    std::path::absolute(p)
+                        .map(|a| a.display().to_string())
+                        .unwrap_or(w)
+                } else {
+                    w
+                }
+            })
+            .collect();
         Ok(ToolCommand { words, has_out })
     }
 
@@ -297,33 +314,33 @@ pub fn case_paths(dir: &Path, format: FileFormat, n: usize) -> (PathBuf, PathBuf
     }
 }
 
-/// Runs the tool on `input` in a fresh temporary directory; `Ok(output)` when
-/// it exited 0 and wrote something.
+/// Runs the tool on `input` in a fresh temporary directory and reads back
+/// what it wrote; the error says how it failed, with its stderr.
 pub fn fix_once(
     cmd: &ToolCommand,
     input: &CaseInput,
     format: FileFormat,
     limits: RunLimits,
-) -> Result<(CaseInput, Run), (String, Option<Run>)> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| (format!("cannot create a temporary directory: {e}"), None))?;
+) -> Result<CaseInput, String> {
+    let dir =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let (inp, out) = case_paths(dir.path(), format, 1);
-    write_input(&inp, input).map_err(|e| (format!("cannot write the input: {e}"), None))?;
+    write_input(&inp, input).map_err(|e| format!("cannot write the input: {e}"))?;
     let run = run_tool(cmd, &inp, &out, dir.path(), limits);
     if !run.exit.success() {
-        return Err((format!("the tool ended with {}", run.exit), Some(run)));
+        return Err(format!(
+            "the tool ended with {}: {}",
+            run.exit,
+            run.stderr.trim()
+        ));
     }
     let written = if cmd.has_out { out } else { inp };
-    match read_input(&written, format) {
-        Ok(o) => Ok((o, run)),
-        Err(e) => Err((
-            format!(
-                "the tool exited 0 but its output {} cannot be read: {e}",
-                written.display()
-            ),
-            Some(run),
-        )),
-    }
+    read_input(&written, format).map_err(|e| {
+        format!(
+            "the tool exited 0 but its output {} cannot be read: {e}",
+            written.display()
+        )
+    })
 }
 
 /// Parses what a tool wrote, strictly, into elements in file order.
@@ -386,8 +403,7 @@ impl Fixer for ExternalFixer {
                 source,
             })?;
         let input = render(&store.elements, self.format);
-        let (output, _) =
-            fix_once(&self.command, &input, self.format, self.limits).map_err(|(m, _)| fail(m))?;
+        let output = fix_once(&self.command, &input, self.format, self.limits).map_err(fail)?;
         let mut elements = parse_output(&output, self.format).map_err(fail)?;
         if self.format != FileFormat::Sst {
             // The registry layout keys certificates by thumbprint (regedit's
