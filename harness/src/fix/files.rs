@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::write::{backup_path, RealSteps, TempOutput, WriteSteps};
+use super::write::{backup_path, parent, RealSteps, TempOutput, WriteSteps};
 use super::{check_repair, repair_element, CertificateRepair, InvariantViolation, Policy};
 use crate::cmtrace::{CmTraceLog, LogClock, Severity};
 use crate::format::reg::{parse_reg, write_reg};
@@ -76,6 +76,8 @@ pub enum FixError {
     },
     #[error("{}: {message}", path.display())]
     Unsupported { path: PathBuf, message: String },
+    #[error("{}: another certmig fix is working on it (the file is locked); nothing was done: run again when it has finished", path.display())]
+    Locked { path: PathBuf },
 }
 
 impl FixError {
@@ -107,6 +109,8 @@ pub fn run(opts: &FixOptions) -> Result<FixReport, FixError> {
 pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, FixError> {
     let input = &opts.input;
     let meta = std::fs::metadata(input).map_err(io_err(input))?;
+    let (target_path, in_place) = target(opts);
+    let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
     let mut report = FixReport {
         input: input.clone(),
         format: InputFormat::Sst,
@@ -119,6 +123,14 @@ pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, 
         wrote: None,
         backup: None,
     };
+    if !opts.dry_run {
+        let dir = if meta.is_dir() && in_place {
+            input.as_path()
+        } else {
+            parent(&target_path)
+        };
+        report.warnings.extend(super::lock::remove_stale_temps(dir));
+    }
     if meta.is_dir() {
         report.format = InputFormat::BlobDir;
         fix_blob_dir(opts, steps, &mut report)?;

@@ -18,6 +18,7 @@
 //! which the scenario simulator and the validator call any fixer.
 
 mod files;
+pub mod lock;
 pub mod write;
 
 pub use files::{

@@ -54,10 +54,12 @@ pub struct RealSteps;
 
 impl WriteSteps for RealSteps {
     fn create(&self, dir: &Path) -> io::Result<NamedTempFile> {
-        tempfile::Builder::new()
-            .prefix(".certmig-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
+        let temp = tempfile::Builder::new()
+            .prefix(super::lock::TEMP_PREFIX)
+            .suffix(super::lock::TEMP_SUFFIX)
+            .tempfile_in(dir)?;
+        super::lock::lock_temp(temp.as_file())?;
+        Ok(temp)
     }
 
     fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {

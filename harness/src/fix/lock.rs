@@ -1,0 +1,110 @@
+//! One `certmig fix` at a time per file, and no debris from a killed one.
+//!
+//! - The input (a file, or a blob directory) is locked with `flock` for the
+//!   whole run: exclusively when it is repaired in place, shared when it is
+//!   only read. A second run on the same file fails at once with
+//!   [`FixError::Locked`] instead of interleaving its output with the first.
+//!   After locking, the lock holder checks that the path still names the file
+//!   it locked (a first run may have renamed a repaired file over it) and
+//!   locks again if not.
+//! - Every temporary file `fix` writes (`.certmig-*.tmp`, in the target's
+//!   directory) is locked while it is being written. A run that is killed
+//!   leaves its temporary file behind unlocked; the next run in that directory
+//!   removes such stale files and says so in its warnings. Temporary files
+//!   still locked belong to a live run and are left alone.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use fs4::fs_std::FileExt;
+
+use super::FixError;
+
+/// The prefix and suffix of every temporary file `fix` writes.
+pub const TEMP_PREFIX: &str = ".certmig-";
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// A held lock on an input; released when dropped.
+#[derive(Debug)]
+pub struct InputLock {
+    _file: File,
+}
+
+impl InputLock {
+    /// Locks `path` (exclusive or shared) without waiting.
+    pub fn acquire(path: &Path, exclusive: bool) -> Result<InputLock, FixError> {
+        let io = |source| FixError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        for _ in 0..16 {
+            let file = File::open(path).map_err(io)?;
+            let got = if exclusive {
+                FileExt::try_lock_exclusive(&file)
+            } else {
+                FileExt::try_lock_shared(&file)
+            }
+            .map_err(io)?;
+            if !got {
+                return Err(FixError::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            // Still the same file? A run that just finished may have renamed
+            // its repaired output over this path.
+            let (held, now) = (
+                file.metadata().map_err(io)?,
+                std::fs::metadata(path).map_err(io)?,
+            );
+            if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
+                return Ok(InputLock { _file: file });
+            }
+        }
+        Err(FixError::Locked {
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// Locks a temporary file just created, so no other run takes it for stale.
+pub fn lock_temp(file: &File) -> std::io::Result<()> {
+    file.try_lock_exclusive().map(drop)
+}
+
+/// Removes the temporary files an interrupted run left in `dir`; returns a
+/// warning per file removed (and per file that could not be removed).
+pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut warnings = Vec::new();
+    let mut stale: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
+        })
+        .collect();
+    stale.sort();
+    for p in stale {
+        let Ok(f) = File::open(&p) else { continue };
+        match f.try_lock_exclusive() {
+            Ok(true) => match std::fs::remove_file(&p) {
+                Ok(()) => warnings.push(format!(
+                    "removed {}, a temporary file left by an interrupted run",
+                    p.display()
+                )),
+                Err(e) => warnings.push(format!(
+                    "{} is a temporary file left by an interrupted run and cannot be removed: {e}",
+                    p.display()
+                )),
+            },
+            // Locked: a live run is writing it.
+            _ => {}
+        }
+    }
+    warnings
+}
