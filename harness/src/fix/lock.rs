@@ -91,19 +91,19 @@ pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
     stale.sort();
     for p in stale {
         let Ok(f) = File::open(&p) else { continue };
-        match f.try_lock_exclusive() {
-            Ok(true) => match std::fs::remove_file(&p) {
-                Ok(()) => warnings.push(format!(
-                    "removed {}, a temporary file left by an interrupted run",
-                    p.display()
-                )),
-                Err(e) => warnings.push(format!(
-                    "{} is a temporary file left by an interrupted run and cannot be removed: {e}",
-                    p.display()
-                )),
-            },
-            // Locked: a live run is writing it.
-            _ => {}
+        // Locked: a live run is writing it.
+        if !matches!(f.try_lock_exclusive(), Ok(true)) {
+            continue;
+        }
+        match std::fs::remove_file(&p) {
+            Ok(()) => warnings.push(format!(
+                "removed {}, a temporary file left by an interrupted run",
+                p.display()
+            )),
+            Err(e) => warnings.push(format!(
+                "{} is a temporary file left by an interrupted run and cannot be removed: {e}",
+                p.display()
+            )),
         }
     }
     warnings
