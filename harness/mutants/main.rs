@@ -10,14 +10,15 @@
 //! ```
 //!
 //! The same contract as any external fixer the validator runs: read `IN`
-//! (format detected from content, like `certmig fix`: a `.sst` serialized
-//! store, a REGEDIT5/REGEDIT4 `.reg` export, or one serialized element
-//! `.blob`), repair every friendly name with an embedded NUL the way the
-//! reference CCMCertFix does ([`certmig::fix::repair_element`]) under the
-//! promised `--policy` (default `truncate`), write `OUT` in the same format
-//! and exit 0. Without `OUT` the repair is in place. `OUT` is written only
-//! once everything succeeded (a temporary file in the same directory, then
-//! a rename).
+//! (like `certmig fix`: a directory of `<THUMBPRINT>.blob` files, or a file
+//! whose format is detected from its content: a `.sst` serialized store, a
+//! REGEDIT5/REGEDIT4 `.reg` export, or one serialized element `.blob`),
+//! repair every friendly name with an embedded NUL the way the reference
+//! CCMCertFix does ([`certmig::fix::repair_element`]) under the promised
+//! `--policy` (default `truncate`), write `OUT` in the same format (a
+//! directory for a directory) and exit 0. Without `OUT` the repair is in
+//! place. Nothing is written before the whole input has parsed; each file is
+//! written as a temporary file beside it, then renamed.
 //!
 //! Errors: malformed input (or an unreadable `IN`) prints
 //! `certmig-mutant: <file>: <error>` to stderr, exits 2 and writes nothing;
@@ -26,47 +27,47 @@
 //! errors exit 2.
 //!
 //! `reference` is the correct behaviour (no bug): byte for byte what
-//! `certmig fix IN -o OUT` writes. Each mutant below is the reference with ONE
+//! `certmig fix IN -o OUT` writes. Each mutant is the reference with ONE
 //! deliberate bug, and keeps the reference behaviour everywhere else unless
-//! its bug is about it (so malformed input still exits 2 untouched). Every
-//! content bug applies only to certificates the run actually repaired, so
-//! that a second run on the mutant's own output finds nothing to repair and
-//! changes nothing: each mutant breaks its target invariant and as few
-//! others as the bug allows.
+//! its bug is about it (so malformed input still exits 2, untouched). Every
+//! content bug applies only to certificates the run actually repaired, so a
+//! second run on the mutant's own output finds nothing to repair and changes
+//! nothing: each mutant breaks its target invariant and as few others as
+//! the bug allows.
 //!
-//! `list` prints one line per mutant: `name<TAB>invariant<TAB>description`
+//! `list` prints one line per mutant, `name<TAB>invariant<TAB>description`
 //! (`reference` is not listed). `list --json` prints an array of
-//! `{"name","invariant","formats","about"}` where `formats` are the input
-//! formats on which the mutant's bug shows (on the others it behaves like the
-//! reference).
+//! `{"name","invariant","formats","about"}`; `formats` are the validator
+//! formats (`sst`, `reg`, `blob` = a blob directory) on which the bug shows.
+//! On the others the mutant behaves like the reference.
 //!
 //! # The mutants
 //!
 //! | mutant | breaks | formats | bug |
 //! |---|---|---|---|
-//! | `drops-terminator` | V4 | all | repaired name has no terminator |
-//! | `truncates-one-early` | V4 | all | repaired name keeps one code unit less |
-//! | `ignores-policy` | V4 | all, names with a NUL inside | applies the other policy |
+//! | `drops-terminator` | V4 | all | the repaired name has no terminator |
+//! | `truncates-one-early` | V4 | all | the repaired name keeps one code unit less |
+//! | `ignores-policy` | V4 | all; names with a NUL inside the text | applies the other policy |
 //! | `deletes-friendly-name` | V3 | all | removes property 11 from repaired certificates |
 //! | `reorders-properties` | V3 | all | reverses the properties of repaired certificates |
 //! | `drops-key-provider-link` | V3 | all | removes property 2 from repaired certificates |
-//! | `adds-sha1-property` | V3 | sst (blob without property 3) | adds property 3 (SHA-1) to repaired certificates |
+//! | `adds-sha1-property` | V3 | sst (reg and registry blobs already have it) | adds property 3 to repaired certificates |
 //! | `re-encodes-certificate` | V2 | all | BER re-encodes the DER of repaired certificates |
-//! | `reorders-certificates` | V2 | sst, reg (2+ certificates) | reverses the certificates when it repaired any |
-//! | `repairs-only-first` | V1 | sst, reg (2+ bad) | repairs only the first certificate |
-//! | `renames-clean-certificates` | V5 | all | appends ` (checked)` to clean names |
+//! | `reorders-certificates` | V2 | sst, reg; 2+ certificates | reverses the certificates when it repaired any |
+//! | `repairs-only-first` | V1 | sst, reg, blob directory; 2+ bad | repairs only the first certificate |
+//! | `renames-clean-certificates` | V5 | all; clean certificates | appends ` (checked)` to clean names |
 //! | `regedit5-as-utf8` | V7 | reg | writes the `.reg` as UTF-8 under a REGEDIT5 header |
 //! | `omits-end-marker` | V7 | sst | leaves out the 12-byte end marker |
 //! | `unwraps-hex-lines` | V7 | reg | writes each `Blob` on one line (no wrapping) |
-//! | `appends-every-run` | V6 | reg (sst: empty store) | a run with nothing to repair appends a blank line |
-//! | `overwrites-input-on-malformed` | V8 | all, malformed input | truncates `IN` |
-//! | `accepts-malformed-input` | V8 | all, malformed input | copies `IN` to `OUT`, exits 0 |
+//! | `appends-every-run` | V6 | reg, blob directory (sst: empty store) | a run with nothing to repair appends a line |
+//! | `overwrites-input-on-malformed` | V8 | all; malformed input | truncates the bad input file |
+//! | `accepts-malformed-input` | V8 | all; malformed input | copies `IN` to `OUT`, exits 0 |
 //! | `exits-0-after-failing` | V10 | all | writes nothing yet exits 0 |
 //! | `crashes` | V10 | all | aborts (SIGABRT) after reading valid input |
 //! | `hangs` | V10 | all | sleeps forever after reading valid input |
 //!
-//! `harness/mutants/README.md` explains, per mutant, what else it may break
-//! and which validator checks must be byte-level to catch it.
+//! `harness/mutants/README.md` says, per mutant, what else it breaks as a
+//! consequence and which validator checks must be byte-level to catch it.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -165,7 +166,7 @@ const MUTANTS: &[Mutant] = &[
     Mutant {
         name: "repairs-only-first",
         breaks: "V1",
-        formats: &["sst", "reg"],
+        formats: ALL,
         about: "repairs only the first certificate of the store; later bad ones keep their embedded NUL",
         run: repairs_only_first,
     },
@@ -200,15 +201,15 @@ const MUTANTS: &[Mutant] = &[
     Mutant {
         name: "appends-every-run",
         breaks: "V6",
-        formats: &["reg"],
-        about: "not idempotent: a run with nothing to repair (e.g. on its own output) appends one more blank line to the .reg (an empty .sst toggles between 0 and 20 bytes)",
+        formats: ALL,
+        about: "not idempotent: a run with nothing to repair (e.g. on its own output) appends one more blank line to the .reg (a blob directory: one more log line; an empty .sst toggles between 0 and 20 bytes)",
         run: appends_every_run,
     },
     Mutant {
         name: "overwrites-input-on-malformed",
         breaks: "V8",
         formats: ALL,
-        about: "on malformed input it truncates IN to 0 bytes (and exits 2)",
+        about: "on malformed input it truncates the offending input file to 0 bytes (and exits 2)",
         run: overwrites_input_on_malformed,
     },
     Mutant {
@@ -287,7 +288,7 @@ fn ignores_policy(job: &Job) -> Result<(), Failure> {
     doc.for_each(|_, e| {
         repair_element(e, other);
     });
-    job.write(&doc.encode())
+    job.write(doc.encode())
 }
 
 fn deletes_friendly_name(job: &Job) -> Result<(), Failure> {
@@ -310,8 +311,8 @@ fn re_encodes_certificate(job: &Job) -> Result<(), Failure> {
     job.fix(|e| {
         e.der = ber_reencode(&e.der).into();
         // A tool that re-encodes also recomputes the SHA-1 it stores, so the
-        // element stays self-consistent (and a .reg key is renamed by
-        // `Doc::encode`, which names every key after its certificate).
+        // element stays self-consistent; `Doc::encode` names a .reg key or a
+        // .blob file after the new thumbprint.
         let sha1 = e.thumbprint().0;
         for p in e
             .properties
@@ -328,7 +329,7 @@ fn reorders_certificates(job: &Job) -> Result<(), Failure> {
     if doc.repair(job.policy, |_| {}) > 0 {
         doc.reverse();
     }
-    job.write(&doc.encode())
+    job.write(doc.encode())
 }
 
 fn repairs_only_first(job: &Job) -> Result<(), Failure> {
@@ -341,7 +342,7 @@ fn repairs_only_first(job: &Job) -> Result<(), Failure> {
             repair_element(e, job.policy);
         }
     });
-    job.write(&doc.encode())
+    job.write(doc.encode())
 }
 
 fn renames_clean_certificates(job: &Job) -> Result<(), Failure> {
@@ -349,46 +350,47 @@ fn renames_clean_certificates(job: &Job) -> Result<(), Failure> {
     let suffix: Vec<u8> = SUFFIX.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let mut doc = job.read()?;
     doc.for_each(|_, e| {
-        let was_clean = e.friendly_name_shape() == Some(format::FriendlyNameShape::Clean);
-        if repair_element(e, job.policy).changed || !was_clean {
+        if e.friendly_name_shape() != Some(format::FriendlyNameShape::Clean) {
+            // Bad names get the reference repair; the rest are left alone.
+            repair_element(e, job.policy);
             return;
         }
         if let Some(v) = friendly_name_mut(e) {
-            let text = &v[..v.len() - 2];
-            if !text.ends_with(&suffix) {
-                let at = v.len() - 2;
+            let at = v.len() - 2;
+            if !v[..at].ends_with(&suffix) {
                 v.splice(at..at, suffix.iter().copied());
             }
         }
     });
-    job.write(&doc.encode())
+    job.write(doc.encode())
 }
 
 fn regedit5_as_utf8(job: &Job) -> Result<(), Failure> {
     let mut doc = job.read()?;
     doc.repair(job.policy, |_| {});
-    let bytes = match &doc {
-        Doc::Reg { store, .. } => reg_text(store).into_bytes(),
-        _ => doc.encode(),
-    };
-    job.write(&bytes)
+    match &doc {
+        Doc::Reg { store, .. } => job.write(Output::File(reg_text(store).into_bytes())),
+        _ => job.write(doc.encode()),
+    }
 }
 
 fn omits_end_marker(job: &Job) -> Result<(), Failure> {
     let mut doc = job.read()?;
     doc.repair(job.policy, |_| {});
-    let mut bytes = doc.encode();
-    if doc.format() == FileFormat::Sst && bytes.ends_with(&END_MARKER) {
-        bytes.truncate(bytes.len() - END_MARKER.len());
+    let mut out = doc.encode();
+    if let (Doc::Sst(_), Output::File(bytes)) = (&doc, &mut out) {
+        if bytes.ends_with(&END_MARKER) {
+            bytes.truncate(bytes.len() - END_MARKER.len());
+        }
     }
-    job.write(&bytes)
+    job.write(out)
 }
 
 fn unwraps_hex_lines(job: &Job) -> Result<(), Failure> {
     // Reads any layout (so its own output is accepted on a second run).
     let mut doc = job.read_with(RegLayout::Any)?;
     doc.repair(job.policy, |_| {});
-    let bytes = match &doc {
+    match &doc {
         Doc::Reg {
             store, encoding, ..
         } => {
@@ -397,31 +399,33 @@ fn unwraps_hex_lines(job: &Job) -> Result<(), Failure> {
                 header_of(*encoding),
                 1,
             );
-            encode_reg_text(&text, *encoding)
+            job.write(Output::File(encode_reg_text(&text, *encoding)))
         }
-        _ => doc.encode(),
-    };
-    job.write(&bytes)
+        _ => job.write(doc.encode()),
+    }
 }
 
 fn appends_every_run(job: &Job) -> Result<(), Failure> {
     // Reads any layout, so it accepts the blank lines it appended last time.
     let mut doc = job.read_with(RegLayout::Any)?;
     let repaired = doc.repair(job.policy, |_| {});
-    let mut bytes = doc.encode();
+    let mut out = doc.encode();
     if repaired > 0 {
         // A run that repairs something writes exactly what the reference
         // writes, so every single-run check passes.
-        return job.write(&bytes);
+        return job.write(out);
     }
     // A run with nothing to repair (a clean store, or its own output) still
-    // rewrites the file, one blank line longer than the last time.
-    match &mut doc {
-        Doc::Reg {
-            encoding,
-            extra_blank_lines,
-            ..
-        } => {
+    // rewrites its output, one line longer than the last time.
+    match (&mut doc, &mut out) {
+        (
+            Doc::Reg {
+                encoding,
+                extra_blank_lines,
+                ..
+            },
+            Output::File(bytes),
+        ) => {
             let crlf = encode_reg_text("\r\n", *encoding);
             let crlf = crlf.strip_prefix(&[0xFF, 0xFE][..]).unwrap_or(&crlf);
             for _ in 0..=*extra_blank_lines {
@@ -430,29 +434,40 @@ fn appends_every_run(job: &Job) -> Result<(), Failure> {
         }
         // The only freedom a strictly parsed .sst leaves: an empty store is
         // either an empty file or header + end marker. Toggle between them.
-        Doc::Sst(store) if store.elements.is_empty() => {
+        (Doc::Sst(store), Output::File(bytes)) if store.elements.is_empty() => {
             store.empty_file = !store.empty_file;
-            bytes = store.to_bytes();
+            *bytes = store.to_bytes();
         }
-        // A .blob (or a non-empty .sst) has no byte that may vary: correct.
+        // A blob directory gets a log file, one line longer every run.
+        (Doc::BlobDir(_), Output::Dir(files)) => {
+            let mut log = std::fs::read(job.input.join(RUN_LOG)).unwrap_or_default();
+            log.extend_from_slice(b"nothing to repair\r\n");
+            files.push((RUN_LOG.to_owned(), log));
+        }
+        // A single .blob (or a non-empty .sst) has no byte that may vary.
         _ => {}
     }
-    job.write(&bytes)
+    job.write(out)
 }
+
+/// The log `appends-every-run` keeps in a blob directory.
+const RUN_LOG: &str = "certmig-mutant.log";
 
 fn overwrites_input_on_malformed(job: &Job) -> Result<(), Failure> {
     match job.read() {
-        Err(f @ Failure::BadInput { .. }) => {
-            // "Start over": truncate the input before giving up.
-            if let Err(e) = std::fs::File::create(&job.input) {
-                eprintln!("{PROGRAM}: {}: {e}", job.input.display());
+        Err(Failure::BadInput { path, message }) => {
+            // "Start over": truncate the offending file before giving up.
+            if path.is_file() {
+                if let Err(e) = std::fs::File::create(&path) {
+                    eprintln!("{PROGRAM}: {}: {e}", path.display());
+                }
             }
-            Err(f)
+            Err(Failure::BadInput { path, message })
         }
         Err(f) => Err(f),
         Ok(mut doc) => {
             doc.repair(job.policy, |_| {});
-            job.write(&doc.encode())
+            job.write(doc.encode())
         }
     }
 }
@@ -461,13 +476,12 @@ fn accepts_malformed_input(job: &Job) -> Result<(), Failure> {
     match job.read() {
         Err(Failure::BadInput { path, message }) => {
             eprintln!("{PROGRAM}: {}: {message} (ignored)", path.display());
-            let bytes = std::fs::read(&job.input).map_err(|e| Failure::io(&job.input, e))?;
-            job.write(&bytes)
+            job.write(job.copy_of_input()?)
         }
         Err(f) => Err(f),
         Ok(mut doc) => {
             doc.repair(job.policy, |_| {});
-            job.write(&doc.encode())
+            job.write(doc.encode())
         }
     }
 }
@@ -532,7 +546,7 @@ enum RegLayout {
     Any,
 }
 
-/// A parsed input file.
+/// A parsed input.
 enum Doc {
     Sst(SerializedStore<'static>),
     Reg {
@@ -541,18 +555,20 @@ enum Doc {
         /// Blank lines after the canonical end of the file (`RegLayout::Any`).
         extra_blank_lines: usize,
     },
+    /// One serialized element in a file.
     Blob(SerializedElement<'static>),
+    /// A directory of `<THUMBPRINT>.blob` files: (file name, element),
+    /// sorted by name.
+    BlobDir(Vec<(String, SerializedElement<'static>)>),
+}
+
+/// What is written: a file, or the files of a blob directory.
+enum Output {
+    File(Vec<u8>),
+    Dir(Vec<(String, Vec<u8>)>),
 }
 
 impl Doc {
-    fn format(&self) -> FileFormat {
-        match self {
-            Doc::Sst(_) => FileFormat::Sst,
-            Doc::Reg { .. } => FileFormat::Reg,
-            Doc::Blob(_) => FileFormat::Blob,
-        }
-    }
-
     /// Calls `f(index, element)` for every certificate, in file order.
     fn for_each(&mut self, mut f: impl FnMut(usize, &mut SerializedElement<'static>)) {
         match self {
@@ -563,6 +579,7 @@ impl Doc {
                 .enumerate()
                 .for_each(|(i, c)| f(i, &mut c.element)),
             Doc::Blob(e) => f(0, e),
+            Doc::BlobDir(files) => files.iter_mut().enumerate().for_each(|(i, (_, e))| f(i, e)),
         }
     }
 
@@ -583,25 +600,39 @@ impl Doc {
         changed
     }
 
-    /// Reverses the order of the certificates.
+    /// Reverses the order of the certificates (a blob directory has no
+    /// order but its file names').
     fn reverse(&mut self) {
         match self {
             Doc::Sst(s) => s.elements.reverse(),
             Doc::Reg { store, .. } => store.certificates.reverse(),
-            Doc::Blob(_) => {}
+            Doc::Blob(_) | Doc::BlobDir(_) => {}
         }
     }
 
-    /// The file bytes, written by the library's writers. `.reg` keys are
-    /// named after their certificate's SHA-1 (for the reference that is the
-    /// name they were read under).
-    fn encode(&self) -> Vec<u8> {
+    /// The output, written by the library's writers. `.reg` keys and
+    /// `.blob` file names follow their certificate's SHA-1 (for the
+    /// reference, that is the name they were read under).
+    fn encode(&self) -> Output {
         match self {
-            Doc::Sst(s) => s.to_bytes(),
+            Doc::Sst(s) => Output::File(s.to_bytes()),
             Doc::Reg {
                 store, encoding, ..
-            } => write_reg(&rekeyed(store), *encoding),
-            Doc::Blob(e) => e.to_bytes(),
+            } => Output::File(write_reg(&rekeyed(store), *encoding)),
+            Doc::Blob(e) => Output::File(e.to_bytes()),
+            Doc::BlobDir(files) => Output::Dir(
+                files
+                    .iter()
+                    .map(|(name, e)| {
+                        let stem = name.strip_suffix(".blob").unwrap_or(name);
+                        let name = match stem.parse::<Thumbprint>() {
+                            Ok(t) if t == e.thumbprint() => name.clone(),
+                            _ => format!("{}.blob", e.thumbprint()),
+                        };
+                        (name, e.to_bytes())
+                    })
+                    .collect(),
+            ),
         }
     }
 }
@@ -681,7 +712,7 @@ fn ber_reencode(der: &[u8]) -> Vec<u8> {
     })
 }
 
-/// One invocation: which mutant, the promised policy, the files.
+/// One invocation: the promised policy and the paths.
 struct Job {
     policy: Policy,
     input: PathBuf,
@@ -694,18 +725,23 @@ impl Job {
     fn fix(&self, bug: impl FnMut(&mut SerializedElement<'static>)) -> Result<(), Failure> {
         let mut doc = self.read()?;
         doc.repair(self.policy, bug);
-        self.write(&doc.encode())
+        self.write(doc.encode())
     }
 
     fn read(&self) -> Result<Doc, Failure> {
         self.read_with(RegLayout::Canonical)
     }
 
-    /// Reads `IN` the way `certmig fix` does: format from content, strict
-    /// parsing, a `.sst` through the streaming reader (same limits), a
-    /// `.blob` named `<THUMBPRINT>.blob` checked against its name.
+    /// Reads `IN` the way `certmig fix` does: a directory of
+    /// `<THUMBPRINT>.blob` files (every one checked against its name), or a
+    /// file whose format comes from its content, parsed strictly: a `.sst`
+    /// through the streaming reader (same limits), a `.blob` named
+    /// `<THUMBPRINT>.blob` checked against its name.
     fn read_with(&self, layout: RegLayout) -> Result<Doc, Failure> {
         let path = &self.input;
+        if path.is_dir() {
+            return read_blob_dir(path);
+        }
         let bytes = std::fs::read(path).map_err(|e| Failure::bad(path, e))?;
         match format::detect(&bytes) {
             FileFormat::Sst => read_sst(path, &bytes),
@@ -727,22 +763,91 @@ impl Job {
         }
     }
 
-    /// Writes `OUT` (a temporary file beside it, then a rename).
-    fn write(&self, bytes: &[u8]) -> Result<(), Failure> {
-        let out = &self.output;
-        let dir = match out.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut temp = tempfile::Builder::new()
-            .prefix(".certmig-mutant-")
-            .tempfile_in(dir)
-            .map_err(|e| Failure::io(out, e))?;
-        temp.write_all(bytes).map_err(|e| Failure::io(out, e))?;
-        temp.as_file().sync_all().map_err(|e| Failure::io(out, e))?;
-        temp.persist(out).map_err(|e| Failure::io(out, e.error))?;
-        Ok(())
+    /// `IN` as it is, to be written unchanged.
+    fn copy_of_input(&self) -> Result<Output, Failure> {
+        let path = &self.input;
+        if !path.is_dir() {
+            return std::fs::read(path)
+                .map(Output::File)
+                .map_err(|e| Failure::io(path, e));
+        }
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(path).map_err(|e| Failure::io(path, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Failure::io(path, e))?;
+            let p = entry.path();
+            if p.is_file() {
+                let bytes = std::fs::read(&p).map_err(|e| Failure::io(&p, e))?;
+                files.push((entry.file_name().to_string_lossy().into_owned(), bytes));
+            }
+        }
+        Ok(Output::Dir(files))
     }
+
+    /// Writes `OUT`: a file (a temporary file beside it, then a rename), or
+    /// a directory of files, each written that way. Repairing a directory
+    /// in place also removes the `.blob` files it no longer names.
+    fn write(&self, out: Output) -> Result<(), Failure> {
+        match out {
+            Output::File(bytes) => write_file(&self.output, &bytes),
+            Output::Dir(files) => {
+                let dir = &self.output;
+                std::fs::create_dir_all(dir).map_err(|e| Failure::io(dir, e))?;
+                for (name, bytes) in &files {
+                    write_file(&dir.join(name), bytes)?;
+                }
+                if same_file(dir, &self.input) {
+                    for p in registry::blob_paths(dir).map_err(|e| Failure::Other {
+                        path: dir.clone(),
+                        message: e.to_string(),
+                    })? {
+                        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                        if !files.iter().any(|(n, _)| Some(n) == name.as_ref()) {
+                            std::fs::remove_file(&p).map_err(|e| Failure::io(&p, e))?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn write_file(out: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".certmig-mutant-")
+        .tempfile_in(dir)
+        .map_err(|e| Failure::io(out, e))?;
+    temp.write_all(bytes).map_err(|e| Failure::io(out, e))?;
+    temp.as_file().sync_all().map_err(|e| Failure::io(out, e))?;
+    temp.persist(out).map_err(|e| Failure::io(out, e.error))?;
+    Ok(())
+}
+
+fn read_blob_dir(dir: &Path) -> Result<Doc, Failure> {
+    let paths = registry::blob_paths(dir).map_err(|e| Failure::bad(dir, e))?;
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let bytes = std::fs::read(&p).map_err(|e| Failure::bad(&p, e))?;
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let e = registry::parse_blob(&bytes, stem, ReadMode::Strict)
+            .map_err(|e| Failure::bad(&p, e))?
+            .into_owned();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push((name, e));
+    }
+    Ok(Doc::BlobDir(files))
 }
 
 fn read_sst(path: &Path, bytes: &[u8]) -> Result<Doc, Failure> {
@@ -811,7 +916,8 @@ usage: certmig-mutant <MUTANT> [--policy truncate|strip] <IN> [<OUT>]
 
 A deliberately broken fixer for `certmig validate --self-test`: repairs
 friendly names like CCMCertFix, with the one bug MUTANT names. IN is a .sst,
-.reg or .blob (detected from content); OUT (default: IN) gets the same format.
+.reg or .blob (detected from content) or a directory of <THUMBPRINT>.blob
+files; OUT (default: IN) gets the same format.
 Exit codes: 0 done, 2 malformed input or usage error, 1 other failure.
 `list` prints name<TAB>invariant<TAB>description for every mutant.";
 
