@@ -16,6 +16,7 @@ pub mod corpus;
 pub mod report;
 pub mod selftest;
 pub mod tool;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -94,6 +95,10 @@ pub struct CaseReport {
     /// The invariants this case decided.
     pub checked: Vec<Invariant>,
     pub violations: Vec<Violation>,
+    /// Hostile behaviour seen in this case's runs: changing or removing its
+    /// input when it has an output of its own, leaving a process running
+    /// outside its process group.
+    pub hazards: Vec<String>,
     /// The tool's runs (the fix, then the re-run on its own output).
     pub runs: Vec<Run>,
 }
@@ -112,6 +117,9 @@ pub struct ValidationReport {
     pub policy: Policy,
     pub seed: u64,
     pub cases: Vec<CaseReport>,
+    /// Files created, changed or removed outside the tool's temporary
+    /// directories while it ran (in the current directory and in $HOME).
+    pub outside_writes: Vec<String>,
 }
 
 impl ValidationReport {
@@ -124,13 +132,18 @@ impl ValidationReport {
     }
 
     pub fn passed(&self) -> bool {
-        self.cases.iter().all(|c| c.violations.is_empty())
+        self.outside_writes.is_empty()
+            && self
+                .cases
+                .iter()
+                .all(|c| c.violations.is_empty() && c.hazards.is_empty())
     }
 }
 
 /// Validates a tool.
 pub fn validate(opts: &ValidateOptions) -> ValidationReport {
     let corpus = corpus::generate(opts.seed, opts.cases, opts.format);
+    let watched = watch::Watched::snapshot();
     let bar = progress_bar(opts.progress, corpus.len() as u64 + u64::from(opts.matrix));
     let mut cases: Vec<CaseReport> = if let Some(target) = opts.stop_at {
         // Sequential, so the first kill stops the run.
@@ -171,6 +184,7 @@ pub fn validate(opts: &ValidateOptions) -> ValidationReport {
         policy: opts.policy,
         seed: opts.seed,
         cases,
+        outside_writes: watched.changes(),
     }
 }
 
@@ -218,6 +232,7 @@ fn run_case(opts: &ValidateOptions, case: &Case) -> CaseReport {
         valid: case.valid,
         checked: vec![],
         violations: vec![],
+        hazards: vec![],
         runs: vec![],
     };
     let dir = match tempfile::tempdir() {
@@ -240,6 +255,18 @@ fn run_case(opts: &ValidateOptions, case: &Case) -> CaseReport {
         return report;
     }
     let run = run_tool(&opts.command, &inp, &out, dir.path(), opts.limits);
+    if case.valid && opts.command.has_out {
+        match read_input(&inp, opts.format) {
+            Ok(now) if now == case.input => {}
+            Ok(_) => report.hazards.push(format!(
+                "changed its input {} although it writes its output to {{out}}",
+                inp.display()
+            )),
+            Err(e) => report
+                .hazards
+                .push(format!("removed or broke its input {}: {e}", inp.display())),
+        }
+    }
     if case.valid {
         valid_case(opts, case, &mut report, run, dir.path(), &inp, &out);
     } else {
@@ -270,6 +297,11 @@ fn run_case(opts: &ValidateOptions, case: &Case) -> CaseReport {
                 .push(v(Invariant::V8, format!("removed or broke its input: {e}"))),
         }
         report.runs.push(run);
+    }
+    for r in &report.runs {
+        if r.escaped {
+            report.hazards.push(format!("{}: a process it started left its process group and kept running (its output pipe was still open after the group was killed)", r.argv.join(" ")));
+        }
     }
     report
 }
@@ -471,6 +503,7 @@ fn matrix_case(opts: &ValidateOptions) -> CaseReport {
         valid: true,
         checked: vec![Invariant::V9],
         violations: violations.into_iter().map(|(_, v)| v).collect(),
+        hazards: vec![],
         runs: vec![],
     }
 }

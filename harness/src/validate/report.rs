@@ -42,8 +42,24 @@ pub fn human(r: &ValidationReport) -> String {
             }
         }
     }
+    let hazards: Vec<String> = r
+        .cases
+        .iter()
+        .flat_map(|c| c.hazards.iter().map(move |h| format!("{}: {h}", c.name)))
+        .chain(
+            r.outside_writes
+                .iter()
+                .map(|w| format!("outside its temporary directory: {w}")),
+        )
+        .collect();
+    if !hazards.is_empty() {
+        out.push_str("\nHAZARDS: the tool did what a fix tool must never do\n");
+        for h in &hazards {
+            out.push_str(&format!("  {h}\n"));
+        }
+    }
     let cases = r.cases.len();
-    if failed.is_empty() {
+    if failed.is_empty() && hazards.is_empty() {
         out.push_str(&format!("\nall invariants hold on {cases} cases\n"));
     } else {
         let ids: Vec<&str> = failed.iter().map(|i| i.id()).collect();
@@ -87,9 +103,33 @@ pub fn junit(r: &ValidationReport) -> String {
             }
             suite.add_test_case(tc);
         }
+        if !c.hazards.is_empty() {
+            suite.add_test_case(hazard_case(
+                &format!("{} hazards", c.name),
+                &c.name,
+                &c.hazards,
+            ));
+        }
+    }
+    if !r.outside_writes.is_empty() {
+        suite.add_test_case(hazard_case(
+            "writes outside the temporary directories",
+            "validation",
+            &r.outside_writes,
+        ));
     }
     report.add_test_suite(suite);
     report
         .to_string()
         .unwrap_or_else(|e| format!("<!-- cannot serialise the JUnit report: {e} -->"))
+}
+
+fn hazard_case(name: &str, class: &str, what: &[String]) -> TestCase {
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    s.set_message("hazardous tool behaviour");
+    s.set_type("hazard");
+    s.set_description(what.join("\n"));
+    let mut tc = TestCase::new(name, s);
+    tc.set_classname(format!("certmig.validate.{class}"));
+    tc
 }

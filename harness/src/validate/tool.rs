@@ -8,6 +8,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -145,10 +146,15 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub millis: u64,
+    /// A process the tool started left its process group (e.g. `setsid`)
+    /// and still held the tool's output pipes after the group was killed.
+    pub escaped: bool,
 }
 
-/// Reads a pipe to the end, keeping the first [`CAPTURE_LIMIT`] bytes.
-fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+/// Reads a pipe to the end in a thread, keeping the first
+/// [`CAPTURE_LIMIT`] bytes; the text arrives on the returned channel.
+fn drain(mut r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
@@ -165,8 +171,43 @@ fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
         if dropped > 0 {
             s.push_str(&format!("\n[... {dropped} more bytes not kept]"));
         }
-        s
-    })
+        let _ = tx.send(s);
+    });
+    rx
+}
+
+/// How long to wait for the output pipes once the tool's group is dead.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+
+/// The captured text, or a note when a process outside the group still holds
+/// the pipe (the reading thread is then left to finish on its own).
+fn collect(rx: Option<mpsc::Receiver<String>>, escaped: &mut bool) -> String {
+    match rx.map(|r| r.recv_timeout(PIPE_GRACE)) {
+        Some(Ok(s)) => s,
+        Some(Err(_)) => {
+            *escaped = true;
+            "[the pipe was still held open by a process that left the tool's process group]"
+                .to_owned()
+        }
+        None => String::new(),
+    }
+}
+
+/// True once `pid` has exited; the child is not reaped, so its pid (and
+/// process group id) cannot be reused before the group is killed.
+fn exited(pid: u32) -> bool {
+    // SAFETY: waitid(2) with WNOWAIT only reads the child's state into
+    // `info`, a zeroed plain-data struct owned here.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() != 0
+    }
 }
 
 /// Bytes under `p` (a file, or a directory's files).
@@ -205,6 +246,10 @@ pub fn run_tool(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A private temporary directory: well-behaved tools stay in the case's.
+        .env("TMPDIR", dir)
+        .env("TMP", dir)
+        .env("TEMP", dir)
         .process_group(0);
     let mut child = match command.spawn() {
         Ok(c) => c,
@@ -217,55 +262,56 @@ pub fn run_tool(
                 stdout: String::new(),
                 stderr: String::new(),
                 millis: 0,
+                escaped: false,
             }
         }
     };
     let out = child.stdout.take().map(drain);
     let err = child.stderr.take().map(drain);
+    let pid = child.id();
     let mut poll = Duration::from_millis(1);
-    let exit = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                break match (status.code(), status.signal()) {
-                    (Some(code), _) => Exit::Code { code },
-                    (None, Some(signal)) => Exit::Signal { signal },
-                    (None, None) => Exit::Signal { signal: 0 },
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                break Exit::SpawnFailed {
-                    error: e.to_string(),
-                }
-            }
+    let ended = loop {
+        if exited(pid) {
+            break None;
         }
         let elapsed = start.elapsed();
         if elapsed >= limits.timeout {
-            kill_group(child.id());
-            let _ = child.wait();
-            break Exit::TimedOut {
+            break Some(Exit::TimedOut {
                 after_ms: elapsed.as_millis() as u64,
-            };
+            });
         }
         let written = size_of(output);
         if written > limits.max_output {
-            kill_group(child.id());
-            let _ = child.wait();
-            break Exit::OutputTooLarge { bytes: written };
+            break Some(Exit::OutputTooLarge { bytes: written });
         }
         thread::sleep(poll);
         poll = (poll * 2).min(Duration::from_millis(20));
     };
-    // Whatever the tool left running in its group goes too.
-    kill_group(child.id());
-    let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
-    let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
+    // The tool (exited but not yet reaped, or still running) and whatever it
+    // left running in its process group go now; then the tool is reaped.
+    kill_group(pid);
+    let status = child.wait();
+    let exit = match (ended, status) {
+        (Some(e), _) => e,
+        (None, Ok(status)) => match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code { code },
+            (None, Some(signal)) => Exit::Signal { signal },
+            (None, None) => Exit::Signal { signal: 0 },
+        },
+        (None, Err(e)) => Exit::SpawnFailed {
+            error: e.to_string(),
+        },
+    };
+    let mut escaped = false;
+    let stdout = collect(out, &mut escaped);
+    let stderr = collect(err, &mut escaped);
     Run {
         argv,
         exit,
         stdout,
         stderr,
         millis: start.elapsed().as_millis() as u64,
+        escaped,
     }
 }
 
