@@ -228,6 +228,16 @@ impl<'a> StoreIter<'a> {
                     return Ok(None);
                 }
                 RawEntry::Entry { offset, id, value } => {
+                    let start = self.entries.first().map_or(offset, |e| e.0);
+                    if offset + ENTRY_HEADER_LEN + value.len() - start
+                        > self.limits.max_element_size
+                    {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "element size",
+                            limit: self.limits.max_element_size,
+                        });
+                    }
                     if self.entries.len() >= self.limits.max_properties_per_element {
                         return Err(FormatError::LimitExceeded {
                             offset,
