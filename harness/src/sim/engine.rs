@@ -153,6 +153,17 @@ impl World<'_> {
         }
     }
 
+    /// A step that found nothing to work on (no client, no captured state).
+    fn missing(&mut self, m: &mut Machine, component: &str, message: String) -> StepFailure {
+        self.fail(
+            m,
+            OutcomeKind::StepFailed,
+            Hresult::CRYPT_E_NOT_FOUND,
+            component,
+            message,
+        )
+    }
+
     /// The client as it stands before the scenario: certificates made when it
     /// was installed, then the hotfixes installed since (which do not touch
     /// the certificates, C6).
@@ -258,13 +269,7 @@ impl World<'_> {
             FixCapturedState => {
                 let Some(state) = self.state.as_ref() else {
                     let msg = "Fix Captured State: there is no captured state in flight".to_owned();
-                    return Err(self.fail(
-                        m,
-                        OutcomeKind::StepFailed,
-                        Hresult::CRYPT_E_NOT_FOUND,
-                        TS_MANAGER,
-                        msg,
-                    ));
+                    return Err(self.missing(m, TS_MANAGER, msg));
                 };
                 match self.fixer.fix_store(&state.sms_store) {
                     Ok(bytes) => {
@@ -299,23 +304,14 @@ impl World<'_> {
     fn capture(&mut self, m: &mut Machine) -> Result<(), StepFailure> {
         let Some(client) = m.client.clone() else {
             let msg = "There is no ConfigMgr client certificate store to capture".to_owned();
-            return Err(self.fail(
-                m,
-                OutcomeKind::StepFailed,
-                Hresult::CRYPT_E_NOT_FOUND,
-                OSD_SMP_CLIENT,
-                msg,
-            ));
+            return Err(self.missing(m, OSD_SMP_CLIENT, msg));
         };
-        let rules = rules_in_force(m.os, &m.updates);
-        self.log(
+        self.import(
             m,
-            Log::Ccmexec,
-            OSD_SMP_CLIENT,
-            Severity::Information,
-            format!("Exporting the client certificate store (import rules in force: {rules})"),
-        );
-        self.import(m, &client.sms_store, rules, OutcomeKind::CaptureFailed)?;
+            &client.sms_store,
+            "Exporting",
+            OutcomeKind::CaptureFailed,
+        )?;
         self.log(
             m,
             Log::Ccmexec,
@@ -344,23 +340,9 @@ impl World<'_> {
     fn restore(&mut self, m: &mut Machine) -> Result<(), StepFailure> {
         let Some(state) = self.state.clone() else {
             let msg = "There is no captured state to restore".to_owned();
-            return Err(self.fail(
-                m,
-                OutcomeKind::StepFailed,
-                Hresult::CRYPT_E_NOT_FOUND,
-                OSD_SMP_CLIENT,
-                msg,
-            ));
+            return Err(self.missing(m, OSD_SMP_CLIENT, msg));
         };
-        let rules = rules_in_force(m.os, &m.updates);
-        self.log(
-            m,
-            Log::Ccmexec,
-            OSD_SMP_CLIENT,
-            Severity::Information,
-            format!("Importing the client certificate store (import rules in force: {rules})"),
-        );
-        self.import(m, &state.sms_store, rules, OutcomeKind::RestoreFailed)?;
+        self.import(m, &state.sms_store, "Importing", OutcomeKind::RestoreFailed)?;
         let Some(client) = m.client.as_mut() else {
             let msg =
                 "There is no ConfigMgr client to restore the certificate store into".to_owned();
@@ -392,15 +374,26 @@ impl World<'_> {
         Ok(())
     }
 
-    /// Imports a whole store as OSDSMPClient does; on refusal logs the
-    /// certificate and rule, then the C3 line, and fails with `kind`.
+    /// Imports a whole store as OSDSMPClient does under the rules in force on
+    /// `m` now, logging "`verb` the client certificate store"; on refusal
+    /// logs the certificate and rule, then the C3 line, and fails with `kind`.
     fn import(
         &mut self,
         m: &mut Machine,
         store: &[u8],
-        rules: cryptoapi::RuleSet,
+        verb: &str,
         kind: OutcomeKind,
     ) -> Result<(), StepFailure> {
+        let rules = rules_in_force(m.os, &m.updates);
+        let opening =
+            format!("{verb} the client certificate store (import rules in force: {rules})");
+        self.log(
+            m,
+            Log::Ccmexec,
+            OSD_SMP_CLIENT,
+            Severity::Information,
+            opening,
+        );
         let rejection: Rejection = match SerializedStore::parse(store, ReadMode::Strict) {
             Ok(s) => match cryptoapi::import_all(&s.elements, rules) {
                 Ok(_) => return Ok(()),
@@ -558,13 +551,7 @@ impl World<'_> {
         };
         let Some(store) = m.client.as_ref().map(|c| c.sms_store.clone()) else {
             let msg = "CCMCertFix: there is no ConfigMgr client certificate store".to_owned();
-            return Err(self.fail(
-                m,
-                OutcomeKind::StepFailed,
-                Hresult::CRYPT_E_NOT_FOUND,
-                "CCMCertFix",
-                msg,
-            ));
+            return Err(self.missing(m, "CCMCertFix", msg));
         };
         match self.fixer.fix_store(&store) {
             Ok(bytes) => {
