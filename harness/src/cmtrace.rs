@@ -72,12 +72,21 @@ pub struct LogLine {
 
 impl fmt::Display for LogLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use chrono::{Datelike, Timelike};
+        let t = self.time;
+        // The same text as strftime "%H:%M:%S%.3f" and "%m-%d-%Y", without
+        // parsing a format string per line.
         write!(
             f,
-            "<![LOG[{}]LOG]!><time=\"{}+000\" date=\"{}\" component=\"{}\" context=\"\" type=\"{}\" thread=\"{}\" file=\"\">",
+            "<![LOG[{}]LOG]!><time=\"{:02}:{:02}:{:02}.{:03}+000\" date=\"{:02}-{:02}-{:04}\" component=\"{}\" context=\"\" type=\"{}\" thread=\"{}\" file=\"\">",
             self.message,
-            self.time.format("%H:%M:%S%.3f"),
-            self.time.format("%m-%d-%Y"),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond() / 1_000_000,
+            t.month(),
+            t.day(),
+            t.year(),
             self.component,
             self.severity as u8,
             self.thread

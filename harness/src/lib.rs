@@ -12,6 +12,10 @@
 //!   fixer (reference or external) is called through;
 //! - [`sim`]: machines, the site server, task-sequence steps, scenarios and the
 //!   outcome matrix, with [`cmtrace`] logs;
+//! - [`validate`]: running external fix tools against a generated corpus and
+//!   judging them on invariants V1-V10;
+//! - [`fleet`]: synthetic fleets replayed through [`sim`] and real `reg export`
+//!   inventories: who fails, and what to do;
 //! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`;
 //! - [`cli`]: the command line (flags, help, printers; no logic).
 

@@ -1,0 +1,708 @@
+//! `certmig fleet`: the synthetic fleet's aggregation equals replaying each
+//! machine on its own; the inventory's predictions and actions over
+//! generated `reg export`s (clean, defective, adversarial, corrupt); the
+//! command line's JSON/CSV shapes and exit codes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use proptest::prelude::*;
+
+use certmig::cert::{self, DefectChoice, Profile};
+use certmig::fleet::inventory::{
+    assess_dir, Action, InventoryOptions, InventoryReport, MachineSet, Prediction,
+};
+use certmig::fleet::mix::Attribute;
+use certmig::fleet::{ClientHotfix, MachineProfile, Mix, Plan, Population};
+use certmig::format::registry::RegistryStore;
+use certmig::format::{reg, Defect, FileFormat};
+use certmig::generate::{generate, GenOptions};
+use certmig::sim::model::Os;
+use certmig::sim::scenario::{Remediation, Scenario};
+use certmig::sim::{replay, OutcomeKind};
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn example_mix() -> Mix {
+    Mix::load(&repo("scenarios/fleet/example-mix.toml")).unwrap()
+}
+
+fn example_plan() -> Plan {
+    Plan::load(&repo("scenarios/fleet/example-plan.toml")).unwrap()
+}
+
+/// The scenario a machine with profile `p` replays, written as a user would
+/// write the scenario file (scenarios/README.md), independently of the
+/// fleet's own builder.
+fn scenario_file(p: &MachineProfile, seed: u64, plan: &Plan) -> Scenario {
+    let hotfix = match p.client_hotfix {
+        ClientHotfix::None => "",
+        ClientHotfix::Kb977203 => "\"KB977203\"",
+        ClientHotfix::Kb977384 => "\"KB977384\"",
+    };
+    let mut text = format!(
+        "seed = {seed}\nkind = \"{}\"\nstate_store = \"{}\"\ntarget_os = \"{}\"\n\
+         target_kb974571_before_restore = {}\nremediation = \"{}\"\npolicy = \"{}\"\n\
+         [source]\nname = \"PC0001\"\nos = \"{}\"\nupdates = [{}]\nclient = \"{}\"\n\
+         client_hotfixes = [{hotfix}]\ndefect = \"{}\"\n",
+        p.kind.as_str(),
+        p.state_store.name(),
+        p.target_os,
+        p.target_kb974571_before_restore,
+        p.remediation.as_str(),
+        plan.policy.as_str(),
+        p.source_os,
+        if p.source_kb974571 {
+            "\"KB974571\""
+        } else {
+            ""
+        },
+        p.client.as_str(),
+        p.defect,
+    );
+    if p.kind == certmig::sim::Kind::Replace {
+        text.push_str(&format!(
+            "[target]\nname = \"PC0002\"\nos = \"{}\"\ndefect = \"{}\"\n",
+            p.target_os, p.defect
+        ));
+    }
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Per (cell, outcome, step, hresult, identity, latent): machines.
+type Counted = BTreeMap<
+    (
+        usize,
+        OutcomeKind,
+        Option<String>,
+        Option<String>,
+        bool,
+        bool,
+    ),
+    u64,
+>;
+
+/// Replays every machine on its own, sequentially, and counts.
+fn one_by_one(pop: &Population) -> Counted {
+    let mut out = Counted::new();
+    for i in 0..pop.machines {
+        let p = MachineProfile::draw(&pop.mix, &pop.plan, pop.seed, i);
+        let s = scenario_file(&p, MachineProfile::scenario_seed(pop.seed, i), &pop.plan);
+        assert_eq!(
+            s,
+            p.scenario(MachineProfile::scenario_seed(pop.seed, i), pop.plan.policy),
+            "the fleet builds the scenario the file describes"
+        );
+        let o = replay(&s).outcome;
+        let latent = o.kind == OutcomeKind::Success && o.bad_certificates_left > 0;
+        *out.entry((
+            p.cell(),
+            o.kind,
+            o.step,
+            o.hresult.map(|h| h.to_string()),
+            o.identity_preserved,
+            latent,
+        ))
+        .or_default() += 1;
+    }
+    out
+}
+
+fn check_aggregate(pop: &Population) -> Result<(), TestCaseError> {
+    let tally = pop.run(&|_| {});
+    let single = one_by_one(pop);
+    // Per cell: machines, each outcome, identity losses, latent successes.
+    let mut want: BTreeMap<usize, [u64; 7]> = BTreeMap::new();
+    let mut causes: BTreeMap<(OutcomeKind, String, Option<String>), u64> = BTreeMap::new();
+    for ((cell, kind, step, h, identity, latent), n) in &single {
+        let c = want.entry(*cell).or_default();
+        c[0] += n;
+        c[1 + OutcomeKind::ALL.iter().position(|k| k == kind).unwrap()] += n;
+        c[5] += if *identity { 0 } else { *n };
+        c[6] += if *latent { *n } else { 0 };
+        if *kind != OutcomeKind::Success {
+            *causes
+                .entry((*kind, step.clone().unwrap_or_default(), h.clone()))
+                .or_default() += n;
+        }
+    }
+    let got: BTreeMap<usize, [u64; 7]> = tally
+        .cells()
+        .map(|(p, c)| {
+            (
+                p.cell(),
+                [
+                    c.machines,
+                    c.success,
+                    c.capture_failed,
+                    c.restore_failed,
+                    c.step_failed,
+                    c.identity_lost,
+                    c.latent,
+                ],
+            )
+        })
+        .collect();
+    prop_assert_eq!(got, want);
+    let got_causes: BTreeMap<(OutcomeKind, String, Option<String>), u64> = tally
+        .causes()
+        .into_iter()
+        .map(|(c, n)| ((c.outcome, c.step, c.hresult.map(|h| h.to_string())), n))
+        .collect();
+    prop_assert_eq!(got_causes, causes);
+    prop_assert_eq!(tally.total().machines, pop.machines);
+    Ok(())
+}
+
+fn any_plan() -> impl Strategy<Value = Plan> {
+    prop_oneof![
+        (0..Remediation::ALL.len()).prop_map(|i| Plan::global(Remediation::ALL[i])),
+        Just(example_plan()),
+    ]
+}
+
+/// A mix with random weights (each table keeps at least one positive weight).
+fn any_mix() -> impl Strategy<Value = Mix> {
+    proptest::collection::vec(0u8..4, 32).prop_map(|w| {
+        let mut text = String::new();
+        let mut k = 0;
+        let mut table = |name: &str, values: &[&str], text: &mut String| {
+            text.push_str(&format!("[{name}]\n"));
+            for (j, v) in values.iter().enumerate() {
+                let weight = if j == 0 { w[k] + 1 } else { w[k] };
+                text.push_str(&format!("{v} = {weight}\n"));
+                k += 1;
+            }
+        };
+        let os = ["xp-sp3", "vista-sp2", "win7-rtm", "win7-sp1"];
+        let yes_no = ["yes", "no"];
+        table("kind", &["refresh", "replace"], &mut text);
+        table("source_os", &os, &mut text);
+        table("source_kb974571", &yes_no, &mut text);
+        table("client", &["sp1", "sp2", "sp2-r3"], &mut text);
+        table(
+            "client_hotfix",
+            &["none", "kb977203", "kb977384"],
+            &mut text,
+        );
+        table(
+            "defect",
+            &["doubled-terminator", "clean", "embedded-nul", "only-nuls"],
+            &mut text,
+        );
+        table("target_os", &os, &mut text);
+        table("target_kb974571_before_restore", &yes_no, &mut text);
+        table("state_store", &["hard-link", "smp"], &mut text);
+        Mix::parse("random.toml", &text).unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Fleet aggregation (parallel, counted as it streams) equals replaying
+    /// each machine's scenario on its own and counting.
+    #[test]
+    fn aggregation_equals_per_machine_replay(
+        machines in 1u64..40,
+        seed in any::<u64>(),
+        mix in prop_oneof![Just(Mix::default()), Just(example_mix()), any_mix()],
+        plan in any_plan(),
+    ) {
+        check_aggregate(&Population { machines, seed, mix, plan })?;
+    }
+}
+
+#[test]
+fn aggregation_does_not_depend_on_threads_and_spans_chunks() {
+    let pop = Population {
+        machines: 2500, // more than two chunks of 1024
+        seed: 7,
+        mix: example_mix(),
+        plan: example_plan(),
+    };
+    let parallel = pop.run(&|_| {});
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| pop.run(&|_| {}));
+    assert_eq!(parallel, one);
+    assert_eq!(parallel.total().machines, 2500);
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    pop.run(&|n| {
+        seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(
+        seen.into_inner(),
+        2500,
+        "progress counts every machine once"
+    );
+}
+
+#[test]
+fn the_shipped_default_mix_is_the_built_in_one_and_the_examples_parse() {
+    assert_eq!(
+        Mix::load(&repo("scenarios/fleet/default-mix.toml")).unwrap(),
+        Mix::default()
+    );
+    let plan = example_plan();
+    assert_eq!(plan.default, Remediation::CcmcertfixStep);
+    assert_eq!(plan.rules.len(), 2);
+    example_mix();
+}
+
+#[test]
+fn the_draw_follows_the_mix_and_the_plan_rules() {
+    let mix = Mix::parse(
+        "m.toml",
+        "[source_os]\nxp-sp3 = 1\n[client]\nsp2-r3 = 1\n[target_os]\nwin7-sp1 = 3\nwin7-rtm = 1\n",
+    )
+    .unwrap();
+    let plan = Plan::parse(
+        "p.toml",
+        "default = \"none\"\n[[rule]]\ntarget_os = \"win7-sp1\"\nremediation = \"superseded-extract\"\n",
+    )
+    .unwrap();
+    let mut sp1 = 0;
+    for i in 0..4000 {
+        let p = MachineProfile::draw(&mix, &plan, 11, i);
+        assert_eq!(p.source_os, Os::XpSp3);
+        // R3 requires KB977384.
+        assert_eq!(p.client_hotfix, ClientHotfix::Kb977384);
+        assert!(!p.target_kb974571_before_restore || p.target_os != Os::Win7Sp1);
+        let want = if p.target_os == Os::Win7Sp1 {
+            sp1 += 1;
+            Remediation::SupersededExtract
+        } else {
+            Remediation::None
+        };
+        assert_eq!(p.remediation, want);
+        assert_eq!(MachineProfile::of_cell(p.cell()), p);
+        assert_eq!(p, MachineProfile::draw(&mix, &plan, 11, i), "deterministic");
+    }
+    assert!((2800..3200).contains(&sp1), "3:1 weights, got {sp1}/4000");
+}
+
+#[test]
+fn malformed_mix_and_plan_files_name_line_and_column() {
+    let e = Mix::parse("m.toml", "[source_os]\nxp-sp3 = 1\nwin8 = 2\n").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("m.toml: line 3, column 1"), "{msg}");
+    assert!(msg.contains("win8") && msg.contains("xp-sp3"), "{msg}");
+    let e = Mix::parse("m.toml", "[kind]\nrefresh = 0\nreplace = 0\n").unwrap_err();
+    assert!(e.to_string().contains("every weight is zero"), "{e}");
+    let e = Mix::parse("m.toml", "[kind]\nrefresh = -1\n").unwrap_err();
+    assert!(e.to_string().contains("line 2"), "{e}");
+    let e = Mix::parse("m.toml", "[kinds]\nrefresh = 1\n").unwrap_err();
+    assert!(e.to_string().contains("line 1"), "{e}");
+    let e = Plan::parse("p.toml", "default = \"ccmcertfix\"\n").unwrap_err();
+    assert!(e.to_string().contains("p.toml: line 1"), "{e}");
+}
+
+// ---------------------------------------------------------------- inventory
+
+fn gen_reg(dir: &Path, seed: u64, machines: usize, defect: Defect) {
+    generate(&GenOptions {
+        machines,
+        seed,
+        profile: Profile::Sccm2007,
+        defect: DefectChoice::Fixed(defect),
+        formats: vec![FileFormat::Reg],
+        certs_per_machine: 2,
+        bulk: false,
+        out: dir.to_owned(),
+        overwrite: false,
+    })
+    .unwrap();
+}
+
+/// An inventory directory:
+/// - BAD1, BAD2: an unhotfixed client's doubled terminators (C1);
+/// - NUL3: a NUL inside the names;
+/// - GOOD4: clean certificates;
+/// - EVIL5: a planted certificate with a NUL in its subject CN (CVE-2009-2510);
+/// - BROKEN6: PC0001's export with an odd number of hex digits on line 9.
+fn inventory_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let put = |seed: u64, defect: Defect, names: &[&str]| {
+        let tmp = d.path().join(format!("gen-{seed}"));
+        gen_reg(&tmp, seed, names.len(), defect);
+        for (i, n) in names.iter().enumerate() {
+            std::fs::rename(
+                tmp.join(format!("{}.reg", cert::machine_name(i + 1))),
+                d.path().join(format!("{n}.reg")),
+            )
+            .unwrap();
+        }
+        std::fs::remove_dir(&tmp).unwrap();
+    };
+    put(1, Defect::DoubledTerminator, &["BAD1", "BAD2"]);
+    put(2, Defect::EmbeddedNul, &["NUL3"]);
+    put(3, Defect::Clean, &["GOOD4"]);
+    let evil =
+        cert::adversarial::element(cert::adversarial::subject_cn_with_embedded_nul(5).unwrap());
+    let store = RegistryStore::from_elements("SMS", vec![evil]);
+    std::fs::write(
+        d.path().join("EVIL5.reg"),
+        reg::write_reg(&store, reg::RegEncoding::Regedit5),
+    )
+    .unwrap();
+    // Corrupt a copy of BAD1: drop one hex digit on line 9 (a Blob line).
+    let bytes = std::fs::read(d.path().join("BAD1.reg")).unwrap();
+    let units: Vec<u16> = bytes[2..]
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    let text = String::from_utf16(&units).unwrap();
+    let mut lines: Vec<String> = text.split("\r\n").map(String::from).collect();
+    assert!(lines[8].contains(",0"), "{}", lines[8]);
+    lines[8] = lines[8].replacen(",0", ",", 1);
+    let mut out = vec![0xFF, 0xFE];
+    for u in lines.join("\r\n").encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    std::fs::write(d.path().join("BROKEN6.reg"), out).unwrap();
+    d
+}
+
+fn options(target: Os) -> InventoryOptions {
+    InventoryOptions {
+        target,
+        target_kb974571: false,
+        source_kb974571: MachineSet::None,
+        client_hotfix_977203: MachineSet::None,
+        site_has_977384: false,
+    }
+}
+
+fn by_machine(r: &InventoryReport) -> BTreeMap<&str, (Prediction, Action, usize)> {
+    r.machines
+        .iter()
+        .map(|m| (m.machine.as_str(), (m.prediction, m.action, m.causes.len())))
+        .collect()
+}
+
+#[test]
+fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
+    let d = inventory_dir();
+    use Action::*;
+    use Prediction::*;
+
+    // Windows 7 SP1 target (974571 inside), sources without 974571.
+    let r = assess_dir(d.path(), &options(Os::Win7Sp1)).unwrap();
+    let fix = InstallClientHotfixAndRunCcmcertfix;
+    assert_eq!(
+        by_machine(&r),
+        BTreeMap::from([
+            ("BAD1", (RestoreFailed, fix, 2)),
+            ("BAD2", (RestoreFailed, fix, 2)),
+            ("EVIL5", (RestoreFailed, Investigate, 1)),
+            ("GOOD4", (Success, None, 0)),
+            ("NUL3", (RestoreFailed, fix, 2)),
+        ])
+    );
+    let bad1 = r.machines.iter().find(|m| m.machine == "BAD1").unwrap();
+    assert_eq!(bad1.step, Some("Restore User State"));
+    assert_eq!(bad1.hresult.unwrap().to_string(), "0x80092024");
+    for c in &bad1.causes {
+        assert_eq!(c.shape, Some("doubled-terminator"));
+        assert_eq!(c.rule, "friendly-name-embedded-nul");
+        assert_eq!(c.thumbprint.len(), 40);
+        assert!(c.ccmcertfix_repairs && !c.refused_on_capture);
+    }
+    let evil = r.machines.iter().find(|m| m.machine == "EVIL5").unwrap();
+    assert_eq!(evil.causes[0].rule, "name-embedded-nul");
+    assert_eq!(evil.hresult.unwrap().to_string(), "0x80092023");
+
+    // The corrupt export is listed with its line, offset and message, and counted.
+    assert_eq!(r.unreadable.len(), 1);
+    let u = &r.unreadable[0];
+    assert_eq!(u.machine, "BROKEN6");
+    assert_eq!(u.line, Some(9));
+    assert!(u.offset.unwrap() > 0);
+    assert!(u.error.contains("odd number of hex digits"), "{}", u.error);
+    assert_eq!(r.summary.exports, 6);
+    assert_eq!((r.summary.readable, r.summary.unreadable), (5, 1));
+    assert_eq!(r.summary.will_fail, 4);
+    assert_eq!(
+        r.summary.by_action["install-client-hotfix-and-run-ccmcertfix"],
+        3
+    );
+    assert_eq!(r.summary.bad_certificates, 7);
+
+    // Windows 7 RTM without 974571, BAD2's source has 974571; the site has 977384.
+    let mut o = options(Os::Win7Rtm);
+    o.source_kb974571 = MachineSet::parse_list("# from the compliance report\nbad2\n");
+    o.site_has_977384 = true;
+    let r = assess_dir(d.path(), &o).unwrap();
+    let x = ExtractCcmcertfixWithX;
+    assert_eq!(
+        by_machine(&r),
+        BTreeMap::from([
+            ("BAD1", (SuccessLatent, x, 2)),
+            ("BAD2", (CaptureFailed, x, 2)),
+            ("EVIL5", (SuccessLatent, Investigate, 1)),
+            ("GOOD4", (Success, None, 0)),
+            ("NUL3", (SuccessLatent, x, 2)),
+        ])
+    );
+    let bad2 = r.machines.iter().find(|m| m.machine == "BAD2").unwrap();
+    assert_eq!(bad2.step, Some("Capture User State"));
+    assert!(bad2.causes.iter().all(|c| c.refused_on_capture));
+
+    // Windows 7 RTM with 974571 before restore, clients already hotfixed.
+    let mut o = options(Os::Win7Rtm);
+    o.target_kb974571 = true;
+    o.client_hotfix_977203 = MachineSet::All;
+    let r = assess_dir(d.path(), &o).unwrap();
+    assert_eq!(by_machine(&r)["BAD1"], (RestoreFailed, RunCcmcertfix, 2));
+    assert_eq!(by_machine(&r)["GOOD4"], (Success, None, 0));
+}
+
+#[test]
+fn an_empty_export_and_a_missing_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let store = RegistryStore::from_elements("SMS", vec![]);
+    std::fs::write(
+        d.path().join("EMPTY.reg"),
+        reg::write_reg(&store, reg::RegEncoding::Regedit5),
+    )
+    .unwrap();
+    let r = assess_dir(d.path(), &options(Os::Win7Sp1)).unwrap();
+    assert_eq!(r.machines[0].prediction, Prediction::Success);
+    assert_eq!(r.machines[0].action, Action::None);
+    assert!(r.machines[0].notes[0].contains("no certificates"));
+    assert!(assess_dir(&d.path().join("nope"), &options(Os::Win7Sp1)).is_err());
+}
+
+// ------------------------------------------------------------ command line
+
+fn certmig() -> Command {
+    Command::cargo_bin("certmig").unwrap()
+}
+
+#[test]
+fn cli_fleet_json_shape_and_determinism() {
+    let run = || {
+        let out = certmig()
+            .args(["fleet", "--machines", "300", "--seed", "5", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+    };
+    let v = run();
+    assert_eq!(v, run(), "same seed, same report");
+    assert_eq!(v["machines"], 300);
+    let t = &v["totals"];
+    let sum: u64 = ["success", "capture-failed", "restore-failed", "step-failed"]
+        .iter()
+        .map(|k| t[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 300);
+    for seg in [
+        "by_os_pair",
+        "by_kind",
+        "by_remediation",
+        "by_client",
+        "by_defect",
+    ] {
+        let rows = v[seg].as_array().unwrap();
+        let n: u64 = rows.iter().map(|r| r["machines"].as_u64().unwrap()).sum();
+        assert_eq!(n, 300, "{seg}");
+    }
+    assert!(v["by_os_pair"][0]["source"].is_string());
+    assert_eq!(v["plan"]["default"], "none");
+    let causes = v["failure_causes"].as_array().unwrap();
+    assert!(causes
+        .iter()
+        .any(|c| c["hresult"] == "0x80092024" && c["hresult_name"] == "CRYPT_E_NOT_CHAR_STRING"));
+    assert!(v["mix"]["source_os"]["xp-sp3"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn cli_fleet_csv_shape_plan_and_html() {
+    let d = tempfile::tempdir().unwrap();
+    let html = d.path().join("fleet.html");
+    let out = certmig()
+        .args([
+            "fleet",
+            "--machines",
+            "400",
+            "--seed",
+            "2",
+            "--csv",
+            "--plan",
+        ])
+        .arg(repo("scenarios/fleet/example-plan.toml"))
+        .arg("--mix")
+        .arg(repo("scenarios/fleet/example-mix.toml"))
+        .arg("--html")
+        .arg(&html)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 17);
+    assert_eq!(header[0], "kind");
+    assert_eq!(header[10], "machines");
+    let mut total = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f.len(), 17, "{l}");
+        let n: u64 = f[10].parse().unwrap();
+        let outcomes: u64 = f[11..15].iter().map(|x| x.parse::<u64>().unwrap()).sum();
+        assert_eq!(n, outcomes, "{l}");
+        assert!(
+            [
+                "ccmcertfix-step",
+                "superseded-extract",
+                "ccmcertfix-before-ts"
+            ]
+            .contains(&f[9]),
+            "{l}"
+        );
+        total += n;
+    }
+    assert_eq!(total, 400);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"));
+    assert!(!page.contains("http://") || page.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+}
+
+#[test]
+fn cli_fleet_bad_input_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    let mix = d.path().join("mix.toml");
+    std::fs::write(&mix, "[target_os]\nwin7-sp2 = 1\n").unwrap();
+    certmig()
+        .args(["fleet", "--machines", "10", "--mix"])
+        .arg(&mix)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("line 2, column 1"));
+    certmig()
+        .args(["fleet", "--machines", "10", "--plan"])
+        .arg(d.path().join("missing.toml"))
+        .assert()
+        .code(2);
+    // Usage errors (clap) also exit 2.
+    certmig().args(["fleet"]).assert().code(2);
+    certmig()
+        .args([
+            "fleet",
+            "--machines",
+            "10",
+            "--inventory",
+            "x",
+            "--target",
+            "win7-sp1",
+        ])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn cli_inventory_csv_json_and_exit_codes() {
+    let d = inventory_dir();
+    // One unreadable export: exit 2, and it is listed, never skipped.
+    let out = certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-sp1", "--csv"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("BROKEN6.reg"))
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "machine,file,status,prediction,step,hresult,certificates,bad_certificates,causes,action,error"
+    );
+    assert_eq!(lines.len(), 7);
+    let broken = lines.iter().find(|l| l.starts_with("BROKEN6,")).unwrap();
+    assert!(
+        broken.contains(",unreadable,") && broken.contains("line 9"),
+        "{broken}"
+    );
+    let bad1 = lines.iter().find(|l| l.starts_with("BAD1,")).unwrap();
+    assert!(
+        bad1.contains(",ok,restore-failed,Restore User State,0x80092024,2,2,"),
+        "{bad1}"
+    );
+    assert!(
+        bad1.ends_with(",install-client-hotfix-and-run-ccmcertfix,"),
+        "{bad1}"
+    );
+
+    let out = certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-rtm", "--source-kb974571", "--json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["summary"]["unreadable"], 1);
+    assert_eq!(v["summary"]["by_prediction"]["capture-failed"], 4);
+    assert_eq!(v["unreadable"][0]["line"], 9);
+    assert_eq!(v["machines"][0]["machine"], "BAD1");
+    assert_eq!(v["machines"][0]["causes"][0]["shape"], "doubled-terminator");
+    assert_eq!(v["assumptions"]["source_kb974571"], "all");
+
+    // Without the corrupt export: exit 0, even though machines will fail.
+    std::fs::remove_file(d.path().join("BROKEN6.reg")).unwrap();
+    certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-sp1", "--site-has-977384"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("extract-ccmcertfix-with-x"))
+        .stdout(predicates::str::contains(
+            "5 export(s): 5 readable, 0 unreadable; 4 will fail",
+        ));
+    // --inventory needs --target.
+    certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .assert()
+        .code(2);
+}
+
+/// The documented 1 000 000-machine run (BENCHMARKS.md); slow in a debug
+/// build: `cargo test --release --test fleet -- --ignored`.
+#[test]
+#[ignore]
+fn one_million_machines() {
+    let pop = Population {
+        machines: 1_000_000,
+        seed: 1,
+        mix: Mix::default(),
+        plan: Plan::default(),
+    };
+    let t = pop.run(&|_| {});
+    assert_eq!(t.total().machines, 1_000_000);
+}
+
+#[test]
+fn attribute_names_round_trip() {
+    for d in <Defect as Attribute>::ALL {
+        assert_eq!(d.name().parse::<Defect>().unwrap(), *d);
+    }
+}

@@ -252,6 +252,17 @@ pub struct Rejection {
     pub offence: Box<Offence>,
 }
 
+impl Rejection {
+    fn new(e: &SerializedElement<'_>, rule: &'static Rule, offence: Offence) -> Rejection {
+        Rejection {
+            rule,
+            hresult: rule.hresult,
+            thumbprint: e.thumbprint(),
+            offence: Box::new(offence),
+        }
+    }
+}
+
 /// A certificate that entered the store, as CryptoAPI then shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportedCertificate {
@@ -415,12 +426,7 @@ pub fn verdict(e: &SerializedElement<'_>, rules: RuleSet) -> Verdict {
 /// Imports a serialized element under `rules`.
 pub fn import(e: &SerializedElement<'_>, rules: RuleSet) -> Result<ImportedCertificate, Rejection> {
     if let Some((rule, offence)) = check(e, rules) {
-        return Err(Rejection {
-            rule,
-            hresult: rule.hresult,
-            thumbprint: e.thumbprint(),
-            offence: Box::new(offence),
-        });
+        return Err(Rejection::new(e, rule, offence));
     }
     Ok(ImportedCertificate {
         thumbprint: e.thumbprint(),
@@ -440,7 +446,11 @@ where
 {
     let mut n = 0;
     for e in elements {
-        import(e, rules)?;
+        // The check alone: the thumbprint and display strings of an
+        // imported certificate are not needed here.
+        if let Some((rule, offence)) = check(e, rules) {
+            return Err(Rejection::new(e, rule, offence));
+        }
         n += 1;
     }
     Ok(n)

@@ -106,6 +106,8 @@ struct World<'f> {
 }
 
 impl World<'_> {
+    /// Appends a line to one of `m`'s logs. Lines are rendered only when
+    /// someone reads them (the logs, or [`World::log_evidence`]).
     fn log(
         &mut self,
         m: &mut Machine,
@@ -113,7 +115,7 @@ impl World<'_> {
         component: &str,
         severity: Severity,
         message: String,
-    ) -> String {
+    ) {
         let line = LogLine {
             message,
             time: self.clock.tick(),
@@ -121,12 +123,27 @@ impl World<'_> {
             severity,
             thread: m.thread,
         };
-        let text = line.to_string();
         match log {
             Log::Smsts => m.logs.smsts.push(line),
             Log::Ccmexec => m.logs.ccmexec.push(line),
         }
-        text
+    }
+
+    /// As [`World::log`], returning the rendered line (for an outcome's evidence).
+    fn log_evidence(
+        &mut self,
+        m: &mut Machine,
+        log: Log,
+        component: &str,
+        severity: Severity,
+        message: String,
+    ) -> String {
+        self.log(m, log, component, severity, message);
+        let lines = match log {
+            Log::Smsts => &m.logs.smsts,
+            Log::Ccmexec => &m.logs.ccmexec,
+        };
+        lines.last().map(ToString::to_string).unwrap_or_default()
     }
 
     /// Logs the failing component's own error line (the task sequence
@@ -145,7 +162,7 @@ impl World<'_> {
         } else {
             Log::Ccmexec
         };
-        let line = self.log(m, log, component, Severity::Error, message);
+        let line = self.log_evidence(m, log, component, Severity::Error, message);
         StepFailure {
             kind,
             hresult: h,
@@ -410,7 +427,7 @@ impl World<'_> {
             "CertAddSerializedElementToStore refused certificate {} under {rules}: rule {} ({}): {}",
             rejection.thumbprint, rejection.rule.id, rejection.hresult, rejection.offence
         );
-        let first = self.log(m, Log::Ccmexec, OSD_SMP_CLIENT, Severity::Error, detail);
+        let first = self.log_evidence(m, Log::Ccmexec, OSD_SMP_CLIENT, Severity::Error, detail);
         let mut f = self.fail(
             m,
             kind,
@@ -609,8 +626,8 @@ impl World<'_> {
                 Err(mut f) => {
                     if in_ts {
                         let code = format!("{:08X}", f.hresult.0);
-                        let a = self.log(m, Log::Smsts, TS_MANAGER, Severity::Error, format!("Failed to run the action: {name}. (Error: {code}; Source: Windows)"));
-                        let b = self.log(m, Log::Smsts, TS_MANAGER, Severity::Error, format!("Task Sequence Engine failed! Code: enExecutionFail (Error: {code})"));
+                        let a = self.log_evidence(m, Log::Smsts, TS_MANAGER, Severity::Error, format!("Failed to run the action: {name}. (Error: {code}; Source: Windows)"));
+                        let b = self.log_evidence(m, Log::Smsts, TS_MANAGER, Severity::Error, format!("Task Sequence Engine failed! Code: enExecutionFail (Error: {code})"));
                         f.evidence.extend([a, b]);
                     }
                     return Err((name, f));

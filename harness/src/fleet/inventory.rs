@@ -1,0 +1,540 @@
+//! A real inventory: one `reg export` of the SMS store per machine (file
+//! name = machine name), judged with CryptoAPI's import rules as the
+//! migration would apply them.
+//!
+//! Per machine: **capture** imports the store under the rules in force on
+//! the source, **restore** under the rules on the target (`ms09-056` for
+//! win7-sp1 or with `--target-kb974571`, else `legacy`), exactly as the
+//! simulator's Capture User State and Restore User State do.
+//!
+//! What an administrator knows, and what the harness assumes:
+//! - A `.reg` export does not say which OS or updates the source has.
+//!   KB974571 is a security update an administrator can look up per machine
+//!   in the software-update compliance reports, so it is an input: none of
+//!   the sources have it unless told (`SourceKb974571::All`, or a list of
+//!   machine names). The assumption only moves a failure between capture
+//!   and restore, or turns a latent success into a capture failure for a
+//!   target that does not enforce the rules; it never changes the action.
+//! - The client version and its hotfixes are not in the export either: bad
+//!   certificates exist because the client made them before any hotfix,
+//!   and 977203 installed since does not change them (C6).
+//!
+//! Recommended action (only when some certificate is refused under
+//! `ms09-056`, even if this migration would succeed, since the next
+//! KB974571 breaks the next one — C10):
+//! - `extract-ccmcertfix-with-x` where the site has 977384 (977203 is then
+//!   not applicable, so CCMCertFix.exe never appears in `Logs\KB977203`: it
+//!   must be extracted from the 977203 package with `/x`, C8);
+//! - `run-ccmcertfix` where the client already has 977203;
+//! - `install-client-hotfix-and-run-ccmcertfix` otherwise: CCMCertFix
+//!   repairs the existing certificates (C7) and 977203 stops the client
+//!   making new bad ones (C6);
+//! - `investigate` when a refused certificate breaks a rule CCMCertFix does
+//!   not repair (an embedded NUL in a subject or issuer name, an OID arc
+//!   overflow, a corrupt certificate): no client makes those; remove or
+//!   reissue the certificate;
+//! - `none` when every certificate imports under `ms09-056`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cryptoapi::{self, Hresult, RuleSet};
+use crate::format::reg::parse_reg;
+use crate::format::{friendly_name, FormatError, Location, ReadMode, SerializedElement};
+use crate::sim::model::Os;
+
+/// Which sources have KB974571 installed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MachineSet {
+    /// None of them (the default assumption).
+    #[default]
+    None,
+    All,
+    /// The machines named (case-insensitive).
+    Listed(BTreeSet<String>),
+}
+
+impl MachineSet {
+    pub fn contains(&self, machine: &str) -> bool {
+        match self {
+            MachineSet::None => false,
+            MachineSet::All => true,
+            MachineSet::Listed(s) => s.contains(&machine.to_ascii_uppercase()),
+        }
+    }
+
+    /// Machine names, one per line (blank lines and `#` comments ignored;
+    /// a CSV export's first column is taken).
+    pub fn parse_list(text: &str) -> MachineSet {
+        MachineSet::Listed(
+            text.lines()
+                .map(|l| l.split([',', ';', '\t']).next().unwrap_or("").trim())
+                .map(|l| l.trim_matches('"'))
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| l.to_ascii_uppercase())
+                .collect(),
+        )
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            MachineSet::None => "none".into(),
+            MachineSet::All => "all".into(),
+            MachineSet::Listed(s) => format!("{} listed machine(s)", s.len()),
+        }
+    }
+}
+
+/// What the administrator tells the harness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryOptions {
+    /// The OS the task sequence applies.
+    pub target: Os,
+    /// KB974571 installed on the target before Restore User State.
+    pub target_kb974571: bool,
+    /// Sources with KB974571 installed.
+    pub source_kb974571: MachineSet,
+    /// Clients that already have the 977203 client hotfix.
+    pub client_hotfix_977203: MachineSet,
+    /// The site server has 977384 (ConfigMgr 2007 R3 prerequisite).
+    pub site_has_977384: bool,
+}
+
+/// What the migration would do with this store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prediction {
+    /// Every certificate imports under `ms09-056`.
+    Success,
+    /// Migrates now, but carries certificates `ms09-056` refuses (C10).
+    SuccessLatent,
+    CaptureFailed,
+    RestoreFailed,
+}
+
+impl Prediction {
+    pub const ALL: [Prediction; 4] = [
+        Prediction::Success,
+        Prediction::SuccessLatent,
+        Prediction::CaptureFailed,
+        Prediction::RestoreFailed,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prediction::Success => "success",
+            Prediction::SuccessLatent => "success-latent",
+            Prediction::CaptureFailed => "capture-failed",
+            Prediction::RestoreFailed => "restore-failed",
+        }
+    }
+    pub fn fails(self) -> bool {
+        matches!(self, Prediction::CaptureFailed | Prediction::RestoreFailed)
+    }
+}
+
+/// The recommended action for a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    None,
+    RunCcmcertfix,
+    InstallClientHotfixAndRunCcmcertfix,
+    ExtractCcmcertfixWithX,
+    Investigate,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::None,
+        Action::RunCcmcertfix,
+        Action::InstallClientHotfixAndRunCcmcertfix,
+        Action::ExtractCcmcertfixWithX,
+        Action::Investigate,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::RunCcmcertfix => "run-ccmcertfix",
+            Action::InstallClientHotfixAndRunCcmcertfix => {
+                "install-client-hotfix-and-run-ccmcertfix"
+            }
+            Action::ExtractCcmcertfixWithX => "extract-ccmcertfix-with-x",
+            Action::Investigate => "investigate",
+        }
+    }
+}
+
+/// A certificate `ms09-056` refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub thumbprint: String,
+    /// The friendly-name shape (`doubled-terminator`, ...), if it has one.
+    pub shape: Option<&'static str>,
+    /// The friendly name with NULs shown as `\0`.
+    pub friendly_name: Option<String>,
+    pub rule: &'static str,
+    pub hresult: Hresult,
+    /// Refused under the source's rules too (so capture fails on it).
+    pub refused_on_capture: bool,
+    /// CCMCertFix repairs it (an embedded NUL in the friendly name).
+    pub ccmcertfix_repairs: bool,
+}
+
+/// One machine's readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MachineReadiness {
+    pub machine: String,
+    pub file: String,
+    pub certificates: usize,
+    pub capture_rules: RuleSet,
+    pub restore_rules: RuleSet,
+    pub prediction: Prediction,
+    /// The step that fails, as smsts.log names it.
+    pub step: Option<&'static str>,
+    pub hresult: Option<Hresult>,
+    /// The certificates that cause the failure (or the latent problem).
+    pub causes: Vec<Finding>,
+    pub action: Action,
+    /// Things the reader ignored or noticed (other keys, another store).
+    pub notes: Vec<String>,
+}
+
+/// An export that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    pub machine: String,
+    pub file: String,
+    /// 1-based line of a `.reg` syntax error.
+    pub line: Option<usize>,
+    /// Byte offset in the file (for `.reg` errors: the start of the line).
+    pub offset: Option<usize>,
+    pub error: String,
+}
+
+/// Counts over the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventorySummary {
+    /// Exports found (readable + unreadable).
+    pub exports: usize,
+    pub readable: usize,
+    pub unreadable: usize,
+    /// Readable machines whose capture or restore would fail.
+    pub will_fail: usize,
+    pub by_prediction: BTreeMap<&'static str, usize>,
+    pub by_action: BTreeMap<&'static str, usize>,
+    /// Certificates refused under `ms09-056`, over every machine.
+    pub bad_certificates: usize,
+}
+
+/// Everything `fleet --inventory --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryReport {
+    pub directory: String,
+    pub target: Os,
+    pub target_kb974571: bool,
+    /// The assumptions the prediction rests on.
+    pub assumptions: Assumptions,
+    pub summary: InventorySummary,
+    pub machines: Vec<MachineReadiness>,
+    pub unreadable: Vec<Unreadable>,
+    /// Directories and hidden files in DIR that were not read.
+    pub ignored: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assumptions {
+    pub source_kb974571: String,
+    pub client_hotfix_977203: String,
+    pub site_has_977384: bool,
+}
+
+/// The rules in force on a target.
+pub fn target_rules(target: Os, kb974571: bool) -> RuleSet {
+    if target.includes_kb974571() || kb974571 {
+        RuleSet::Ms09056
+    } else {
+        RuleSet::Legacy
+    }
+}
+
+/// Judges one machine's store (the certificates of its `.reg` export).
+pub fn assess(
+    machine: &str,
+    file: &str,
+    elements: &[SerializedElement<'_>],
+    opts: &InventoryOptions,
+) -> MachineReadiness {
+    let capture_rules = if opts.source_kb974571.contains(machine) {
+        RuleSet::Ms09056
+    } else {
+        RuleSet::Legacy
+    };
+    let restore_rules = target_rules(opts.target, opts.target_kb974571);
+    let mut causes = Vec::new();
+    let mut capture_failure = None;
+    let mut restore_failure = None;
+    for e in elements {
+        let strict = cryptoapi::import(e, RuleSet::Ms09056).err();
+        let on_capture = cryptoapi::import(e, capture_rules).err();
+        let on_restore = cryptoapi::import(e, restore_rules).err();
+        if capture_failure.is_none() {
+            capture_failure = on_capture.as_ref().map(|r| r.hresult);
+        }
+        if restore_failure.is_none() {
+            restore_failure = on_restore.as_ref().map(|r| r.hresult);
+        }
+        // Refused under ms09-056, or (a corrupt certificate) under legacy too.
+        if let Some(r) = strict.or(on_capture.clone()) {
+            let fname = e.friendly_name();
+            causes.push(Finding {
+                thumbprint: e.thumbprint().to_hex(),
+                shape: fname.map(|v| friendly_name::classify(v).as_str()),
+                friendly_name: fname.map(friendly_name::escape),
+                rule: r.rule.id,
+                hresult: r.hresult,
+                refused_on_capture: on_capture.is_some(),
+                ccmcertfix_repairs: r.rule.id == "friendly-name-embedded-nul",
+            });
+        }
+    }
+    let (prediction, step, hresult) = match (capture_failure, restore_failure) {
+        (Some(h), _) => (
+            Prediction::CaptureFailed,
+            Some("Capture User State"),
+            Some(h),
+        ),
+        (None, Some(h)) => (
+            Prediction::RestoreFailed,
+            Some("Restore User State"),
+            Some(h),
+        ),
+        (None, None) if causes.is_empty() => (Prediction::Success, None, None),
+        (None, None) => (Prediction::SuccessLatent, None, None),
+    };
+    let action = if causes.is_empty() {
+        Action::None
+    } else if causes.iter().any(|c| !c.ccmcertfix_repairs) {
+        Action::Investigate
+    } else if opts.site_has_977384 {
+        Action::ExtractCcmcertfixWithX
+    } else if opts.client_hotfix_977203.contains(machine) {
+        Action::RunCcmcertfix
+    } else {
+        Action::InstallClientHotfixAndRunCcmcertfix
+    };
+    let mut notes = Vec::new();
+    if elements.is_empty() {
+        notes.push("the export holds no certificates (is it the SMS store?)".to_owned());
+    }
+    MachineReadiness {
+        machine: machine.to_owned(),
+        file: file.to_owned(),
+        certificates: elements.len(),
+        capture_rules,
+        restore_rules,
+        prediction,
+        step,
+        hresult,
+        causes,
+        action,
+        notes,
+    }
+}
+
+/// Byte offset of the start of 1-based `line` in a REGEDIT5 (UTF-16LE with
+/// BOM) or single-byte file.
+fn line_start_offset(bytes: &[u8], line: usize) -> Option<usize> {
+    if line <= 1 {
+        return Some(0);
+    }
+    let mut seen = 1;
+    if bytes.starts_with(b"\xff\xfe") {
+        let mut i = 2;
+        while i + 1 < bytes.len() {
+            if bytes[i] == b'\n' && bytes[i + 1] == 0 {
+                seen += 1;
+                if seen == line {
+                    return Some(i + 2);
+                }
+            }
+            i += 2;
+        }
+        None
+    } else {
+        memchr::memchr_iter(b'\n', bytes)
+            .nth(line - 2)
+            .map(|p| p + 1)
+    }
+}
+
+fn unreadable(machine: &str, file: &str, bytes: &[u8], e: &FormatError) -> Unreadable {
+    let (line, offset) = match e.location() {
+        Location::Line(l) => (Some(l), line_start_offset(bytes, l)),
+        Location::Offset(o) => (None, Some(o)),
+    };
+    Unreadable {
+        machine: machine.to_owned(),
+        file: file.to_owned(),
+        line,
+        offset,
+        error: e.to_string(),
+    }
+}
+
+/// Reads and judges one export.
+pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadiness, Unreadable> {
+    let file = path.display().to_string();
+    let machine = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.clone());
+    let bytes = std::fs::read(path).map_err(|e| Unreadable {
+        machine: machine.clone(),
+        file: file.clone(),
+        line: None,
+        offset: None,
+        error: e.to_string(),
+    })?;
+    let parsed =
+        parse_reg(&bytes, ReadMode::Strict).map_err(|e| unreadable(&machine, &file, &bytes, &e))?;
+    let elements: Vec<SerializedElement<'_>> = parsed
+        .store
+        .certificates
+        .iter()
+        .map(|c| c.element.clone())
+        .collect();
+    let mut m = assess(&machine, &file, &elements, opts);
+    if !parsed.store.name.eq_ignore_ascii_case("SMS") && !parsed.store.certificates.is_empty() {
+        m.notes.push(format!(
+            "the export is of the `{}` store, not `SMS`",
+            parsed.store.name
+        ));
+    }
+    m.notes.extend(
+        parsed
+            .notes
+            .iter()
+            .map(|n| format!("line {}: {}", n.line, n.message)),
+    );
+    Ok(m)
+}
+
+/// Reads every export in `dir` (every regular file that is not hidden,
+/// in name order; subdirectories are listed as ignored), in parallel.
+pub fn assess_dir(dir: &Path, opts: &InventoryOptions) -> std::io::Result<InventoryReport> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut ignored = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if entry.file_type()?.is_file() && !hidden {
+            files.push(path);
+        } else {
+            ignored.push(path.display().to_string());
+        }
+    }
+    files.sort();
+    ignored.sort();
+    let results: Vec<Result<MachineReadiness, Unreadable>> =
+        files.par_iter().map(|f| assess_file(f, opts)).collect();
+    let mut machines = Vec::new();
+    let mut unreadable = Vec::new();
+    for r in results {
+        match r {
+            Ok(m) => machines.push(m),
+            Err(u) => unreadable.push(u),
+        }
+    }
+    let mut by_prediction: BTreeMap<&'static str, usize> =
+        Prediction::ALL.iter().map(|p| (p.as_str(), 0)).collect();
+    let mut by_action: BTreeMap<&'static str, usize> =
+        Action::ALL.iter().map(|a| (a.as_str(), 0)).collect();
+    for m in &machines {
+        *by_prediction.entry(m.prediction.as_str()).or_default() += 1;
+        *by_action.entry(m.action.as_str()).or_default() += 1;
+    }
+    let summary = InventorySummary {
+        exports: machines.len() + unreadable.len(),
+        readable: machines.len(),
+        unreadable: unreadable.len(),
+        will_fail: machines.iter().filter(|m| m.prediction.fails()).count(),
+        by_prediction,
+        by_action,
+        bad_certificates: machines.iter().map(|m| m.causes.len()).sum(),
+    };
+    Ok(InventoryReport {
+        directory: dir.display().to_string(),
+        target: opts.target,
+        target_kb974571: opts.target_kb974571,
+        assumptions: Assumptions {
+            source_kb974571: opts.source_kb974571.describe(),
+            client_hotfix_977203: opts.client_hotfix_977203.describe(),
+            site_has_977384: opts.site_has_977384,
+        },
+        summary,
+        machines,
+        unreadable,
+        ignored,
+    })
+}
+
+impl InventoryReport {
+    /// One CSV row per export, readable or not (RFC 4180).
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "machine,file,status,prediction,step,hresult,certificates,bad_certificates,causes,action,error\r\n",
+        );
+        let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
+        for m in &self.machines {
+            let causes: Vec<String> = m
+                .causes
+                .iter()
+                .map(|c| format!("{}:{}", c.thumbprint, c.shape.unwrap_or(c.rule)))
+                .collect();
+            rows.push((
+                &m.file,
+                vec![
+                    m.machine.clone(),
+                    m.file.clone(),
+                    "ok".into(),
+                    m.prediction.as_str().into(),
+                    m.step.unwrap_or("").into(),
+                    m.hresult.map(|h| h.to_string()).unwrap_or_default(),
+                    m.certificates.to_string(),
+                    m.causes.len().to_string(),
+                    causes.join(" "),
+                    m.action.as_str().into(),
+                    String::new(),
+                ],
+            ));
+        }
+        for u in &self.unreadable {
+            rows.push((
+                &u.file,
+                vec![
+                    u.machine.clone(),
+                    u.file.clone(),
+                    "unreadable".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    // The message names the line (or byte offset) itself.
+                    u.error.clone(),
+                ],
+            ));
+        }
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        for (_, r) in rows {
+            super::report::csv_row(&mut out, r.iter().map(String::as_str));
+        }
+        out
+    }
+}
