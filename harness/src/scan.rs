@@ -237,6 +237,15 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
         |e: &SerializedElement<'_>| report.certificates.push(certificate_report(e, opts));
     let result: Result<(), FormatError> = match format {
         FileFormat::Sst => (|| {
+            // Lenient reading also accepts stores whose properties follow
+            // their certificate; the properties-first iterator would give
+            // each certificate the next one's properties.
+            if opts.mode == ReadMode::Lenient {
+                if let Ok(store) = format::SerializedStore::parse(bytes, opts.mode) {
+                    store.elements.iter().for_each(&mut push);
+                    return Ok(());
+                }
+            }
             for item in format::StoreIter::new(bytes, opts.mode)? {
                 let (_, e) = item?;
                 push(&e);

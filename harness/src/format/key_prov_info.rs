@@ -88,6 +88,9 @@ impl KeyProvInfo {
                     ),
                 });
             }
+            // Parameter data may overlap; copied out, it must still fit in
+            // the value, so memory stays proportional to the input.
+            let mut copied = 0usize;
             for i in 0..param_count as usize {
                 let at = start + i * PARAM_LEN;
                 let field = |k: usize| u32_at(value, at + 4 * k).unwrap_or(0);
@@ -101,6 +104,16 @@ impl KeyProvInfo {
                             "parameter {i}: {data_len} bytes at offset {data_off:#x} run past the value"
                         ),
                     })?;
+                copied += data.len();
+                if copied > value.len() {
+                    return Err(FormatError::KeyProvInfo {
+                        offset: base + at,
+                        message: format!(
+                            "parameter {i}: the parameters' data add up to more than the {}-byte value (overlapping data)",
+                            value.len()
+                        ),
+                    });
+                }
                 params.push(ProvParam {
                     param,
                     flags: pflags,

@@ -63,20 +63,17 @@ impl<'a> SerializedStore<'a> {
                 empty_file: true,
             });
         }
-        let strict = StoreIter::new_with(bytes, ReadMode::Strict, limits)?
+        // Read properties-first in `mode` (lenient: friendly names are not
+        // checked and what follows the end marker is ignored, as `StoreIter`
+        // and `scan` do); leniently, properties that end the store mean it
+        // may be context-first.
+        let elements = StoreIter::new_with(bytes, mode, limits)?
             .map(|r| r.map(|(_, e)| e))
             .collect::<Result<Vec<_>, _>>();
-        match strict {
+        match elements {
             Ok(elements) => Ok(SerializedStore::new(elements)),
             Err(e @ FormatError::MissingContext { .. }) if mode == ReadMode::Lenient => {
                 parse_context_first(bytes, limits).map_err(|_| e)
-            }
-            Err(FormatError::TrailingData { .. }) if mode == ReadMode::Lenient => {
-                // Lenient: ignore what follows the end marker.
-                let elements = StoreIter::new_with(bytes, ReadMode::Lenient, limits)?
-                    .map(|r| r.map(|(_, e)| e))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(SerializedStore::new(elements))
             }
             Err(e) => Err(e),
         }
@@ -316,10 +313,26 @@ fn parse_context_first<'a>(
                     }
                     groups.push(Vec::new());
                 }
-                match groups.last_mut() {
-                    Some(g) => g.push((offset, id, value)),
-                    None => return Err(FormatError::MissingContext { offset }),
+                let Some(g) = groups.last_mut() else {
+                    return Err(FormatError::MissingContext { offset });
+                };
+                // The same limits as the properties-first readers.
+                let start = g.first().map_or(offset, |e| e.0);
+                if offset + ENTRY_HEADER_LEN + value.len() - start > limits.max_element_size {
+                    return Err(FormatError::LimitExceeded {
+                        offset,
+                        what: "element size",
+                        limit: limits.max_element_size,
+                    });
                 }
+                if g.len() >= limits.max_properties_per_element {
+                    return Err(FormatError::LimitExceeded {
+                        offset,
+                        what: "properties in one element",
+                        limit: limits.max_properties_per_element,
+                    });
+                }
+                g.push((offset, id, value));
             }
         }
     }
@@ -361,6 +374,18 @@ impl<R: Read> StoreReader<R> {
                 finished: true,
                 empty_file: true,
             });
+        }
+        if header[..n] != STORE_HEADER[..n] {
+            // Read as much as `SerializedStore::parse` looks at, so the error
+            // says what the file is (PEM, PKCS#7, DER) in the same words.
+            let mut head = [0u8; 32];
+            head[..n].copy_from_slice(&header[..n]);
+            let m = n + read_up_to(&mut inner, &mut head[n..])?;
+            return Err(FormatError::NotAStore {
+                offset: 0,
+                detected: detect_not_a_store(&head[..m]),
+            }
+            .into());
         }
         check_store_header(&header[..n])?;
         Ok(StoreReader {
