@@ -131,20 +131,7 @@ fn check_aggregate(pop: &Population) -> Result<(), TestCaseError> {
     }
     let got: BTreeMap<usize, [u64; 7]> = tally
         .cells()
-        .map(|(p, c)| {
-            (
-                p.cell(),
-                [
-                    c.machines,
-                    c.success,
-                    c.capture_failed,
-                    c.restore_failed,
-                    c.step_failed,
-                    c.identity_lost,
-                    c.latent,
-                ],
-            )
-        })
+        .map(|(p, c)| (p.cell(), c.columns()))
         .collect();
     prop_assert_eq!(got, want);
     let got_causes: BTreeMap<(OutcomeKind, String, Option<String>), u64> = tally

@@ -59,7 +59,7 @@ pub struct FleetArgs {
     pub plan: Option<PathBuf>,
     /// Synthetic fleet: one remediation for every machine.
     #[arg(long, value_enum, conflicts_with = "inventory")]
-    pub remediation: Option<RemediationArg>,
+    pub remediation: Option<Remediation>,
     /// Synthetic fleet: also write a self-contained HTML report with charts.
     #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
     pub html: Option<PathBuf>,
@@ -124,33 +124,6 @@ impl From<TargetArg> for Os {
     }
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum RemediationArg {
-    None,
-    ClientHotfix,
-    CcmcertfixBeforeTs,
-    CcmcertfixStep,
-    CcmcertfixAfterCapture,
-    FixCapturedState,
-    SupersededNoExtract,
-    SupersededExtract,
-}
-
-impl From<RemediationArg> for Remediation {
-    fn from(r: RemediationArg) -> Remediation {
-        match r {
-            RemediationArg::None => Remediation::None,
-            RemediationArg::ClientHotfix => Remediation::ClientHotfix,
-            RemediationArg::CcmcertfixBeforeTs => Remediation::CcmcertfixBeforeTs,
-            RemediationArg::CcmcertfixStep => Remediation::CcmcertfixStep,
-            RemediationArg::CcmcertfixAfterCapture => Remediation::CcmcertfixAfterCapture,
-            RemediationArg::FixCapturedState => Remediation::FixCapturedState,
-            RemediationArg::SupersededNoExtract => Remediation::SupersededNoExtract,
-            RemediationArg::SupersededExtract => Remediation::SupersededExtract,
-        }
-    }
-}
-
 pub fn run(a: FleetArgs) -> u8 {
     if a.inventory.is_some() {
         inventory(a)
@@ -178,7 +151,7 @@ fn synthetic(a: FleetArgs) -> u8 {
                 return EXIT_BAD_INPUT;
             }
         },
-        (None, Some(r)) => Plan::global(r.into()),
+        (None, Some(r)) => Plan::global(r),
         (None, None) => Plan::default(),
     };
     let machines = a.machines.unwrap_or(0);
@@ -269,18 +242,7 @@ fn segments(title: &str, rows: &[SegmentRow]) {
     for r in rows {
         let c = &r.counts;
         let mut cells: Vec<String> = r.key.iter().map(|(_, v)| v.clone()).collect();
-        cells.extend(
-            [
-                c.machines,
-                c.success,
-                c.capture_failed,
-                c.restore_failed,
-                c.step_failed,
-                c.identity_lost,
-                c.latent,
-            ]
-            .map(group_digits),
-        );
+        cells.extend(c.columns().map(group_digits));
         cells.push(percent(c.failed(), c.machines));
         t.add_row(cells);
     }

@@ -242,6 +242,20 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The counters in the order every table shows them: machines, success,
+    /// capture-failed, restore-failed, step-failed, identity lost, latent.
+    pub fn columns(&self) -> [u64; 7] {
+        [
+            self.machines,
+            self.success,
+            self.capture_failed,
+            self.restore_failed,
+            self.step_failed,
+            self.identity_lost,
+            self.latent,
+        ]
+    }
+
     pub fn add_outcome(&mut self, o: &Outcome) {
         self.machines += 1;
         match o.kind {

@@ -407,15 +407,7 @@ fn segment_table(rows: &[SegmentRow]) -> String {
             s.push_str(&format!("<td class=\"l\">{}</td>", escape(v)));
         }
         let c = &r.counts;
-        for n in [
-            c.machines,
-            c.success,
-            c.capture_failed,
-            c.restore_failed,
-            c.step_failed,
-            c.identity_lost,
-            c.latent,
-        ] {
+        for n in c.columns() {
             s.push_str(&format!("<td>{}</td>", group_digits(n)));
         }
         s.push_str(&format!(
