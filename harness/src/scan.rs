@@ -118,7 +118,7 @@ impl ErrorReport {
                 message: e.to_string(),
             },
             Location::Line(l) => ErrorReport {
-                offset: line_start_offset(bytes, l),
+                offset: format::reg::line_start_offset(bytes, l),
                 line: Some(l),
                 message: e.to_string(),
             },
@@ -132,36 +132,6 @@ impl ErrorReport {
             message: e.to_string(),
         }
     }
-}
-
-/// Byte offset of the start of 1-based `line` in a REGEDIT5 (UTF-16LE with
-/// BOM) or REGEDIT4 (single-byte) file.
-fn line_start_offset(bytes: &[u8], line: usize) -> Option<usize> {
-    if line <= 1 {
-        return Some(0);
-    }
-    let utf16 = bytes.starts_with(b"\xff\xfe");
-    let mut seen = 1;
-    if utf16 {
-        let mut i = 2;
-        while i + 1 < bytes.len() {
-            if bytes[i] == b'\n' && bytes[i + 1] == 0 {
-                seen += 1;
-                if seen == line {
-                    return Some(i + 2);
-                }
-            }
-            i += 2;
-        }
-    } else {
-        for pos in memchr::memchr_iter(b'\n', bytes) {
-            seen += 1;
-            if seen == line {
-                return Some(pos + 1);
-            }
-        }
-    }
-    None
 }
 
 /// Scans files and directories (recursively, in sorted order).

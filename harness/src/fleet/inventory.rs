@@ -344,35 +344,9 @@ pub fn assess(
     }
 }
 
-/// Byte offset of the start of 1-based `line` in a REGEDIT5 (UTF-16LE with
-/// BOM) or single-byte file.
-fn line_start_offset(bytes: &[u8], line: usize) -> Option<usize> {
-    if line <= 1 {
-        return Some(0);
-    }
-    let mut seen = 1;
-    if bytes.starts_with(b"\xff\xfe") {
-        let mut i = 2;
-        while i + 1 < bytes.len() {
-            if bytes[i] == b'\n' && bytes[i + 1] == 0 {
-                seen += 1;
-                if seen == line {
-                    return Some(i + 2);
-                }
-            }
-            i += 2;
-        }
-        None
-    } else {
-        memchr::memchr_iter(b'\n', bytes)
-            .nth(line - 2)
-            .map(|p| p + 1)
-    }
-}
-
 fn unreadable(machine: &str, file: &str, bytes: &[u8], e: &FormatError) -> Unreadable {
     let (line, offset) = match e.location() {
-        Location::Line(l) => (Some(l), line_start_offset(bytes, l)),
+        Location::Line(l) => (Some(l), crate::format::reg::line_start_offset(bytes, l)),
         Location::Offset(o) => (None, Some(o)),
     };
     Unreadable {
