@@ -26,11 +26,11 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use openssl::x509::X509;
 
-use certmig::bench_support::sccm_like_store;
 use certmig::cryptoapi::{self, Verdict};
 use certmig::fix::{stream_repair, Policy};
 use certmig::format::registry::RegistryStore;
 use certmig::format::{reg, Limits, ReadMode, SerializedStore, StoreIter, StoreReader};
+use certmig_testkit::bench_support::sccm_like_store;
 
 /// One certificate as the naive peer holds it.
 struct NaiveCert {

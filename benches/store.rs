@@ -13,10 +13,10 @@ use criterion::{
 };
 use std::hint::black_box;
 
-use certmig::bench_support::sccm_like_store;
 use certmig::cryptoapi::{self, Verdict};
 use certmig::fix::{stream_repair, Policy};
 use certmig::format::{Limits, ReadMode, StoreIter, StoreReader};
+use certmig_testkit::bench_support::sccm_like_store;
 
 fn store_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("store");

@@ -1,0 +1,133 @@
+//! `certmig fix`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use certmig::cmtrace::LogClock;
+use certmig::fix::{run, FixOptions, Policy};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Repairs friendly names with an embedded NUL like CCMCertFix: only that property value changes;
+certificates, other properties, their order, thumbprints and key links stay byte-identical.
+
+Inputs: a .sst (streamed: memory stays bounded), a .reg export, one .blob element, or a
+directory of <THUMBPRINT>.blob files. Format detected from content.
+
+Writing: with -o OUT, OUT is always written (a byte-identical copy when nothing needs repair).
+In place, a temporary file in the same directory is written, fsynced, re-read and checked,
+IN.bak is kept (unless --no-backup), then it is renamed over IN. On malformed input nothing
+is written.
+
+Exit codes: 0 fixed or nothing to fix, 2 bad input (file and byte offset/line named), 1 any other failure.
+
+Examples:
+  certmig fix PC0001.sst                 repair in place, keep PC0001.sst.bak
+  certmig fix PC0001.reg -o fixed.reg --policy strip --json
+  certmig fix PC0001/ --dry-run          what would change in a directory of .blob files")]
+pub struct FixArgs {
+    /// The store to repair: .sst, .reg, .blob, or a directory of .blob files.
+    pub input: PathBuf,
+    /// Write the repaired store here instead of in place (a directory for a blob directory).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// How to rewrite a name with an embedded NUL.
+    #[arg(long, value_parser = super::choice::<Policy>(), default_value_t = Policy::Truncate)]
+    pub policy: Policy,
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON report: per certificate {"thumbprint","before_hex","after_hex","before","after","changed"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a CMTrace-format log here, like CCMCertFix's log argument.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Do not keep IN.bak when repairing in place.
+    #[arg(long)]
+    pub no_backup: bool,
+}
+
+/// Per-certificate lines printed by the human report (counts are complete).
+const HUMAN_REPORT_LINES: usize = 50;
+
+pub fn run_cmd(a: FixArgs) -> u8 {
+    let now = chrono::Local::now().naive_local();
+    let opts = FixOptions {
+        input: a.input,
+        output: a.output,
+        policy: a.policy,
+        dry_run: a.dry_run,
+        backup: !a.no_backup,
+        log: a.log,
+        log_clock: LogClock::new(now, 1),
+        max_reports: if a.json {
+            None
+        } else {
+            Some(HUMAN_REPORT_LINES)
+        },
+    };
+    match run(&opts) {
+        Ok(report) => {
+            if a.json {
+                return print_json(&report);
+            }
+            for c in &report.certificates {
+                let esc = |v: &Option<Vec<u8>>| {
+                    v.as_deref()
+                        .map(certmig::format::friendly_name::escape)
+                        .unwrap_or_else(|| "(none)".into())
+                };
+                if c.changed {
+                    println!(
+                        "{}  \"{}\" -> \"{}\"",
+                        c.thumbprint,
+                        esc(&c.before),
+                        esc(&c.after)
+                    );
+                } else {
+                    println!("{}  \"{}\" (unchanged)", c.thumbprint, esc(&c.before));
+                }
+            }
+            if report.certificates_total > report.certificates.len() {
+                println!(
+                    "... {} more certificate(s) not listed",
+                    report.certificates_total - report.certificates.len()
+                );
+            }
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            let verb = if report.dry_run {
+                "would repair"
+            } else {
+                "repaired"
+            };
+            println!(
+                "{verb} {} of {} certificate(s) ({:?}, policy {})",
+                report.certificates_changed,
+                report.certificates_total,
+                report.format,
+                report.policy
+            );
+            if let Some(w) = &report.wrote {
+                println!("wrote {}", w.display());
+            }
+            if let Some(b) = &report.backup {
+                println!("backup {}", b.display());
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("certmig: {e}");
+            if e.is_bad_input() {
+                eprintln!("certmig: nothing was written");
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `certmig gen`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{print_error, print_json, EXIT_FAILURE, EXIT_OK};
+use certmig::cert::{DefectChoice, Profile};
+use certmig::format::{Defect, FileFormat};
+use certmig::generate::{generate, GenOptions};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    /// ConfigMgr 2007 client: RSA-2048, sha1RSA, made with openssl.
+    Sccm2007,
+    /// The same shape made with rcgen: SHA-256, RSA-2048.
+    Modern,
+    /// The same shape made with rcgen: ECDSA P-256 (deterministic RFC 6979 signatures).
+    ModernEcdsa,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DefectArg {
+    Clean,
+    /// What an unhotfixed ConfigMgr 2007 SP1/SP2 client makes: "...\0\0".
+    DoubledTerminator,
+    /// A NUL inside the text: "SMS\0Signing Certificate\0".
+    EmbeddedNul,
+    /// Nothing but NULs: "\0\0".
+    OnlyNuls,
+    /// A seeded choice per certificate among the four above.
+    Mixed,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Writes, per machine PCnnnn:
+  DIR/PCnnnn.sst                  the SMS store saved with CertSaveStore
+  DIR/PCnnnn.reg                  `reg export HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\SMS` (REGEDIT5)
+  DIR/PCnnnn/<THUMBPRINT>.blob    each certificate's registry Blob value
+
+Example:
+  certmig gen --machines 3 --seed 1 --out out/
+  certmig gen --machines 1 --certs-per-machine 100000 --bulk --format sst --out big/")]
+pub struct GenArgs {
+    /// Number of machines (PC0001, PC0002, ...).
+    #[arg(long, default_value_t = 1)]
+    pub machines: usize,
+    /// Seed: the same seed always gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Certificate generator profile.
+    #[arg(long, value_enum, default_value = "sccm2007")]
+    pub profile: ProfileArg,
+    /// Friendly-name defect of every certificate.
+    #[arg(long, value_enum, default_value = "doubled-terminator")]
+    pub defect: DefectArg,
+    /// Output formats, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "sst,reg,blob")]
+    pub format: Vec<FileFormat>,
+    /// Certificates per machine: signing, encryption, signing, ...
+    #[arg(long, default_value_t = 2)]
+    pub certs_per_machine: usize,
+    /// Fast stamped certificates for benchmark-sized stores. Their signatures DO NOT verify.
+    #[arg(long)]
+    pub bulk: bool,
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite files that already exist in the output directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: GenArgs) -> u8 {
+    let profile = match a.profile {
+        ProfileArg::Sccm2007 => Profile::Sccm2007,
+        ProfileArg::Modern => Profile::ModernRsa,
+        ProfileArg::ModernEcdsa => Profile::ModernEcdsa,
+    };
+    let defect = match a.defect {
+        DefectArg::Clean => DefectChoice::Fixed(Defect::Clean),
+        DefectArg::DoubledTerminator => DefectChoice::Fixed(Defect::DoubledTerminator),
+        DefectArg::EmbeddedNul => DefectChoice::Fixed(Defect::EmbeddedNul),
+        DefectArg::OnlyNuls => DefectChoice::Fixed(Defect::OnlyNuls),
+        DefectArg::Mixed => DefectChoice::Mixed,
+    };
+    let opts = GenOptions {
+        machines: a.machines,
+        seed: a.seed,
+        profile,
+        defect,
+        formats: a.format,
+        certs_per_machine: a.certs_per_machine,
+        bulk: a.bulk,
+        out: a.out,
+        overwrite: a.force,
+    };
+    match generate(&opts) {
+        Ok(report) => {
+            if a.json {
+                return print_json(&report);
+            }
+            let certs: usize = report.machines.iter().map(|m| m.certificates.len()).sum();
+            let files: usize = report.machines.iter().map(|m| m.files.len()).sum();
+            println!(
+                "wrote {files} file(s) for {} machine(s), {certs} certificate(s), to {}",
+                report.machines.len(),
+                report.out.display()
+            );
+            if a.bulk {
+                println!("note: --bulk certificates carry invalid signatures (scan reports signature NOT valid)");
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            print_error(&e);
+            EXIT_FAILURE
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The `certmig` binary, the command line: flags and help text in one place (clap
+//! derive), each command a thin call into the library followed by a human or
+//! JSON printer. No logic here that a test would want to call.
+//!
+//! Exit codes, for every command: 0 success (or nothing to do), 1 any other
+//! failure (including "expectations not met" for replay and validate),
+//! 2 bad input (a malformed file: the message names the file and the byte
+//! offset or line).
+
+mod fix;
+mod fleet;
+mod gen;
+mod replay;
+mod scan;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for a failure that is not bad input.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for malformed input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 failure (or outcomes that differ from expectations), 2 bad input.
+Specs: BEHAVIOR.md (claims C1-C11), FORMATS.md (byte layouts). See README.md for examples.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certmig",
+    version,
+    about = "Simulate and test the ConfigMgr 2007 client-certificate failure (0x80092024) in USMT migrations",
+    long_about = "certmig generates SCCM-like client certificates with friendly-name defects in the exact \
+byte formats Windows uses, applies CryptoAPI's import rules with and without security update 974571 \
+(MS09-056), and verifies fix tools such as CCMCertFix before they reach a fleet.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate SCCM-like client certificate stores (.sst, .reg, .blob) from a seed.
+    Gen(gen::GenArgs),
+    /// Repair friendly names with an embedded NUL, like CCMCertFix (reference implementation).
+    Fix(fix::FixArgs),
+    /// Replay scenario files (refresh/replace task sequences) and check their expected outcomes.
+    Replay(replay::ReplayArgs),
+    /// Replay every kind x OS pair x KB974571 x remediation x defect and print the outcome matrix.
+    Matrix(replay::MatrixArgs),
+    /// Run a fix tool against a generated corpus and check invariants V1-V10 (JSON, JUnit reports).
+    Validate(validate::ValidateArgs),
+    /// Replay a synthetic fleet, or read a directory of real `reg export`s, and say which machines fail.
+    Fleet(fleet::FleetArgs),
+    /// Show every certificate in stores: .sst, .reg exports, .blob files (format detected from content).
+    Scan(scan::ScanArgs),
+    /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
+    Dump(scan::DumpArgs),
+}
+
+fn main() -> ExitCode {
+    // Like any Unix filter: when the reader of our output goes away
+    // (`certmig scan ... | head`), end quietly instead of panicking on EPIPE.
+    // SAFETY: restores the default disposition of one signal before any
+    // thread exists; no Rust state is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Gen(a) => gen::run(a),
+        Command::Fix(a) => fix::run_cmd(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Matrix(a) => replay::matrix(a),
+        Command::Scan(a) => scan::run(a),
+        Command::Dump(a) => scan::dump(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Fleet(a) => fleet::run(a),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints an error the way every command does: `certmig: <message>` with the
+/// chain of causes.
+pub(crate) fn print_error(e: &anyhow::Error) {
+    eprintln!("certmig: {e:#}");
+}
+
+/// Writes `value` as pretty JSON to stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> u8 {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("certmig: cannot encode JSON: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// The clap parser for an enum whose names `strum` declares (see
+/// `certmig_format::names`): `--help` lists every name with its doc comment,
+/// and a wrong name is refused by clap with the valid ones.
+pub(crate) fn choice<E>() -> impl clap::builder::TypedValueParser<Value = E>
+where
+    E: strum::IntoEnumIterator + strum::EnumMessage + Into<&'static str>,
+    E: Copy + Send + Sync + 'static,
+{
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    let values = E::iter().map(|v| {
+        let value = PossibleValue::new(Into::<&'static str>::into(v));
+        match v.get_documentation() {
+            Some(doc) => value.help(doc),
+            None => value,
+        }
+    });
+    PossibleValuesParser::new(values).map(|name: String| {
+        E::iter()
+            .find(|v| Into::<&'static str>::into(*v) == name)
+            .expect("clap accepts only declared names")
+    })
+}

@@ -1,0 +1,150 @@
+//! `certmig validate`: run a fix tool against a generated corpus and check
+//! invariants V1-V10; `--self-test` proves the validator with the reference
+//! fixer and the mutants.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use certmig::fix::Policy;
+use certmig::format::FileFormat;
+use certmig::validate::tool::ToolCommand;
+use certmig::validate::{report, selftest, validate, ValidateOptions, DEFAULT_CASES};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The tool is run once per corpus case, each case in its own temporary directory with a copy of the
+input (your own files are never given to it), then once more on its own output. The command is
+split like a shell would split it but never run through a shell; {in} and {out} are replaced by
+paths (a tool that repairs in place takes only {in}). With --format blob, {in} and {out} are
+directories of <THUMBPRINT>.blob files.
+
+Invariants:
+  V1 every certificate imports under ms09-056 after repair   V6 a second run changes nothing
+  V2 same certificates, DER byte-identical, same order       V7 well-formed output of the same format
+  V3 other properties byte-identical, none added or dropped  V8 malformed input: non-zero exit, no output,
+  V4 repaired names are exactly what --policy gives             input untouched
+  V5 clean certificates byte-identical                       V9 refresh/replace succeed with it as CCMCertFix
+                                                             V10 exit 0 on success; no crash, no timeout
+
+Exit codes: 0 every invariant holds (self-test: the reference passes and every mutant is killed),
+1 an invariant failed, 2 bad arguments (e.g. a fixer command without {in}).
+
+Examples:
+  certmig validate --fixer 'certmig fix {in} -o {out}'
+  certmig validate --fixer 'python3 fix.py {in} {out}' --format sst --policy strip --junit report.xml
+  certmig validate --fixer 'pwsh -File Fix-SmsStore.ps1 -Path {in}'     (repairs in place)
+  certmig validate --self-test")]
+pub struct ValidateArgs {
+    /// The fix tool's command line, with {in} and usually {out}.
+    #[arg(long, value_name = "COMMAND", required_unless_present = "self_test")]
+    pub fixer: Option<String>,
+    /// The format the tool reads and writes.
+    #[arg(long, default_value = "reg", value_parser = ["sst", "reg", "blob"])]
+    pub format: String,
+    /// The text rule the tool promises (checked by V4).
+    #[arg(long, value_parser = super::choice::<Policy>(), default_value_t = Policy::Truncate)]
+    pub policy: Policy,
+    /// The corpus follows from this seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Valid cases in the corpus (malformed cases come on top).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES)]
+    pub cases: usize,
+    /// Seconds one run may take before its process group is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Largest output one run may write, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_output: u64,
+    /// Skip V9 (replaying refresh and replace with the tool as CCMCertFix).
+    #[arg(long)]
+    pub no_matrix: bool,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a JUnit XML report (one testcase per case and invariant).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Validate the validator: the reference fixer must pass, every mutant must fail on its invariant.
+    #[arg(long, conflicts_with = "fixer")]
+    pub self_test: bool,
+}
+
+pub fn run(a: ValidateArgs) -> u8 {
+    let progress = std::io::stderr().is_terminal() && !a.json;
+    if a.self_test {
+        return self_test(&a, progress);
+    }
+    let template = a.fixer.clone().unwrap_or_default();
+    let command = match ToolCommand::parse(&template) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("certmig: --fixer: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut o = ValidateOptions::new(&template, command);
+    o.format = a.format.parse::<FileFormat>().unwrap_or(FileFormat::Reg);
+    o.policy = a.policy;
+    o.seed = a.seed;
+    o.cases = a.cases;
+    o.limits.timeout = Duration::from_secs(a.timeout.max(1));
+    o.limits.max_output = a.max_output << 20;
+    o.matrix = !a.no_matrix;
+    o.progress = progress;
+    let r = validate(&o);
+    if let Some(f) = &a.junit {
+        if let Err(e) = certmig::fix::write::write_file(f, report::junit(&r).as_bytes()) {
+            eprintln!("certmig: {}: {e}", f.display());
+            return EXIT_FAILURE;
+        }
+    }
+    if a.json {
+        let code = print_json(&r);
+        if code != EXIT_OK {
+            return code;
+        }
+    } else {
+        print!("{}", report::human(&r));
+    }
+    if r.passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("certmig: cannot find my own executable: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let timeout = Duration::from_secs(a.timeout.clamp(1, 5));
+    let s = match selftest::run(&exe, a.seed, a.cases, a.policy, timeout, progress) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("certmig: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    if a.json {
+        let code = print_json(&s);
+        if code != EXIT_OK {
+            return code;
+        }
+    } else {
+        print!("{}", selftest::human(&s));
+    }
+    if s.passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}

@@ -1,0 +1,533 @@
+//! `certmig fix`: repairing files safely.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::write::{backup_path, parent, RealSteps, TempOutput, WriteSteps};
+use super::{
+    check_repair, repair_element, stream_repair, CertificateRepair, InvariantViolation, Policy,
+    StreamFixError,
+};
+use crate::cmtrace::{CmTraceLog, LogClock, Severity};
+use crate::format::reg::{parse_reg, write_reg};
+use crate::format::registry;
+use crate::format::{
+    self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader,
+};
+
+/// The input shapes `fix` repairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    Sst,
+    Reg,
+    /// One serialized element (a `.blob` file).
+    Element,
+    /// A directory of `<THUMBPRINT>.blob` files.
+    BlobDir,
+}
+
+/// What to repair and how.
+#[derive(Debug, Clone)]
+pub struct FixOptions {
+    pub input: PathBuf,
+    /// Write here instead of in place (a directory for a blob directory).
+    pub output: Option<PathBuf>,
+    pub policy: Policy,
+    pub dry_run: bool,
+    /// Keep `IN.bak` when repairing in place.
+    pub backup: bool,
+    /// Write a CMTrace log, like CCMCertFix's log argument.
+    pub log: Option<PathBuf>,
+    /// The clock of the log (the CLI starts it at the current time).
+    pub log_clock: LogClock,
+    /// Keep at most this many per-certificate reports (counts are always complete).
+    pub max_reports: Option<usize>,
+}
+
+/// What `fix` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixReport {
+    pub input: PathBuf,
+    pub format: InputFormat,
+    pub policy: Policy,
+    pub dry_run: bool,
+    pub certificates_total: usize,
+    pub certificates_changed: usize,
+    pub certificates: Vec<CertificateRepair>,
+    pub warnings: Vec<String>,
+    /// The file (or directory) written, if any.
+    pub wrote: Option<PathBuf>,
+    pub backup: Option<PathBuf>,
+}
+
+/// Why `fix` failed. [`FixError::is_bad_input`] errors exit 2; the others 1.
+#[derive(Debug, thiserror::Error)]
+pub enum FixError {
+    #[error("{}: {source}", path.display())]
+    BadInput { path: PathBuf, source: FormatError },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: the repaired output failed its check, nothing was replaced: {source}", path.display())]
+    Invariant {
+        path: PathBuf,
+        source: InvariantViolation,
+    },
+    #[error("{}: {message}", path.display())]
+    Unsupported { path: PathBuf, message: String },
+    #[error("{}: another certmig fix is working on it (the file is locked); nothing was done: run again when it has finished", path.display())]
+    Locked { path: PathBuf },
+}
+
+impl FixError {
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, FixError::BadInput { .. })
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> FixError + '_ {
+    move |source| FixError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn bad(path: &Path) -> impl Fn(FormatError) -> FixError + '_ {
+    move |source| FixError::BadInput {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Repairs a file or blob directory with the real file system.
+pub fn run(opts: &FixOptions) -> Result<FixReport, FixError> {
+    run_with(opts, &RealSteps)
+}
+
+/// Repairs with the given write steps (tests inject failures here).
+pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, FixError> {
+    let input = &opts.input;
+    let meta = std::fs::metadata(input).map_err(io_err(input))?;
+    let (target_path, in_place) = target(opts);
+    let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
+    let mut report = FixReport {
+        input: input.clone(),
+        format: InputFormat::Sst,
+        policy: opts.policy,
+        dry_run: opts.dry_run,
+        certificates_total: 0,
+        certificates_changed: 0,
+        certificates: Vec::new(),
+        warnings: Vec::new(),
+        wrote: None,
+        backup: None,
+    };
+    if !opts.dry_run {
+        let dir = if meta.is_dir() && in_place {
+            input.as_path()
+        } else {
+            parent(&target_path)
+        };
+        report.warnings.extend(super::lock::remove_stale_temps(dir));
+    }
+    if meta.is_dir() {
+        report.format = InputFormat::BlobDir;
+        fix_blob_dir(opts, steps, &mut report)?;
+    } else {
+        let mut head = [0u8; 64];
+        let n = io::Read::read(&mut File::open(input).map_err(io_err(input))?, &mut head)
+            .map_err(io_err(input))?;
+        match format::detect(&head[..n]) {
+            FileFormat::Sst => fix_sst(opts, steps, meta.len(), &mut report)?,
+            FileFormat::Reg => {
+                report.format = InputFormat::Reg;
+                fix_whole_file(opts, steps, &mut report)?
+            }
+            FileFormat::Blob => {
+                report.format = InputFormat::Element;
+                fix_whole_file(opts, steps, &mut report)?
+            }
+        }
+    }
+    if let Some(log) = &opts.log {
+        write_log(opts, &report, log, steps)?;
+    }
+    Ok(report)
+}
+
+fn record(report: &mut FixReport, r: CertificateRepair, max: Option<usize>) {
+    report.certificates_total += 1;
+    if r.changed {
+        report.certificates_changed += 1;
+    }
+    if let Some(w) = &r.warning {
+        report.warnings.push(format!("{}: {w}", r.thumbprint));
+    }
+    if max.is_none_or(|m| report.certificates.len() < m) {
+        report.certificates.push(r);
+    }
+}
+
+/// Where the output goes, and whether that is the input itself.
+fn target(opts: &FixOptions) -> (PathBuf, bool) {
+    match &opts.output {
+        Some(o) if !same_file(o, &opts.input) => (o.clone(), false),
+        _ => (opts.input.clone(), true),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Streams a `.sst`: one element in memory at a time.
+fn fix_sst(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    len: u64,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
+    let input = &opts.input;
+    let open = || -> Result<StoreReader<BufReader<File>>, FixError> {
+        let f = File::open(input).map_err(io_err(input))?;
+        StoreReader::open(BufReader::with_capacity(1 << 16, f), len, Limits::default())
+            .map_err(|e| stream_err(input, e))
+    };
+    let (target, in_place) = target(opts);
+    let mut reader = open()?;
+    let mut out = if opts.dry_run {
+        None
+    } else {
+        Some(BufWriter::with_capacity(
+            1 << 16,
+            TempOutput::create(steps, &target).map_err(io_err(&target))?,
+        ))
+    };
+    stream_repair(&mut reader, out.as_mut(), opts.policy, |r| {
+        record(report, r, opts.max_reports)
+    })
+    .map_err(|e| match e {
+        StreamFixError::Read(e) => stream_err(input, e),
+        StreamFixError::Element(source) => FixError::BadInput {
+            path: input.clone(),
+            source,
+        },
+        StreamFixError::Write(source) => FixError::Io {
+            path: target.clone(),
+            source,
+        },
+    })?;
+    let Some(out) = out else { return Ok(()) };
+    let temp = out.into_inner().map_err(|e| FixError::Io {
+        path: target.clone(),
+        source: e.into_error(),
+    })?;
+    temp.fsync().map_err(io_err(&target))?;
+    verify_sst(input, temp.path(), opts.policy)?;
+    commit(opts, temp, &target, in_place, report)
+}
+
+fn stream_err(path: &Path, e: format::store::StreamError) -> FixError {
+    match e {
+        format::store::StreamError::Format(source) => FixError::BadInput {
+            path: path.to_owned(),
+            source,
+        },
+        format::store::StreamError::Io(source) => FixError::Io {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
+/// Re-reads the written store and checks it against the input, element by
+/// element (bounded memory).
+fn verify_sst(input: &Path, written: &Path, policy: Policy) -> Result<(), FixError> {
+    let open = |p: &Path| -> Result<StoreReader<BufReader<File>>, FixError> {
+        let f = File::open(p).map_err(io_err(p))?;
+        let len = f.metadata().map_err(io_err(p))?.len();
+        StoreReader::open(BufReader::new(f), len, Limits::default())
+            .map_err(|e| invariant_from_stream(written, e))
+    };
+    let (mut a, mut b) = (open(input)?, open(written)?);
+    let (mut ba, mut bb) = (Vec::new(), Vec::new());
+    let mut index = 0;
+    loop {
+        ba.clear();
+        bb.clear();
+        let x = a
+            .next_element_into(&mut ba)
+            .map_err(|e| stream_err(input, e))?;
+        let y = b
+            .next_element_into(&mut bb)
+            .map_err(|e| invariant_from_stream(written, e))?;
+        match (x, y) {
+            (None, None) => return Ok(()),
+            (Some(ox), Some(oy)) => {
+                let before = SerializedElement::parse(&ba, ox as usize, ReadMode::Strict)
+                    .map_err(bad(input))?;
+                let after = SerializedElement::parse(&bb, oy as usize, ReadMode::Strict)
+                    .map_err(|e| invariant(written, index, e.to_string()))?;
+                check_repair(&[before], &[after], policy).map_err(|mut v| {
+                    v.index = index;
+                    FixError::Invariant {
+                        path: written.to_owned(),
+                        source: v,
+                    }
+                })?;
+            }
+            _ => {
+                return Err(invariant(
+                    written,
+                    index,
+                    "the number of certificates changed".into(),
+                ))
+            }
+        }
+        index += 1;
+    }
+}
+
+fn invariant(path: &Path, index: usize, message: String) -> FixError {
+    FixError::Invariant {
+        path: path.to_owned(),
+        source: InvariantViolation { index, message },
+    }
+}
+
+fn invariant_from_stream(path: &Path, e: format::store::StreamError) -> FixError {
+    invariant(path, 0, format!("the written store does not parse: {e}"))
+}
+
+/// `.reg` and single-element files: small, read whole.
+fn fix_whole_file(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
+    let input = &opts.input;
+    let bytes = std::fs::read(input).map_err(io_err(input))?;
+    let (before, new_bytes) = match report.format {
+        InputFormat::Reg => {
+            let parsed = parse_reg(&bytes, ReadMode::Strict).map_err(bad(input))?;
+            if write_reg(&parsed.store, parsed.encoding) != bytes {
+                return Err(FixError::Unsupported {
+                    path: input.clone(),
+                    message: "this .reg is not laid out exactly as `reg export` writes it (other keys or values, \
+                              other wrapping or line ends); certmig repairs only canonical exports, so nothing else \
+                              in the file can change. Re-export it, or convert it with `certmig fix IN -o OUT.sst`."
+                        .into(),
+                });
+            }
+            let before: Vec<_> = parsed
+                .store
+                .certificates
+                .iter()
+                .map(|c| c.element.clone())
+                .collect();
+            let mut store = parsed.store.clone();
+            for c in &mut store.certificates {
+                record(
+                    report,
+                    repair_element(&mut c.element, opts.policy),
+                    opts.max_reports,
+                );
+            }
+            (before, write_reg(&store, parsed.encoding))
+        }
+        _ => {
+            let mut e = format::parse_element_file(&bytes, ReadMode::Strict).map_err(bad(input))?;
+            if let Some(stem) = input
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| format::Thumbprint::looks_like(s))
+            {
+                registry::parse_blob(&bytes, stem, ReadMode::Strict).map_err(bad(input))?;
+            }
+            let before = vec![e.clone().into_owned()];
+            record(
+                report,
+                repair_element(&mut e, opts.policy),
+                opts.max_reports,
+            );
+            (before, e.to_bytes())
+        }
+    };
+    if opts.dry_run {
+        return Ok(());
+    }
+    let (target, in_place) = target(opts);
+    let mut temp = TempOutput::create(steps, &target).map_err(io_err(&target))?;
+    temp.write_all(&new_bytes).map_err(io_err(&target))?;
+    temp.fsync().map_err(io_err(&target))?;
+    let written = std::fs::read(temp.path()).map_err(io_err(&target))?;
+    let after: Vec<SerializedElement<'_>> = match report.format {
+        InputFormat::Reg => parse_reg(&written, ReadMode::Strict)
+            .map_err(|e| invariant(&target, 0, e.to_string()))?
+            .store
+            .certificates
+            .into_iter()
+            .map(|c| c.element)
+            .collect(),
+        _ => vec![SerializedElement::parse(&written, 0, ReadMode::Strict)
+            .map_err(|e| invariant(&target, 0, e.to_string()))?],
+    };
+    check_repair(&before, &after, opts.policy).map_err(|source| FixError::Invariant {
+        path: target.clone(),
+        source,
+    })?;
+    commit(opts, temp, &target, in_place, report)
+}
+
+/// Replaces the target. In place with nothing repaired, nothing is replaced
+/// (the temporary file is dropped): the input and any earlier backup stay.
+fn commit(
+    opts: &FixOptions,
+    temp: TempOutput<'_>,
+    target: &Path,
+    in_place: bool,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
+    if in_place && report.certificates_changed == 0 {
+        return Ok(());
+    }
+    let backup = (in_place && opts.backup).then(|| backup_path(&opts.input));
+    temp.commit(target, backup.as_deref().map(|b| (opts.input.as_path(), b)))
+        .map_err(io_err(target))?;
+    report.wrote = Some(target.to_owned());
+    report.backup = backup;
+    Ok(())
+}
+
+/// A directory of `<THUMBPRINT>.blob` files: every file is parsed and
+/// checked before any is replaced; each is then written safely.
+fn fix_blob_dir(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    report: &mut FixReport,
+) -> Result<(), FixError> {
+    let dir = &opts.input;
+    let paths = registry::blob_paths(dir).map_err(|e| match e {
+        format::LocatedError::Io { path, source } => FixError::Io { path, source },
+        format::LocatedError::Format { path, source } => FixError::BadInput { path, source },
+    })?;
+    let mut files = Vec::with_capacity(paths.len());
+    for p in &paths {
+        let bytes = std::fs::read(p).map_err(io_err(p))?;
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let e = registry::parse_blob(&bytes, stem, ReadMode::Strict)
+            .map_err(bad(p))?
+            .into_owned();
+        files.push((p.clone(), bytes, e));
+    }
+    let out_dir = opts.output.clone().filter(|o| !same_file(o, dir));
+    if let Some(o) = &out_dir {
+        if !opts.dry_run {
+            std::fs::create_dir_all(o).map_err(io_err(o))?;
+        }
+    }
+    for (path, bytes, before) in files {
+        let mut after = before.clone();
+        let r = repair_element(&mut after, opts.policy);
+        let changed = r.changed;
+        record(report, r, opts.max_reports);
+        if opts.dry_run {
+            continue;
+        }
+        let target = match &out_dir {
+            Some(o) => o.join(path.file_name().unwrap_or_default()),
+            None if changed => path.clone(),
+            None => continue,
+        };
+        let new_bytes = if changed { after.to_bytes() } else { bytes };
+        let mut temp = TempOutput::create(steps, &target).map_err(io_err(&target))?;
+        temp.write_all(&new_bytes).map_err(io_err(&target))?;
+        temp.fsync().map_err(io_err(&target))?;
+        let written = std::fs::read(temp.path()).map_err(io_err(&target))?;
+        let reread = SerializedElement::parse(&written, 0, ReadMode::Strict)
+            .map_err(|e| invariant(&target, 0, e.to_string()))?;
+        check_repair(&[before], &[reread], opts.policy).map_err(|source| FixError::Invariant {
+            path: target.clone(),
+            source,
+        })?;
+        let backup = (out_dir.is_none() && opts.backup).then(|| backup_path(&path));
+        temp.commit(&target, backup.as_deref().map(|b| (path.as_path(), b)))
+            .map_err(io_err(&target))?;
+    }
+    if !opts.dry_run {
+        report.wrote = Some(out_dir.unwrap_or_else(|| dir.clone()));
+    }
+    Ok(())
+}
+
+/// CCMCertFix's log: one line per certificate and a summary.
+fn write_log(
+    opts: &FixOptions,
+    report: &FixReport,
+    path: &Path,
+    steps: &dyn WriteSteps,
+) -> Result<(), FixError> {
+    const COMPONENT: &str = "CCMCertFix";
+    let mut log = CmTraceLog::new(opts.log_clock.clone());
+    let info = Severity::Information;
+    log.log(
+        COMPONENT,
+        info,
+        1,
+        format!(
+            "CCMCertFix (certmig reference) started; policy {}; input {}",
+            opts.policy,
+            opts.input.display()
+        ),
+    );
+    for c in &report.certificates {
+        log.log(
+            COMPONENT,
+            info,
+            1,
+            format!("Processing certificate {} in store SMS", c.thumbprint),
+        );
+        if c.changed {
+            log.log(
+                COMPONENT,
+                info,
+                1,
+                format!(
+                    "Friendly name \"{}\" contains an embedded NUL; rewritten as \"{}\" (policy {})",
+                    c.before.as_deref().map(format::friendly_name::escape).unwrap_or_default(),
+                    c.after.as_deref().map(format::friendly_name::escape).unwrap_or_default(),
+                    opts.policy
+                ),
+            );
+        }
+        if let Some(w) = &c.warning {
+            log.log(COMPONENT, Severity::Warning, 1, w.clone());
+        }
+    }
+    log.log(
+        COMPONENT,
+        info,
+        1,
+        format!(
+            "Certificate store {}: {} of {} certificates updated",
+            if opts.dry_run {
+                "checked (dry run)"
+            } else {
+                "repaired"
+            },
+            report.certificates_changed,
+            report.certificates_total
+        ),
+    );
+    let mut temp = TempOutput::create(steps, path).map_err(io_err(path))?;
+    temp.write_all(log.render().as_bytes())
+        .map_err(io_err(path))?;
+    temp.fsync().map_err(io_err(path))?;
+    temp.commit(path, None).map_err(io_err(path))
+}

@@ -1,0 +1,64 @@
+//! The reference CCMCertFix.
+//!
+//! For every certificate whose friendly name has an embedded NUL it rewrites
+//! that one property value and nothing else: certificates, every other
+//! property, property order, thumbprints and key links stay byte-identical,
+//! clean certificates are untouched, and a second run changes nothing.
+//!
+//! Policies ([`Policy`]): `truncate` (default) keeps what Windows displayed
+//! before MS09-056 — the text before the first NUL — plus one terminator;
+//! `strip` drops every NUL and adds one terminator. A name that becomes
+//! empty is kept as a lone terminator and reported as a warning. An
+//! odd-length value (only readable leniently) is left alone with a warning:
+//! it is not text, and guessing would change bytes nobody asked to change.
+//!
+//! [`run`] repairs files (`.sst` streamed element by element, `.reg`, a
+//! single `.blob` element, a directory of `<THUMBPRINT>.blob` files) with the
+//! safe-writing rules of [`write`]. [`Fixer`] is the one interface through
+//! which the scenario simulator and the validator call any fixer.
+
+mod files;
+pub mod lock;
+pub mod write;
+
+pub use certmig_format::repair::{
+    check_repair, repair_element, repair_friendly_name, stream_repair, CertificateRepair,
+    InvariantViolation, NameRepair, Policy, StreamFixError,
+};
+pub use files::{run, run_with as files_run_with, FixError, FixOptions, FixReport, InputFormat};
+
+use crate::format::{ReadMode, SerializedStore};
+
+/// A fixer of SMS stores: the reference CCMCertFix, or (in the validator) an
+/// external program. The simulator calls fixers only through this trait.
+pub trait Fixer: Send + Sync {
+    /// A short name for reports and logs.
+    fn name(&self) -> &str;
+    /// Repairs a serialized store (`.sst` bytes) and returns the new bytes.
+    fn fix_store(&self, sst: &[u8]) -> Result<Vec<u8>, FixError>;
+}
+
+/// The reference CCMCertFix.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReferenceFixer {
+    pub policy: Policy,
+}
+
+impl Fixer for ReferenceFixer {
+    fn name(&self) -> &str {
+        "CCMCertFix (reference)"
+    }
+
+    fn fix_store(&self, sst: &[u8]) -> Result<Vec<u8>, FixError> {
+        let store =
+            SerializedStore::parse(sst, ReadMode::Strict).map_err(|source| FixError::BadInput {
+                path: "(state store)".into(),
+                source,
+            })?;
+        let mut store = store.into_owned();
+        for e in &mut store.elements {
+            repair_element(e, self.policy);
+        }
+        Ok(store.to_bytes())
+    }
+}

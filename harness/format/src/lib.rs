@@ -1,0 +1,36 @@
+//! Byte-exact readers and writers for the certificate store formats Windows
+//! uses (see `FORMATS.md` in the project's spec): property entries,
+//! serialized elements, `.sst` store files, registry `Blob` values and
+//! `reg export` files.
+//!
+//! Every binary reader goes through [`cursor::Cursor`], borrows from its input
+//! and returns a [`FormatError`] carrying the absolute byte offset; the `.reg`
+//! reader reports line and column. Writers are byte-exact:
+//! `write(parse(bytes)) == bytes` for every valid input.
+
+pub mod cursor;
+pub mod der;
+pub mod detect;
+pub mod dump;
+pub mod element;
+pub mod error;
+pub mod friendly_name;
+pub mod key_prov_info;
+pub mod limits;
+pub mod names;
+pub mod property;
+pub mod reg;
+pub mod registry;
+pub mod repair;
+pub mod store;
+pub mod thumbprint;
+
+pub use detect::{detect, parse_element_file, FileFormat};
+pub use element::{ContextKind, EntryOrder, ReadMode, SerializedElement};
+pub use error::{Field, FormatError, LocatedError, Location, NotAStore, RegError};
+pub use friendly_name::{Defect, FriendlyNameShape};
+pub use key_prov_info::KeyProvInfo;
+pub use limits::Limits;
+pub use property::{Property, PropertyId};
+pub use store::{SerializedStore, StoreIter, StoreReader, StoreWriter};
+pub use thumbprint::Thumbprint;

@@ -1,0 +1,621 @@
+//! Serialized store files (`.sst`, FORMATS.md section 3): an 8-byte header,
+//! one serialized element per certificate (then CRLs and CTLs), and a 12-byte
+//! end marker.
+//!
+//! Two readers share the same entry checks:
+//! - [`StoreIter`] / [`SerializedStore::parse`] borrow from an in-memory
+//!   slice (zero-copy; used by `scan`);
+//! - [`StoreReader`] streams from any `Read`, handing out one element's raw
+//!   bytes at a time, so memory stays bounded by the largest element (used by
+//!   `fix`).
+
+use std::io::{self, Read, Write};
+
+use super::cursor::Cursor;
+use super::element::{EntryOrder, ReadMode, SerializedElement};
+use super::error::{Field, FormatError, NotAStore};
+use super::limits::Limits;
+use super::property::{
+    check_header, read_entry, EntryHeader, PropertyId, RawEntry, ENTRY_HEADER_LEN,
+};
+
+/// `00 00 00 00` then ASCII `CERT`.
+pub const STORE_HEADER: [u8; 8] = [0, 0, 0, 0, b'C', b'E', b'R', b'T'];
+/// `prop_id` 0, reserved 0, length 0.
+pub const END_MARKER: [u8; 12] = [0; 12];
+
+/// A whole serialized store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SerializedStore<'a> {
+    pub elements: Vec<SerializedElement<'a>>,
+    /// True when the input was an empty file (an empty store); written back
+    /// as an empty file.
+    pub empty_file: bool,
+}
+
+impl<'a> SerializedStore<'a> {
+    pub fn new(elements: Vec<SerializedElement<'a>>) -> Self {
+        SerializedStore {
+            elements,
+            empty_file: false,
+        }
+    }
+
+    /// Parses a whole store. In lenient mode a store whose properties follow
+    /// their certificates is accepted; every element reports the order.
+    ///
+    /// Order detection: the store is read properties-first whenever that
+    /// reading is valid. A context-first store whose last certificate has no
+    /// properties is byte for byte also a valid properties-first store, and is
+    /// reported as such (the bytes round-trip either way).
+    pub fn parse(bytes: &'a [u8], mode: ReadMode) -> Result<Self, FormatError> {
+        Self::parse_with(bytes, mode, &Limits::default())
+    }
+
+    pub fn parse_with(
+        bytes: &'a [u8],
+        mode: ReadMode,
+        limits: &Limits,
+    ) -> Result<Self, FormatError> {
+        if bytes.is_empty() {
+            return Ok(SerializedStore {
+                elements: Vec::new(),
+                empty_file: true,
+            });
+        }
+        // Read properties-first in `mode` (lenient: friendly names are not
+        // checked and what follows the end marker is ignored, as `StoreIter`
+        // and `scan` do); leniently, properties that end the store mean it
+        // may be context-first.
+        let elements = StoreIter::new_with(bytes, mode, limits)?
+            .map(|r| r.map(|(_, e)| e))
+            .collect::<Result<Vec<_>, _>>();
+        match elements {
+            Ok(elements) => Ok(SerializedStore::new(elements)),
+            Err(e @ FormatError::MissingContext { .. }) if mode == ReadMode::Lenient => {
+                parse_context_first(bytes, limits).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The order the store was written in (properties first unless every
+    /// element says otherwise).
+    pub fn order(&self) -> EntryOrder {
+        self.elements.first().map(|e| e.order).unwrap_or_default()
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        if self.empty_file {
+            return 0;
+        }
+        STORE_HEADER.len()
+            + self
+                .elements
+                .iter()
+                .map(SerializedElement::encoded_len)
+                .sum::<usize>()
+            + END_MARKER.len()
+    }
+
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        if self.empty_file && self.elements.is_empty() {
+            return;
+        }
+        out.reserve(self.encoded_len());
+        out.extend_from_slice(&STORE_HEADER);
+        for e in &self.elements {
+            e.write_to(out);
+        }
+        out.extend_from_slice(&END_MARKER);
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_to(&mut v);
+        v
+    }
+
+    pub fn into_owned(self) -> SerializedStore<'static> {
+        SerializedStore {
+            elements: self
+                .elements
+                .into_iter()
+                .map(SerializedElement::into_owned)
+                .collect(),
+            empty_file: self.empty_file,
+        }
+    }
+}
+
+/// Says what a file that does not start with the store header is.
+pub fn detect_not_a_store(bytes: &[u8]) -> NotAStore {
+    const PKCS7_SIGNED_DATA: [u8; 11] = [
+        0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02,
+    ];
+    if bytes.first() == Some(&0x30) {
+        let head = &bytes[..bytes.len().min(32)];
+        if head
+            .windows(PKCS7_SIGNED_DATA.len())
+            .any(|w| w == PKCS7_SIGNED_DATA)
+        {
+            NotAStore::Pkcs7
+        } else {
+            NotAStore::DerCertificate
+        }
+    } else if bytes.starts_with(b"-----BEGIN") {
+        NotAStore::Pem
+    } else {
+        NotAStore::Unknown
+    }
+}
+
+/// Checks the 8-byte header at the start of a non-empty store.
+fn check_store_header(bytes: &[u8]) -> Result<(), FormatError> {
+    let n = bytes.len().min(STORE_HEADER.len());
+    if bytes[..n] != STORE_HEADER[..n] {
+        return Err(FormatError::NotAStore {
+            offset: 0,
+            detected: detect_not_a_store(bytes),
+        });
+    }
+    if n < STORE_HEADER.len() {
+        return Err(FormatError::Truncated {
+            field: Field::StoreHeader,
+            offset: 0,
+            needed: STORE_HEADER.len(),
+            available: n,
+        });
+    }
+    Ok(())
+}
+
+/// Zero-copy iterator over the elements of an in-memory store, in the
+/// properties-first order. Yields each element with the offset of its first
+/// entry. After the last element it checks the end marker and what follows.
+pub struct StoreIter<'a> {
+    cursor: Cursor<'a>,
+    mode: ReadMode,
+    limits: Limits,
+    count: usize,
+    done: bool,
+    entries: Vec<(usize, u32, &'a [u8])>,
+}
+
+impl<'a> StoreIter<'a> {
+    /// Starts after the header. An empty input yields nothing.
+    pub fn new(bytes: &'a [u8], mode: ReadMode) -> Result<Self, FormatError> {
+        Self::new_with(bytes, mode, &Limits::default())
+    }
+
+    pub fn new_with(bytes: &'a [u8], mode: ReadMode, limits: &Limits) -> Result<Self, FormatError> {
+        let done = bytes.is_empty();
+        if !done {
+            check_store_header(bytes)?;
+        }
+        Ok(StoreIter {
+            cursor: Cursor::at(&bytes[bytes.len().min(8)..], bytes.len().min(8)),
+            mode,
+            limits: *limits,
+            count: 0,
+            done,
+            entries: Vec::with_capacity(4),
+        })
+    }
+
+    fn next_element(&mut self) -> Result<Option<(usize, SerializedElement<'a>)>, FormatError> {
+        self.entries.clear();
+        loop {
+            if self.cursor.is_empty() {
+                return Err(FormatError::MissingEndMarker {
+                    offset: self.cursor.offset(),
+                });
+            }
+            match read_entry(&mut self.cursor)? {
+                RawEntry::EndMarker { .. } => {
+                    if let Some(&(offset, _, _)) = self.entries.first() {
+                        return Err(FormatError::MissingContext { offset });
+                    }
+                    if !self.cursor.is_empty() && self.mode == ReadMode::Strict {
+                        return Err(FormatError::TrailingData {
+                            offset: self.cursor.offset(),
+                            len: self.cursor.remaining(),
+                        });
+                    }
+                    return Ok(None);
+                }
+                RawEntry::Entry { offset, id, value } => {
+                    let start = self.entries.first().map_or(offset, |e| e.0);
+                    if offset + ENTRY_HEADER_LEN + value.len() - start
+                        > self.limits.max_element_size
+                    {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "element size",
+                            limit: self.limits.max_element_size,
+                        });
+                    }
+                    if self.entries.len() >= self.limits.max_properties_per_element {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "properties in one element",
+                            limit: self.limits.max_properties_per_element,
+                        });
+                    }
+                    self.entries.push((offset, id, value));
+                    if PropertyId::from_u32(id).is_context() {
+                        self.count += 1;
+                        if self.count > self.limits.max_certificates {
+                            return Err(FormatError::LimitExceeded {
+                                offset,
+                                what: "elements in one store",
+                                limit: self.limits.max_certificates,
+                            });
+                        }
+                        let start = self.entries[0].0;
+                        let ctx = self.entries.len() - 1;
+                        let e = SerializedElement::assemble(
+                            &self.entries,
+                            ctx,
+                            EntryOrder::PropertiesFirst,
+                            self.mode,
+                        )?;
+                        return Ok(Some((start, e)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for StoreIter<'a> {
+    type Item = Result<(usize, SerializedElement<'a>), FormatError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_element() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Lenient reading of a store whose properties follow their certificate.
+fn parse_context_first<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<SerializedStore<'a>, FormatError> {
+    check_store_header(bytes)?;
+    let mut c = Cursor::at(&bytes[8..], 8);
+    let mut groups: Vec<Vec<(usize, u32, &'a [u8])>> = Vec::new();
+    loop {
+        if c.is_empty() {
+            return Err(FormatError::MissingEndMarker { offset: c.offset() });
+        }
+        match read_entry(&mut c)? {
+            RawEntry::EndMarker { .. } => break,
+            RawEntry::Entry { offset, id, value } => {
+                if PropertyId::from_u32(id).is_context() {
+                    if groups.len() >= limits.max_certificates {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "elements in one store",
+                            limit: limits.max_certificates,
+                        });
+                    }
+                    groups.push(Vec::new());
+                }
+                let Some(g) = groups.last_mut() else {
+                    return Err(FormatError::MissingContext { offset });
+                };
+                // The same limits as the properties-first readers.
+                let start = g.first().map_or(offset, |e| e.0);
+                if offset + ENTRY_HEADER_LEN + value.len() - start > limits.max_element_size {
+                    return Err(FormatError::LimitExceeded {
+                        offset,
+                        what: "element size",
+                        limit: limits.max_element_size,
+                    });
+                }
+                if g.len() >= limits.max_properties_per_element {
+                    return Err(FormatError::LimitExceeded {
+                        offset,
+                        what: "properties in one element",
+                        limit: limits.max_properties_per_element,
+                    });
+                }
+                g.push((offset, id, value));
+            }
+        }
+    }
+    let elements = groups
+        .iter()
+        .map(|g| SerializedElement::assemble(g, 0, EntryOrder::ContextFirst, ReadMode::Lenient))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SerializedStore::new(elements))
+}
+
+/// Streams a store from any reader, one element at a time, in strict
+/// properties-first order. Memory is bounded by the largest element
+/// (itself bounded by [`Limits::max_element_size`]).
+pub struct StoreReader<R> {
+    inner: R,
+    /// Absolute offset of the next unread byte.
+    pos: u64,
+    total_len: u64,
+    limits: Limits,
+    count: usize,
+    finished: bool,
+    /// The input was an empty file.
+    pub empty_file: bool,
+}
+
+impl<R: Read> StoreReader<R> {
+    /// Reads and checks the header. `total_len` is the input's length (a file's
+    /// metadata length), used to reject lengths past the end before reading.
+    pub fn open(mut inner: R, total_len: u64, limits: Limits) -> Result<Self, StreamError> {
+        let mut header = [0u8; 8];
+        let n = read_up_to(&mut inner, &mut header)?;
+        if n == 0 {
+            return Ok(StoreReader {
+                inner,
+                pos: 0,
+                total_len,
+                limits,
+                count: 0,
+                finished: true,
+                empty_file: true,
+            });
+        }
+        if header[..n] != STORE_HEADER[..n] {
+            // Read as much as `SerializedStore::parse` looks at, so the error
+            // says what the file is (PEM, PKCS#7, DER) in the same words.
+            let mut head = [0u8; 32];
+            head[..n].copy_from_slice(&header[..n]);
+            let m = n + read_up_to(&mut inner, &mut head[n..])?;
+            return Err(FormatError::NotAStore {
+                offset: 0,
+                detected: detect_not_a_store(&head[..m]),
+            }
+            .into());
+        }
+        check_store_header(&header[..n])?;
+        Ok(StoreReader {
+            inner,
+            pos: 8,
+            total_len,
+            limits,
+            count: 0,
+            finished: false,
+            empty_file: false,
+        })
+    }
+
+    /// Appends the raw bytes of the next element (its entries, properties
+    /// first, context last) to `buf` and returns the element's absolute
+    /// offset, or `None` after the end marker.
+    pub fn next_element_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>, StreamError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let start_len = buf.len();
+        let mut properties = 0usize;
+        loop {
+            let offset = self.pos;
+            let mut header = [0u8; ENTRY_HEADER_LEN];
+            let n = read_up_to(&mut self.inner, &mut header)?;
+            if n == 0 {
+                return Err(FormatError::MissingEndMarker {
+                    offset: offset as usize,
+                }
+                .into());
+            }
+            if n < ENTRY_HEADER_LEN {
+                return Err(FormatError::Truncated {
+                    field: match n {
+                        0..=3 => Field::PropertyId,
+                        4..=7 => Field::PropertyReserved,
+                        _ => Field::PropertyLength,
+                    },
+                    offset: offset as usize,
+                    needed: ENTRY_HEADER_LEN,
+                    available: n,
+                }
+                .into());
+            }
+            self.pos += ENTRY_HEADER_LEN as u64;
+            let available = self.total_len.saturating_sub(self.pos) as usize;
+            match check_header(&header, offset as usize, available)? {
+                EntryHeader::EndMarker => {
+                    self.finished = true;
+                    if buf.len() > start_len {
+                        return Err(FormatError::MissingContext {
+                            offset: start as usize,
+                        }
+                        .into());
+                    }
+                    let mut probe = [0u8; 1];
+                    if read_up_to(&mut self.inner, &mut probe)? != 0 {
+                        return Err(FormatError::TrailingData {
+                            offset: self.pos as usize,
+                            len: self.total_len.saturating_sub(self.pos) as usize,
+                        }
+                        .into());
+                    }
+                    return Ok(None);
+                }
+                EntryHeader::Entry { id, len } => {
+                    let element_len = buf.len() - start_len + ENTRY_HEADER_LEN + len as usize;
+                    if element_len > self.limits.max_element_size {
+                        return Err(FormatError::LimitExceeded {
+                            offset: offset as usize,
+                            what: "element size",
+                            limit: self.limits.max_element_size,
+                        }
+                        .into());
+                    }
+                    properties += 1;
+                    if properties > self.limits.max_properties_per_element {
+                        return Err(FormatError::LimitExceeded {
+                            offset: offset as usize,
+                            what: "properties in one element",
+                            limit: self.limits.max_properties_per_element,
+                        }
+                        .into());
+                    }
+                    buf.extend_from_slice(&header);
+                    let value_start = buf.len();
+                    buf.resize(value_start + len as usize, 0);
+                    let got = read_up_to(&mut self.inner, &mut buf[value_start..])?;
+                    if got < len as usize {
+                        buf.truncate(start_len);
+                        return Err(FormatError::Truncated {
+                            field: Field::PropertyValue,
+                            offset: self.pos as usize,
+                            needed: len as usize,
+                            available: got,
+                        }
+                        .into());
+                    }
+                    self.pos += len as u64;
+                    if PropertyId::from_u32(id).is_context() {
+                        self.count += 1;
+                        if self.count > self.limits.max_certificates {
+                            return Err(FormatError::LimitExceeded {
+                                offset: offset as usize,
+                                what: "elements in one store",
+                                limit: self.limits.max_certificates,
+                            }
+                            .into());
+                        }
+                        return Ok(Some(start));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a store element by element.
+pub struct StoreWriter<W: Write> {
+    inner: W,
+}
+
+impl<W: Write> StoreWriter<W> {
+    pub fn new(mut inner: W) -> io::Result<Self> {
+        inner.write_all(&STORE_HEADER)?;
+        Ok(StoreWriter { inner })
+    }
+
+    /// Writes one element's raw bytes.
+    pub fn write_raw(&mut self, element: &[u8]) -> io::Result<()> {
+        self.inner.write_all(element)
+    }
+
+    pub fn write_element(&mut self, e: &SerializedElement<'_>) -> io::Result<()> {
+        let mut v = Vec::with_capacity(e.encoded_len());
+        e.write_to(&mut v);
+        self.inner.write_all(&v)
+    }
+
+    /// Writes the end marker and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.inner.write_all(&END_MARKER)?;
+        Ok(self.inner)
+    }
+}
+
+/// An error while streaming: the input was malformed, or reading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Reads until `buf` is full or the input ends; returns how much was read.
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::friendly_name::Defect;
+    use crate::property::Property;
+
+    fn store() -> SerializedStore<'static> {
+        let e = |n: u8| {
+            SerializedElement::certificate(
+                vec![0x30, 0x01, n],
+                vec![Property::new(
+                    PropertyId::FriendlyName,
+                    Defect::DoubledTerminator.apply("SMS"),
+                )],
+            )
+        };
+        SerializedStore::new(vec![e(1), e(2)])
+    }
+
+    #[test]
+    fn round_trip_and_streaming_agree() {
+        let s = store();
+        let b = s.to_bytes();
+        assert_eq!(&b[..8], &STORE_HEADER);
+        assert_eq!(&b[b.len() - 12..], &END_MARKER);
+        let p = SerializedStore::parse(&b, ReadMode::Strict).unwrap();
+        assert_eq!(p, s);
+        assert_eq!(p.to_bytes(), b);
+
+        let mut r = StoreReader::open(&b[..], b.len() as u64, Limits::default()).unwrap();
+        let mut buf = Vec::new();
+        let mut offsets = Vec::new();
+        while let Some(off) = r.next_element_into(&mut buf).unwrap() {
+            offsets.push(off);
+        }
+        assert_eq!(offsets, vec![8, 8 + s.elements[0].encoded_len() as u64]);
+        assert_eq!(buf, b[8..b.len() - 12]);
+    }
+
+    #[test]
+    fn empty_file_is_an_empty_store_and_writes_back_empty() {
+        let s = SerializedStore::parse(b"", ReadMode::Strict).unwrap();
+        assert!(s.elements.is_empty() && s.empty_file);
+        assert!(s.to_bytes().is_empty());
+        let header_only = [&STORE_HEADER[..], &END_MARKER[..]].concat();
+        let s = SerializedStore::parse(&header_only, ReadMode::Strict).unwrap();
+        assert_eq!(s.to_bytes(), header_only);
+    }
+
+    #[test]
+    fn context_first_store_is_read_leniently() {
+        let mut s = store();
+        for e in &mut s.elements {
+            e.order = EntryOrder::ContextFirst;
+        }
+        let b = s.to_bytes();
+        assert!(SerializedStore::parse(&b, ReadMode::Strict).is_err());
+        let p = SerializedStore::parse(&b, ReadMode::Lenient).unwrap();
+        assert_eq!(p.order(), EntryOrder::ContextFirst);
+        assert_eq!(p.to_bytes(), b);
+    }
+}

@@ -1,0 +1,1 @@
+//! certmig's printers over the engines' results.

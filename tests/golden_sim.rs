@@ -1,0 +1,67 @@
+//! Golden snapshots (under `golden/`) of the whole outcome matrix and of the
+//! logs of representative scenarios, at least one per outcome kind. Review
+//! changes with `cargo insta review`; a change here is a change of behaviour.
+
+use std::path::Path;
+
+use certmig::sim::matrix::{run_matrix, table};
+use certmig::sim::scenario::Scenario;
+use certmig::sim::{replay, OutcomeKind};
+
+#[test]
+fn the_whole_outcome_matrix() {
+    insta::with_settings!({snapshot_path => "../golden", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("matrix_table", table(&run_matrix()));
+    });
+}
+
+#[test]
+fn logs_of_representative_scenarios() {
+    let files = [
+        "c01-c10-refresh-xp-to-win7rtm-latent.toml",
+        "c03-refresh-win7rtm-kb974571-before-restore.toml",
+        "c04-replace-win7sp1-to-win7sp1.toml",
+        "c07-ccmcertfix-step-replace-win7sp1.toml",
+        "c08-superseded-no-extract.toml",
+        "c08-superseded-extract.toml",
+        "c11-replace-ccmcertfix-after-capture.toml",
+        "fix-captured-state-smp-refresh.toml",
+    ];
+    let mut outcomes = std::collections::BTreeSet::new();
+    for file in files {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file);
+        let r = replay(&Scenario::load(&path).unwrap());
+        outcomes.insert(r.outcome.kind);
+        let mut text = format!(
+            "scenario: {}\noutcome: {} step: {} hresult: {} identity preserved: {}\n",
+            r.scenario,
+            r.outcome.kind.as_str(),
+            r.outcome.step.as_deref().unwrap_or("-"),
+            r.outcome.hresult.map_or("-".to_owned(), |h| h.to_string()),
+            r.outcome.identity_preserved
+        );
+        for m in &r.logs {
+            text.push_str(&format!(
+                "\n=== {}\\smsts.log ===\n{}",
+                m.machine,
+                m.smsts_log().replace("\r\n", "\n")
+            ));
+            text.push_str(&format!(
+                "\n=== {}\\Ccmexec.log ===\n{}",
+                m.machine,
+                m.ccmexec_log().replace("\r\n", "\n")
+            ));
+        }
+        let name = format!("logs_{}", file.trim_end_matches(".toml"));
+        insta::with_settings!({snapshot_path => "../golden", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!(name, text);
+        });
+    }
+    assert_eq!(
+        outcomes.len(),
+        OutcomeKind::ALL.len(),
+        "one snapshot per outcome kind at least: {outcomes:?}"
+    );
+}
