@@ -16,7 +16,7 @@ use super::mix::{Attribute, ClientHotfix, Mix, Plan};
 use crate::cryptoapi::Hresult;
 use crate::fix::{Policy, ReferenceFixer};
 use crate::format::Defect;
-use crate::sim::model::{ClientVersion, Os, KB974571, KB977203, KB977384};
+use crate::sim::model::{ClientVersion, Hotfix, Os, Update};
 use crate::sim::scenario::{MachineSpec, Remediation, Scenario, SiteSpec, StateStore};
 use crate::sim::{self, Kind, Outcome, OutcomeKind};
 
@@ -109,8 +109,8 @@ impl MachineProfile {
     pub fn scenario(&self, seed: u64, policy: Policy) -> Scenario {
         let hotfixes = match self.client_hotfix {
             ClientHotfix::None => vec![],
-            ClientHotfix::Kb977203 => vec![KB977203.to_owned()],
-            ClientHotfix::Kb977384 => vec![KB977384.to_owned()],
+            ClientHotfix::Kb977203 => vec![Hotfix::Kb977203],
+            ClientHotfix::Kb977384 => vec![Hotfix::Kb977384],
         };
         Scenario {
             name: String::new(),
@@ -124,7 +124,7 @@ impl MachineProfile {
                 name: "PC0001".to_owned(),
                 os: self.source_os,
                 updates: if self.source_kb974571 {
-                    vec![KB974571.to_owned()]
+                    vec![Update::Kb974571]
                 } else {
                     vec![]
                 },

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{self, rules_in_force, Client, ClientVersion, Os, SiteServer, KB977203};
+use super::model::{self, rules_in_force, Client, ClientVersion, Hotfix, Os, SiteServer, Update};
 use super::scenario::{MachineSpec, Scenario};
 use super::steps::TaskSequenceStep;
 use super::{check_expectation, Kind, MachineLogs, Outcome, OutcomeKind, Replay};
@@ -63,7 +63,7 @@ impl Identity {
 struct Machine {
     name: String,
     os: Os,
-    updates: BTreeSet<String>,
+    updates: BTreeSet<Update>,
     client: Option<Client>,
     logs: MachineLogs,
     thread: u32,
@@ -186,7 +186,7 @@ impl World<'_> {
     /// the certificates, C6).
     fn existing_client(&mut self, m: &mut Machine, spec: &MachineSpec) {
         let version = spec.client.unwrap_or(ClientVersion::Sp2);
-        let hotfixes: BTreeSet<String> = spec.client_hotfixes.iter().cloned().collect();
+        let hotfixes: BTreeSet<Hotfix> = spec.client_hotfixes.iter().copied().collect();
         let defect =
             spec.defect
                 .unwrap_or(if Client::generates_bad_certificates(version, &hotfixes) {
@@ -206,7 +206,11 @@ impl World<'_> {
         let hotfixes = if spec.client_hotfixes.is_empty() {
             "none".to_owned()
         } else {
-            spec.client_hotfixes.join(", ")
+            spec.client_hotfixes
+                .iter()
+                .map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let msg = format!(
             "ConfigMgr 2007 client {} on {}; SMS store holds {n} certificates (friendly names {defect}); client hotfixes: {hotfixes}",
@@ -223,7 +227,7 @@ impl World<'_> {
             RunCommandLine { command } => self.command(m, command),
             InstallSoftwareUpdates { updates } => {
                 for u in updates {
-                    m.updates.insert(u.clone());
+                    m.updates.insert(*u);
                     self.log(
                         m,
                         Log::Smsts,
@@ -265,7 +269,7 @@ impl World<'_> {
             CaptureUserState => self.capture(m),
             ApplyOperatingSystem { os, updates } => {
                 m.os = *os;
-                m.updates = updates.iter().cloned().collect();
+                m.updates = updates.iter().copied().collect();
                 m.client = None;
                 self.clock.advance(25 * 60 * 1000);
                 let msg = format!("Applied {os}; the previous OS, ConfigMgr client and certificate stores are gone");
@@ -442,22 +446,26 @@ impl World<'_> {
     /// Setup Windows and ConfigMgr: installs the client with its patches.
     /// Certificates are generated only when no client state is waiting to be
     /// restored; they are bad iff the client is SP1/SP2 without 977203/977384.
-    fn setup_client(&mut self, m: &mut Machine, version: ClientVersion, patches: &[String]) {
+    fn setup_client(&mut self, m: &mut Machine, version: ClientVersion, patches: &[Hotfix]) {
         let mut hotfixes = BTreeSet::new();
-        for p in patches {
-            if p == KB977203 && self.site.client_hotfix_package().is_none() {
-                let msg = format!("PATCH={KB977203}: the client hotfix package is not on the site server; the client is installed without it");
+        for &p in patches {
+            if p == Hotfix::Kb977203 && self.site.client_hotfix_package().is_none() {
+                let msg = format!("PATCH={}: the client hotfix package is not on the site server; the client is installed without it", Hotfix::Kb977203);
                 self.log(m, Log::Ccmexec, CCMSETUP, Severity::Warning, msg);
                 continue;
             }
-            hotfixes.insert(p.clone());
+            hotfixes.insert(p);
         }
         let patched = if hotfixes.is_empty() {
             String::new()
         } else {
             format!(
                 " with {}",
-                hotfixes.iter().cloned().collect::<Vec<_>>().join(", ")
+                hotfixes
+                    .iter()
+                    .map(|h| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         if self.state.is_some() {
@@ -521,7 +529,7 @@ impl World<'_> {
             }
             model::CommandLine::InstallKb977203 => {
                 let Some(client) = m.client.as_mut() else {
-                    let msg = format!("{KB977203}: there is no ConfigMgr client to patch");
+                    let msg = format!("{}: there is no ConfigMgr client to patch", Hotfix::Kb977203);
                     return Err(self.fail(
                         m,
                         OutcomeKind::StepFailed,
@@ -531,8 +539,8 @@ impl World<'_> {
                     ));
                 };
                 let (severity, msg) = match model::install_client_hotfix(client) {
-                    Ok(()) => (Severity::Information, format!("{KB977203} installed: new certificates will have clean friendly names; the existing certificates are unchanged")),
-                    Err(why) => (Severity::Warning, format!("{KB977203} is not applicable: {why}")),
+                    Ok(()) => (Severity::Information, format!("{} installed: new certificates will have clean friendly names; the existing certificates are unchanged", Hotfix::Kb977203)),
+                    Err(why) => (Severity::Warning, format!("{} is not applicable: {why}", Hotfix::Kb977203)),
                 };
                 self.log(m, Log::Ccmexec, HOTFIX, severity, msg);
                 Ok(())
@@ -555,8 +563,10 @@ impl World<'_> {
     fn ccmcertfix(&mut self, m: &mut Machine, command: &str) -> Result<(), StepFailure> {
         let Some(path) = self.site.ccmcertfix() else {
             let msg = format!(
-                "Failed to run command line {command}: the system cannot find the file specified; CCMCertFix.exe is not in Logs\\{KB977203} on the site server (where {} is installed, extract it from the {KB977203} package with /x)",
-                model::KB977384
+                "Failed to run command line {command}: the system cannot find the file specified; CCMCertFix.exe is not in Logs\\{} on the site server (where {} is installed, extract it from the {} package with /x)",
+                Hotfix::Kb977203,
+                Hotfix::Kb977384,
+                Hotfix::Kb977203
             );
             return Err(self.fail(
                 m,

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::model::{ClientVersion, Os, KB974571, KB977384};
+use super::model::{ClientVersion, Hotfix, Os, Update};
 use super::scenario::{Expectation, MachineSpec, Remediation, Scenario, SiteSpec, StateStore};
 use super::{replay_with, Kind, OutcomeKind};
 use crate::fix::{Fixer, Policy, ReferenceFixer};
@@ -54,10 +54,10 @@ pub fn cell_scenario(
     let machine = |name: &str, os: Os, kb: bool, client: Option<ClientVersion>| MachineSpec {
         name: name.into(),
         os,
-        updates: if kb { vec![KB974571.into()] } else { vec![] },
+        updates: if kb { vec![Update::Kb974571] } else { vec![] },
         client,
         client_hotfixes: if superseded && client.is_some() {
-            vec![KB977384.into()]
+            vec![Hotfix::Kb977384]
         } else {
             vec![]
         },

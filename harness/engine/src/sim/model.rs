@@ -6,41 +6,118 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde::{Deserialize, Serialize};
+use certmig_format::names::UnknownName;
 
 use crate::cert::{self, MachineSpec};
 use crate::cryptoapi::RuleSet;
 use crate::format::{Defect, ReadMode, SerializedStore};
 
-/// Security update 974571 (MS09-056).
-pub const KB974571: &str = "KB974571";
-/// The ConfigMgr 2007 SP1/SP2 hotfix that stops new bad certificates and ships CCMCertFix.
-pub const KB977203: &str = "KB977203";
-/// The ConfigMgr 2007 R3 prerequisite hotfix, which supersedes and contains 977203.
-pub const KB977384: &str = "KB977384";
+/// Updates the model knows an operating system can have (besides what its
+/// service pack includes). A scenario naming any other is bad input.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_update)]
+pub enum Update {
+    /// Security update 974571 (MS09-056): CryptoAPI refuses friendly names with an embedded NUL.
+    #[strum(serialize = "KB974571")]
+    Kb974571,
+}
+certmig_format::unknown_name!(fn unknown_update, Update, "update");
+
+impl Update {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// ConfigMgr 2007 hotfixes the model knows, on a client or a site server.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_hotfix)]
+pub enum Hotfix {
+    /// The SP1/SP2 hotfix that stops new bad certificates and ships CCMCertFix.
+    #[strum(serialize = "KB977203")]
+    Kb977203,
+    /// The R3 prerequisite hotfix, which supersedes and contains 977203.
+    #[strum(serialize = "KB977384")]
+    Kb977384,
+}
+certmig_format::unknown_name!(fn unknown_hotfix, Hotfix, "hotfix");
+
+impl Hotfix {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
 
 /// Operating systems in the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_os)]
 pub enum Os {
-    #[serde(rename = "xp-sp3")]
+    #[strum(serialize = "xp-sp3")]
     XpSp3,
-    #[serde(rename = "vista-sp2")]
+    #[strum(serialize = "vista-sp2")]
     VistaSp2,
-    #[serde(rename = "win7-rtm")]
+    #[strum(serialize = "win7-rtm")]
     Win7Rtm,
-    #[serde(rename = "win7-sp1")]
+    #[strum(serialize = "win7-sp1")]
     Win7Sp1,
 }
+certmig_format::unknown_name!(fn unknown_os, Os, "operating system");
 
 impl Os {
     pub const ALL: [Os; 4] = [Os::XpSp3, Os::VistaSp2, Os::Win7Rtm, Os::Win7Sp1];
     pub fn as_str(self) -> &'static str {
-        match self {
-            Os::XpSp3 => "xp-sp3",
-            Os::VistaSp2 => "vista-sp2",
-            Os::Win7Rtm => "win7-rtm",
-            Os::Win7Sp1 => "win7-sp1",
-        }
+        self.into()
     }
     /// Windows 7 SP1 ships 974571.
     pub fn includes_kb974571(self) -> bool {
@@ -48,37 +125,46 @@ impl Os {
     }
 }
 
-impl fmt::Display for Os {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// ConfigMgr 2007 client versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_client)]
 pub enum ClientVersion {
-    #[serde(rename = "sp1")]
+    #[strum(serialize = "sp1")]
     Sp1,
-    #[serde(rename = "sp2")]
+    #[strum(serialize = "sp2")]
     Sp2,
     /// SP2 with R3, which requires 977384.
-    #[serde(rename = "sp2-r3")]
+    #[strum(serialize = "sp2-r3")]
     Sp2R3,
 }
+certmig_format::unknown_name!(fn unknown_client, ClientVersion, "client version");
 
 impl ClientVersion {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ClientVersion::Sp1 => "sp1",
-            ClientVersion::Sp2 => "sp2",
-            ClientVersion::Sp2R3 => "sp2-r3",
-        }
+        self.into()
     }
 }
 
 /// The rules a machine with `os` and `updates` enforces.
-pub fn rules_in_force(os: Os, updates: &BTreeSet<String>) -> RuleSet {
-    if os.includes_kb974571() || updates.contains(KB974571) {
+pub fn rules_in_force(os: Os, updates: &BTreeSet<Update>) -> RuleSet {
+    if os.includes_kb974571() || updates.contains(&Update::Kb974571) {
         RuleSet::Ms09056
     } else {
         RuleSet::Legacy
@@ -89,7 +175,7 @@ pub fn rules_in_force(os: Os, updates: &BTreeSet<String>) -> RuleSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub version: ClientVersion,
-    pub hotfixes: BTreeSet<String>,
+    pub hotfixes: BTreeSet<Hotfix>,
     /// The LocalMachine SMS store, as serialized store bytes.
     pub sms_store: Vec<u8>,
     /// The machine key containers the certificates point to.
@@ -101,10 +187,10 @@ pub struct Client {
 impl Client {
     /// True when this client generates certificates with an embedded NUL
     /// (C1): SP1/SP2 without 977203 or 977384.
-    pub fn generates_bad_certificates(version: ClientVersion, hotfixes: &BTreeSet<String>) -> bool {
+    pub fn generates_bad_certificates(version: ClientVersion, hotfixes: &BTreeSet<Hotfix>) -> bool {
         matches!(version, ClientVersion::Sp1 | ClientVersion::Sp2)
-            && !hotfixes.contains(KB977203)
-            && !hotfixes.contains(KB977384)
+            && !hotfixes.contains(&Hotfix::Kb977203)
+            && !hotfixes.contains(&Hotfix::Kb977384)
     }
 
     /// Each certificate's key link: the container its key provider info
@@ -146,7 +232,9 @@ impl fmt::Display for NotApplicable {
         match self {
             NotApplicable::Superseded => write!(
                 f,
-                "{KB977384} is installed; it supersedes and contains {KB977203}"
+                "{} is installed; it supersedes and contains {}",
+                Hotfix::Kb977384,
+                Hotfix::Kb977203
             ),
             NotApplicable::WrongClientVersion(v) => write!(
                 f,
@@ -161,13 +249,13 @@ impl fmt::Display for NotApplicable {
 /// Installs the 977203 client hotfix (C6, C8): stops new bad certificates,
 /// repairs nothing.
 pub fn install_client_hotfix(client: &mut Client) -> Result<(), NotApplicable> {
-    if client.hotfixes.contains(KB977384) {
+    if client.hotfixes.contains(&Hotfix::Kb977384) {
         return Err(NotApplicable::Superseded);
     }
     if client.version == ClientVersion::Sp2R3 {
         return Err(NotApplicable::WrongClientVersion(client.version));
     }
-    client.hotfixes.insert(KB977203.to_owned());
+    client.hotfixes.insert(Hotfix::Kb977203);
     Ok(())
 }
 
@@ -175,7 +263,7 @@ pub fn install_client_hotfix(client: &mut Client) -> Result<(), NotApplicable> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteServer {
     pub install_dir: String,
-    pub hotfixes: BTreeSet<String>,
+    pub hotfixes: BTreeSet<Hotfix>,
     /// Where CCMCertFix.exe was extracted by hand with `/x`, if it was.
     pub extracted_ccmcertfix: Option<String>,
 }
@@ -192,14 +280,14 @@ impl SiteServer {
 
     /// A site server on which the administrator installed `hotfixes` in
     /// order; 977203 goes through its applicability check (C8, C9).
-    pub fn with_hotfixes(hotfixes: &[String]) -> Self {
+    pub fn with_hotfixes(hotfixes: &[Hotfix]) -> Self {
         let mut site = SiteServer::new();
-        for h in hotfixes {
-            if h == KB977203 {
+        for &h in hotfixes {
+            if h == Hotfix::Kb977203 {
                 // Not applicable where 977384 is: nothing is installed.
                 let _ = site.install_977203();
             } else {
-                site.hotfixes.insert(h.clone());
+                site.hotfixes.insert(h);
             }
         }
         site
@@ -207,23 +295,23 @@ impl SiteServer {
 
     /// Installs 977203 on the site (C9): not applicable where 977384 is.
     pub fn install_977203(&mut self) -> Result<(), NotApplicable> {
-        if self.hotfixes.contains(KB977384) {
+        if self.hotfixes.contains(&Hotfix::Kb977384) {
             return Err(NotApplicable::Superseded);
         }
-        self.hotfixes.insert(KB977203.to_owned());
+        self.hotfixes.insert(Hotfix::Kb977203);
         Ok(())
     }
 
     /// `<install dir>\Logs\KB977203\CCMCertFix.exe` once 977203 is installed.
     pub fn ccmcertfix_in_logs(&self) -> Option<String> {
         self.hotfixes
-            .contains(KB977203)
+            .contains(&Hotfix::Kb977203)
             .then(|| format!(r"{}\Logs\KB977203\CCMCertFix.exe", self.install_dir))
     }
 
     /// The client patch 977203 places under `Client\i386\hotfix`.
     pub fn client_hotfix_package(&self) -> Option<String> {
-        self.hotfixes.contains(KB977203).then(|| {
+        self.hotfixes.contains(&Hotfix::Kb977203).then(|| {
             format!(
                 r"{}\Client\i386\hotfix\KB977203\SCCM2007AC-SP2-KB977203-x86.msp",
                 self.install_dir

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ClientVersion, Os, KB974571, KB977203, KB977384};
+use super::model::{ClientVersion, Hotfix, Os, Update};
 use super::steps::TaskSequenceStep;
 use super::{Kind, OutcomeKind};
 use crate::cryptoapi::Hresult;
@@ -81,13 +81,13 @@ pub struct MachineSpec {
     pub name: String,
     pub os: Os,
     #[serde(default)]
-    pub updates: Vec<String>,
+    pub updates: Vec<Update>,
     /// Client version (the source must have one; a replace target gets one
     /// from the restore task sequence).
     #[serde(default)]
     pub client: Option<ClientVersion>,
     #[serde(default)]
-    pub client_hotfixes: Vec<String>,
+    pub client_hotfixes: Vec<Hotfix>,
     /// The friendly-name defect the client's certificates got when it was
     /// installed unhotfixed (default: doubled-terminator, C1). Ignored for a
     /// client that generates good certificates.
@@ -100,7 +100,7 @@ pub struct MachineSpec {
 #[serde(deny_unknown_fields)]
 pub struct SiteSpec {
     #[serde(default)]
-    pub hotfixes: Vec<String>,
+    pub hotfixes: Vec<Hotfix>,
 }
 
 /// What the scenario expects.
@@ -271,7 +271,7 @@ impl Scenario {
 
     /// The site's hotfixes a remediation assumes: 977203 installed, or
     /// 977384 for the superseded ones.
-    pub fn site_hotfixes(&self) -> Vec<String> {
+    pub fn site_hotfixes(&self) -> Vec<Hotfix> {
         if !self.site.hotfixes.is_empty() {
             return self.site.hotfixes.clone();
         }
@@ -279,10 +279,10 @@ impl Scenario {
             // 977384 first; the administrator's attempt to install 977203
             // after it is not applicable, so Logs\KB977203 never appears.
             Some(Remediation::SupersededNoExtract | Remediation::SupersededExtract) => {
-                vec![KB977384.into(), KB977203.into()]
+                vec![Hotfix::Kb977384, Hotfix::Kb977203]
             }
             Some(Remediation::None) | None => vec![],
-            Some(_) => vec![KB977203.into()],
+            Some(_) => vec![Hotfix::Kb977203],
         }
     }
 
@@ -357,12 +357,12 @@ impl Scenario {
 
     /// The client's hotfixes carried to the new client as PATCH=, plus
     /// 977203 where the remediation deployed it on the site.
-    fn client_patches(&self) -> Vec<String> {
+    fn client_patches(&self) -> Vec<Hotfix> {
         let mut p = self.source.client_hotfixes.clone();
         let site = self.site_hotfixes();
-        let deployed = site.iter().any(|h| h == KB977203) && !site.iter().any(|h| h == KB977384);
-        if deployed && !p.iter().any(|h| h == KB977203) {
-            p.push(KB977203.into());
+        let deployed = site.contains(&Hotfix::Kb977203) && !site.contains(&Hotfix::Kb977384);
+        if deployed && !p.contains(&Hotfix::Kb977203) {
+            p.push(Hotfix::Kb977203);
         }
         p
     }
@@ -385,7 +385,7 @@ impl Scenario {
         ];
         if self.target_kb974571_before_restore {
             steps.push(TaskSequenceStep::InstallSoftwareUpdates {
-                updates: vec![KB974571.into()],
+                updates: vec![Update::Kb974571],
             });
         }
         if smp {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ClientVersion, CommandLine, Os};
+use super::model::{ClientVersion, CommandLine, Hotfix, Os, Update};
 
 /// One step of a task sequence (or, for `before`, something the
 /// administrator runs on the client before the task sequence).
@@ -18,7 +18,7 @@ pub enum TaskSequenceStep {
     /// Install Software Updates, e.g. `["KB974571"]`: changes the rules in
     /// force from the next step on.
     InstallSoftwareUpdates {
-        updates: Vec<String>,
+        updates: Vec<Update>,
     },
     RequestStateStore,
     /// USMT scanstate plus OSDSMPClient exporting the SMS store, verified by
@@ -30,7 +30,7 @@ pub enum TaskSequenceStep {
     ApplyOperatingSystem {
         os: Os,
         #[serde(default)]
-        updates: Vec<String>,
+        updates: Vec<Update>,
     },
     /// Installs the client, with `patches` (e.g. `["KB977203"]`, the
     /// installation property PATCH=); generates certificates only when no
@@ -38,7 +38,7 @@ pub enum TaskSequenceStep {
     SetupWindowsAndConfigmgr {
         client: ClientVersion,
         #[serde(default)]
-        patches: Vec<String>,
+        patches: Vec<Hotfix>,
     },
     /// OSDSMPClient imports the captured store under the target's rules.
     RestoreUserState,
