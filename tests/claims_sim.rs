@@ -1,4 +1,4 @@
-//! Claims C1–C11 of BEHAVIOR.md, each a named test driving real task
+//! Claims C1–C11 of docs/BEHAVIOR.md, each a named test driving real task
 //! sequences through the sim layer: the shipped scenarios, hand-built
 //! sequences, and the full outcome matrix (every kind × OS pair × KB974571 ×
 //! remediation × defect).
@@ -10,8 +10,8 @@ use certmig::cmtrace::{parse_line, Severity};
 use certmig::format::Defect;
 use certmig::sim::matrix::{cell_scenario, run_matrix, MatrixRow};
 use certmig::sim::model::{
-    install_client_hotfix, rules_in_force, Client, ClientVersion, NotApplicable, Os, SiteServer,
-    KB974571, KB977203, KB977384,
+    install_client_hotfix, rules_in_force, Client, ClientVersion, Hotfix, NotApplicable, Os,
+    SiteServer, Update,
 };
 use certmig::sim::scenario::{Remediation, Scenario};
 use certmig::sim::{replay, Kind, OutcomeKind, Replay};
@@ -221,7 +221,7 @@ fn c5_xp_or_vista_with_974571_fail_already_at_capture_on_the_source() {
     assert_eq!(r.outcome.kind, OutcomeKind::CaptureFailed);
     let mut updates = Default::default();
     assert_eq!(rules_in_force(Os::XpSp3, &updates).as_str(), "legacy");
-    updates = [KB974571.to_owned()].into();
+    updates = [Update::Kb974571].into();
     assert_eq!(rules_in_force(Os::XpSp3, &updates).as_str(), "ms09-056");
 }
 
@@ -300,7 +300,7 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
 fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
     let mut client = Client {
         version: ClientVersion::Sp2,
-        hotfixes: [KB977384.to_owned()].into(),
+        hotfixes: [Hotfix::Kb977384].into(),
         sms_store: vec![],
         key_containers: vec![],
         sms_guid: String::new(),
@@ -309,7 +309,7 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
         install_client_hotfix(&mut client),
         Err(NotApplicable::Superseded)
     );
-    assert!(!client.hotfixes.contains(KB977203));
+    assert!(!client.hotfixes.contains(&Hotfix::Kb977203));
     client.hotfixes.clear();
     client.version = ClientVersion::Sp2R3;
     assert!(matches!(
@@ -319,7 +319,7 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
     client.version = ClientVersion::Sp1;
     assert_eq!(install_client_hotfix(&mut client), Ok(()));
 
-    let mut site = SiteServer::with_hotfixes(&[KB977384.into(), KB977203.into()]);
+    let mut site = SiteServer::with_hotfixes(&[Hotfix::Kb977384, Hotfix::Kb977203]);
     assert_eq!(
         site.ccmcertfix(),
         None,
@@ -358,7 +358,7 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
 
 #[test]
 fn c9_977203_on_the_site_places_ccmcertfix_in_logs_and_the_client_patch() {
-    let site = SiteServer::with_hotfixes(&[KB977203.into()]);
+    let site = SiteServer::with_hotfixes(&[Hotfix::Kb977203]);
     let dir = r"C:\Program Files\Microsoft Configuration Manager";
     assert_eq!(
         site.ccmcertfix_in_logs(),

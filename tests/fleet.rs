@@ -397,12 +397,12 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
     assert_eq!(bad1.hresult.unwrap().to_string(), "0x80092024");
     for c in &bad1.causes {
         assert_eq!(c.shape, Some("doubled-terminator"));
-        assert_eq!(c.rule, "friendly-name-embedded-nul");
+        assert_eq!(c.rule.as_str(), "friendly-name-embedded-nul");
         assert_eq!(c.thumbprint.len(), 40);
         assert!(c.ccmcertfix_repairs && !c.refused_on_capture);
     }
     let evil = r.machines.iter().find(|m| m.machine == "EVIL5").unwrap();
-    assert_eq!(evil.causes[0].rule, "name-embedded-nul");
+    assert_eq!(evil.causes[0].rule.as_str(), "name-embedded-nul");
     assert_eq!(evil.hresult.unwrap().to_string(), "0x80092023");
 
     // The corrupt export is listed with its line, offset and message, and counted.

@@ -58,7 +58,7 @@ pub struct FleetArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["inventory", "remediation"])]
     pub plan: Option<PathBuf>,
     /// Synthetic fleet: one remediation for every machine.
-    #[arg(long, value_enum, conflicts_with = "inventory")]
+    #[arg(long, value_parser = super::choice::<Remediation>(), conflicts_with = "inventory")]
     pub remediation: Option<Remediation>,
     /// Synthetic fleet: also write a self-contained HTML report with charts.
     #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
@@ -68,8 +68,8 @@ pub struct FleetArgs {
     #[arg(long, value_name = "DIR")]
     pub inventory: Option<PathBuf>,
     /// Real inventory: the OS the task sequence applies.
-    #[arg(long, value_enum, requires = "inventory")]
-    pub target: Option<TargetArg>,
+    #[arg(long, value_parser = super::choice::<Os>(), requires = "inventory")]
+    pub target: Option<Os>,
     /// Real inventory: KB974571 is installed on the target before Restore User State.
     #[arg(long, requires = "inventory")]
     pub target_kb974571: bool,
@@ -99,29 +99,6 @@ pub struct FleetArgs {
     /// Print CSV (synthetic: one row per combination of attributes; inventory: one row per export).
     #[arg(long)]
     pub csv: bool,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum TargetArg {
-    #[value(name = "win7-sp1")]
-    Win7Sp1,
-    #[value(name = "win7-rtm")]
-    Win7Rtm,
-    #[value(name = "vista-sp2")]
-    VistaSp2,
-    #[value(name = "xp-sp3")]
-    XpSp3,
-}
-
-impl From<TargetArg> for Os {
-    fn from(t: TargetArg) -> Os {
-        match t {
-            TargetArg::Win7Sp1 => Os::Win7Sp1,
-            TargetArg::Win7Rtm => Os::Win7Rtm,
-            TargetArg::VistaSp2 => Os::VistaSp2,
-            TargetArg::XpSp3 => Os::XpSp3,
-        }
-    }
 }
 
 pub fn run(a: FleetArgs) -> u8 {
@@ -332,7 +309,7 @@ fn inventory(a: FleetArgs) -> u8 {
         }
     };
     let opts = InventoryOptions {
-        target: target.into(),
+        target,
         target_kb974571: a.target_kb974571,
         source_kb974571,
         client_hotfix_977203,
@@ -381,7 +358,7 @@ fn print_inventory(r: &InventoryReport) {
         let causes: Vec<String> = m
             .causes
             .iter()
-            .map(|c| format!("{} {}", c.thumbprint, c.shape.unwrap_or(c.rule)))
+            .map(|c| format!("{} {}", c.thumbprint, c.shape.unwrap_or(c.rule.as_str())))
             .collect();
         t.add_row([
             m.machine.clone(),

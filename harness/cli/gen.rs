@@ -2,35 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
+use strum::{EnumMessage, IntoEnumIterator};
 
 use super::{print_error, print_json, EXIT_FAILURE, EXIT_OK};
 use certmig::cert::{DefectChoice, Profile};
 use certmig::format::{Defect, FileFormat};
 use certmig::generate::{generate, GenOptions};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ProfileArg {
-    /// ConfigMgr 2007 client: RSA-2048, sha1RSA, made with openssl.
-    Sccm2007,
-    /// The same shape made with rcgen: SHA-256, RSA-2048.
-    Modern,
-    /// The same shape made with rcgen: ECDSA P-256 (deterministic RFC 6979 signatures).
-    ModernEcdsa,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DefectArg {
-    Clean,
-    /// What an unhotfixed ConfigMgr 2007 SP1/SP2 client makes: "...\0\0".
-    DoubledTerminator,
-    /// A NUL inside the text: "SMS\0Signing Certificate\0".
-    EmbeddedNul,
-    /// Nothing but NULs: "\0\0".
-    OnlyNuls,
-    /// A seeded choice per certificate among the four above.
-    Mixed,
-}
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -50,11 +29,11 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Certificate generator profile.
-    #[arg(long, value_enum, default_value = "sccm2007")]
-    pub profile: ProfileArg,
+    #[arg(long, value_parser = super::choice::<Profile>(), default_value_t = Profile::Sccm2007)]
+    pub profile: Profile,
     /// Friendly-name defect of every certificate.
-    #[arg(long, value_enum, default_value = "doubled-terminator")]
-    pub defect: DefectArg,
+    #[arg(long, value_parser = defect_choice(), default_value = "doubled-terminator")]
+    pub defect: DefectChoice,
     /// Output formats, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "sst,reg,blob")]
     pub format: Vec<FileFormat>,
@@ -75,24 +54,21 @@ pub struct GenArgs {
     pub json: bool,
 }
 
+/// `--defect`: a friendly-name defect, or `mixed`.
+fn defect_choice() -> impl TypedValueParser<Value = DefectChoice> {
+    let defects = Defect::iter()
+        .map(|d| PossibleValue::new(d.as_str()).help(d.get_documentation().unwrap_or_default()));
+    let mixed = PossibleValue::new(DefectChoice::MIXED).help("A seeded choice per certificate");
+    PossibleValuesParser::new(defects.chain([mixed]))
+        .map(|name| name.parse().expect("clap accepts only declared names"))
+}
+
 pub fn run(a: GenArgs) -> u8 {
-    let profile = match a.profile {
-        ProfileArg::Sccm2007 => Profile::Sccm2007,
-        ProfileArg::Modern => Profile::ModernRsa,
-        ProfileArg::ModernEcdsa => Profile::ModernEcdsa,
-    };
-    let defect = match a.defect {
-        DefectArg::Clean => DefectChoice::Fixed(Defect::Clean),
-        DefectArg::DoubledTerminator => DefectChoice::Fixed(Defect::DoubledTerminator),
-        DefectArg::EmbeddedNul => DefectChoice::Fixed(Defect::EmbeddedNul),
-        DefectArg::OnlyNuls => DefectChoice::Fixed(Defect::OnlyNuls),
-        DefectArg::Mixed => DefectChoice::Mixed,
-    };
     let opts = GenOptions {
         machines: a.machines,
         seed: a.seed,
-        profile,
-        defect,
+        profile: a.profile,
+        defect: a.defect,
         formats: a.format,
         certs_per_machine: a.certs_per_machine,
         bulk: a.bulk,

@@ -27,7 +27,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 failure (or outcomes that differ from expectations), 2 bad input.
-Specs: BEHAVIOR.md (claims C1-C11), FORMATS.md (byte layouts). See README.md for examples.";
+Specs: docs/BEHAVIOR.md (claims C1-C11), docs/FORMATS.md (byte layouts). See README.md for examples.";
 
 #[derive(Debug, Parser)]
 #[command(

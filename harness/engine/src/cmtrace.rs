@@ -143,7 +143,7 @@ pub fn render(lines: &[LogLine]) -> String {
 }
 
 /// The line OSDSMPClient writes to Ccmexec.log when a store import fails
-/// (BEHAVIOR.md claim C3), e.g. `Failed to import the client certificate store (0x80092024)`.
+/// (docs/BEHAVIOR.md claim C3), e.g. `Failed to import the client certificate store (0x80092024)`.
 pub fn import_failure_message(hresult: impl fmt::Display) -> String {
     format!("Failed to import the client certificate store ({hresult})")
 }

@@ -92,7 +92,7 @@ pub struct Verdicts {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RejectionReport {
     pub rules: RuleSet,
-    pub rule: &'static str,
+    pub rule: cryptoapi::RuleId,
     pub hresult: Hresult,
     #[serde(rename = "where")]
     pub offence: String,

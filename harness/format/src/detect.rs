@@ -1,10 +1,32 @@
 //! Telling the formats apart by content, never by file extension.
 
 use super::store::STORE_HEADER;
+use crate::names::UnknownName;
 
 /// The formats `scan` and `fix` read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_file_format
+)]
 pub enum FileFormat {
     /// A serialized store file (`CertSaveStore`), including the empty file.
     Sst,
@@ -13,32 +35,11 @@ pub enum FileFormat {
     /// One serialized element: a registry `Blob` value saved to a file.
     Blob,
 }
+crate::unknown_name!(fn unknown_file_format, FileFormat, "format");
 
 impl FileFormat {
     pub fn as_str(self) -> &'static str {
-        match self {
-            FileFormat::Sst => "sst",
-            FileFormat::Reg => "reg",
-            FileFormat::Blob => "blob",
-        }
-    }
-}
-
-impl std::fmt::Display for FileFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for FileFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sst" => Ok(FileFormat::Sst),
-            "reg" => Ok(FileFormat::Reg),
-            "blob" => Ok(FileFormat::Blob),
-            _ => Err(format!("unknown format `{s}` (sst, reg, blob)")),
-        }
+        self.into()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Annotated hex dumps: every entry of an element or store shown with its
 //! offset, raw bytes and meaning. These are what the golden snapshots under
 //! `golden/` hold, and what `certmig dump` prints, so a reviewer can check a
-//! byte layout against FORMATS.md without a hex editor.
+//! byte layout against docs/FORMATS.md without a hex editor.
 
 use std::fmt::Write as _;
 

@@ -1,4 +1,4 @@
-//! Serialized elements (FORMATS.md section 2): what
+//! Serialized elements (docs/FORMATS.md section 2): what
 //! `CertSerializeCertificateStoreElement` returns and what a registry store
 //! keeps in a certificate's `Blob` value. Properties come first, then the
 //! context entry (id 32 for a certificate); property order is preserved.

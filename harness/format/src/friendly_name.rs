@@ -1,8 +1,9 @@
-//! Friendly-name text (FORMATS.md section 6): UTF-16LE code units, normally
+//! Friendly-name text (docs/FORMATS.md section 6): UTF-16LE code units, normally
 //! ending in exactly one U+0000. This module classifies a value into its
 //! shape, decides whether it has an *embedded NUL* (what MS09-056 rejects),
 //! renders it for people, and builds the defective values the generator needs.
 
+use crate::names::UnknownName;
 use std::fmt;
 
 use super::error::FormatError;
@@ -184,14 +185,40 @@ pub fn encode_utf16(text: &str) -> Vec<u8> {
 }
 
 /// The defects the generator can put into a friendly name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_defect
+)]
 pub enum Defect {
+    /// One terminator: "SMS Signing Certificate\0".
     Clean,
+    /// What an unhotfixed ConfigMgr 2007 SP1/SP2 client makes: "...\0\0".
     DoubledTerminator,
+    /// A NUL inside the text: "SMS\0Signing Certificate\0".
     EmbeddedNul,
+    /// Nothing but NULs: "\0\0".
     OnlyNuls,
 }
+crate::unknown_name!(fn unknown_defect, Defect, "defect");
 
 impl Defect {
     pub const ALL: [Defect; 4] = [
@@ -240,25 +267,7 @@ impl Defect {
     }
 
     pub fn as_str(self) -> &'static str {
-        self.shape().as_str()
-    }
-}
-
-impl fmt::Display for Defect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Defect {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Defect::ALL
-            .into_iter()
-            .find(|d| d.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown defect `{s}` (clean, doubled-terminator, embedded-nul, only-nuls)")
-            })
+        self.into()
     }
 }
 

@@ -1,4 +1,4 @@
-//! Persisted `CRYPT_KEY_PROV_INFO` (property 2, FORMATS.md section 5): the link
+//! Persisted `CRYPT_KEY_PROV_INFO` (property 2, docs/FORMATS.md section 5): the link
 //! from a certificate to its private key container. Pointers are stored as
 //! byte offsets from the start of the value.
 //!
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn sccm_layout_matches_the_observed_bytes() {
-        // FORMATS.md 5: container at 0x1C, provider at 0x42, 160 bytes in all
+        // docs/FORMATS.md 5: container at 0x1C, provider at 0x42, 160 bytes in all
         // (an 18-character container name).
         let k = KeyProvInfo::sccm_machine_key("SMS_PC0042_Signing", AT_KEYEXCHANGE);
         let b = k.encode();

@@ -1,5 +1,5 @@
 //! Byte-exact readers and writers for the certificate store formats Windows
-//! uses (see `FORMATS.md` in the project's spec): property entries,
+//! uses (see `docs/FORMATS.md`): property entries,
 //! serialized elements, `.sst` store files, registry `Blob` values and
 //! `reg export` files.
 //!

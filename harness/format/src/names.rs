@@ -17,7 +17,7 @@ pub struct UnknownName {
     /// The name given.
     pub given: String,
     /// Every declared name.
-    pub expected: &'static [&'static str],
+    pub expected: Vec<&'static str>,
 }
 
 impl UnknownName {
@@ -26,7 +26,7 @@ impl UnknownName {
         UnknownName {
             what,
             given: given.to_owned(),
-            expected: E::VARIANTS,
+            expected: E::VARIANTS.to_vec(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Property entries (FORMATS.md section 1): the 12-byte header and value that
+//! Property entries (docs/FORMATS.md section 1): the 12-byte header and value that
 //! every serialized element, store and registry `Blob` is made of.
 
 use std::borrow::Cow;

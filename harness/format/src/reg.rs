@@ -1,4 +1,4 @@
-//! `reg export` files (FORMATS.md section 4).
+//! `reg export` files (docs/FORMATS.md section 4).
 //!
 //! **Writing** produces exactly what `reg export` / `regedit /e` write
 //! (REGEDIT5): UTF-16LE with a byte-order mark, CRLF line ends, the header

@@ -1,4 +1,4 @@
-//! The LocalMachine registry system store (FORMATS.md section 4):
+//! The LocalMachine registry system store (docs/FORMATS.md section 4):
 //! `HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates\<STORE>\Certificates\<THUMBPRINT>`
 //! with one REG_BINARY value `Blob` holding a serialized element.
 //!

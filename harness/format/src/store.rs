@@ -1,4 +1,4 @@
-//! Serialized store files (`.sst`, FORMATS.md section 3): an 8-byte header,
+//! Serialized store files (`.sst`, docs/FORMATS.md section 3): an 8-byte header,
 //! one serialized element per certificate (then CRLs and CTLs), and a 12-byte
 //! end marker.
 //!

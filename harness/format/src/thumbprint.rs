@@ -1,5 +1,5 @@
 //! SHA-1 thumbprints: SHA-1 over the DER certificate exactly as stored,
-//! shown and used as registry key names in upper-case hex (FORMATS.md 7).
+//! shown and used as registry key names in upper-case hex (docs/FORMATS.md 7).
 
 use std::fmt;
 use std::str::FromStr;

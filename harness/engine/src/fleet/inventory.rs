@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cryptoapi::{self, Hresult, RuleSet};
+use crate::cryptoapi::{self, Hresult, RuleId, RuleSet};
 use crate::format::reg::parse_reg;
 use crate::format::{friendly_name, FormatError, Location, ReadMode, SerializedElement};
 use crate::sim::model::Os;
@@ -175,7 +175,7 @@ pub struct Finding {
     pub shape: Option<&'static str>,
     /// The friendly name with NULs shown as `\0`.
     pub friendly_name: Option<String>,
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub hresult: Hresult,
     /// Refused under the source's rules too (so capture fails on it).
     pub refused_on_capture: bool,
@@ -296,7 +296,7 @@ pub fn assess(
                 rule: r.rule.id,
                 hresult: r.hresult,
                 refused_on_capture: on_capture.is_some(),
-                ccmcertfix_repairs: r.rule.id == "friendly-name-embedded-nul",
+                ccmcertfix_repairs: r.rule.id == RuleId::FriendlyNameEmbeddedNul,
             });
         }
     }
@@ -467,7 +467,7 @@ impl InventoryReport {
             let causes: Vec<String> = m
                 .causes
                 .iter()
-                .map(|c| format!("{}:{}", c.thumbprint, c.shape.unwrap_or(c.rule)))
+                .map(|c| format!("{}:{}", c.thumbprint, c.shape.unwrap_or(c.rule.as_str())))
                 .collect();
             rows.push((
                 &m.file,

@@ -529,7 +529,10 @@ impl World<'_> {
             }
             model::CommandLine::InstallKb977203 => {
                 let Some(client) = m.client.as_mut() else {
-                    let msg = format!("{}: there is no ConfigMgr client to patch", Hotfix::Kb977203);
+                    let msg = format!(
+                        "{}: there is no ConfigMgr client to patch",
+                        Hotfix::Kb977203
+                    );
                     return Err(self.fail(
                         m,
                         OutcomeKind::StepFailed,

@@ -2,7 +2,7 @@
 //! the outcome of a refresh or replace, with the CMTrace logs that show it.
 //!
 //! - [`model`]: operating systems and updates, the ConfigMgr client and its
-//!   SMS store, the site server, hotfix applicability (BEHAVIOR.md "The model");
+//!   SMS store, the site server, hotfix applicability (docs/BEHAVIOR.md "The model");
 //! - [`steps`]: the task-sequence steps a scenario names;
 //! - [`scenario`]: scenario files (TOML) and the standard sequences each
 //!   remediation expands into;
@@ -22,7 +22,8 @@ pub mod model;
 pub mod scenario;
 pub mod steps;
 
-use serde::{Deserialize, Serialize};
+use certmig_format::names::UnknownName;
+use serde::Serialize;
 
 use crate::cmtrace::{self, LogLine};
 use crate::cryptoapi::Hresult;
@@ -32,26 +33,66 @@ use model::Os;
 use scenario::{Remediation, Scenario};
 
 /// Refresh (same hardware) or replace (old computer to new).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_kind
+)]
 pub enum Kind {
     Refresh,
     Replace,
 }
+certmig_format::unknown_name!(fn unknown_kind, Kind, "migration kind");
 
 impl Kind {
     pub const ALL: [Kind; 2] = [Kind::Refresh, Kind::Replace];
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Refresh => "refresh",
-            Kind::Replace => "replace",
-        }
+        self.into()
     }
 }
 
 /// How a migration ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_outcome_kind
+)]
 pub enum OutcomeKind {
     /// Every step of every sequence succeeded.
     Success,
@@ -64,6 +105,7 @@ pub enum OutcomeKind {
     /// Any other step failed (e.g. CCMCertFix not present).
     StepFailed,
 }
+certmig_format::unknown_name!(fn unknown_outcome_kind, OutcomeKind, "outcome");
 
 impl OutcomeKind {
     pub const ALL: [OutcomeKind; 4] = [
@@ -73,12 +115,7 @@ impl OutcomeKind {
         OutcomeKind::StepFailed,
     ];
     pub fn as_str(self) -> &'static str {
-        match self {
-            OutcomeKind::Success => "success",
-            OutcomeKind::CaptureFailed => "capture-failed",
-            OutcomeKind::RestoreFailed => "restore-failed",
-            OutcomeKind::StepFailed => "step-failed",
-        }
+        self.into()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The world of BEHAVIOR.md: operating systems and their updates, the
+//! The world of docs/BEHAVIOR.md: operating systems and their updates, the
 //! ConfigMgr 2007 client with its SMS store, the site server with its
 //! hotfixes, and hotfix applicability.
 

@@ -1,6 +1,7 @@
 //! Scenario files (TOML, schema in `scenarios/README.md`) and the standard
 //! task sequences each remediation expands into.
 
+use certmig_format::names::UnknownName;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,11 +23,20 @@ use crate::format::Defect;
     Hash,
     PartialOrd,
     Ord,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
 )]
-#[serde(rename_all = "kebab-case")]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_remediation
+)]
 pub enum Remediation {
     None,
     ClientHotfix,
@@ -37,6 +47,7 @@ pub enum Remediation {
     SupersededNoExtract,
     SupersededExtract,
 }
+certmig_format::unknown_name!(fn unknown_remediation, Remediation, "remediation");
 
 impl Remediation {
     pub const ALL: [Remediation; 8] = [
@@ -50,22 +61,35 @@ impl Remediation {
         Remediation::SupersededExtract,
     ];
     pub fn as_str(self) -> &'static str {
-        match self {
-            Remediation::None => "none",
-            Remediation::ClientHotfix => "client-hotfix",
-            Remediation::CcmcertfixBeforeTs => "ccmcertfix-before-ts",
-            Remediation::CcmcertfixStep => "ccmcertfix-step",
-            Remediation::CcmcertfixAfterCapture => "ccmcertfix-after-capture",
-            Remediation::FixCapturedState => "fix-captured-state",
-            Remediation::SupersededNoExtract => "superseded-no-extract",
-            Remediation::SupersededExtract => "superseded-extract",
-        }
+        self.into()
     }
 }
 
 /// Where state is kept in a refresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_state_store
+)]
 pub enum StateStore {
     /// USMT hard-link store on the local disk.
     #[default]
@@ -73,6 +97,7 @@ pub enum StateStore {
     /// A state migration point (always used by replace).
     Smp,
 }
+certmig_format::unknown_name!(fn unknown_state_store, StateStore, "state store");
 
 /// A machine as the scenario describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +156,7 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// The BEHAVIOR.md claims this scenario demonstrates.
+    /// The docs/BEHAVIOR.md claims this scenario demonstrates.
     #[serde(default)]
     pub claims: Vec<String>,
     #[serde(default = "default_seed")]

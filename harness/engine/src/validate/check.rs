@@ -5,6 +5,7 @@
 //! and the expectation is the reference CCMCertFix's rule
 //! ([`crate::fix::repair_friendly_name`]) under the promised policy.
 
+use certmig_format::names::UnknownName;
 use serde::Serialize;
 
 use super::corpus::CaseInput;
@@ -15,7 +16,28 @@ use crate::format::reg::{parse_reg, write_reg, RegEncoding};
 use crate::format::{FileFormat, PropertyId, ReadMode, SerializedElement};
 
 /// One invariant of a fix tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_invariant
+)]
 pub enum Invariant {
     V1,
     V2,
@@ -28,6 +50,7 @@ pub enum Invariant {
     V9,
     V10,
 }
+certmig_format::unknown_name!(fn unknown_invariant, Invariant, "invariant");
 
 impl Invariant {
     pub const ALL: [Invariant; 10] = [
@@ -44,18 +67,7 @@ impl Invariant {
     ];
 
     pub fn id(self) -> &'static str {
-        match self {
-            Invariant::V1 => "V1",
-            Invariant::V2 => "V2",
-            Invariant::V3 => "V3",
-            Invariant::V4 => "V4",
-            Invariant::V5 => "V5",
-            Invariant::V6 => "V6",
-            Invariant::V7 => "V7",
-            Invariant::V8 => "V8",
-            Invariant::V9 => "V9",
-            Invariant::V10 => "V10",
-        }
+        self.into()
     }
 
     /// The invariant in one sentence.
@@ -78,12 +90,6 @@ impl Invariant {
         Invariant::ALL
             .into_iter()
             .find(|v| v.id().eq_ignore_ascii_case(s))
-    }
-}
-
-impl std::fmt::Display for Invariant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.id())
     }
 }
 

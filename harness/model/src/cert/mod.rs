@@ -6,7 +6,7 @@
 //! Certificate" (keyEncipherment + dataEncipherment, AT_KEYEXCHANGE). Each
 //! carries a friendly name and a key provider info property pointing at a
 //! machine key container in the Microsoft Enhanced Cryptographic Provider.
-//! Unhotfixed SP1/SP2 clients end the friendly name with two NULs (BEHAVIOR.md
+//! Unhotfixed SP1/SP2 clients end the friendly name with two NULs (docs/BEHAVIOR.md
 //! claim C1): [`Defect::DoubledTerminator`].
 //!
 //! Profiles:
@@ -34,6 +34,7 @@ mod keys;
 mod modern;
 mod sccm2007;
 
+use certmig_format::names::UnknownName;
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -42,13 +43,39 @@ use crate::format::key_prov_info::{KeyProvInfo, AT_KEYEXCHANGE, AT_SIGNATURE};
 use crate::format::{Defect, Property, PropertyId, SerializedElement, Thumbprint};
 
 /// Which generator and key type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_profile
+)]
 pub enum Profile {
+    /// ConfigMgr 2007 client: RSA-2048, sha1RSA, made with openssl.
     Sccm2007,
+    /// The same shape made with rcgen: SHA-256, RSA-2048.
+    #[strum(serialize = "modern")]
     ModernRsa,
+    /// The same shape made with rcgen: ECDSA P-256 (deterministic RFC 6979 signatures).
     ModernEcdsa,
 }
+certmig_format::unknown_name!(fn unknown_profile, Profile, "profile");
 
 /// The two certificates a ConfigMgr client makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -100,6 +127,41 @@ pub enum DefectChoice {
     Fixed(Defect),
     /// A seeded choice per certificate among [`Defect::ALL`].
     Mixed,
+}
+
+impl DefectChoice {
+    /// The name of [`DefectChoice::Mixed`]; the others are [`Defect`]'s names.
+    pub const MIXED: &'static str = "mixed";
+
+    /// Every name, [`Defect`]'s first.
+    pub fn names() -> Vec<&'static str> {
+        let mut names = <Defect as strum::VariantNames>::VARIANTS.to_vec();
+        names.push(Self::MIXED);
+        names
+    }
+}
+
+impl std::str::FromStr for DefectChoice {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        if s == Self::MIXED {
+            return Ok(DefectChoice::Mixed);
+        }
+        s.parse().map(DefectChoice::Fixed).map_err(|_| UnknownName {
+            what: "defect",
+            given: s.to_owned(),
+            expected: Self::names(),
+        })
+    }
+}
+
+impl fmt::Display for DefectChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DefectChoice::Fixed(d) => d.fmt(f),
+            DefectChoice::Mixed => f.write_str(Self::MIXED),
+        }
+    }
 }
 
 /// One machine's certificates to generate.

@@ -30,6 +30,7 @@
 
 pub use certmig_format::der;
 
+use certmig_format::names::UnknownName;
 use std::fmt;
 
 use serde::Serialize;
@@ -107,74 +108,112 @@ impl std::str::FromStr for Hresult {
 
 /// The import rules in force on a machine.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_rule_set
 )]
 pub enum RuleSet {
     /// No 974571: everything imports.
-    #[serde(rename = "legacy")]
+    #[strum(serialize = "legacy")]
     Legacy,
     /// 974571 installed, or Windows 7 SP1.
-    #[serde(rename = "ms09-056")]
+    #[strum(serialize = "ms09-056")]
     Ms09056,
 }
+certmig_format::unknown_name!(fn unknown_rule_set, RuleSet, "rule set");
 
 impl RuleSet {
     pub const ALL: [RuleSet; 2] = [RuleSet::Legacy, RuleSet::Ms09056];
     pub fn as_str(self) -> &'static str {
-        match self {
-            RuleSet::Legacy => "legacy",
-            RuleSet::Ms09056 => "ms09-056",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for RuleSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The stable id of an import rule (what `--json` reports and tests name).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::VariantNames,
+    serde_with::SerializeDisplay,
+    serde_with::DeserializeFromStr,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownName,
+    parse_err_fn = unknown_rule
+)]
+pub enum RuleId {
+    FriendlyNameEmbeddedNul,
+    NameEmbeddedNul,
+    OidArcOverflow,
+    MalformedCertificate,
 }
+certmig_format::unknown_name!(fn unknown_rule, RuleId, "rule");
 
-impl std::str::FromStr for RuleSet {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "legacy" => Ok(RuleSet::Legacy),
-            "ms09-056" => Ok(RuleSet::Ms09056),
-            _ => Err(format!("unknown rule set `{s}` (legacy, ms09-056)")),
-        }
+impl RuleId {
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
 /// One import rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rule {
-    pub id: &'static str,
+    pub id: RuleId,
     pub description: &'static str,
     pub hresult: Hresult,
     pub source: &'static str,
 }
 
 pub const FRIENDLY_NAME_EMBEDDED_NUL: Rule = Rule {
-    id: "friendly-name-embedded-nul",
+    id: RuleId::FriendlyNameEmbeddedNul,
     description: "friendly name (property 11) has a U+0000 before its last code unit",
     hresult: Hresult::CRYPT_E_NOT_CHAR_STRING,
     source: "MS09-056 / KB 974571; KB 977203 (OSDSMPClient: Failed to import the client certificate store (0x80092024))",
 };
 pub const NAME_EMBEDDED_NUL: Rule = Rule {
-    id: "name-embedded-nul",
+    id: RuleId::NameEmbeddedNul,
     description: "an issuer or subject string value contains U+0000 (CVE-2009-2510)",
     hresult: Hresult::CRYPT_E_INVALID_X500_STRING,
     source: "MS09-056 / KB 974571, CVE-2009-2510; HRESULT is the harness's modelling choice",
 };
 pub const OID_ARC_OVERFLOW: Rule = Rule {
-    id: "oid-arc-overflow",
+    id: RuleId::OidArcOverflow,
     description: "an object identifier arc does not fit in 32 bits (CVE-2009-2511)",
     hresult: Hresult::CRYPT_E_ASN1_LARGE,
     source: "MS09-056 / KB 974571, CVE-2009-2511; HRESULT is the harness's modelling choice",
 };
 /// Not an MS09-056 rule: a certificate CryptoAPI cannot decode at all.
 pub const MALFORMED_CERTIFICATE: Rule = Rule {
-    id: "malformed-certificate",
+    id: RuleId::MalformedCertificate,
     description: "the certificate's DER cannot be decoded (refused under every rule set)",
     hresult: Hresult::CRYPT_E_ASN1_CORRUPT,
     source: "CryptoAPI ASN.1 decoder",
