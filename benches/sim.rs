@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use certmig::format::Defect;
-use certmig::sim::matrix::{cell_scenario, cells, run_matrix};
+use certmig::sim::matrix::{cells, run_matrix};
+use certmig::sim::migration::Migration;
 use certmig::sim::model::Os;
 use certmig::sim::scenario::Remediation;
 use certmig::sim::{replay, Kind};
@@ -21,7 +21,7 @@ fn sim_benches(c: &mut Criterion) {
     black_box(run_matrix());
     let machines: u64 = cells()
         .iter()
-        .map(|c| if c.0 == Kind::Replace { 2 } else { 1 })
+        .map(|c| if c.kind == Kind::Replace { 2 } else { 1 })
         .sum();
     g.throughput(Throughput::Elements(machines));
     g.bench_function("matrix", |b| b.iter(|| black_box(run_matrix()).len()));
@@ -33,15 +33,11 @@ fn sim_benches(c: &mut Criterion) {
             Remediation::CcmcertfixStep,
         ),
     ] {
-        let s = cell_scenario(
-            kind,
-            Os::XpSp3,
-            false,
-            Os::Win7Sp1,
-            false,
-            rem,
-            Defect::DoubledTerminator,
-        );
+        let s = Migration {
+            remediation: rem,
+            ..Migration::new(kind, Os::XpSp3, Os::Win7Sp1)
+        }
+        .scenario(1, Default::default());
         g.throughput(Throughput::Elements(if kind == Kind::Replace {
             2
         } else {

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use certmig::cmtrace::{parse_line, Severity};
 use certmig::format::Defect;
-use certmig::sim::matrix::{cell_scenario, run_matrix, MatrixRow};
+use certmig::sim::matrix::{run_matrix, MatrixRow};
+use certmig::sim::migration::Migration;
 use certmig::sim::model::{
     install_client_hotfix, rules_in_force, Client, ClientVersion, Hotfix, NotApplicable, Os,
     SiteServer, Update,
@@ -279,15 +280,11 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
         }
         // Repaired, not just tolerated: nothing bad reaches the new OS.
         for kind in Kind::ALL {
-            let s = cell_scenario(
-                kind,
-                Os::XpSp3,
-                false,
-                Os::Win7Rtm,
-                false,
-                rem,
-                Defect::DoubledTerminator,
-            );
+            let s = Migration {
+                remediation: rem,
+                ..Migration::new(kind, Os::XpSp3, Os::Win7Rtm)
+            }
+            .scenario(1, Default::default());
             assert_eq!(replay(&s).outcome.bad_certificates_left, 0);
         }
     }

@@ -91,9 +91,15 @@ fn one_by_one(pop: &Population) -> Counted {
     for i in 0..pop.machines {
         let p = MachineProfile::draw(&pop.mix, &pop.plan, pop.seed, i);
         let s = scenario_file(&p, MachineProfile::scenario_seed(pop.seed, i), &pop.plan);
+        // The file names no scenario; the fleet's is named after its cell.
+        let built = p.scenario(MachineProfile::scenario_seed(pop.seed, i), pop.plan.policy);
+        assert_eq!(built.name, p.name());
         assert_eq!(
             s,
-            p.scenario(MachineProfile::scenario_seed(pop.seed, i), pop.plan.policy),
+            Scenario {
+                name: String::new(),
+                ..built
+            },
             "the fleet builds the scenario the file describes"
         );
         let o = replay(&s).outcome;

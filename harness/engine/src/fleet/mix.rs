@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fix::Policy;
 use crate::format::Defect;
-use crate::sim::model::{ClientVersion, Os};
+use crate::sim::model::{ClientHotfix, ClientVersion, Os};
 use crate::sim::scenario::{Remediation, StateStore};
 use crate::sim::Kind;
 
@@ -109,10 +109,7 @@ impl Attribute for Defect {
 impl Attribute for StateStore {
     const ALL: &'static [Self] = &[StateStore::HardLink, StateStore::Smp];
     fn name(self) -> &'static str {
-        match self {
-            StateStore::HardLink => "hard-link",
-            StateStore::Smp => "smp",
-        }
+        self.as_str()
     }
 }
 
@@ -123,17 +120,6 @@ impl Attribute for Remediation {
     }
 }
 
-/// The ConfigMgr client hotfix installed *after* the client made its
-/// certificates (so it did not change them, C6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClientHotfix {
-    None,
-    Kb977203,
-    /// The R3 prerequisite; every `sp2-r3` client has it.
-    Kb977384,
-}
-
 impl Attribute for ClientHotfix {
     const ALL: &'static [Self] = &[
         ClientHotfix::None,
@@ -141,11 +127,7 @@ impl Attribute for ClientHotfix {
         ClientHotfix::Kb977384,
     ];
     fn name(self) -> &'static str {
-        match self {
-            ClientHotfix::None => "none",
-            ClientHotfix::Kb977203 => "kb977203",
-            ClientHotfix::Kb977384 => "kb977384",
-        }
+        self.as_str()
     }
 }
 

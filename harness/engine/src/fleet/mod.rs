@@ -15,6 +15,7 @@ pub mod mix;
 pub mod population;
 pub mod report;
 
-pub use mix::{ClientHotfix, FleetFileError, Mix, Plan, PlanRule};
+pub use crate::sim::model::ClientHotfix;
+pub use mix::{FleetFileError, Mix, Plan, PlanRule};
 pub use population::{Counts, FailureCause, MachineProfile, Population, Tally};
 pub use report::FleetReport;

@@ -12,31 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::mix::{Attribute, ClientHotfix, Mix, Plan};
+use super::mix::{Attribute, Mix, Plan};
 use crate::cryptoapi::Hresult;
-use crate::fix::{Policy, ReferenceFixer};
+use crate::fix::ReferenceFixer;
 use crate::format::Defect;
-use crate::sim::model::{ClientVersion, Hotfix, Os, Update};
-use crate::sim::scenario::{MachineSpec, Remediation, Scenario, SiteSpec, StateStore};
+use crate::sim::migration::Migration;
+use crate::sim::model::{ClientHotfix, ClientVersion, Os};
+use crate::sim::scenario::{Remediation, StateStore};
 use crate::sim::{self, Kind, Outcome, OutcomeKind};
 
-/// Everything that decides one machine's migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct MachineProfile {
-    pub kind: Kind,
-    pub source_os: Os,
-    /// KB974571 installed on the source (false for win7-sp1, which includes it).
-    pub source_kb974571: bool,
-    pub client: ClientVersion,
-    pub client_hotfix: ClientHotfix,
-    pub defect: Defect,
-    pub target_os: Os,
-    /// KB974571 installed before Restore User State (false for win7-sp1).
-    pub target_kb974571_before_restore: bool,
-    /// Refresh only (a replace always uses a state migration point).
-    pub state_store: StateStore,
-    pub remediation: Remediation,
-}
+/// A fleet machine: one [`Migration`] cell, drawn from the mix.
+pub type MachineProfile = Migration;
 
 /// Certificates come from this many seeded key sets: signing certificates
 /// is generation, not replay, and costs milliseconds each, while the
@@ -101,54 +87,6 @@ impl MachineProfile {
     /// The engine's seed for this machine (one of [`KEY_SETS`] key sets).
     pub fn scenario_seed(seed: u64, i: u64) -> u64 {
         1 + mix64(seed.wrapping_add(i.wrapping_mul(GOLDEN))) % KEY_SETS
-    }
-
-    /// The scenario this machine replays: the source is `PC0001`, a
-    /// replace's new computer `PC0002`, with the plan's remediation expanded
-    /// into the standard sequences (as the matrix does).
-    pub fn scenario(&self, seed: u64, policy: Policy) -> Scenario {
-        let hotfixes = match self.client_hotfix {
-            ClientHotfix::None => vec![],
-            ClientHotfix::Kb977203 => vec![Hotfix::Kb977203],
-            ClientHotfix::Kb977384 => vec![Hotfix::Kb977384],
-        };
-        Scenario {
-            name: String::new(),
-            description: String::new(),
-            claims: vec![],
-            seed,
-            kind: self.kind,
-            state_store: self.state_store,
-            site: SiteSpec::default(),
-            source: MachineSpec {
-                name: "PC0001".to_owned(),
-                os: self.source_os,
-                updates: if self.source_kb974571 {
-                    vec![Update::Kb974571]
-                } else {
-                    vec![]
-                },
-                client: Some(self.client),
-                client_hotfixes: hotfixes,
-                defect: Some(self.defect),
-            },
-            target: (self.kind == Kind::Replace).then(|| MachineSpec {
-                name: "PC0002".to_owned(),
-                os: self.target_os,
-                updates: vec![],
-                client: None,
-                client_hotfixes: vec![],
-                defect: Some(self.defect),
-            }),
-            target_os: Some(self.target_os),
-            target_kb974571_before_restore: self.target_kb974571_before_restore,
-            remediation: Some(self.remediation),
-            policy,
-            before: None,
-            task_sequence: None,
-            restore_sequence: None,
-            expect: None,
-        }
     }
 
     /// Position of this combination in a [`Tally`].

@@ -18,6 +18,7 @@
 
 mod engine;
 pub mod matrix;
+pub mod migration;
 pub mod model;
 pub mod scenario;
 pub mod steps;

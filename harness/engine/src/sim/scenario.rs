@@ -99,6 +99,12 @@ pub enum StateStore {
 }
 certmig_format::unknown_name!(fn unknown_state_store, StateStore, "state store");
 
+impl StateStore {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// A machine as the scenario describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

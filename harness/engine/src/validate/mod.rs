@@ -33,10 +33,9 @@ use tool::{
 
 use crate::fix::Policy;
 use crate::format::{Defect, FileFormat};
-use crate::sim::matrix::cell_scenario;
-use crate::sim::model::Os;
+use crate::sim::migration::Migration;
 use crate::sim::scenario::Remediation;
-use crate::sim::{replay_with, Kind, OutcomeKind};
+use crate::sim::{replay_with, OutcomeKind};
 
 /// What to validate and how.
 #[derive(Debug, Clone)]
@@ -430,18 +429,12 @@ fn matrix_case(opts: &ValidateOptions) -> CaseReport {
         limits: opts.limits,
         label: opts.template.clone(),
     };
-    let mut cells = Vec::new();
-    for kind in Kind::ALL {
-        for source in Os::ALL {
-            for source_kb in [false, true] {
-                for target in Os::ALL {
-                    for target_kb in [false, true] {
-                        cells.push((kind, source, source_kb, target, target_kb));
-                    }
-                }
-            }
-        }
-    }
+    let cells: Vec<Migration> = crate::sim::matrix::cells()
+        .into_iter()
+        .filter(|m| {
+            m.remediation == Remediation::CcmcertfixStep && m.defect == Defect::DoubledTerminator
+        })
+        .collect();
     // A broken tool fails every cell alike; a hanging one would take a
     // timeout per cell. A few failures are evidence enough.
     let failures = std::sync::atomic::AtomicUsize::new(0);
@@ -449,21 +442,12 @@ fn matrix_case(opts: &ValidateOptions) -> CaseReport {
     let mut violations: Vec<(usize, Violation)> = cells
         .par_iter()
         .enumerate()
-        .filter_map(|(i, &(kind, source, source_kb, target, target_kb))| {
+        .filter_map(|(i, m)| {
             if failures.load(std::sync::atomic::Ordering::Relaxed) >= MATRIX_FAILURES_SHOWN {
                 skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return None;
             }
-            let s = cell_scenario(
-                kind,
-                source,
-                source_kb,
-                target,
-                target_kb,
-                Remediation::CcmcertfixStep,
-                Defect::DoubledTerminator,
-            );
-            let r = replay_with(&s, &fixer);
+            let r = replay_with(&m.scenario(1, Policy::default()), &fixer);
             let o = &r.outcome;
             (o.kind != OutcomeKind::Success || !o.identity_preserved).then(|| {
                 let why = match (&o.step, o.hresult) {
@@ -479,7 +463,7 @@ fn matrix_case(opts: &ValidateOptions) -> CaseReport {
                     ),
                 };
                 failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                (i, v(Invariant::V9, format!("{}: {why}", s.name)))
+                (i, v(Invariant::V9, format!("{}: {why}", m.name())))
             })
         })
         .collect();
