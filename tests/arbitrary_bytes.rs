@@ -6,14 +6,18 @@
 
 use proptest::prelude::*;
 
-use certmig::cryptoapi::{self, der::CertificateView, RuleSet};
+use certmig::cryptoapi::{
+    self, der::CertificateView, verdict, verdicts, Offence, RuleSet, Verdict,
+};
 use certmig::format::reg::parse_reg;
 use certmig::format::registry::parse_blob;
 use certmig::format::store::{StreamError, STORE_HEADER};
+use certmig::format::{detect, ContextKind, Defect, FileFormat, Property, PropertyId};
 use certmig::format::{
     parse_element_file, KeyProvInfo, Limits, Location, ReadMode, SerializedElement,
     SerializedStore, StoreIter, StoreReader,
 };
+use certmig::scan::{self, ScanOptions};
 
 fn in_range(e: &certmig::format::FormatError, len: usize) -> bool {
     match e.location() {
@@ -65,7 +69,165 @@ fn stores(bytes: &[u8]) -> Result<(), TestCaseError> {
             return Err(TestCaseError::fail(format!("I/O error from memory: {e}")))
         }
     }
+    scan_both_modes(bytes);
+    scan_agrees(bytes);
+    reference_fixer_agrees(bytes);
     Ok(())
+}
+
+// The model-level oracles over the same bytes (moved here from the fuzz
+// targets, which depend on certmig-format alone).
+
+/// Runs `scan` (what `certmig scan` does with a file, signatures not checked)
+/// in both modes and asserts that every error it reports has a byte offset
+/// inside the file.
+fn scan_both_modes(bytes: &[u8]) {
+    for mode in [ReadMode::Strict, ReadMode::Lenient] {
+        let r = scan::scan_bytes(
+            "fuzz",
+            bytes,
+            None,
+            ScanOptions {
+                mode,
+                verify_signatures: false,
+            },
+        );
+        for e in &r.errors {
+            let o = e
+                .offset
+                .unwrap_or_else(|| panic!("scan error without an offset: {e:?}"));
+            assert!(
+                o <= bytes.len(),
+                "scan error offset {o} past {}: {e:?}",
+                bytes.len()
+            );
+        }
+    }
+}
+
+/// `scan` (what `certmig scan` prints) lists exactly the certificates
+/// `SerializedStore::parse` reads, with their properties, in both modes, and
+/// reports an error exactly when the parse fails.
+fn scan_agrees(data: &[u8]) {
+    if detect(data) != FileFormat::Sst {
+        return;
+    }
+    for mode in [ReadMode::Strict, ReadMode::Lenient] {
+        let opts = ScanOptions {
+            mode,
+            verify_signatures: false,
+        };
+        let report = scan::scan_bytes("fuzz", data, None, opts);
+        match SerializedStore::parse(data, mode) {
+            Ok(s) => {
+                assert!(
+                    report.errors.is_empty(),
+                    "{mode:?}: scan fails on a store parse reads: {:?}",
+                    report.errors
+                );
+                let got: Vec<_> = report
+                    .certificates
+                    .iter()
+                    .map(|c| (c.thumbprint.clone(), c.property_ids.clone()))
+                    .collect();
+                let want: Vec<_> = s
+                    .elements
+                    .iter()
+                    .map(|e| (e.thumbprint().to_hex(), e.property_ids()))
+                    .collect();
+                assert_eq!(
+                    got, want,
+                    "{mode:?}: scan reads other certificates than parse"
+                );
+            }
+            Err(_) => assert!(
+                !report.errors.is_empty(),
+                "{mode:?}: scan reads a store parse rejects"
+            ),
+        }
+    }
+}
+
+/// The engine's `ReferenceFixer` (what the simulator calls CCMCertFix) gives
+/// the bytes of the streaming repair, and fails exactly when it does.
+fn reference_fixer_agrees(data: &[u8]) {
+    use certmig::fix::{stream_repair, Fixer, Policy, ReferenceFixer};
+    for policy in [Policy::Truncate, Policy::Strip] {
+        let fixed = ReferenceFixer { policy }.fix_store(data);
+        let streamed = StoreReader::open(data, data.len() as u64, Limits::default())
+            .ok()
+            .and_then(|mut r| {
+                let mut out = Vec::new();
+                stream_repair(&mut r, Some(&mut out), policy, |_| {})
+                    .ok()
+                    .map(|()| out)
+            });
+        match (fixed, streamed) {
+            (Ok(a), Some(b)) => assert_eq!(a, b, "{policy}: ReferenceFixer differs"),
+            (Err(_), None) => {}
+            (a, b) => panic!(
+                "{policy}: ReferenceFixer {:?} but stream {:?}",
+                a.is_ok(),
+                b.is_some()
+            ),
+        }
+    }
+}
+
+fn in_der(offset: usize, der: &[u8]) {
+    assert!(
+        offset <= der.len(),
+        "offset {offset} past the DER ({})",
+        der.len()
+    );
+}
+
+fn check_element(e: &SerializedElement<'_>) {
+    let der = &e.der[..];
+    let (legacy, ms) = verdicts(e);
+    assert_eq!(legacy, verdict(e, RuleSet::Legacy));
+    assert_eq!(ms, verdict(e, RuleSet::Ms09056));
+    for (rules, v) in [(RuleSet::Legacy, legacy), (RuleSet::Ms09056, ms)] {
+        match cryptoapi::import(e, rules) {
+            Ok(c) => {
+                assert_eq!(v, Verdict::Ok);
+                assert_eq!(c.thumbprint, e.thumbprint());
+            }
+            Err(rej) => {
+                assert_eq!(v, Verdict::Rejected(rej.hresult));
+                let _ = rej.to_string();
+                match &*rej.offence {
+                    Offence::FriendlyName { byte_offset, .. } => {
+                        assert!(*byte_offset < e.friendly_name().map_or(0, <[u8]>::len))
+                    }
+                    Offence::NameValue { der_offset, .. }
+                    | Offence::OidArc { der_offset, .. }
+                    | Offence::Der { der_offset, .. } => in_der(*der_offset, der),
+                }
+            }
+        }
+    }
+}
+
+/// The verdicts over `der` as a certificate with no properties, with a clean
+/// and with a defective friendly name, and as a CRL.
+fn verdicts_agree(der: &[u8]) {
+    let mut e = SerializedElement::certificate(der, Vec::new());
+    check_element(&e);
+    e.properties = vec![Property::new(
+        PropertyId::FriendlyName,
+        Defect::Clean.apply("F"),
+    )];
+    check_element(&e);
+    e.properties = vec![Property::new(
+        PropertyId::FriendlyName,
+        Defect::DoubledTerminator.apply("F"),
+    )];
+    check_element(&e);
+    e.kind = ContextKind::Crl;
+    check_element(&e);
+    let _ = cryptoapi::legacy_display_subject(der);
+    let _ = cryptoapi::exact_subject(der);
 }
 
 proptest! {
@@ -90,6 +252,7 @@ proptest! {
                 prop_assert!(in_range(&e, bytes.len()), "{e}");
             }
         }
+        scan_both_modes(&bytes);
     }
 
     #[test]
@@ -109,6 +272,7 @@ proptest! {
                     prop_assert!(in_range(&e, input.len()), "{e}");
                 }
             }
+            scan_both_modes(input);
         }
     }
 
@@ -117,13 +281,7 @@ proptest! {
         if let Err(e) = CertificateView::parse(&der) {
             prop_assert!(e.offset <= der.len(), "{e:?}");
         }
-        let _ = cryptoapi::legacy_display_subject(&der);
-        let _ = cryptoapi::exact_subject(&der);
-        let e = SerializedElement::certificate(der.clone(), vec![]);
-        let _ = cryptoapi::verdicts(&e);
-        for rules in RuleSet::ALL {
-            let _ = cryptoapi::import(&e, rules);
-        }
+        verdicts_agree(&der);
     }
 }
 
@@ -177,9 +335,7 @@ proptest! {
                 if let Err(e) = CertificateView::parse(&bytes) {
                     prop_assert!(e.offset <= bytes.len(), "{e:?}");
                 }
-                let e = SerializedElement::certificate(bytes.clone(), vec![]);
-                let _ = cryptoapi::verdicts(&e);
-                let _ = cryptoapi::legacy_display_subject(&bytes);
+                verdicts_agree(&bytes);
             }
         }
     }

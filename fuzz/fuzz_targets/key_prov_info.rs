@@ -8,7 +8,7 @@
 //! hostile value cannot make `scan` allocate quadratically).
 #![no_main]
 
-use certmig::format::KeyProvInfo;
+use certmig_format::KeyProvInfo;
 use certmig_fuzz::assert_offset_in;
 use libfuzzer_sys::fuzz_target;
 

@@ -4,11 +4,9 @@
 //! [`FormatError`] carries an absolute byte offset inside the input it was
 //! given (`base..=base + len`: an offset equal to the length means "at the
 //! end", e.g. a missing end marker), and a `.reg` error carries a 1-based line
-//! the file has. `scan` turns both into a byte offset for people, so that is
-//! checked too.
+//! the file has.
 
-use certmig::format::{FormatError, Location, ReadMode};
-use certmig::scan::{self, ScanOptions};
+use certmig_format::{FormatError, Location, ReadMode};
 
 /// Asserts that a binary reader's error points inside `base..=base + len`.
 pub fn assert_offset_in(err: &FormatError, base: usize, len: usize) {
@@ -37,32 +35,5 @@ pub fn assert_line_in(err: &FormatError, bytes: &[u8]) {
             max_lines(bytes)
         ),
         Location::Offset(o) => panic!("the .reg reader reported an offset ({o}): {err}"),
-    }
-}
-
-/// Runs `scan` (what `certmig scan` does with a file, signatures not checked)
-/// in both modes and asserts that every error it reports has a byte offset
-/// inside the file.
-pub fn scan_both_modes(bytes: &[u8]) {
-    for mode in [ReadMode::Strict, ReadMode::Lenient] {
-        let r = scan::scan_bytes(
-            "fuzz",
-            bytes,
-            None,
-            ScanOptions {
-                mode,
-                verify_signatures: false,
-            },
-        );
-        for e in &r.errors {
-            let o = e
-                .offset
-                .unwrap_or_else(|| panic!("scan error without an offset: {e:?}"));
-            assert!(
-                o <= bytes.len(),
-                "scan error offset {o} past {}: {e:?}",
-                bytes.len()
-            );
-        }
     }
 }

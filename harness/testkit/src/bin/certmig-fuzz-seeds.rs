@@ -5,21 +5,21 @@
 //! hand-made edge cases (empty store, context-first store, trailing data, a
 //! CRL element, key provider info with parameters).
 //!
-//! Usage: `seedgen [CORPUS_DIR]` (default `fuzz/corpus`); writes
+//! Usage: `certmig-fuzz-seeds [CORPUS_DIR]` (default `fuzz/corpus`); writes
 //! `CORPUS_DIR/<target>/<name>` and prints how many files per target. The same
 //! build always writes the same bytes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use certmig::cert::{self, adversarial, DefectChoice, MachineSpec, Profile};
-use certmig::format::key_prov_info::{ProvParam, AT_SIGNATURE};
-use certmig::format::reg::{write_reg, RegEncoding};
-use certmig::format::registry::RegistryStore;
-use certmig::format::{
+use certmig_format::key_prov_info::{ProvParam, AT_SIGNATURE};
+use certmig_format::reg::{write_reg, RegEncoding};
+use certmig_format::registry::RegistryStore;
+use certmig_format::{
     ContextKind, Defect, EntryOrder, KeyProvInfo, Property, PropertyId, SerializedElement,
     SerializedStore,
 };
+use certmig_model::cert::{self, adversarial, DefectChoice, MachineSpec, Profile};
 
 struct Seeds {
     dir: PathBuf,
