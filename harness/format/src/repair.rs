@@ -1,7 +1,8 @@
 //! The friendly-name repair CCMCertFix performs, as a pure transform over
 //! the format's types: [`repair_friendly_name`] (one value under a
 //! [`Policy`]), [`repair_element`] (one serialized element),
-//! [`stream_repair`] (a `.sst`, one element at a time) and [`check_repair`]
+//! [`stream_repair`] (a `.sst`, one element at a time; [`stream_repair_with`]
+//! takes another repair) and [`check_repair`]
 //! (the invariants a repair must keep).
 //!
 //! It lives beside the byte formats, not in the engine, because it is only
@@ -241,8 +242,25 @@ pub enum StreamFixError {
 /// bytes), calling `on_certificate` with each report. Memory: one element.
 pub fn stream_repair<R: io::Read, W: Write>(
     reader: &mut StoreReader<R>,
-    mut out: Option<&mut W>,
+    out: Option<&mut W>,
     policy: Policy,
+    on_certificate: impl FnMut(CertificateRepair),
+) -> Result<(), StreamFixError> {
+    stream_repair_with(
+        reader,
+        out,
+        |_, e| repair_element(e, policy),
+        on_certificate,
+    )
+}
+
+/// [`stream_repair`] with another repair: `repair(index, element)` rewrites
+/// the element in place and reports it; an element it reports unchanged is
+/// written as its original bytes.
+pub fn stream_repair_with<R: io::Read, W: Write>(
+    reader: &mut StoreReader<R>,
+    mut out: Option<&mut W>,
+    mut repair: impl FnMut(usize, &mut SerializedElement<'_>) -> CertificateRepair,
     mut on_certificate: impl FnMut(CertificateRepair),
 ) -> Result<(), StreamFixError> {
     let mut write = |bytes: &[u8]| match out.as_mut() {
@@ -253,13 +271,14 @@ pub fn stream_repair<R: io::Read, W: Write>(
         write(&STORE_HEADER)?;
     }
     let mut buf = Vec::with_capacity(4096);
+    let mut index = 0;
     while let Some(offset) = reader
         .next_element_into(&mut buf)
         .map_err(StreamFixError::Read)?
     {
         let mut e = SerializedElement::parse(&buf, offset as usize, ReadMode::Strict)
             .map_err(StreamFixError::Element)?;
-        let r = repair_element(&mut e, policy);
+        let r = repair(index, &mut e);
         if r.changed {
             write(&e.to_bytes())?;
         } else {
@@ -267,6 +286,7 @@ pub fn stream_repair<R: io::Read, W: Write>(
         }
         on_certificate(r);
         buf.clear();
+        index += 1;
     }
     if !reader.empty_file {
         write(&END_MARKER)?;

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::hooks::{FixHooks, NoHooks};
+use super::repair::stream_repair_with;
 use super::write::{backup_path, parent, RealSteps, TempOutput, WriteSteps};
-use super::{
-    check_repair, repair_element, stream_repair, CertificateRepair, InvariantViolation, Policy,
-    StreamFixError,
-};
+use super::{check_repair, CertificateRepair, InvariantViolation, Policy, StreamFixError};
 use crate::cmtrace::{CmTraceLog, LogClock, Severity};
 use crate::format::reg::{parse_reg, write_reg};
 use crate::format::registry;
@@ -64,6 +63,25 @@ pub struct FixReport {
     pub backup: Option<PathBuf>,
 }
 
+impl FixReport {
+    /// The report of a run that has done nothing yet (format: `.sst` until
+    /// the input says otherwise).
+    pub fn new(opts: &FixOptions) -> Self {
+        FixReport {
+            input: opts.input.clone(),
+            format: InputFormat::Sst,
+            policy: opts.policy,
+            dry_run: opts.dry_run,
+            certificates_total: 0,
+            certificates_changed: 0,
+            certificates: Vec::new(),
+            warnings: Vec::new(),
+            wrote: None,
+            backup: None,
+        }
+    }
+}
+
 /// Why `fix` failed. [`FixError::is_bad_input`] errors exit 2; the others 1.
 #[derive(Debug, thiserror::Error)]
 pub enum FixError {
@@ -109,22 +127,32 @@ pub fn run(opts: &FixOptions) -> Result<FixReport, FixError> {
 
 /// Repairs with the given write steps (tests inject failures here).
 pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, FixError> {
+    run_hooked(opts, steps, &NoHooks)
+}
+
+/// Repairs with the given write steps and hooks (the test mutants change the
+/// pipeline here; [`NoHooks`] is `certmig fix`).
+pub fn run_hooked(
+    opts: &FixOptions,
+    steps: &dyn WriteSteps,
+    hooks: &dyn FixHooks,
+) -> Result<FixReport, FixError> {
+    let outcome = fix(opts, &Pipeline { steps, hooks });
+    hooks.finish(opts, outcome)
+}
+
+/// What every path of a run goes through: the write steps and the hooks.
+struct Pipeline<'a> {
+    steps: &'a dyn WriteSteps,
+    hooks: &'a dyn FixHooks,
+}
+
+fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
     let input = &opts.input;
     let meta = std::fs::metadata(input).map_err(io_err(input))?;
     let (target_path, in_place) = target(opts);
     let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
-    let mut report = FixReport {
-        input: input.clone(),
-        format: InputFormat::Sst,
-        policy: opts.policy,
-        dry_run: opts.dry_run,
-        certificates_total: 0,
-        certificates_changed: 0,
-        certificates: Vec::new(),
-        warnings: Vec::new(),
-        wrote: None,
-        backup: None,
-    };
+    let mut report = FixReport::new(opts);
     if !opts.dry_run {
         let dir = if meta.is_dir() && in_place {
             input.as_path()
@@ -135,27 +163,82 @@ pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, 
     }
     if meta.is_dir() {
         report.format = InputFormat::BlobDir;
-        fix_blob_dir(opts, steps, &mut report)?;
+        fix_blob_dir(opts, p, &mut report)?;
     } else {
         let mut head = [0u8; 64];
         let n = io::Read::read(&mut File::open(input).map_err(io_err(input))?, &mut head)
             .map_err(io_err(input))?;
         match format::detect(&head[..n]) {
-            FileFormat::Sst => fix_sst(opts, steps, meta.len(), &mut report)?,
+            FileFormat::Sst => fix_sst(opts, p, meta.len(), &mut report)?,
             FileFormat::Reg => {
                 report.format = InputFormat::Reg;
-                fix_whole_file(opts, steps, &mut report)?
+                fix_whole_file(opts, p, &mut report)?
             }
             FileFormat::Blob => {
                 report.format = InputFormat::Element;
-                fix_whole_file(opts, steps, &mut report)?
+                fix_whole_file(opts, p, &mut report)?
             }
         }
     }
     if let Some(log) = &opts.log {
-        write_log(opts, &report, log, steps)?;
+        write_log(opts, &report, log, p.steps)?;
     }
     Ok(report)
+}
+
+/// The safe replace, written once for every output of `fix`: a temporary
+/// file in `target`'s directory is filled by `fill` (which may record into
+/// the report), shown to the hooks, fsynced, re-read and checked by `check`,
+/// and only then committed: the backup of `backup.0` at `backup.1` (when
+/// given), the rename over the target, the directory fsync
+/// ([`TempOutput::commit`]). With `only_if_changed` and no certificate
+/// changed, nothing is replaced (in place: the input, and any earlier
+/// backup, stay as they are). Every step goes through the pipeline's
+/// [`WriteSteps`]; a failure at any step removes the temporary file and
+/// leaves the target and the input as they were. Returns whether the target
+/// was replaced.
+fn safe_replace(
+    p: &Pipeline<'_>,
+    report: &mut FixReport,
+    (target, backup): (&Path, Option<(&Path, &Path)>),
+    only_if_changed: bool,
+    fill: impl FnOnce(&mut dyn Write, &mut FixReport) -> Result<(), FixError>,
+    check: impl FnOnce(&Path) -> Result<(), FixError>,
+) -> Result<bool, FixError> {
+    let mut temp = TempOutput::create(p.steps, target).map_err(io_err(target))?;
+    fill(&mut temp, report)?;
+    p.hooks
+        .output(report, temp.path())
+        .map_err(io_err(target))?;
+    temp.fsync().map_err(io_err(target))?;
+    if p.hooks.checks_output() {
+        check(temp.path())?;
+    }
+    if only_if_changed && report.certificates_changed == 0 {
+        return Ok(false);
+    }
+    temp.commit(target, backup).map_err(io_err(target))?;
+    Ok(true)
+}
+
+/// [`safe_replace`] for a one-file input: to `OUT`, or in place (keeping
+/// `IN.bak` when asked); `check` gets the temporary file and the target.
+fn replace_file(
+    opts: &FixOptions,
+    p: &Pipeline<'_>,
+    report: &mut FixReport,
+    fill: impl FnOnce(&mut dyn Write, &mut FixReport) -> Result<(), FixError>,
+    check: impl FnOnce(&Path, &Path) -> Result<(), FixError>,
+) -> Result<(), FixError> {
+    let (target, in_place) = target(opts);
+    let backup = (in_place && opts.backup).then(|| backup_path(&opts.input));
+    let backup_of = backup.as_deref().map(|b| (opts.input.as_path(), b));
+    let check = |temp: &Path| check(temp, &target);
+    if safe_replace(p, report, (&target, backup_of), in_place, fill, check)? {
+        report.wrote = Some(target.clone());
+        report.backup = backup;
+    }
+    Ok(())
 }
 
 fn record(report: &mut FixReport, r: CertificateRepair, max: Option<usize>) {
@@ -189,48 +272,53 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Streams a `.sst`: one element in memory at a time.
 fn fix_sst(
     opts: &FixOptions,
-    steps: &dyn WriteSteps,
+    p: &Pipeline<'_>,
     len: u64,
     report: &mut FixReport,
 ) -> Result<(), FixError> {
     let input = &opts.input;
-    let open = || -> Result<StoreReader<BufReader<File>>, FixError> {
-        let f = File::open(input).map_err(io_err(input))?;
+    let f = File::open(input).map_err(io_err(input))?;
+    let mut reader =
         StoreReader::open(BufReader::with_capacity(1 << 16, f), len, Limits::default())
-            .map_err(|e| stream_err(input, e))
+            .map_err(|e| stream_err(input, e))?;
+    let (target, _) = target(opts);
+    let mut stream = |out: Option<&mut dyn Write>, report: &mut FixReport| {
+        let mut out = out.map(|w| BufWriter::with_capacity(1 << 16, w));
+        stream_repair_with(
+            &mut reader,
+            out.as_mut(),
+            |i, e| p.hooks.repair(i, e, opts.policy),
+            |r| record(report, r, opts.max_reports),
+        )
+        .map_err(|e| match e {
+            StreamFixError::Read(e) => stream_err(input, e),
+            StreamFixError::Element(source) => FixError::BadInput {
+                path: input.clone(),
+                source,
+            },
+            StreamFixError::Write(source) => FixError::Io {
+                path: target.clone(),
+                source,
+            },
+        })?;
+        match out {
+            Some(w) => w.into_inner().map(drop).map_err(|e| FixError::Io {
+                path: target.clone(),
+                source: e.into_error(),
+            }),
+            None => Ok(()),
+        }
     };
-    let (target, in_place) = target(opts);
-    let mut reader = open()?;
-    let mut out = if opts.dry_run {
-        None
-    } else {
-        Some(BufWriter::with_capacity(
-            1 << 16,
-            TempOutput::create(steps, &target).map_err(io_err(&target))?,
-        ))
-    };
-    stream_repair(&mut reader, out.as_mut(), opts.policy, |r| {
-        record(report, r, opts.max_reports)
-    })
-    .map_err(|e| match e {
-        StreamFixError::Read(e) => stream_err(input, e),
-        StreamFixError::Element(source) => FixError::BadInput {
-            path: input.clone(),
-            source,
-        },
-        StreamFixError::Write(source) => FixError::Io {
-            path: target.clone(),
-            source,
-        },
-    })?;
-    let Some(out) = out else { return Ok(()) };
-    let temp = out.into_inner().map_err(|e| FixError::Io {
-        path: target.clone(),
-        source: e.into_error(),
-    })?;
-    temp.fsync().map_err(io_err(&target))?;
-    verify_sst(input, temp.path(), opts.policy)?;
-    commit(opts, temp, &target, in_place, report)
+    if opts.dry_run {
+        return stream(None, report);
+    }
+    replace_file(
+        opts,
+        p,
+        report,
+        |out, report| stream(Some(out), report),
+        |written, _| verify_sst(input, written, opts.policy),
+    )
 }
 
 fn stream_err(path: &Path, e: format::store::StreamError) -> FixError {
@@ -308,7 +396,7 @@ fn invariant_from_stream(path: &Path, e: format::store::StreamError) -> FixError
 /// `.reg` and single-element files: small, read whole.
 fn fix_whole_file(
     opts: &FixOptions,
-    steps: &dyn WriteSteps,
+    p: &Pipeline<'_>,
     report: &mut FixReport,
 ) -> Result<(), FixError> {
     let input = &opts.input;
@@ -332,10 +420,10 @@ fn fix_whole_file(
                 .map(|c| c.element.clone())
                 .collect();
             let mut store = parsed.store.clone();
-            for c in &mut store.certificates {
+            for (i, c) in store.certificates.iter_mut().enumerate() {
                 record(
                     report,
-                    repair_element(&mut c.element, opts.policy),
+                    p.hooks.repair(i, &mut c.element, opts.policy),
                     opts.max_reports,
                 );
             }
@@ -353,7 +441,7 @@ fn fix_whole_file(
             let before = vec![e.clone().into_owned()];
             record(
                 report,
-                repair_element(&mut e, opts.policy),
+                p.hooks.repair(0, &mut e, opts.policy),
                 opts.max_reports,
             );
             (before, e.to_bytes())
@@ -362,54 +450,48 @@ fn fix_whole_file(
     if opts.dry_run {
         return Ok(());
     }
-    let (target, in_place) = target(opts);
-    let mut temp = TempOutput::create(steps, &target).map_err(io_err(&target))?;
-    temp.write_all(&new_bytes).map_err(io_err(&target))?;
-    temp.fsync().map_err(io_err(&target))?;
-    let written = std::fs::read(temp.path()).map_err(io_err(&target))?;
-    let after: Vec<SerializedElement<'_>> = match report.format {
+    let (format, (to, _)) = (report.format, target(opts));
+    replace_file(
+        opts,
+        p,
+        report,
+        |out, _| out.write_all(&new_bytes).map_err(io_err(&to)),
+        |temp, target| check_written(format, &before, temp, target, opts.policy),
+    )
+}
+
+/// Re-reads a written `.reg` or element file (`temp`, to become `target`)
+/// and checks it against the certificates it was made from.
+fn check_written(
+    format: InputFormat,
+    before: &[SerializedElement<'_>],
+    temp: &Path,
+    target: &Path,
+    policy: Policy,
+) -> Result<(), FixError> {
+    let written = std::fs::read(temp).map_err(io_err(target))?;
+    let after: Vec<SerializedElement<'_>> = match format {
         InputFormat::Reg => parse_reg(&written, ReadMode::Strict)
-            .map_err(|e| invariant(&target, 0, e.to_string()))?
+            .map_err(|e| invariant(target, 0, e.to_string()))?
             .store
             .certificates
             .into_iter()
             .map(|c| c.element)
             .collect(),
         _ => vec![SerializedElement::parse(&written, 0, ReadMode::Strict)
-            .map_err(|e| invariant(&target, 0, e.to_string()))?],
+            .map_err(|e| invariant(target, 0, e.to_string()))?],
     };
-    check_repair(&before, &after, opts.policy).map_err(|source| FixError::Invariant {
-        path: target.clone(),
+    check_repair(before, &after, policy).map_err(|source| FixError::Invariant {
+        path: target.to_owned(),
         source,
-    })?;
-    commit(opts, temp, &target, in_place, report)
-}
-
-/// Replaces the target. In place with nothing repaired, nothing is replaced
-/// (the temporary file is dropped): the input and any earlier backup stay.
-fn commit(
-    opts: &FixOptions,
-    temp: TempOutput<'_>,
-    target: &Path,
-    in_place: bool,
-    report: &mut FixReport,
-) -> Result<(), FixError> {
-    if in_place && report.certificates_changed == 0 {
-        return Ok(());
-    }
-    let backup = (in_place && opts.backup).then(|| backup_path(&opts.input));
-    temp.commit(target, backup.as_deref().map(|b| (opts.input.as_path(), b)))
-        .map_err(io_err(target))?;
-    report.wrote = Some(target.to_owned());
-    report.backup = backup;
-    Ok(())
+    })
 }
 
 /// A directory of `<THUMBPRINT>.blob` files: every file is parsed and
 /// checked before any is replaced; each is then written safely.
 fn fix_blob_dir(
     opts: &FixOptions,
-    steps: &dyn WriteSteps,
+    p: &Pipeline<'_>,
     report: &mut FixReport,
 ) -> Result<(), FixError> {
     let dir = &opts.input;
@@ -418,13 +500,16 @@ fn fix_blob_dir(
         format::LocatedError::Format { path, source } => FixError::BadInput { path, source },
     })?;
     let mut files = Vec::with_capacity(paths.len());
-    for p in &paths {
-        let bytes = std::fs::read(p).map_err(io_err(p))?;
-        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    for path in &paths {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let e = registry::parse_blob(&bytes, stem, ReadMode::Strict)
-            .map_err(bad(p))?
+            .map_err(bad(path))?
             .into_owned();
-        files.push((p.clone(), bytes, e));
+        files.push((path.clone(), bytes, e));
     }
     let out_dir = opts.output.clone().filter(|o| !same_file(o, dir));
     if let Some(o) = &out_dir {
@@ -432,9 +517,9 @@ fn fix_blob_dir(
             std::fs::create_dir_all(o).map_err(io_err(o))?;
         }
     }
-    for (path, bytes, before) in files {
+    for (i, (path, bytes, before)) in files.into_iter().enumerate() {
         let mut after = before.clone();
-        let r = repair_element(&mut after, opts.policy);
+        let r = p.hooks.repair(i, &mut after, opts.policy);
         let changed = r.changed;
         record(report, r, opts.max_reports);
         if opts.dry_run {
@@ -446,19 +531,19 @@ fn fix_blob_dir(
             None => continue,
         };
         let new_bytes = if changed { after.to_bytes() } else { bytes };
-        let mut temp = TempOutput::create(steps, &target).map_err(io_err(&target))?;
-        temp.write_all(&new_bytes).map_err(io_err(&target))?;
-        temp.fsync().map_err(io_err(&target))?;
-        let written = std::fs::read(temp.path()).map_err(io_err(&target))?;
-        let reread = SerializedElement::parse(&written, 0, ReadMode::Strict)
-            .map_err(|e| invariant(&target, 0, e.to_string()))?;
-        check_repair(&[before], &[reread], opts.policy).map_err(|source| FixError::Invariant {
-            path: target.clone(),
-            source,
-        })?;
         let backup = (out_dir.is_none() && opts.backup).then(|| backup_path(&path));
-        temp.commit(&target, backup.as_deref().map(|b| (path.as_path(), b)))
-            .map_err(io_err(&target))?;
+        let backup_of = backup.as_deref().map(|b| (path.as_path(), b));
+        safe_replace(
+            p,
+            report,
+            (&target, backup_of),
+            false,
+            |out, _| out.write_all(&new_bytes).map_err(io_err(&target)),
+            |temp| {
+                let before = std::slice::from_ref(&before);
+                check_written(InputFormat::Element, before, temp, &target, opts.policy)
+            },
+        )?;
     }
     if !opts.dry_run {
         report.wrote = Some(out_dir.unwrap_or_else(|| dir.clone()));
@@ -525,9 +610,5 @@ fn write_log(
             report.certificates_total
         ),
     );
-    let mut temp = TempOutput::create(steps, path).map_err(io_err(path))?;
-    temp.write_all(log.render().as_bytes())
-        .map_err(io_err(path))?;
-    temp.fsync().map_err(io_err(path))?;
-    temp.commit(path, None).map_err(io_err(path))
+    super::write::write_with(steps, path, log.render().as_bytes()).map_err(io_err(path))
 }

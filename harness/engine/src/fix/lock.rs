@@ -4,9 +4,9 @@
 //!   whole run: exclusively when it is repaired in place, shared when it is
 //!   only read. A second run on the same file fails at once with
 //!   [`FixError::Locked`] instead of interleaving its output with the first.
-//!   After locking, the lock holder checks that the path still names the file
-//!   it locked (a first run may have renamed a repaired file over it) and
-//!   locks again if not.
+//!   After locking, the lock holder checks (on Unix, by device and inode)
+//!   that the path still names the file it locked (a first run may have
+//!   renamed a repaired file over it) and locks again if not.
 //! - Every temporary file `fix` writes (`.certmig-*.tmp`, in the target's
 //!   directory) is locked while it is being written. A run that is killed
 //!   leaves its temporary file behind unlocked; the next run in that directory
@@ -14,7 +14,6 @@
 //!   still locked belong to a live run and are left alone.
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use fs4::fs_std::FileExt;
@@ -52,14 +51,19 @@ impl InputLock {
                 });
             }
             // Still the same file? A run that just finished may have renamed
-            // its repaired output over this path.
-            let (held, now) = (
-                file.metadata().map_err(io)?,
-                std::fs::metadata(path).map_err(io)?,
-            );
-            if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
-                return Ok(InputLock { _file: file });
+            // its repaired output over this path. (Unix: device and inode.)
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let (held, now) = (
+                    file.metadata().map_err(io)?,
+                    std::fs::metadata(path).map_err(io)?,
+                );
+                if (held.dev(), held.ino()) != (now.dev(), now.ino()) {
+                    continue;
+                }
             }
+            return Ok(InputLock { _file: file });
         }
         Err(FixError::Locked {
             path: path.to_owned(),

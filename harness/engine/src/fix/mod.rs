@@ -14,18 +14,24 @@
 //!
 //! [`run`] repairs files (`.sst` streamed element by element, `.reg`, a
 //! single `.blob` element, a directory of `<THUMBPRINT>.blob` files) with the
-//! safe-writing rules of [`write`]. [`Fixer`] is the one interface through
+//! safe-writing rules of [`write`] (one safe replace for every output).
+//! [`run_hooked`] is the same pipeline with [`hooks`], through which the test
+//! mutants change it ([`NoHooks`] is `certmig fix`). [`Fixer`] is the one interface through
 //! which the scenario simulator and the validator call any fixer.
 
 mod files;
+pub mod hooks;
 pub mod lock;
 pub mod write;
 
 pub use certmig_format::repair::{
-    check_repair, repair_element, repair_friendly_name, stream_repair, CertificateRepair,
-    InvariantViolation, NameRepair, Policy, StreamFixError,
+    self, check_repair, repair_element, repair_friendly_name, stream_repair, stream_repair_with,
+    CertificateRepair, InvariantViolation, NameRepair, Policy, StreamFixError,
 };
-pub use files::{run, run_with as files_run_with, FixError, FixOptions, FixReport, InputFormat};
+pub use files::{
+    run, run_hooked, run_with as files_run_with, FixError, FixOptions, FixReport, InputFormat,
+};
+pub use hooks::{FixHooks, NoHooks};
 
 use crate::format::{ReadMode, SerializedStore};
 

@@ -114,7 +114,13 @@ fn permissions_for(target: &Path) -> Option<std::fs::Permissions> {
 /// fsync, rename); for new outputs such as `gen`'s files.
 pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::create_dir_all(parent(path))?;
-    let mut out = TempOutput::create(&RealSteps, path)?;
+    write_with(&RealSteps, path, bytes)
+}
+
+/// Writes `bytes` to `path` through `steps`: temporary file, write, fsync,
+/// rename (no check, no backup; `fix`'s log).
+pub fn write_with(steps: &dyn WriteSteps, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut out = TempOutput::create(steps, path)?;
     out.write_all(bytes)?;
     out.fsync()?;
     out.commit(path, None)
