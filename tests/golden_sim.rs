@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use certmig::sim::matrix::{run_matrix, table};
+use certmig::report::matrix::table;
+use certmig::sim::matrix::run_matrix;
 use certmig::sim::scenario::Scenario;
 use certmig::sim::{replay, OutcomeKind};
 

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use comfy_table::{presets, CellAlignment, Table};
 
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
-use certmig::fleet::inventory::{assess_dir, InventoryOptions, InventoryReport, MachineSet};
-use certmig::fleet::report::{group_digits, percent, SegmentRow};
+use certmig::fleet::inventory::{assess_dir, InventoryOptions, MachineSet};
 use certmig::fleet::{FleetReport, Mix, Plan, Population};
+use certmig::report;
+use certmig::report::text::group_digits;
 use certmig::sim::model::Os;
 use certmig::sim::scenario::Remediation;
 
@@ -162,124 +162,22 @@ fn synthetic(a: FleetArgs) -> u8 {
         machines as f64 / elapsed.as_secs_f64().max(1e-9),
         rayon::current_num_threads()
     );
-    let report = FleetReport::new(machines, a.seed, population.mix, population.plan, &tally);
+    let fleet = FleetReport::new(machines, a.seed, population.mix, population.plan, &tally);
     if let Some(f) = &a.html {
-        if let Err(e) = certmig::fix::write::write_file(f, report.html().as_bytes()) {
+        if let Err(e) = certmig::fix::write::write_file(f, report::fleet::html(&fleet).as_bytes()) {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
     }
     if a.json {
-        return print_json(&report);
+        return print_json(&fleet);
     }
     if a.csv {
-        print!("{}", report.csv());
+        print!("{}", report::fleet::csv(&fleet));
         return EXIT_OK;
     }
-    print_fleet(&report);
+    print!("{}", report::fleet::human(&fleet));
     EXIT_OK
-}
-
-fn table() -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED);
-    t
-}
-
-fn right(t: &mut Table, from: usize) {
-    let n = t.column_count();
-    for i in from..n {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
-
-fn segments(title: &str, rows: &[SegmentRow]) {
-    let mut t = table();
-    let mut header: Vec<String> = rows
-        .first()
-        .map(|r| r.key.iter().map(|(k, _)| k.to_string()).collect())
-        .unwrap_or_default();
-    let keys = header.len();
-    header.extend(
-        [
-            "machines",
-            "success",
-            "capture-failed",
-            "restore-failed",
-            "step-failed",
-            "identity-lost",
-            "latent",
-            "failing",
-        ]
-        .map(String::from),
-    );
-    t.set_header(header);
-    for r in rows {
-        let c = &r.counts;
-        let mut cells: Vec<String> = r.key.iter().map(|(_, v)| v.clone()).collect();
-        cells.extend(c.columns().map(group_digits));
-        cells.push(percent(c.failed(), c.machines));
-        t.add_row(cells);
-    }
-    right(&mut t, keys);
-    println!("\n{title}\n{t}");
-}
-
-fn print_fleet(r: &FleetReport) {
-    let t = &r.totals;
-    println!(
-        "{} machines, seed {}, plan: {}",
-        group_digits(r.machines),
-        r.seed,
-        r.plan
-    );
-    let mut tt = table();
-    tt.set_header(["outcome", "machines", "share"]);
-    for (name, n) in [
-        ("success", t.success),
-        ("capture-failed", t.capture_failed),
-        ("restore-failed", t.restore_failed),
-        ("step-failed", t.step_failed),
-        ("identity lost", t.identity_lost),
-        ("success, bad certificates left (latent)", t.latent),
-    ] {
-        tt.add_row([name.to_owned(), group_digits(n), percent(n, t.machines)]);
-    }
-    right(&mut tt, 1);
-    println!("{tt}");
-    let mut c = table();
-    c.set_header(["failure cause: outcome", "step", "HRESULT", "machines"]);
-    for f in &r.failure_causes {
-        c.add_row([
-            f.outcome.as_str().to_owned(),
-            f.step.clone(),
-            format!(
-                "{} {}",
-                f.hresult.as_deref().unwrap_or(""),
-                f.hresult_name.unwrap_or("")
-            )
-            .trim()
-            .to_owned(),
-            group_digits(f.machines),
-        ]);
-    }
-    right(&mut c, 3);
-    if !r.failure_causes.is_empty() {
-        println!("\n{c}");
-    }
-    segments(
-        "By OS pair (source -> target; +974571 on the target: installed before restore)",
-        &r.by_os_pair,
-    );
-    segments("By remediation", &r.by_remediation);
-    segments(
-        "By client (hotfix installed after its certificates were made)",
-        &r.by_client,
-    );
-    segments("By kind", &r.by_kind);
-    segments("By certificate defect", &r.by_defect);
 }
 
 fn machine_set(all: bool, list: &Option<PathBuf>) -> Result<MachineSet, String> {
@@ -315,114 +213,30 @@ fn inventory(a: FleetArgs) -> u8 {
         client_hotfix_977203,
         site_has_977384: a.site_has_977384,
     };
-    let report = match assess_dir(&dir, &opts) {
+    let readiness = match assess_dir(&dir, &opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("certmig: {}: {e}", dir.display());
             return EXIT_BAD_INPUT;
         }
     };
-    let code = if report.unreadable.is_empty() {
+    let code = if readiness.unreadable.is_empty() {
         EXIT_OK
     } else {
         EXIT_BAD_INPUT
     };
     if !a.json && !a.csv {
-        print_inventory(&report);
+        print!("{}", report::inventory::human(&readiness));
         return code;
     }
     // Machine-readable output on stdout; the unreadable exports also on stderr.
-    for u in &report.unreadable {
+    for u in &readiness.unreadable {
         eprintln!("certmig: {}: {}", u.file, u.error);
     }
     if a.json {
-        let c = print_json(&report);
+        let c = print_json(&readiness);
         return if c == EXIT_OK { code } else { c };
     }
-    print!("{}", report.csv());
+    print!("{}", report::inventory::csv(&readiness));
     code
-}
-
-fn print_inventory(r: &InventoryReport) {
-    let mut t = table();
-    t.set_header([
-        "machine",
-        "certificates",
-        "prediction",
-        "step",
-        "HRESULT",
-        "certificates causing it",
-        "action",
-    ]);
-    for m in &r.machines {
-        let causes: Vec<String> = m
-            .causes
-            .iter()
-            .map(|c| format!("{} {}", c.thumbprint, c.shape.unwrap_or(c.rule.as_str())))
-            .collect();
-        t.add_row([
-            m.machine.clone(),
-            m.certificates.to_string(),
-            m.prediction.as_str().to_owned(),
-            m.step.unwrap_or("").to_owned(),
-            m.hresult.map(|h| h.to_string()).unwrap_or_default(),
-            causes.join("\n"),
-            m.action.as_str().to_owned(),
-        ]);
-    }
-    println!(
-        "target {}{}; sources with KB974571: {}; clients with 977203: {}; site has 977384: {}",
-        r.target,
-        if r.target_kb974571 {
-            " + KB974571 before restore"
-        } else {
-            ""
-        },
-        r.assumptions.source_kb974571,
-        r.assumptions.client_hotfix_977203,
-        if r.assumptions.site_has_977384 {
-            "yes"
-        } else {
-            "no"
-        }
-    );
-    println!("{t}");
-    if !r.unreadable.is_empty() {
-        let mut u = table();
-        u.set_header(["unreadable export", "line", "offset", "error"]);
-        for x in &r.unreadable {
-            u.add_row([
-                x.file.clone(),
-                x.line.map(|l| l.to_string()).unwrap_or_default(),
-                x.offset.map(|o| o.to_string()).unwrap_or_default(),
-                x.error.clone(),
-            ]);
-        }
-        println!("{u}");
-    }
-    let s = &r.summary;
-    println!(
-        "{} export(s): {} readable, {} unreadable; {} will fail ({} at capture, {} at restore), {} latent; {} bad certificate(s)",
-        s.exports,
-        s.readable,
-        s.unreadable,
-        s.will_fail,
-        s.by_prediction.get("capture-failed").copied().unwrap_or(0),
-        s.by_prediction.get("restore-failed").copied().unwrap_or(0),
-        s.by_prediction.get("success-latent").copied().unwrap_or(0),
-        s.bad_certificates
-    );
-    let actions: Vec<String> = s
-        .by_action
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(a, n)| format!("{a}: {n}"))
-        .collect();
-    println!("actions: {}", actions.join(", "));
-    if !r.ignored.is_empty() {
-        println!(
-            "not read (directories, hidden files): {}",
-            r.ignored.join(", ")
-        );
-    }
 }

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
 
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
-use certmig::sim::matrix::{html, run_matrix, table};
+use certmig::report;
+use certmig::sim::matrix::run_matrix;
 use certmig::sim::scenario::{scenario_files, Scenario};
 use certmig::sim::{replay, Replay};
 
@@ -28,39 +28,6 @@ pub struct ReplayArgs {
     pub logs: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Serialize)]
-struct ReplayRow<'a> {
-    scenario: &'a str,
-    kind: &'a str,
-    source_os: String,
-    target_os: String,
-    remediation: Option<&'a str>,
-    outcome: &'a str,
-    step: Option<&'a str>,
-    hresult: Option<String>,
-    identity_preserved: bool,
-    evidence: &'a [String],
-    expected: Option<bool>,
-    mismatches: &'a [String],
-}
-
-fn row(r: &Replay) -> ReplayRow<'_> {
-    ReplayRow {
-        scenario: &r.scenario,
-        kind: r.kind.as_str(),
-        source_os: r.source_os.to_string(),
-        target_os: r.target_os.to_string(),
-        remediation: r.remediation.map(|x| x.as_str()),
-        outcome: r.outcome.kind.as_str(),
-        step: r.outcome.step.as_deref(),
-        hresult: r.outcome.hresult.map(|h| h.to_string()),
-        identity_preserved: r.outcome.identity_preserved,
-        evidence: &r.outcome.evidence,
-        expected: r.has_expectation.then_some(r.mismatches.is_empty()),
-        mismatches: &r.mismatches,
-    }
 }
 
 pub fn run(a: ReplayArgs) -> u8 {
@@ -123,50 +90,12 @@ pub fn run(a: ReplayArgs) -> u8 {
     }
     let unexpected = replays.iter().filter(|r| !r.mismatches.is_empty()).count();
     if a.json {
-        let rows: Vec<_> = replays.iter().map(row).collect();
-        let code = print_json(&rows);
+        let code = print_json(&report::replay::rows(&replays));
         if code != EXIT_OK {
             return code;
         }
     } else {
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        t.set_header([
-            "scenario",
-            "kind",
-            "source → target",
-            "remediation",
-            "outcome",
-            "failing step",
-            "HRESULT",
-            "expected?",
-        ]);
-        for r in &replays {
-            t.add_row([
-                r.scenario.clone(),
-                r.kind.as_str().to_owned(),
-                format!("{} → {}", r.source_os, r.target_os),
-                r.remediation
-                    .map(|x| x.as_str())
-                    .unwrap_or("(custom)")
-                    .to_owned(),
-                r.outcome.kind.as_str().to_owned(),
-                r.outcome.step.clone().unwrap_or_default(),
-                r.outcome.hresult.map(|h| h.to_string()).unwrap_or_default(),
-                match (r.has_expectation, r.mismatches.is_empty()) {
-                    (false, _) => "(none)".to_owned(),
-                    (true, true) => "yes".to_owned(),
-                    (true, false) => format!("NO: {}", r.mismatches.join("; ")),
-                },
-            ]);
-        }
-        println!("{t}");
-        println!(
-            "{} scenario(s), {} as expected, {} unexpected",
-            replays.len(),
-            replays.len() - unexpected,
-            unexpected
-        );
+        print!("{}", report::replay::human(&replays));
     }
     if unexpected > 0 {
         EXIT_FAILURE
@@ -195,7 +124,7 @@ pub struct MatrixArgs {
 pub fn matrix(a: MatrixArgs) -> u8 {
     let rows = run_matrix();
     if let Some(f) = &a.html {
-        if let Err(e) = certmig::fix::write::write_file(f, html(&rows).as_bytes()) {
+        if let Err(e) = certmig::fix::write::write_file(f, report::matrix::html(&rows).as_bytes()) {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
@@ -203,6 +132,6 @@ pub fn matrix(a: MatrixArgs) -> u8 {
     if a.json {
         return print_json(&rows);
     }
-    println!("{}", table(&rows));
+    println!("{}", report::matrix::table(&rows));
     EXIT_OK
 }

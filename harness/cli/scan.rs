@@ -6,7 +6,8 @@ use clap::Args;
 
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::format::{self, ReadMode};
-use certmig::scan::{scan_paths, FileReport, ScanOptions, ScanReport};
+use certmig::report;
+use certmig::scan::{scan_paths, ScanOptions, ScanReport};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -55,61 +56,13 @@ pub fn run(a: ScanArgs) -> u8 {
     }
 }
 
-fn print_human(report: &ScanReport) {
-    for f in &report.files {
-        print_file(f);
+fn print_human(r: &ScanReport) {
+    // File by file, so a file's errors (stderr) follow its listing (stdout).
+    for f in &r.files {
+        print!("{}", report::scan::file(f));
+        eprint!("{}", report::scan::file_errors(f));
     }
-    let errors: usize = report.files.iter().map(|f| f.errors.len()).sum();
-    println!(
-        "{} file(s), {} certificate(s), {} error(s)",
-        report.files.len(),
-        report.certificate_count(),
-        errors
-    );
-}
-
-fn print_file(f: &FileReport) {
-    let fmt = f.format.map(|x| x.as_str()).unwrap_or("?");
-    println!(
-        "{} ({fmt}): {} certificate(s)",
-        f.path,
-        f.certificates.len()
-    );
-    for c in &f.certificates {
-        println!("  {}  {}", c.thumbprint, c.subject);
-        match (&c.friendly_name, c.friendly_name_shape) {
-            (Some(n), Some(s)) => println!("    friendly name  \"{n}\"  ({s})"),
-            _ => println!("    friendly name  (none)"),
-        }
-        let ids: Vec<String> = c.property_ids.iter().map(u32::to_string).collect();
-        println!(
-            "    properties     {}    key container {}    signature {}",
-            ids.join(", "),
-            c.key_container.as_deref().unwrap_or("(none)"),
-            if c.signature_valid {
-                "valid"
-            } else {
-                "NOT valid"
-            }
-        );
-        println!(
-            "    import         legacy: {}    ms09-056: {}",
-            c.verdicts.legacy, c.verdicts.ms09_056
-        );
-        for r in &c.rejections {
-            println!(
-                "      {} refused by {} ({}): {}",
-                r.rules, r.rule, r.hresult, r.offence
-            );
-        }
-    }
-    for e in &f.errors {
-        match (e.line, e.offset) {
-            (Some(l), _) => eprintln!("{}: error at line {l}: {}", f.path, e.message),
-            (None, Some(o)) => eprintln!("{}: error at offset {o}: {}", f.path, e.message),
-            (None, None) => eprintln!("{}: error: {}", f.path, e.message),
-        }
-    }
+    print!("{}", report::scan::summary(r));
 }
 
 #[derive(Debug, Args)]

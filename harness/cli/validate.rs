@@ -11,8 +11,9 @@ use clap::Args;
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::fix::Policy;
 use certmig::format::FileFormat;
+use certmig::report;
 use certmig::validate::tool::ToolCommand;
-use certmig::validate::{report, selftest, validate, ValidateOptions, DEFAULT_CASES};
+use certmig::validate::{selftest, validate, ValidateOptions, DEFAULT_CASES};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -95,10 +96,11 @@ pub fn run(a: ValidateArgs) -> u8 {
     o.limits.timeout = Duration::from_secs(a.timeout.max(1));
     o.limits.max_output = a.max_output << 20;
     o.matrix = !a.no_matrix;
-    o.progress = progress;
-    let r = validate(&o);
+    let bar = progress_bar(progress);
+    let r = validate(&o, &|done, total| advance(&bar, done, total));
+    bar.finish_and_clear();
     if let Some(f) = &a.junit {
-        if let Err(e) = certmig::fix::write::write_file(f, report::junit(&r).as_bytes()) {
+        if let Err(e) = certmig::fix::write::write_file(f, report::validate::junit(&r).as_bytes()) {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
@@ -109,7 +111,7 @@ pub fn run(a: ValidateArgs) -> u8 {
             return code;
         }
     } else {
-        print!("{}", report::human(&r));
+        print!("{}", report::validate::human(&r));
     }
     if r.passed() {
         EXIT_OK
@@ -127,7 +129,12 @@ fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
         }
     };
     let timeout = Duration::from_secs(a.timeout.clamp(1, 5));
-    let s = match selftest::run(&exe, a.seed, a.cases, a.policy, timeout, progress) {
+    let bar = progress_bar(progress);
+    let s = selftest::run(&exe, a.seed, a.cases, a.policy, timeout, &|done, total| {
+        advance(&bar, done, total)
+    });
+    bar.finish_and_clear();
+    let s = match s {
         Ok(s) => s,
         Err(e) => {
             eprintln!("certmig: {e}");
@@ -140,11 +147,36 @@ fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
             return code;
         }
     } else {
-        print!("{}", selftest::human(&s));
+        print!("{}", report::selftest::human(&s));
     }
     if s.passed() {
         EXIT_OK
     } else {
         EXIT_FAILURE
     }
+}
+
+/// The bar `validate` draws on stderr (hidden when `show` is false).
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The validator's progress callback: a new run (the self-test makes one
+/// per fixer and format) starts the bar again.
+fn advance(bar: &indicatif::ProgressBar, done: u64, total: u64) {
+    if done == 0 {
+        bar.reset();
+    }
+    bar.set_length(total);
+    bar.set_position(done);
 }

@@ -8,7 +8,8 @@
 //! - [`inventory`]: a directory of real `reg export`s of the SMS store, one
 //!   per machine: which machines fail, which certificates cause it, and
 //!   the recommended action;
-//! - [`report`]: totals, failure causes and segments, as JSON, CSV and HTML.
+//! - [`report`]: totals, failure causes and segments (printed by
+//!   `certmig-report`).
 
 pub mod inventory;
 pub mod mix;

@@ -9,16 +9,17 @@
 //! failure. V9 replays refresh and replace through the simulator with the tool
 //! as the CCMCertFix step. [`selftest`] proves the validator on the reference
 //! fixer (must pass) and on deliberately broken fixers (each must fail on the
-//! invariant it breaks). [`report`] prints a table, JSON, or JUnit XML.
+//! invariant it breaks). The results are plain data; `certmig-report` prints
+//! them as a table or JUnit XML, and `--json` as they are.
 
 pub mod check;
 pub mod corpus;
-pub mod report;
 pub mod selftest;
 pub mod tool;
 mod watch;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -55,8 +56,6 @@ pub struct ValidateOptions {
     /// Stop at the first case that breaks this invariant (the self-test's
     /// mutants: one kill is enough).
     pub stop_at: Option<Invariant>,
-    /// Show a progress bar on stderr (hidden when stderr is not a terminal).
-    pub progress: bool,
 }
 
 impl ValidateOptions {
@@ -74,7 +73,6 @@ impl ValidateOptions {
             },
             matrix: true,
             stop_at: None,
-            progress: false,
         }
     }
 }
@@ -139,17 +137,24 @@ impl ValidationReport {
     }
 }
 
-/// Validates a tool.
-pub fn validate(opts: &ValidateOptions) -> ValidationReport {
+/// Validates a tool. `progress(done, total)` is called with `done = 0`
+/// before the first case and then each time a case (or the V9 replay, which
+/// counts as one) is finished; `total` is the number of cases plus one for
+/// V9 when [`ValidateOptions::matrix`] is set. A run that stops early
+/// ([`ValidateOptions::stop_at`]) ends below `total`.
+pub fn validate(opts: &ValidateOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> ValidationReport {
     let corpus = corpus::generate(opts.seed, opts.cases, opts.format);
     let watched = watch::Watched::snapshot();
-    let bar = progress_bar(opts.progress, corpus.len() as u64 + u64::from(opts.matrix));
+    let total = corpus.len() as u64 + u64::from(opts.matrix);
+    let done = AtomicU64::new(0);
+    let tick = || progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+    progress(0, total);
     let mut cases: Vec<CaseReport> = if let Some(target) = opts.stop_at {
         // Sequential, so the first kill stops the run.
         let mut out = Vec::new();
         for c in &corpus {
             let r = run_case(opts, c);
-            bar.inc(1);
+            tick();
             let killed = r.failed(target);
             out.push(r);
             if killed {
@@ -162,7 +167,7 @@ pub fn validate(opts: &ValidateOptions) -> ValidationReport {
             .par_iter()
             .map(|c| {
                 let r = run_case(opts, c);
-                bar.inc(1);
+                tick();
                 r
             })
             .collect()
@@ -174,9 +179,8 @@ pub fn validate(opts: &ValidateOptions) -> ValidationReport {
                 .any(|c| c.failed(opts.stop_at.unwrap_or(Invariant::V9))))
     {
         cases.push(matrix_case(opts));
-        bar.inc(1);
+        tick();
     }
-    bar.finish_and_clear();
     ValidationReport {
         tool: opts.template.clone(),
         format: opts.format,
@@ -185,22 +189,6 @@ pub fn validate(opts: &ValidateOptions) -> ValidationReport {
         cases,
         outside_writes: watched.changes(),
     }
-}
-
-fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn v(invariant: Invariant, evidence: impl Into<String>) -> Violation {

@@ -117,14 +117,15 @@ fn quote(p: &Path) -> String {
 
 /// Runs the self-test with `certmig_exe` as the reference fixer and the
 /// mutants beside it. `timeout` bounds each run (the hanging mutant waits
-/// that long once).
+/// that long once). `progress` is passed to every [`validate`] run: it starts
+/// again from `(0, total)` for each one.
 pub fn run(
     certmig_exe: &Path,
     seed: u64,
     cases: usize,
     policy: Policy,
     timeout: Duration,
-    progress: bool,
+    progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<SelfTest, SelfTestError> {
     let mutants_exe = mutants_exe(certmig_exe);
     let mutants = list_mutants(&mutants_exe)?;
@@ -137,16 +138,18 @@ pub fn run(
         o.seed = seed;
         o.cases = cases;
         o.limits.timeout = timeout;
-        o.progress = progress;
         o
     };
-    let reference = validate(&options(
-        format!(
-            "{} fix {{in}} -o {{out}} --policy {policy}",
-            quote(certmig_exe)
+    let reference = validate(
+        &options(
+            format!(
+                "{} fix {{in}} -o {{out}} --policy {policy}",
+                quote(certmig_exe)
+            ),
+            FileFormat::Reg,
         ),
-        FileFormat::Reg,
-    ));
+        progress,
+    );
     let mut results = Vec::new();
     for m in mutants {
         let mut result = None;
@@ -163,7 +166,7 @@ pub fn run(
             );
             o.stop_at = Some(m.breaks);
             o.matrix = m.breaks == Invariant::V9;
-            let report = validate(&o);
+            let report = validate(&o, progress);
             let failed: Vec<Invariant> = report.failed_invariants().into_iter().collect();
             let evidence = report
                 .cases
@@ -193,41 +196,4 @@ pub fn run(
         reference,
         mutants: results,
     })
-}
-
-/// The self-test as a table, ending with `mutants killed: K/N`.
-pub fn human(s: &SelfTest) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "reference fixer: {}\n",
-        if s.reference.passed() {
-            "all invariants hold".to_owned()
-        } else {
-            format!("FAILED {:?}", s.reference.failed_invariants())
-        }
-    ));
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(["mutant", "breaks", "format", "failed", "killed", "evidence"]);
-    for m in &s.mutants {
-        let failed: Vec<&str> = m.failed.iter().map(|i| i.id()).collect();
-        let mut evidence = m.evidence.clone().unwrap_or_default();
-        if evidence.chars().count() > 90 {
-            evidence = evidence.chars().take(87).collect::<String>() + "...";
-        }
-        t.add_row([
-            m.mutant.name.clone(),
-            m.mutant.breaks.id().to_owned(),
-            m.format.to_string(),
-            failed.join(" "),
-            if m.killed { "yes" } else { "NO (survived)" }.to_owned(),
-            evidence,
-        ]);
-    }
-    out.push_str(&format!(
-        "{t}\nmutants killed: {}/{}\n",
-        s.killed(),
-        s.mutants.len()
-    ));
-    out
 }

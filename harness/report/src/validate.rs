@@ -1,12 +1,11 @@
 //! Printers for a [`ValidationReport`]: a human summary (cases × invariants
-//! and every failure with its evidence), JSON (the report itself), and JUnit
-//! XML (one testcase per case and invariant) for CI systems.
+//! and every failure with its evidence) and JUnit XML (one testcase per case
+//! and invariant) for CI systems. JSON is the report itself.
 
 use std::time::Duration;
 
+use certmig_engine::validate::{Invariant, ValidationReport};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-
-use super::{Invariant, ValidationReport};
 
 /// The human summary.
 pub fn human(r: &ValidationReport) -> String {

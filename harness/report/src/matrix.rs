@@ -1,0 +1,216 @@
+//! The outcome matrix (`certmig matrix`): the plain-text table the golden
+//! snapshot holds, and one self-contained, colour-coded HTML page.
+
+use certmig_engine::sim::matrix::MatrixRow;
+use certmig_engine::sim::model::Os;
+use certmig_engine::sim::scenario::Remediation;
+use certmig_engine::sim::{Kind, OutcomeKind};
+use certmig_format::Defect;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+/// A plain-text table of the matrix (what `certmig matrix` prints and the
+/// golden snapshot holds).
+pub fn table(rows: &[MatrixRow]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    t.set_header([
+        "kind",
+        "source",
+        "target",
+        "remediation",
+        "defect",
+        "outcome",
+        "step",
+        "hresult",
+        "identity",
+    ]);
+    for r in rows {
+        t.add_row([
+            r.kind.as_str().to_owned(),
+            format!(
+                "{}{}",
+                r.source_os,
+                if r.source_kb974571 { "+974571" } else { "" }
+            ),
+            format!(
+                "{}{}",
+                r.target_os,
+                if r.target_kb974571_before_restore {
+                    "+974571"
+                } else {
+                    ""
+                }
+            ),
+            r.remediation.as_str().to_owned(),
+            r.defect.to_string(),
+            r.outcome.as_str().to_owned(),
+            r.step.clone().unwrap_or_default(),
+            r.hresult.clone().unwrap_or_default(),
+            if r.identity_preserved { "kept" } else { "lost" }.to_owned(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// `&middot;` (an entity, not data: nothing to escape).
+pub(crate) const MIDDOT: PreEscaped<&str> = PreEscaped("&middot;");
+
+const STYLE: &str = concat!(
+    "body{font-family:Segoe UI,Arial,sans-serif;margin:16px;color:#222}h1{font-size:20px;margin:0 0 4px}",
+    "p.sub{margin:0 0 12px;color:#555;font-size:13px}.legend span{display:inline-block;padding:3px 10px;margin-right:6px;border-radius:3px;font-size:12px}",
+    "h2{font-size:16px;margin:18px 0 6px}.grids{display:flex;flex-wrap:wrap;gap:14px}",
+    ".g{border:1px solid #ccc;border-radius:4px;padding:6px}.g h3{font-size:12px;margin:0 0 4px}",
+    "table{border-collapse:collapse;font-size:10px}td,th{border:1px solid #fff;padding:0;text-align:center}",
+    "th{background:#eee;font-weight:normal;padding:1px 3px;white-space:nowrap}",
+    "td{width:16px;height:14px}.success{background:#2e9d46}.capture-failed{background:#d64541}",
+    ".restore-failed{background:#f39c12}.step-failed{background:#7f4fb3}.lost{outline:2px dashed #000;outline-offset:-3px}",
+    "table.sum{font-size:12px;margin-bottom:8px}table.sum td,table.sum th{padding:3px 8px;width:auto;height:auto;border:1px solid #fff}",
+    ".all{background:#2e9d46;color:#fff}.none{background:#d64541;color:#fff}.some{background:#f39c12}",
+);
+
+/// The at-a-glance table: per remediation, how many of the 64 OS pairs
+/// succeed, per kind and defect.
+fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
+    html! {
+        h2 { "Summary: OS pairs that migrate successfully" }
+        table.sum {
+            tr {
+                th { "remediation" }
+                @for kind in Kind::ALL {
+                    @for d in defects {
+                        th { (kind.as_str()) " " (MIDDOT) " " (d) }
+                    }
+                }
+            }
+            @for rem in Remediation::ALL {
+                tr {
+                    th { (rem.as_str()) }
+                    @for kind in Kind::ALL {
+                        @for &d in defects {
+                            @let cell: Vec<&MatrixRow> = rows
+                                .iter()
+                                .filter(|r| r.kind == kind && r.remediation == rem && r.defect == d)
+                                .collect();
+                            @let ok = cell
+                                .iter()
+                                .filter(|r| r.outcome == OutcomeKind::Success && r.identity_preserved)
+                                .count();
+                            @let class = match ok {
+                                0 => "none",
+                                n if n == cell.len() => "all",
+                                _ => "some",
+                            };
+                            td class=(class) { (ok) "/" (cell.len()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One matrix cell's tooltip: `refresh xp-sp3 -> win7-sp1+: restore-failed
+/// at Restore User State (0x80092024)`.
+fn title(kind: Kind, src: &str, tgt: &str, r: &MatrixRow) -> String {
+    format!(
+        "{} {src} -> {tgt}: {}{}{}",
+        kind.as_str(),
+        r.outcome.as_str(),
+        r.step
+            .as_deref()
+            .map(|s| format!(" at {s}"))
+            .unwrap_or_default(),
+        r.hresult
+            .as_deref()
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default()
+    )
+}
+
+/// One self-contained HTML page: per kind × remediation × defect, a grid of
+/// source (rows) by target (columns), each cell coloured by outcome.
+pub fn html(rows: &[MatrixRow]) -> String {
+    let labels: Vec<(Os, bool)> = Os::ALL
+        .iter()
+        .flat_map(|&o| [(o, false), (o, true)])
+        .collect();
+    let label = |(o, kb): (Os, bool)| format!("{o}{}", if kb { "+" } else { "" });
+    // The real defect first: that is what a fleet has.
+    let defects = [
+        Defect::DoubledTerminator,
+        Defect::EmbeddedNul,
+        Defect::Clean,
+    ];
+    let find = |kind: Kind, defect: Defect, rem: Remediation, src, tgt| {
+        rows.iter().find(|r| {
+            r.kind == kind
+                && r.defect == defect
+                && r.remediation == rem
+                && (r.source_os, r.source_kb974571) == src
+                && (r.target_os, r.target_kb974571_before_restore) == tgt
+        })
+    };
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "certmig outcome matrix" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "certmig: refresh and replace outcomes" }
+                p.sub {
+                    "Rows: source OS (+ = KB974571 installed). Columns: target OS (+ = KB974571 installed before Restore User State). "
+                    "A dashed cell is a success that lost the client identity."
+                }
+                div.legend {
+                    span.success style="color:#fff" { "success" }
+                    span.capture-failed style="color:#fff" { "capture failed" }
+                    span.restore-failed { "restore failed" }
+                    span.step-failed style="color:#fff" { "step failed" }
+                }
+                (summary(rows, &defects))
+                @for kind in [Kind::Refresh, Kind::Replace] {
+                    @for defect in defects {
+                        h2 { (kind.as_str()) " " (MIDDOT) " certificates " (defect) }
+                        div.grids {
+                            @for rem in Remediation::ALL {
+                                div.g {
+                                    h3 { (rem.as_str()) }
+                                    table {
+                                        tr {
+                                            th {}
+                                            @for &t in &labels {
+                                                th { (label(t)) }
+                                            }
+                                        }
+                                        @for &src in &labels {
+                                            tr {
+                                                th { (label(src)) }
+                                                @for &tgt in &labels {
+                                                    @match find(kind, defect, rem, src, tgt) {
+                                                        Some(r) => {
+                                                            @let lost = r.outcome == OutcomeKind::Success && !r.identity_preserved;
+                                                            td
+                                                                class=(format!("{}{}", r.outcome.as_str(), if lost { " lost" } else { "" }))
+                                                                title=(title(kind, &label(src), &label(tgt), r)) {}
+                                                        }
+                                                        None => td {},
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
+}

@@ -1,0 +1,89 @@
+//! Replayed scenarios (`certmig replay`): the table with the closing count,
+//! and the rows `replay --json` prints.
+
+use certmig_engine::sim::Replay;
+use serde::Serialize;
+
+/// One scenario's replay as `replay --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct ReplayRow<'a> {
+    pub scenario: &'a str,
+    pub kind: &'a str,
+    pub source_os: String,
+    pub target_os: String,
+    pub remediation: Option<&'a str>,
+    pub outcome: &'a str,
+    pub step: Option<&'a str>,
+    pub hresult: Option<String>,
+    pub identity_preserved: bool,
+    pub evidence: &'a [String],
+    pub expected: Option<bool>,
+    pub mismatches: &'a [String],
+}
+
+impl<'a> ReplayRow<'a> {
+    pub fn new(r: &'a Replay) -> ReplayRow<'a> {
+        ReplayRow {
+            scenario: &r.scenario,
+            kind: r.kind.as_str(),
+            source_os: r.source_os.to_string(),
+            target_os: r.target_os.to_string(),
+            remediation: r.remediation.map(|x| x.as_str()),
+            outcome: r.outcome.kind.as_str(),
+            step: r.outcome.step.as_deref(),
+            hresult: r.outcome.hresult.map(|h| h.to_string()),
+            identity_preserved: r.outcome.identity_preserved,
+            evidence: &r.outcome.evidence,
+            expected: r.has_expectation.then_some(r.mismatches.is_empty()),
+            mismatches: &r.mismatches,
+        }
+    }
+}
+
+/// The rows of `replay --json`.
+pub fn rows(replays: &[Replay]) -> Vec<ReplayRow<'_>> {
+    replays.iter().map(ReplayRow::new).collect()
+}
+
+/// The table `certmig replay` prints, then `N scenario(s), N as expected,
+/// N unexpected`.
+pub fn human(replays: &[Replay]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header([
+        "scenario",
+        "kind",
+        "source → target",
+        "remediation",
+        "outcome",
+        "failing step",
+        "HRESULT",
+        "expected?",
+    ]);
+    for r in replays {
+        t.add_row([
+            r.scenario.clone(),
+            r.kind.as_str().to_owned(),
+            format!("{} → {}", r.source_os, r.target_os),
+            r.remediation
+                .map(|x| x.as_str())
+                .unwrap_or("(custom)")
+                .to_owned(),
+            r.outcome.kind.as_str().to_owned(),
+            r.outcome.step.clone().unwrap_or_default(),
+            r.outcome.hresult.map(|h| h.to_string()).unwrap_or_default(),
+            match (r.has_expectation, r.mismatches.is_empty()) {
+                (false, _) => "(none)".to_owned(),
+                (true, true) => "yes".to_owned(),
+                (true, false) => format!("NO: {}", r.mismatches.join("; ")),
+            },
+        ]);
+    }
+    let unexpected = replays.iter().filter(|r| !r.mismatches.is_empty()).count();
+    format!(
+        "{t}\n{} scenario(s), {} as expected, {} unexpected\n",
+        replays.len(),
+        replays.len() - unexpected,
+        unexpected
+    )
+}
