@@ -6,7 +6,7 @@
 //! end", e.g. a missing end marker), and a `.reg` error carries a 1-based line
 //! the file has.
 
-use certmig_format::{FormatError, Location, ReadMode};
+use certmig_format::{FormatError, Location};
 
 /// Asserts that a binary reader's error points inside `base..=base + len`.
 pub fn assert_offset_in(err: &FormatError, base: usize, len: usize) {

@@ -1,45 +1,18 @@
 //! Telling the formats apart by content, never by file extension.
 
 use super::store::STORE_HEADER;
-use crate::names::UnknownName;
 
-/// The formats `scan` and `fix` read.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "lowercase",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_file_format
-)]
-pub enum FileFormat {
-    /// A serialized store file (`CertSaveStore`), including the empty file.
-    Sst,
-    /// A `reg export` text file (REGEDIT5 or REGEDIT4).
-    Reg,
-    /// One serialized element: a registry `Blob` value saved to a file.
-    Blob,
-}
-crate::unknown_name!(fn unknown_file_format, FileFormat, "format");
-
-impl FileFormat {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::vocabulary! {
+    "format";
+    /// The formats `scan` and `fix` read.
+    #[strum(serialize_all = "lowercase")]
+    pub enum FileFormat {
+        /// A serialized store file (`CertSaveStore`), including the empty file.
+        Sst,
+        /// A `reg export` text file (REGEDIT5 or REGEDIT4).
+        Reg,
+        /// One serialized element: a registry `Blob` value saved to a file.
+        Blob,
     }
 }
 

@@ -3,7 +3,6 @@
 //! shape, decides whether it has an *embedded NUL* (what MS09-056 rejects),
 //! renders it for people, and builds the defective values the generator needs.
 
-use crate::names::UnknownName;
 use std::fmt;
 
 use super::error::FormatError;
@@ -184,41 +183,21 @@ pub fn encode_utf16(text: &str) -> Vec<u8> {
     text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
-/// The defects the generator can put into a friendly name.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_defect
-)]
-pub enum Defect {
-    /// One terminator: "SMS Signing Certificate\0".
-    Clean,
-    /// What an unhotfixed ConfigMgr 2007 SP1/SP2 client makes: "...\0\0".
-    DoubledTerminator,
-    /// A NUL inside the text: "SMS\0Signing Certificate\0".
-    EmbeddedNul,
-    /// Nothing but NULs: "\0\0".
-    OnlyNuls,
+crate::vocabulary! {
+    "defect";
+    /// The defects the generator can put into a friendly name.
+    #[strum(serialize_all = "kebab-case")]
+    pub enum Defect {
+        /// One terminator: "SMS Signing Certificate\0".
+        Clean,
+        /// What an unhotfixed ConfigMgr 2007 SP1/SP2 client makes: "...\0\0".
+        DoubledTerminator,
+        /// A NUL inside the text: "SMS\0Signing Certificate\0".
+        EmbeddedNul,
+        /// Nothing but NULs: "\0\0".
+        OnlyNuls,
+    }
 }
-crate::unknown_name!(fn unknown_defect, Defect, "defect");
 
 impl Defect {
     pub const ALL: [Defect; 4] = [
@@ -264,10 +243,6 @@ impl Defect {
             Defect::EmbeddedNul => FriendlyNameShape::EmbeddedNul,
             Defect::OnlyNuls => FriendlyNameShape::OnlyNuls,
         }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
     }
 }
 

@@ -8,6 +8,13 @@
 //! reader reports line and column. Writers are byte-exact:
 //! `write(parse(bytes)) == bytes` for every valid input.
 
+extern crate self as certmig_format;
+
+#[doc(hidden)]
+pub use serde_with as __serde_with;
+#[doc(hidden)]
+pub use strum as __strum;
+
 pub mod cursor;
 pub mod der;
 pub mod detect;

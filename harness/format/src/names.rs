@@ -43,3 +43,49 @@ macro_rules! unknown_name {
         }
     };
 }
+
+/// Declares an enum of the vocabulary: the derives every such enum has
+/// (strum's names, `Display`/`FromStr`, iteration and doc messages; serde
+/// through those names), an [`UnknownName`] error naming `$what`, and
+/// `as_str`. Casing or per-variant names go in the enum's own
+/// `#[strum(...)]` attributes.
+///
+/// ```
+/// certmig_format::vocabulary! {
+///     "colour";
+///     #[strum(serialize_all = "kebab-case")]
+///     pub enum Colour { Red, DarkBlue }
+/// }
+/// assert_eq!("dark-blue".parse::<Colour>().unwrap(), Colour::DarkBlue);
+/// assert_eq!(Colour::Red.as_str(), "red");
+/// ```
+#[macro_export]
+macro_rules! vocabulary {
+    ($what:literal; $(#[$meta:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            $crate::__strum::Display, $crate::__strum::EnumString,
+            $crate::__strum::IntoStaticStr, $crate::__strum::EnumIter,
+            $crate::__strum::EnumMessage, $crate::__strum::VariantNames,
+            $crate::__serde_with::SerializeDisplay, $crate::__serde_with::DeserializeFromStr,
+        )]
+        #[strum(
+            crate = "::certmig_format::__strum",
+            parse_err_ty = $crate::names::UnknownName,
+            parse_err_fn = Self::unknown_name
+        )]
+        #[serde_with(crate = "::certmig_format::__serde_with")]
+        $(#[$meta])*
+        $vis enum $name { $($body)* }
+
+        impl $name {
+            /// This value's declared name.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+            fn unknown_name(given: &str) -> $crate::names::UnknownName {
+                $crate::names::UnknownName::of::<$name>($what, given)
+            }
+        }
+    };
+}

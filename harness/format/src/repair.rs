@@ -16,48 +16,22 @@ use std::io::{self, Write};
 use serde::{Serialize, Serializer};
 
 use crate::friendly_name::{self, FriendlyNameShape};
-use crate::names::UnknownName;
 use crate::store::{StoreReader, StreamError, END_MARKER, STORE_HEADER};
 use crate::{FormatError, PropertyId, ReadMode, SerializedElement, Thumbprint};
 
-/// How a friendly name with an embedded NUL is rewritten. Its names
-/// (`truncate`, `strip`) are declared once, here, for serde, the command line
-/// and every printer.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_policy
-)]
-pub enum Policy {
-    /// Keep the text before the first NUL (what Windows displayed), plus one terminator.
-    #[default]
-    Truncate,
-    /// Drop every NUL, then add one terminator.
-    Strip,
-}
-
-crate::unknown_name!(fn unknown_policy, Policy, "policy");
-
-impl Policy {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::vocabulary! {
+    "policy";
+    /// How a friendly name with an embedded NUL is rewritten. Its names
+    /// (`truncate`, `strip`) are declared once, here, for serde, the command
+    /// line and every printer.
+    #[derive(Default)]
+    #[strum(serialize_all = "kebab-case")]
+    pub enum Policy {
+        /// Keep the text before the first NUL (what Windows displayed), plus one terminator.
+        #[default]
+        Truncate,
+        /// Drop every NUL, then add one terminator.
+        Strip,
     }
 }
 

@@ -23,7 +23,6 @@ pub mod model;
 pub mod scenario;
 pub mod steps;
 
-use certmig_format::names::UnknownName;
 use serde::Serialize;
 
 use crate::cmtrace::{self, LogLine};
@@ -33,80 +32,37 @@ pub use engine::replay_with;
 use model::Os;
 use scenario::{Remediation, Scenario};
 
-/// Refresh (same hardware) or replace (old computer to new).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "lowercase",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_kind
-)]
-pub enum Kind {
-    Refresh,
-    Replace,
-}
-certmig_format::unknown_name!(fn unknown_kind, Kind, "migration kind");
-
-impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Refresh, Kind::Replace];
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "migration kind";
+    /// Refresh (same hardware) or replace (old computer to new).
+    #[strum(serialize_all = "lowercase")]
+    pub enum Kind {
+        Refresh,
+        Replace,
     }
 }
 
-/// How a migration ended.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_outcome_kind
-)]
-pub enum OutcomeKind {
-    /// Every step of every sequence succeeded.
-    Success,
-    /// Capture User State failed: the export did not import under the
-    /// source's rules.
-    CaptureFailed,
-    /// Restore User State failed: the captured store did not import under the
-    /// target's rules.
-    RestoreFailed,
-    /// Any other step failed (e.g. CCMCertFix not present).
-    StepFailed,
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Refresh, Kind::Replace];
 }
-certmig_format::unknown_name!(fn unknown_outcome_kind, OutcomeKind, "outcome");
+
+certmig_format::vocabulary! {
+    "outcome";
+    /// How a migration ended.
+    #[strum(serialize_all = "kebab-case")]
+    pub enum OutcomeKind {
+        /// Every step of every sequence succeeded.
+        Success,
+        /// Capture User State failed: the export did not import under the
+        /// source's rules.
+        CaptureFailed,
+        /// Restore User State failed: the captured store did not import under the
+        /// target's rules.
+        RestoreFailed,
+        /// Any other step failed (e.g. CCMCertFix not present).
+        StepFailed,
+    }
+}
 
 impl OutcomeKind {
     pub const ALL: [OutcomeKind; 4] = [
@@ -115,9 +71,6 @@ impl OutcomeKind {
         OutcomeKind::RestoreFailed,
         OutcomeKind::StepFailed,
     ];
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// The outcome of a replay.

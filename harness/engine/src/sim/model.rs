@@ -82,44 +82,21 @@ impl Hotfix {
     }
 }
 
-/// The ConfigMgr client hotfix installed on a client *after* it made its
-/// certificates (so it did not change them, C6): what a fleet's mix and a
-/// migration cell say of a client.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_client_hotfix
-)]
-pub enum ClientHotfix {
-    None,
-    Kb977203,
-    /// The R3 prerequisite; every `sp2-r3` client has it.
-    Kb977384,
+certmig_format::vocabulary! {
+    "client hotfix";
+    /// The ConfigMgr client hotfix installed on a client *after* it made its
+    /// certificates (so it did not change them, C6): what a fleet's mix and a
+    /// migration cell say of a client.
+    #[strum(serialize_all = "kebab-case")]
+    pub enum ClientHotfix {
+        None,
+        Kb977203,
+        /// The R3 prerequisite; every `sp2-r3` client has it.
+        Kb977384,
+    }
 }
-certmig_format::unknown_name!(fn unknown_client_hotfix, ClientHotfix, "client hotfix");
 
 impl ClientHotfix {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
     /// The hotfix installed, if any.
     pub fn hotfix(self) -> Option<Hotfix> {
         match self {

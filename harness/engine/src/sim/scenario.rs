@@ -1,7 +1,6 @@
 //! Scenario files (TOML, schema in `scenarios/README.md`) and the standard
 //! task sequences each remediation expands into.
 
-use certmig_format::names::UnknownName;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -13,41 +12,21 @@ use crate::cryptoapi::Hresult;
 use crate::fix::Policy;
 use crate::format::Defect;
 
-/// The remediations the matrix compares.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_remediation
-)]
-pub enum Remediation {
-    None,
-    ClientHotfix,
-    CcmcertfixBeforeTs,
-    CcmcertfixStep,
-    CcmcertfixAfterCapture,
-    FixCapturedState,
-    SupersededNoExtract,
-    SupersededExtract,
+certmig_format::vocabulary! {
+    "remediation";
+    /// The remediations the matrix compares.
+    #[strum(serialize_all = "kebab-case")]
+    pub enum Remediation {
+        None,
+        ClientHotfix,
+        CcmcertfixBeforeTs,
+        CcmcertfixStep,
+        CcmcertfixAfterCapture,
+        FixCapturedState,
+        SupersededNoExtract,
+        SupersededExtract,
+    }
 }
-certmig_format::unknown_name!(fn unknown_remediation, Remediation, "remediation");
 
 impl Remediation {
     pub const ALL: [Remediation; 8] = [
@@ -60,48 +39,19 @@ impl Remediation {
         Remediation::SupersededNoExtract,
         Remediation::SupersededExtract,
     ];
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
-/// Where state is kept in a refresh.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Default,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_state_store
-)]
-pub enum StateStore {
-    /// USMT hard-link store on the local disk.
-    #[default]
-    HardLink,
-    /// A state migration point (always used by replace).
-    Smp,
-}
-certmig_format::unknown_name!(fn unknown_state_store, StateStore, "state store");
-
-impl StateStore {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "state store";
+    /// Where state is kept in a refresh.
+    #[derive(Default)]
+    #[strum(serialize_all = "kebab-case")]
+    pub enum StateStore {
+        /// USMT hard-link store on the local disk.
+        #[default]
+        HardLink,
+        /// A state migration point (always used by replace).
+        Smp,
     }
 }
 

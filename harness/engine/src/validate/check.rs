@@ -5,7 +5,6 @@
 //! and the expectation is the reference CCMCertFix's rule
 //! ([`crate::fix::repair_friendly_name`]) under the promised policy.
 
-use certmig_format::names::UnknownName;
 use serde::Serialize;
 
 use super::corpus::CaseInput;
@@ -15,42 +14,22 @@ use crate::fix::{repair_friendly_name, NameRepair, Policy};
 use crate::format::reg::{parse_reg, write_reg, RegEncoding};
 use crate::format::{FileFormat, PropertyId, ReadMode, SerializedElement};
 
-/// One invariant of a fix tool.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_invariant
-)]
-pub enum Invariant {
-    V1,
-    V2,
-    V3,
-    V4,
-    V5,
-    V6,
-    V7,
-    V8,
-    V9,
-    V10,
+certmig_format::vocabulary! {
+    "invariant";
+    /// One invariant of a fix tool.
+    pub enum Invariant {
+        V1,
+        V2,
+        V3,
+        V4,
+        V5,
+        V6,
+        V7,
+        V8,
+        V9,
+        V10,
+    }
 }
-certmig_format::unknown_name!(fn unknown_invariant, Invariant, "invariant");
 
 impl Invariant {
     pub const ALL: [Invariant; 10] = [

@@ -42,40 +42,20 @@ use sha1::{Digest, Sha1};
 use crate::format::key_prov_info::{KeyProvInfo, AT_KEYEXCHANGE, AT_SIGNATURE};
 use crate::format::{Defect, Property, PropertyId, SerializedElement, Thumbprint};
 
-/// Which generator and key type.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_profile
-)]
-pub enum Profile {
-    /// ConfigMgr 2007 client: RSA-2048, sha1RSA, made with openssl.
-    Sccm2007,
-    /// The same shape made with rcgen: SHA-256, RSA-2048.
-    #[strum(serialize = "modern")]
-    ModernRsa,
-    /// The same shape made with rcgen: ECDSA P-256 (deterministic RFC 6979 signatures).
-    ModernEcdsa,
+certmig_format::vocabulary! {
+    "profile";
+    /// Which generator and key type.
+    #[strum(serialize_all = "kebab-case")]
+    pub enum Profile {
+        /// ConfigMgr 2007 client: RSA-2048, sha1RSA, made with openssl.
+        Sccm2007,
+        /// The same shape made with rcgen: SHA-256, RSA-2048.
+        #[strum(serialize = "modern")]
+        ModernRsa,
+        /// The same shape made with rcgen: ECDSA P-256 (deterministic RFC 6979 signatures).
+        ModernEcdsa,
+    }
 }
-certmig_format::unknown_name!(fn unknown_profile, Profile, "profile");
 
 /// The two certificates a ConfigMgr client makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

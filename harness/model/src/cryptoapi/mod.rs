@@ -30,7 +30,6 @@
 
 pub use certmig_format::der;
 
-use certmig_format::names::UnknownName;
 use std::fmt;
 
 use serde::Serialize;
@@ -106,81 +105,32 @@ impl std::str::FromStr for Hresult {
     }
 }
 
-/// The import rules in force on a machine.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_rule_set
-)]
-pub enum RuleSet {
-    /// No 974571: everything imports.
-    #[strum(serialize = "legacy")]
-    Legacy,
-    /// 974571 installed, or Windows 7 SP1.
-    #[strum(serialize = "ms09-056")]
-    Ms09056,
-}
-certmig_format::unknown_name!(fn unknown_rule_set, RuleSet, "rule set");
-
-impl RuleSet {
-    pub const ALL: [RuleSet; 2] = [RuleSet::Legacy, RuleSet::Ms09056];
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "rule set";
+    /// The import rules in force on a machine.
+    pub enum RuleSet {
+        /// No 974571: everything imports.
+        #[strum(serialize = "legacy")]
+        Legacy,
+        /// 974571 installed, or Windows 7 SP1.
+        #[strum(serialize = "ms09-056")]
+        Ms09056,
     }
 }
 
-/// The stable id of an import rule (what `--json` reports and tests name).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownName,
-    parse_err_fn = unknown_rule
-)]
-pub enum RuleId {
-    FriendlyNameEmbeddedNul,
-    NameEmbeddedNul,
-    OidArcOverflow,
-    MalformedCertificate,
+impl RuleSet {
+    pub const ALL: [RuleSet; 2] = [RuleSet::Legacy, RuleSet::Ms09056];
 }
-certmig_format::unknown_name!(fn unknown_rule, RuleId, "rule");
 
-impl RuleId {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "rule";
+    /// The stable id of an import rule (what `--json` reports and tests name).
+    #[strum(serialize_all = "kebab-case")]
+    pub enum RuleId {
+        FriendlyNameEmbeddedNul,
+        NameEmbeddedNul,
+        OidArcOverflow,
+        MalformedCertificate,
     }
 }
 
