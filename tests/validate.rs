@@ -27,7 +27,7 @@ fn json(c: &mut Command, code: i32) -> serde_json::Value {
 
 #[test]
 fn the_reference_fixer_passes_on_every_format_and_both_policies() {
-    for format in ["sst", "reg", "blob"] {
+    for format in ["sst", "reg", "blob-dir"] {
         for policy in ["truncate", "strip"] {
             let fixer = format!(
                 "{} fix {{in}} -o {{out}} --policy {policy}",

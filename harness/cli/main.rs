@@ -114,17 +114,30 @@ where
     E: strum::IntoEnumIterator + strum::EnumMessage + Into<&'static str>,
     E: Copy + Send + Sync + 'static,
 {
+    choice_among(E::iter())
+}
+
+/// [`choice`] restricted to `values`.
+pub(crate) fn choice_among<E>(
+    values: impl IntoIterator<Item = E>,
+) -> impl clap::builder::TypedValueParser<Value = E>
+where
+    E: strum::EnumMessage + Into<&'static str>,
+    E: Copy + Send + Sync + 'static,
+{
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
-    let values = E::iter().map(|v| {
+    let values: Vec<E> = values.into_iter().collect();
+    let possible = values.clone().into_iter().map(|v| {
         let value = PossibleValue::new(Into::<&'static str>::into(v));
         match v.get_documentation() {
             Some(doc) => value.help(doc),
             None => value,
         }
     });
-    PossibleValuesParser::new(values).map(|name: String| {
-        E::iter()
-            .find(|v| Into::<&'static str>::into(*v) == name)
+    PossibleValuesParser::new(possible).map(move |name: String| {
+        *values
+            .iter()
+            .find(|v| Into::<&'static str>::into(**v) == name)
             .expect("clap accepts only declared names")
     })
 }

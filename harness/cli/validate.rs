@@ -44,8 +44,12 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "COMMAND", required_unless_present = "self_test")]
     pub fixer: Option<String>,
     /// The format the tool reads and writes.
-    #[arg(long, default_value = "reg", value_parser = ["sst", "reg", "blob"])]
-    pub format: String,
+    #[arg(
+        long,
+        default_value_t = FileFormat::Reg,
+        value_parser = super::choice_among([FileFormat::Sst, FileFormat::Reg, FileFormat::BlobDir])
+    )]
+    pub format: FileFormat,
     /// The text rule the tool promises (checked by V4).
     #[arg(long, value_parser = super::choice::<Policy>(), default_value_t = Policy::Truncate)]
     pub policy: Policy,
@@ -89,7 +93,7 @@ pub fn run(a: ValidateArgs) -> u8 {
         }
     };
     let mut o = ValidateOptions::new(&template, command);
-    o.format = a.format.parse::<FileFormat>().unwrap_or(FileFormat::Reg);
+    o.format = a.format;
     o.policy = a.policy;
     o.seed = a.seed;
     o.cases = a.cases;

@@ -126,7 +126,8 @@ fn machine_files(opts: &GenOptions, index: usize) -> Result<MachineFiles> {
                     reg::write_reg(&registry, reg::RegEncoding::Regedit5),
                 ));
             }
-            FileFormat::Blob => {
+            // Each certificate's Blob value as a file, in the machine's directory.
+            FileFormat::Blob | FileFormat::BlobDir => {
                 let dir = opts.out.join(&machine);
                 for c in &registry.certificates {
                     files.push((

@@ -222,7 +222,7 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
             }
             Ok(())
         })(),
-        FileFormat::Blob => (|| {
+        FileFormat::Blob | FileFormat::BlobDir => (|| {
             let e = format::parse_element_file(bytes, opts.mode)?;
             // A file named like a thumbprint must be named for its certificate.
             if let Some(stem) = name.filter(|n| format::Thumbprint::looks_like(n)) {

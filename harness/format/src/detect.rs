@@ -4,15 +4,22 @@ use super::store::STORE_HEADER;
 
 crate::vocabulary! {
     "format";
-    /// The formats `scan` and `fix` read.
+    /// The one file-format type: what `scan`, `fix`, `gen` and `validate`
+    /// read and write. [`detect`] tells the first three apart by content; a
+    /// directory is [`FileFormat::BlobDir`].
     #[strum(serialize_all = "lowercase")]
     pub enum FileFormat {
         /// A serialized store file (`CertSaveStore`), including the empty file.
         Sst,
         /// A `reg export` text file (REGEDIT5 or REGEDIT4).
         Reg,
-        /// One serialized element: a registry `Blob` value saved to a file.
+        /// One serialized element in a file: a registry `Blob` value saved as
+        /// `<THUMBPRINT>.blob`.
         Blob,
+        /// A directory of `<THUMBPRINT>.blob` files: a registry store's
+        /// certificates, one `Blob` value each.
+        #[strum(serialize = "blob-dir")]
+        BlobDir,
     }
 }
 

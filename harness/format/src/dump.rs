@@ -20,7 +20,9 @@ const MAX_VALUE_LINES: usize = 2;
 pub fn file(bytes: &[u8], mode: super::ReadMode) -> Result<String, super::FormatError> {
     match super::detect(bytes) {
         super::FileFormat::Sst => Ok(store(&SerializedStore::parse(bytes, mode)?)),
-        super::FileFormat::Blob => Ok(element(&super::parse_element_file(bytes, mode)?, 0)),
+        super::FileFormat::Blob | super::FileFormat::BlobDir => {
+            Ok(element(&super::parse_element_file(bytes, mode)?, 0))
+        }
         super::FileFormat::Reg => reg(bytes, mode),
     }
 }

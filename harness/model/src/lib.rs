@@ -5,11 +5,13 @@
 //!   variants and fast bulk stamping) with every friendly-name defect;
 //! - [`cryptoapi`]: CryptoAPI's import rules with and without security
 //!   update 974571 (`legacy`, `ms09-056`), their HRESULTs, and what legacy
-//!   CryptoAPI displays.
+//!   CryptoAPI displays;
+//! - [`seed`]: where every seeded value comes from.
 //!
 //! Nothing here knows of operating systems, task sequences or files.
 
 pub mod cert;
 pub mod cryptoapi;
+pub mod seed;
 
 pub(crate) use certmig_format as format;

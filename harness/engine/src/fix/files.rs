@@ -17,18 +17,6 @@ use crate::format::{
     self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader,
 };
 
-/// The input shapes `fix` repairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InputFormat {
-    Sst,
-    Reg,
-    /// One serialized element (a `.blob` file).
-    Element,
-    /// A directory of `<THUMBPRINT>.blob` files.
-    BlobDir,
-}
-
 /// What to repair and how.
 #[derive(Debug, Clone)]
 pub struct FixOptions {
@@ -51,7 +39,7 @@ pub struct FixOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct FixReport {
     pub input: PathBuf,
-    pub format: InputFormat,
+    pub format: FileFormat,
     pub policy: Policy,
     pub dry_run: bool,
     pub certificates_total: usize,
@@ -69,7 +57,7 @@ impl FixReport {
     pub fn new(opts: &FixOptions) -> Self {
         FixReport {
             input: opts.input.clone(),
-            format: InputFormat::Sst,
+            format: FileFormat::Sst,
             policy: opts.policy,
             dry_run: opts.dry_run,
             certificates_total: 0,
@@ -162,7 +150,7 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
         report.warnings.extend(super::lock::remove_stale_temps(dir));
     }
     if meta.is_dir() {
-        report.format = InputFormat::BlobDir;
+        report.format = FileFormat::BlobDir;
         fix_blob_dir(opts, p, &mut report)?;
     } else {
         let mut head = [0u8; 64];
@@ -171,11 +159,11 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
         match format::detect(&head[..n]) {
             FileFormat::Sst => fix_sst(opts, p, meta.len(), &mut report)?,
             FileFormat::Reg => {
-                report.format = InputFormat::Reg;
+                report.format = FileFormat::Reg;
                 fix_whole_file(opts, p, &mut report)?
             }
-            FileFormat::Blob => {
-                report.format = InputFormat::Element;
+            FileFormat::Blob | FileFormat::BlobDir => {
+                report.format = FileFormat::Blob;
                 fix_whole_file(opts, p, &mut report)?
             }
         }
@@ -402,7 +390,7 @@ fn fix_whole_file(
     let input = &opts.input;
     let bytes = std::fs::read(input).map_err(io_err(input))?;
     let (before, new_bytes) = match report.format {
-        InputFormat::Reg => {
+        FileFormat::Reg => {
             let parsed = parse_reg(&bytes, ReadMode::Strict).map_err(bad(input))?;
             if write_reg(&parsed.store, parsed.encoding) != bytes {
                 return Err(FixError::Unsupported {
@@ -463,7 +451,7 @@ fn fix_whole_file(
 /// Re-reads a written `.reg` or element file (`temp`, to become `target`)
 /// and checks it against the certificates it was made from.
 fn check_written(
-    format: InputFormat,
+    format: FileFormat,
     before: &[SerializedElement<'_>],
     temp: &Path,
     target: &Path,
@@ -471,7 +459,7 @@ fn check_written(
 ) -> Result<(), FixError> {
     let written = std::fs::read(temp).map_err(io_err(target))?;
     let after: Vec<SerializedElement<'_>> = match format {
-        InputFormat::Reg => parse_reg(&written, ReadMode::Strict)
+        FileFormat::Reg => parse_reg(&written, ReadMode::Strict)
             .map_err(|e| invariant(target, 0, e.to_string()))?
             .store
             .certificates
@@ -541,7 +529,7 @@ fn fix_blob_dir(
             |out, _| out.write_all(&new_bytes).map_err(io_err(&target)),
             |temp| {
                 let before = std::slice::from_ref(&before);
-                check_written(InputFormat::Element, before, temp, &target, opts.policy)
+                check_written(FileFormat::Blob, before, temp, &target, opts.policy)
             },
         )?;
     }

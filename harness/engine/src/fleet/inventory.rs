@@ -44,7 +44,8 @@ use serde::Serialize;
 use crate::cryptoapi::{self, Hresult, RuleId, RuleSet};
 use crate::format::reg::parse_reg;
 use crate::format::{friendly_name, FormatError, Location, ReadMode, SerializedElement};
-use crate::sim::model::Os;
+use crate::sim::model::{rules_in_force, Os, Update};
+use crate::sim::steps::TaskSequenceStep;
 
 /// Which sources have KB974571 installed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -251,13 +252,15 @@ pub struct Assumptions {
     pub site_has_977384: bool,
 }
 
-/// The rules in force on a target.
+/// The rules in force on a target: the simulator's rule
+/// ([`rules_in_force`]) for `target` with 974571 installed or not.
 pub fn target_rules(target: Os, kb974571: bool) -> RuleSet {
-    if target.includes_kb974571() || kb974571 {
-        RuleSet::Ms09056
+    let updates = if kb974571 {
+        BTreeSet::from([Update::Kb974571])
     } else {
-        RuleSet::Legacy
-    }
+        BTreeSet::new()
+    };
+    rules_in_force(target, &updates)
 }
 
 /// Judges one machine's store (the certificates of its `.reg` export).
@@ -303,12 +306,12 @@ pub fn assess(
     let (prediction, step, hresult) = match (capture_failure, restore_failure) {
         (Some(h), _) => (
             Prediction::CaptureFailed,
-            Some("Capture User State"),
+            Some(TaskSequenceStep::CAPTURE_USER_STATE),
             Some(h),
         ),
         (None, Some(h)) => (
             Prediction::RestoreFailed,
-            Some("Restore User State"),
+            Some(TaskSequenceStep::RESTORE_USER_STATE),
             Some(h),
         ),
         (None, None) if causes.is_empty() => (Prediction::Success, None, None),

@@ -30,20 +30,7 @@ pub type MachineProfile = Migration;
 /// each set ([`sim::model::client_certificates`]).
 pub const KEY_SETS: u64 = 4;
 
-/// SplitMix64's finaliser: a bijective 64-bit mix.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The `k`-th uniform number in [0, 1) of machine `i` of the fleet `seed`.
-fn uniform(seed: u64, i: u64, k: u64) -> f64 {
-    let x = mix64(mix64(seed ^ GOLDEN).wrapping_add(i.wrapping_mul(GOLDEN)) ^ mix64(k + 1));
-    (x >> 11) as f64 / (1u64 << 53) as f64
-}
+use certmig_model::seed::{indexed, uniform};
 
 impl MachineProfile {
     /// Machine `i` of the fleet `seed`: each attribute from its own uniform
@@ -86,7 +73,7 @@ impl MachineProfile {
 
     /// The engine's seed for this machine (one of [`KEY_SETS`] key sets).
     pub fn scenario_seed(seed: u64, i: u64) -> u64 {
-        1 + mix64(seed.wrapping_add(i.wrapping_mul(GOLDEN))) % KEY_SETS
+        1 + indexed(seed, i) % KEY_SETS
     }
 
     /// Position of this combination in a [`Tally`].

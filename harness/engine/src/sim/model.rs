@@ -6,79 +6,31 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use certmig_format::names::UnknownName;
-
 use crate::cert::{self, MachineSpec};
 use crate::cryptoapi::RuleSet;
 use crate::format::{Defect, ReadMode, SerializedStore};
 
-/// Updates the model knows an operating system can have (besides what its
-/// service pack includes). A scenario naming any other is bad input.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_update)]
-pub enum Update {
-    /// Security update 974571 (MS09-056): CryptoAPI refuses friendly names with an embedded NUL.
-    #[strum(serialize = "KB974571")]
-    Kb974571,
-}
-certmig_format::unknown_name!(fn unknown_update, Update, "update");
-
-impl Update {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "update";
+    /// Updates the model knows an operating system can have (besides what its
+    /// service pack includes). A scenario naming any other is bad input.
+    pub enum Update {
+        /// Security update 974571 (MS09-056): CryptoAPI refuses friendly names with an embedded NUL.
+        #[strum(serialize = "KB974571")]
+        Kb974571,
     }
 }
 
-/// ConfigMgr 2007 hotfixes the model knows, on a client or a site server.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_hotfix)]
-pub enum Hotfix {
-    /// The SP1/SP2 hotfix that stops new bad certificates and ships CCMCertFix.
-    #[strum(serialize = "KB977203")]
-    Kb977203,
-    /// The R3 prerequisite hotfix, which supersedes and contains 977203.
-    #[strum(serialize = "KB977384")]
-    Kb977384,
-}
-certmig_format::unknown_name!(fn unknown_hotfix, Hotfix, "hotfix");
-
-impl Hotfix {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "hotfix";
+    /// ConfigMgr 2007 hotfixes the model knows, on a client or a site server.
+    pub enum Hotfix {
+        /// The SP1/SP2 hotfix that stops new bad certificates and ships CCMCertFix.
+        #[strum(serialize = "KB977203")]
+        Kb977203,
+        /// The R3 prerequisite hotfix, which supersedes and contains 977203.
+        #[strum(serialize = "KB977384")]
+        Kb977384,
     }
 }
 
@@ -107,83 +59,40 @@ impl ClientHotfix {
     }
 }
 
-/// Operating systems in the model.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_os)]
-pub enum Os {
-    #[strum(serialize = "xp-sp3")]
-    XpSp3,
-    #[strum(serialize = "vista-sp2")]
-    VistaSp2,
-    #[strum(serialize = "win7-rtm")]
-    Win7Rtm,
-    #[strum(serialize = "win7-sp1")]
-    Win7Sp1,
+certmig_format::vocabulary! {
+    "operating system";
+    /// Operating systems in the model.
+    pub enum Os {
+        #[strum(serialize = "xp-sp3")]
+        XpSp3,
+        #[strum(serialize = "vista-sp2")]
+        VistaSp2,
+        #[strum(serialize = "win7-rtm")]
+        Win7Rtm,
+        #[strum(serialize = "win7-sp1")]
+        Win7Sp1,
+    }
 }
-certmig_format::unknown_name!(fn unknown_os, Os, "operating system");
 
 impl Os {
     pub const ALL: [Os; 4] = [Os::XpSp3, Os::VistaSp2, Os::Win7Rtm, Os::Win7Sp1];
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
     /// Windows 7 SP1 ships 974571.
     pub fn includes_kb974571(self) -> bool {
         self == Os::Win7Sp1
     }
 }
 
-/// ConfigMgr 2007 client versions.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    strum::EnumMessage,
-    strum::VariantNames,
-    serde_with::SerializeDisplay,
-    serde_with::DeserializeFromStr,
-)]
-#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_client)]
-pub enum ClientVersion {
-    #[strum(serialize = "sp1")]
-    Sp1,
-    #[strum(serialize = "sp2")]
-    Sp2,
-    /// SP2 with R3, which requires 977384.
-    #[strum(serialize = "sp2-r3")]
-    Sp2R3,
-}
-certmig_format::unknown_name!(fn unknown_client, ClientVersion, "client version");
-
-impl ClientVersion {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+certmig_format::vocabulary! {
+    "client version";
+    /// ConfigMgr 2007 client versions.
+    pub enum ClientVersion {
+        #[strum(serialize = "sp1")]
+        Sp1,
+        #[strum(serialize = "sp2")]
+        Sp2,
+        /// SP2 with R3, which requires 977384.
+        #[strum(serialize = "sp2-r3")]
+        Sp2R3,
     }
 }
 

@@ -48,6 +48,11 @@ pub enum TaskSequenceStep {
 }
 
 impl TaskSequenceStep {
+    /// The name of Capture User State, where a failed export is logged.
+    pub const CAPTURE_USER_STATE: &'static str = "Capture User State";
+    /// The name of Restore User State, where a refused import is logged.
+    pub const RESTORE_USER_STATE: &'static str = "Restore User State";
+
     /// The step's name as the task sequence editor (and smsts.log) shows it.
     pub fn display_name(&self) -> String {
         match self {
@@ -59,13 +64,13 @@ impl TaskSequenceStep {
             },
             TaskSequenceStep::InstallSoftwareUpdates { .. } => "Install Software Updates".into(),
             TaskSequenceStep::RequestStateStore => "Request State Store".into(),
-            TaskSequenceStep::CaptureUserState => "Capture User State".into(),
+            TaskSequenceStep::CaptureUserState => Self::CAPTURE_USER_STATE.into(),
             TaskSequenceStep::ReleaseStateStore => "Release State Store".into(),
             TaskSequenceStep::ApplyOperatingSystem { .. } => "Apply Operating System".into(),
             TaskSequenceStep::SetupWindowsAndConfigmgr { .. } => {
                 "Setup Windows and ConfigMgr".into()
             }
-            TaskSequenceStep::RestoreUserState => "Restore User State".into(),
+            TaskSequenceStep::RestoreUserState => Self::RESTORE_USER_STATE.into(),
             TaskSequenceStep::FixCapturedState => "Fix Captured State".into(),
         }
     }

@@ -4,7 +4,7 @@
 //! large store, and malformed inputs, each rendered in the format under test.
 
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cert::{self, bulk, GeneratedCertificate, MachineSpec, Role};
@@ -129,7 +129,9 @@ pub fn render(elements: &[SerializedElement<'_>], format: FileFormat) -> CaseInp
             &RegistryStore::from_elements("SMS", elements.to_vec()),
             RegEncoding::Regedit5,
         )),
-        FileFormat::Blob => {
+        // A single element file cannot hold a multi-certificate case: a
+        // `.blob` corpus is a directory of them.
+        FileFormat::Blob | FileFormat::BlobDir => {
             CaseInput::BlobDir(RegistryStore::from_elements("SMS", elements.to_vec()).blob_files())
         }
     }
@@ -182,7 +184,7 @@ fn malformed(
                 file(b),
             ));
         }
-        FileFormat::Sst | FileFormat::Blob => {
+        FileFormat::Sst | FileFormat::Blob | FileFormat::BlobDir => {
             // The first entry's length field made huge.
             let mut b = bytes.clone();
             let at = if format == FileFormat::Sst { 8 } else { 0 };
@@ -204,7 +206,7 @@ fn malformed(
 /// malformed inputs.
 pub fn generate(seed: u64, cases: usize, format: FileFormat) -> Vec<Case> {
     let pool = Pool::new(seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = certmig_model::seed::rng(seed);
     let mut valid: Vec<(String, String, Vec<SerializedElement<'static>>)> = Vec::new();
     let mut add = |name: &str, description: &str, elements: Vec<SerializedElement<'static>>| {
         valid.push((name.to_owned(), description.to_owned(), elements));

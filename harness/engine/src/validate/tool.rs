@@ -331,7 +331,7 @@ pub fn write_input(path: &Path, input: &CaseInput) -> std::io::Result<()> {
 
 /// Reads back what is at `path` in the shape of `like`.
 pub fn read_input(path: &Path, format: FileFormat) -> std::io::Result<CaseInput> {
-    if format == FileFormat::Blob {
+    if format == FileFormat::BlobDir {
         let mut files = Vec::new();
         for e in std::fs::read_dir(path)? {
             let e = e?;
@@ -350,7 +350,7 @@ pub fn read_input(path: &Path, format: FileFormat) -> std::io::Result<CaseInput>
 /// The file names a case uses inside its directory.
 pub fn case_paths(dir: &Path, format: FileFormat, n: usize) -> (PathBuf, PathBuf) {
     let ext = format.as_str();
-    if format == FileFormat::Blob {
+    if format == FileFormat::BlobDir {
         (dir.join(format!("in{n}")), dir.join(format!("out{n}")))
     } else {
         (
@@ -407,7 +407,7 @@ pub fn parse_output(
                     .collect()
             })
             .map_err(|e| e.to_string()),
-        (CaseInput::BlobDir(files), FileFormat::Blob) => files
+        (CaseInput::BlobDir(files), FileFormat::BlobDir) => files
             .iter()
             .map(|(name, bytes)| {
                 let e = crate::format::parse_element_file(bytes, ReadMode::Strict)

@@ -37,8 +37,6 @@ mod sccm2007;
 use certmig_format::names::UnknownName;
 use std::fmt;
 
-use sha1::{Digest, Sha1};
-
 use crate::format::key_prov_info::{KeyProvInfo, AT_KEYEXCHANGE, AT_SIGNATURE};
 use crate::format::{Defect, Property, PropertyId, SerializedElement, Thumbprint};
 
@@ -217,17 +215,7 @@ pub fn machine_name(index: usize) -> String {
     format!("PC{index:04}")
 }
 
-/// A 64-bit value derived from the seed and labels (SHA-1 based, so any
-/// change of input changes it).
-pub fn derive(seed: u64, labels: &[&[u8]]) -> [u8; 20] {
-    let mut h = Sha1::new();
-    h.update(seed.to_le_bytes());
-    for l in labels {
-        h.update((l.len() as u64).to_le_bytes());
-        h.update(l);
-    }
-    h.finalize().into()
-}
+pub use crate::seed::derive;
 
 /// A positive 16-byte serial number whose DER encoding is always 16 bytes.
 pub(crate) fn serial_for(seed: u64, machine: &str, index: usize) -> [u8; 16] {

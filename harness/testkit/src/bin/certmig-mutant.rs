@@ -40,7 +40,7 @@
 //! `list` prints one line per mutant, `name<TAB>invariant<TAB>description`
 //! (`reference` is not listed). `list --json` prints an array of
 //! `{"name","invariant","formats","about"}`; `formats` are the validator
-//! formats (`sst`, `reg`, `blob` = a blob directory) on which the bug shows.
+//! formats (`sst`, `reg`, `blob-dir`) on which the bug shows.
 //! On the others the mutant behaves like the reference.
 //!
 //! # The mutants
@@ -81,13 +81,14 @@ use clap::Parser;
 use certmig_engine::cmtrace::LogClock;
 use certmig_engine::fix::write::RealSteps;
 use certmig_engine::fix::{
-    self, repair_element, CertificateRepair, FixError, FixHooks, FixOptions, FixReport,
-    InputFormat, Policy,
+    self, repair_element, CertificateRepair, FixError, FixHooks, FixOptions, FixReport, Policy,
 };
 use certmig_format::reg::{parse_reg, write_reg};
 use certmig_format::registry;
 use certmig_format::store::{END_MARKER, STORE_HEADER};
-use certmig_format::{FriendlyNameShape, PropertyId, ReadMode, SerializedElement, SerializedStore};
+use certmig_format::{
+    FileFormat, FriendlyNameShape, PropertyId, ReadMode, SerializedElement, SerializedStore,
+};
 
 const PROGRAM: &str = "certmig-mutant";
 const EXIT_FAILURE: u8 = 1;
@@ -162,7 +163,7 @@ impl FixHooks for Mutant {
     }
 }
 
-const ALL: &[&str] = &["sst", "reg", "blob"];
+const ALL: &[&str] = &["sst", "reg", "blob-dir"];
 
 const MUTANTS: &[Mutant] = &[
     Mutant {
@@ -416,25 +417,25 @@ fn reorders_certificates(report: &FixReport, temp: &Path) -> io::Result<()> {
     }
     let bytes = std::fs::read(temp)?;
     let reversed = match report.format {
-        InputFormat::Sst => {
+        FileFormat::Sst => {
             let mut s =
                 SerializedStore::parse(&bytes, ReadMode::Strict).map_err(io::Error::other)?;
             s.elements.reverse();
             s.to_bytes()
         }
-        InputFormat::Reg => {
+        FileFormat::Reg => {
             let mut r = parse_reg(&bytes, ReadMode::Strict).map_err(io::Error::other)?;
             r.store.certificates.reverse();
             write_reg(&r.store, r.encoding)
         }
         // A blob directory has no order but its file names'.
-        InputFormat::Element | InputFormat::BlobDir => return Ok(()),
+        FileFormat::Blob | FileFormat::BlobDir => return Ok(()),
     };
     std::fs::write(temp, reversed)
 }
 
 fn regedit5_as_utf8(report: &FixReport, temp: &Path) -> io::Result<()> {
-    if report.format != InputFormat::Reg {
+    if report.format != FileFormat::Reg {
         return Ok(());
     }
     let (text, _) = reg_text(&std::fs::read(temp)?);
@@ -448,7 +449,7 @@ fn regedit5_as_utf8(report: &FixReport, temp: &Path) -> io::Result<()> {
 fn omits_end_marker(report: &FixReport, temp: &Path) -> io::Result<()> {
     let file = std::fs::OpenOptions::new().write(true).open(temp)?;
     let len = file.metadata()?.len();
-    if report.format == InputFormat::Sst
+    if report.format == FileFormat::Sst
         && len >= END_MARKER.len() as u64
         && std::fs::read(temp)?.ends_with(&END_MARKER)
     {
@@ -458,7 +459,7 @@ fn omits_end_marker(report: &FixReport, temp: &Path) -> io::Result<()> {
 }
 
 fn unwraps_hex_lines(report: &FixReport, temp: &Path) -> io::Result<()> {
-    if report.format != InputFormat::Reg {
+    if report.format != FileFormat::Reg {
         return Ok(());
     }
     let (text, utf16) = reg_text(&std::fs::read(temp)?);
@@ -509,14 +510,14 @@ fn appends_every_run(
         return outcome;
     };
     let appended = match report.format {
-        InputFormat::Reg => (|| {
+        FileFormat::Reg => (|| {
             let utf16 = std::fs::read(out)?.starts_with(&[0xFF, 0xFE]);
             let mut f = std::fs::OpenOptions::new().append(true).open(out)?;
             f.write_all(&reg_bytes("\r\n", utf16)[if utf16 { 2 } else { 0 }..])
         })(),
         // The only freedom a strictly parsed .sst leaves: an empty store is
         // either an empty file or header + end marker. Toggle between them.
-        InputFormat::Sst => (|| {
+        FileFormat::Sst => (|| {
             let empty_store = [&STORE_HEADER[..], &END_MARKER[..]].concat();
             match std::fs::read(out)? {
                 b if b.is_empty() => std::fs::write(out, empty_store),
@@ -525,13 +526,13 @@ fn appends_every_run(
             }
         })(),
         // A blob directory gets a log file, one line longer every run.
-        InputFormat::BlobDir => {
+        FileFormat::BlobDir => {
             let mut log = std::fs::read(opts.input.join(RUN_LOG)).unwrap_or_default();
             log.extend_from_slice(b"nothing to repair\r\n");
             std::fs::write(out.join(RUN_LOG), log)
         }
         // A single .blob has no byte that may vary.
-        InputFormat::Element => Ok(()),
+        FileFormat::Blob => Ok(()),
     };
     match appended {
         Ok(()) => outcome,
