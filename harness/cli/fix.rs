@@ -74,50 +74,9 @@ pub fn run_cmd(a: FixArgs) -> u8 {
             if a.json {
                 return print_json(&report);
             }
-            for c in &report.certificates {
-                let esc = |v: &Option<Vec<u8>>| {
-                    v.as_deref()
-                        .map(certmig::format::friendly_name::escape)
-                        .unwrap_or_else(|| "(none)".into())
-                };
-                if c.changed {
-                    println!(
-                        "{}  \"{}\" -> \"{}\"",
-                        c.thumbprint,
-                        esc(&c.before),
-                        esc(&c.after)
-                    );
-                } else {
-                    println!("{}  \"{}\" (unchanged)", c.thumbprint, esc(&c.before));
-                }
-            }
-            if report.certificates_total > report.certificates.len() {
-                println!(
-                    "... {} more certificate(s) not listed",
-                    report.certificates_total - report.certificates.len()
-                );
-            }
-            for w in &report.warnings {
-                eprintln!("warning: {w}");
-            }
-            let verb = if report.dry_run {
-                "would repair"
-            } else {
-                "repaired"
-            };
-            println!(
-                "{verb} {} of {} certificate(s) ({:?}, policy {})",
-                report.certificates_changed,
-                report.certificates_total,
-                report.format,
-                report.policy
-            );
-            if let Some(w) = &report.wrote {
-                println!("wrote {}", w.display());
-            }
-            if let Some(b) = &report.backup {
-                println!("backup {}", b.display());
-            }
+            let (out, warnings) = certmig::report::fix::human(&report);
+            eprint!("{warnings}");
+            print!("{out}");
             EXIT_OK
         }
         Err(e) => {

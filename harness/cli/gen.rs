@@ -80,16 +80,7 @@ pub fn run(a: GenArgs) -> u8 {
             if a.json {
                 return print_json(&report);
             }
-            let certs: usize = report.machines.iter().map(|m| m.certificates.len()).sum();
-            let files: usize = report.machines.iter().map(|m| m.files.len()).sum();
-            println!(
-                "wrote {files} file(s) for {} machine(s), {certs} certificate(s), to {}",
-                report.machines.len(),
-                report.out.display()
-            );
-            if a.bulk {
-                println!("note: --bulk certificates carry invalid signatures (scan reports signature NOT valid)");
-            }
+            print!("{}", certmig::report::gen::human(&report, a.bulk));
             EXIT_OK
         }
         Err(e) => {

@@ -69,6 +69,7 @@ fn main() -> ExitCode {
     // (`certmig scan ... | head`), end quietly instead of panicking on EPIPE.
     // SAFETY: restores the default disposition of one signal before any
     // thread exists; no Rust state is involved.
+    #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

@@ -4,6 +4,7 @@
 //! the engines depend on no printing crate and the command line only parses
 //! flags and writes what these functions return.
 //!
+//! - [`fix`] and [`gen`]: the summaries of `certmig fix` and `certmig gen`;
 //! - [`matrix`]: the outcome matrix (`certmig matrix`): table and HTML;
 //! - [`replay`]: replayed scenarios (`certmig replay`): table and JSON rows;
 //! - [`fleet`]: a synthetic fleet's report: tables, CSV and HTML;
@@ -20,7 +21,9 @@
 //! templates escape every interpolated value (there is no other escape
 //! function in the workspace).
 
+pub mod fix;
 pub mod fleet;
+pub mod gen;
 pub mod inventory;
 pub mod matrix;
 pub mod replay;

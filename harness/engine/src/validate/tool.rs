@@ -5,7 +5,6 @@
 //! captured (bounded).
 
 use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -193,23 +192,6 @@ fn collect(rx: Option<mpsc::Receiver<String>>, escaped: &mut bool) -> String {
     }
 }
 
-/// True once `pid` has exited; the child is not reaped, so its pid (and
-/// process group id) cannot be reused before the group is killed.
-fn exited(pid: u32) -> bool {
-    // SAFETY: waitid(2) with WNOWAIT only reads the child's state into
-    // `info`, a zeroed plain-data struct owned here.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
-        r == 0 && info.si_pid() != 0
-    }
-}
-
 /// Bytes under `p` (a file, or a directory's files).
 pub fn size_of(p: &Path) -> u64 {
     match std::fs::metadata(p) {
@@ -218,14 +200,6 @@ pub fn size_of(p: &Path) -> u64 {
             .unwrap_or(0),
         Ok(m) => m.len(),
         Err(_) => 0,
-    }
-}
-
-fn kill_group(pid: u32) {
-    // The child leads its own process group: kill it and everything it started.
-    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
     }
 }
 
@@ -249,8 +223,8 @@ pub fn run_tool(
         // A private temporary directory: well-behaved tools stay in the case's.
         .env("TMPDIR", dir)
         .env("TMP", dir)
-        .env("TEMP", dir)
-        .process_group(0);
+        .env("TEMP", dir);
+    containment::configure(&mut command);
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -268,10 +242,9 @@ pub fn run_tool(
     };
     let out = child.stdout.take().map(drain);
     let err = child.stderr.take().map(drain);
-    let pid = child.id();
     let mut poll = Duration::from_millis(1);
     let ended = loop {
-        if exited(pid) {
+        if containment::exited(&mut child) {
             break None;
         }
         let elapsed = start.elapsed();
@@ -288,16 +261,12 @@ pub fn run_tool(
         poll = (poll * 2).min(Duration::from_millis(20));
     };
     // The tool (exited but not yet reaped, or still running) and whatever it
-    // left running in its process group go now; then the tool is reaped.
-    kill_group(pid);
+    // left running go now; then the tool is reaped.
+    containment::kill_all(&mut child);
     let status = child.wait();
     let exit = match (ended, status) {
         (Some(e), _) => e,
-        (None, Ok(status)) => match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code { code },
-            (None, Some(signal)) => Exit::Signal { signal },
-            (None, None) => Exit::Signal { signal: 0 },
-        },
+        (None, Ok(status)) => containment::exit(status),
         (None, Err(e)) => Exit::SpawnFailed {
             error: e.to_string(),
         },
@@ -476,5 +445,81 @@ impl Fixer for ExternalFixer {
             }
         }
         Ok(SerializedStore::new(elements).to_bytes())
+    }
+}
+
+/// How a tool run is contained: started in a group of its own, watched
+/// without being reaped, and killed with everything it started.
+#[cfg(unix)]
+mod containment {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Child, Command, ExitStatus};
+
+    use super::Exit;
+
+    /// The tool leads a new process group.
+    pub fn configure(command: &mut Command) {
+        command.process_group(0);
+    }
+
+    /// True once the tool has exited; the child is not reaped, so its pid
+    /// (and process group id) cannot be reused before the group is killed.
+    pub fn exited(child: &mut Child) -> bool {
+        // SAFETY: waitid(2) with WNOWAIT only reads the child's state into
+        // `info`, a zeroed plain-data struct owned here.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let r = libc::waitid(
+                libc::P_PID,
+                child.id() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            r == 0 && info.si_pid() != 0
+        }
+    }
+
+    /// Kills the tool's process group: the tool and everything it started.
+    pub fn kill_all(child: &mut Child) {
+        // SAFETY: kill(2) with a negative pid signals a process group; no
+        // memory is involved.
+        unsafe {
+            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        }
+    }
+
+    pub fn exit(status: ExitStatus) -> Exit {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code { code },
+            (None, Some(signal)) => Exit::Signal { signal },
+            (None, None) => Exit::Signal { signal: 0 },
+        }
+    }
+}
+
+/// Elsewhere, with the standard library only: the tool itself is watched and
+/// killed, but processes it starts are not contained (a Windows Job Object
+/// would; not implemented yet).
+#[cfg(not(unix))]
+mod containment {
+    use std::process::{Child, Command, ExitStatus};
+
+    use super::Exit;
+
+    pub fn configure(_command: &mut Command) {}
+
+    pub fn exited(child: &mut Child) -> bool {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }
+
+    pub fn kill_all(child: &mut Child) {
+        let _ = child.kill();
+    }
+
+    pub fn exit(status: ExitStatus) -> Exit {
+        match status.code() {
+            Some(code) => Exit::Code { code },
+            None => Exit::Signal { signal: 0 },
+        }
     }
 }
