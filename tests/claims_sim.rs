@@ -51,6 +51,33 @@ fn bad(d: Defect) -> bool {
     d != Defect::Clean
 }
 
+/// Independently of the engine: can some USMT perform this matrix cell?
+/// (No migration to an older Windows generation; the matrix refreshes
+/// through a hard-link store, which needs USMT 4.0, which does not restore
+/// to XP.)
+fn usmt_can(r: &MatrixRow) -> bool {
+    let generation = |os: Os| match os {
+        Os::XpSp3 => 0,
+        Os::VistaSp2 => 1,
+        Os::Win7Rtm | Os::Win7Sp1 => 2,
+    };
+    generation(r.target_os) >= generation(r.source_os)
+        && !(r.kind == Kind::Refresh && r.target_os == Os::XpSp3)
+}
+
+/// The matrix cells some USMT performs.
+fn supported() -> impl Iterator<Item = &'static MatrixRow> {
+    matrix().iter().filter(|r| usmt_can(r))
+}
+
+/// A refresh keeps (or loses) the identity; a replace reports none.
+fn identity_kept(r: &MatrixRow) -> bool {
+    match r.kind {
+        Kind::Refresh => r.identity_preserved == Some(true),
+        Kind::Replace => r.identity_preserved.is_none(),
+    }
+}
+
 /// A bare-metal sequence: apply an OS and install a client, nothing migrated.
 fn fresh_install(client: &str, patches: &str) -> Scenario {
     let text = format!(
@@ -80,7 +107,9 @@ fn c1_unhotfixed_sp1_and_sp2_clients_generate_certificates_with_an_embedded_nul(
         ("sp1", "", 2),
         ("sp2", "", 2),
         ("sp2", "\"KB977203\"", 0),
-        ("sp1", "\"KB977384\"", 0),
+        // 977384 is the R3 prerequisite: SP2 only (KB 977384).
+        ("sp2", "\"KB977384\"", 0),
+        ("sp1", "\"KB977384\"", 2),
         ("sp2-r3", "", 0),
     ] {
         let r = replay(&fresh_install(client, patches));
@@ -95,9 +124,9 @@ fn c1_unhotfixed_sp1_and_sp2_clients_generate_certificates_with_an_embedded_nul(
             "clean"
         };
         assert!(
-            r.log_text()
+            r.notes_text()
                 .any(|l| l.contains(&format!("(friendly names {shape})"))),
-            "{client}: no line says the certificates are {shape}"
+            "{client}: no note says the certificates are {shape}"
         );
     }
     let none = Default::default();
@@ -120,14 +149,20 @@ fn c2_without_974571_bad_certificates_are_exported_and_imported_without_error() 
     let r = run("c01-c10-refresh-xp-to-win7rtm-latent.toml");
     assert_eq!(r.outcome.kind, OutcomeKind::Success);
     let lines: Vec<String> = r.log_text().collect();
-    assert!(lines
-        .iter()
-        .any(|l| l
-            .contains("Exporting the client certificate store (import rules in force: legacy)")));
-    assert!(lines
-        .iter()
-        .any(|l| l
-            .contains("Importing the client certificate store (import rules in force: legacy)")));
+    for verb in ["Exporting", "Importing"] {
+        let line = format!("{verb} the client certificate store");
+        assert!(lines.iter().any(|l| l.contains(&line)), "{line}");
+    }
+    // Both imports ran under the legacy rules (certmig's notes say which).
+    let rules: Vec<String> = r
+        .notes_text()
+        .filter(|l| l.contains("CryptoAPI import rules in force on"))
+        .collect();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert!(
+        rules.iter().all(|l| l.contains(": legacy]LOG]")),
+        "{rules:?}"
+    );
     assert!(
         lines.iter().all(|l| !l.contains("type=\"3\"")),
         "no error line under the legacy rules"
@@ -167,10 +202,7 @@ fn c3_with_974571_the_import_fails_with_0x80092024_and_osdsmpclient_logs_it() {
 #[test]
 fn c4_windows_7_sp1_as_source_or_target_fails_when_the_certificates_are_bad() {
     let mut seen = [0usize; 2];
-    for r in matrix()
-        .iter()
-        .filter(|r| r.remediation == Remediation::None && bad(r.defect))
-    {
+    for r in supported().filter(|r| r.remediation == Remediation::None && bad(r.defect)) {
         if r.source_os == Os::Win7Sp1 || r.target_os == Os::Win7Sp1 {
             assert_ne!(r.outcome, OutcomeKind::Success, "{r:?}");
             assert_eq!(r.hresult.as_deref(), Some("0x80092024"), "{r:?}");
@@ -190,30 +222,25 @@ fn c4_windows_7_sp1_as_source_or_target_fails_when_the_certificates_are_bad() {
         OutcomeKind::CaptureFailed
     );
     // The same pairs with clean certificates succeed: the OS alone is not the cause.
-    for r in matrix()
-        .iter()
-        .filter(|r| r.remediation == Remediation::None && !bad(r.defect))
-    {
+    for r in supported().filter(|r| r.remediation == Remediation::None && !bad(r.defect)) {
         assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
     }
 }
 
 #[test]
 fn c5_xp_or_vista_with_974571_fail_already_at_capture_on_the_source() {
-    let rows: Vec<_> = matrix()
-        .iter()
+    let rows: Vec<_> = supported()
         .filter(|r| matches!(r.source_os, Os::XpSp3 | Os::VistaSp2) && r.source_kb974571)
         .filter(|r| r.remediation == Remediation::None && bad(r.defect))
         .collect();
-    assert_eq!(
-        rows.len(),
-        2 * 2 * 8 * 2,
-        "kinds x source OS x targets x defects"
-    );
+    // Two bad defects x the target labels (OS, 974571 or not) USMT reaches:
+    // from XP, refresh 6 (not XP: hard-link) and replace 8; from Vista,
+    // refresh 6 and replace 6 (no downgrade to XP).
+    assert_eq!(rows.len(), 2 * (6 + 8 + 6 + 6), "{}", rows.len());
     for r in rows {
         assert_eq!(r.outcome, OutcomeKind::CaptureFailed, "{r:?}");
         assert_eq!(r.step.as_deref(), Some("Capture User State"));
-        assert!(r.identity_preserved, "the old OS is untouched: {r:?}");
+        assert!(identity_kept(r), "the old OS is untouched: {r:?}");
     }
     run("c05-refresh-xp-kb974571-capture-failed.toml");
     run("c05-replace-vista-kb974571-capture-failed.toml");
@@ -261,10 +288,24 @@ fn c6_the_client_hotfix_stops_new_bad_certificates_but_repairs_none() {
     }
     let r = run("c06-client-hotfix-does-not-repair.toml");
     assert_eq!(r.outcome.kind, OutcomeKind::RestoreFailed);
+    // The hotfix installed after the certificates were made: still bad.
+    let r = run("c06-sp2-hotfix-after-certificates-still-fails-on-win7sp1.toml");
+    assert_eq!(
+        (r.outcome.kind, r.outcome.hresult.map(|h| h.0)),
+        (OutcomeKind::RestoreFailed, Some(0x8009_2024))
+    );
+    // ...while a client installed with it made clean certificates.
+    assert_eq!(
+        run("clean-certificates-migrate-everywhere.toml")
+            .outcome
+            .kind,
+        OutcomeKind::Success
+    );
     let r = run("c06-new-client-with-hotfix-makes-clean-certificates.toml");
     assert_eq!(r.outcome.bad_certificates_left, 0);
-    assert!(
-        !r.outcome.identity_preserved,
+    assert_eq!(
+        r.outcome.identity_preserved,
+        Some(false),
         "a fresh install is a new identity"
     );
 }
@@ -275,8 +316,12 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
         let rows: Vec<_> = matrix().iter().filter(|r| r.remediation == rem).collect();
         assert_eq!(rows.len(), 2 * 8 * 8 * 3);
         for r in rows {
-            assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
-            assert!(r.identity_preserved, "{r:?}");
+            if usmt_can(r) {
+                assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
+                assert!(identity_kept(r), "{r:?}");
+            } else {
+                assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+            }
         }
         // Repaired, not just tolerated: nothing bad reaches the new OS.
         for kind in Kind::ALL {
@@ -331,22 +376,16 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
         Some(r"D:\Hotfix\CCMCertFix.exe")
     );
 
-    for r in matrix()
-        .iter()
-        .filter(|r| r.remediation == Remediation::SupersededNoExtract)
-    {
+    for r in supported().filter(|r| r.remediation == Remediation::SupersededNoExtract) {
         assert_eq!(r.outcome, OutcomeKind::StepFailed, "{r:?}");
         assert_eq!(
             (r.step.as_deref(), r.hresult.as_deref()),
             (Some("Run CCMCertFix"), Some("0x80070002"))
         );
     }
-    for r in matrix()
-        .iter()
-        .filter(|r| r.remediation == Remediation::SupersededExtract)
-    {
+    for r in supported().filter(|r| r.remediation == Remediation::SupersededExtract) {
         assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
-        assert!(r.identity_preserved);
+        assert!(identity_kept(r), "{r:?}");
     }
     run("c08-superseded-no-extract.toml");
     run("c08-superseded-extract.toml");
@@ -369,25 +408,28 @@ fn c9_977203_on_the_site_places_ccmcertfix_in_logs_and_the_client_patch() {
     assert_eq!(SiteServer::new().ccmcertfix(), None);
     let r = run("c09-site-hotfix-places-ccmcertfix-and-client-patch.toml");
     assert!(r
-        .log_text()
+        .notes_text()
         .any(|l| l.contains(r"Logs\KB977203\CCMCertFix.exe")));
+    // The new computer's client installation, in its ccmsetup.log.
     assert!(r.logs[1]
-        .ccmexec_log()
+        .render("ccmsetup.log")
         .contains("client sp2 with KB977203 installed"));
 }
 
 #[test]
 fn c10_without_974571_on_either_side_bad_certificates_migrate_and_stay_latent() {
-    let rows: Vec<_> = matrix()
-        .iter()
+    let rows: Vec<_> = supported()
         .filter(|r| {
             r.remediation == Remediation::None && !source_enforces(r) && !target_enforces(r)
         })
         .collect();
-    assert_eq!(rows.len(), 2 * 3 * 3 * 3);
+    // Sources XP, Vista, 7 RTM without 974571 to the same targets USMT
+    // reaches, times the three defects: refresh 2 + 2 + 1 (no XP target:
+    // hard-link), replace 3 + 2 + 1 (no downgrade).
+    assert_eq!(rows.len(), (2 + 2 + 1 + 3 + 2 + 1) * 3, "{}", rows.len());
     for r in rows {
         assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
-        assert!(r.identity_preserved, "{r:?}");
+        assert!(identity_kept(r), "{r:?}");
     }
     for file in [
         "c01-c10-refresh-xp-to-win7rtm-latent.toml",
@@ -403,8 +445,7 @@ fn c10_without_974571_on_either_side_bad_certificates_migrate_and_stay_latent() 
 
 #[test]
 fn c11_ccmcertfix_after_capture_cannot_help() {
-    for r in matrix()
-        .iter()
+    for r in supported()
         .filter(|r| r.remediation == Remediation::CcmcertfixAfterCapture && bad(r.defect))
     {
         let expected = if source_enforces(r) {
@@ -424,20 +465,25 @@ fn c11_ccmcertfix_after_capture_cannot_help() {
 fn the_matrix_follows_the_rules_in_force_on_each_side_for_every_remediation() {
     assert_eq!(matrix().len(), 2 * 8 * 8 * Remediation::ALL.len() * 3);
     for r in matrix() {
+        if !usmt_can(r) {
+            assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+            assert!(r.step.is_none() && r.hresult.is_none() && r.identity_preserved.is_none());
+            continue;
+        }
+        assert_ne!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
         if !bad(r.defect) && r.remediation != Remediation::SupersededNoExtract {
             assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
         }
         if r.outcome == OutcomeKind::Success {
-            assert!(r.identity_preserved, "{r:?}");
+            assert!(identity_kept(r), "{r:?}");
         }
         if r.outcome == OutcomeKind::RestoreFailed {
-            assert!(!r.identity_preserved && target_enforces(r), "{r:?}");
+            assert!(target_enforces(r), "{r:?}");
+            assert_ne!(r.identity_preserved, Some(true), "{r:?}");
         }
     }
     // Fix Captured State repairs the store in flight: only the source's rules can stop it.
-    for r in matrix()
-        .iter()
-        .filter(|r| r.remediation == Remediation::FixCapturedState && bad(r.defect))
+    for r in supported().filter(|r| r.remediation == Remediation::FixCapturedState && bad(r.defect))
     {
         let expected = if source_enforces(r) {
             OutcomeKind::CaptureFailed

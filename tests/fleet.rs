@@ -79,7 +79,7 @@ type Counted = BTreeMap<
         OutcomeKind,
         Option<String>,
         Option<String>,
-        bool,
+        Option<bool>,
         bool,
     ),
     u64,
@@ -120,22 +120,23 @@ fn one_by_one(pop: &Population) -> Counted {
 fn check_aggregate(pop: &Population) -> Result<(), TestCaseError> {
     let tally = pop.run(&|_| {});
     let single = one_by_one(pop);
-    // Per cell: machines, each outcome, identity losses, latent successes.
-    let mut want: BTreeMap<usize, [u64; 7]> = BTreeMap::new();
+    // Per cell: machines, each outcome (unsupported among them), identity
+    // losses (refresh only), latent successes.
+    let mut want: BTreeMap<usize, [u64; 8]> = BTreeMap::new();
     let mut causes: BTreeMap<(OutcomeKind, String, Option<String>), u64> = BTreeMap::new();
     for ((cell, kind, step, h, identity, latent), n) in &single {
         let c = want.entry(*cell).or_default();
         c[0] += n;
         c[1 + OutcomeKind::ALL.iter().position(|k| k == kind).unwrap()] += n;
-        c[5] += if *identity { 0 } else { *n };
-        c[6] += if *latent { *n } else { 0 };
-        if *kind != OutcomeKind::Success {
+        c[6] += if *identity == Some(false) { *n } else { 0 };
+        c[7] += if *latent { *n } else { 0 };
+        if *kind != OutcomeKind::Success && *kind != OutcomeKind::Unsupported {
             *causes
                 .entry((*kind, step.clone().unwrap_or_default(), h.clone()))
                 .or_default() += n;
         }
     }
-    let got: BTreeMap<usize, [u64; 7]> = tally
+    let got: BTreeMap<usize, [u64; 8]> = tally
         .cells()
         .map(|(p, c)| (p.cell(), c.columns()))
         .collect();
@@ -494,10 +495,16 @@ fn cli_fleet_json_shape_and_determinism() {
     assert_eq!(v, run(), "same seed, same report");
     assert_eq!(v["machines"], 300);
     let t = &v["totals"];
-    let sum: u64 = ["success", "capture-failed", "restore-failed", "step-failed"]
-        .iter()
-        .map(|k| t[k].as_u64().unwrap())
-        .sum();
+    let sum: u64 = [
+        "success",
+        "capture-failed",
+        "restore-failed",
+        "step-failed",
+        "unsupported",
+    ]
+    .iter()
+    .map(|k| t[k].as_u64().unwrap())
+    .sum();
     assert_eq!(sum, 300);
     for seg in [
         "by_os_pair",
@@ -546,15 +553,26 @@ fn cli_fleet_csv_shape_plan_and_html() {
     let text = String::from_utf8(out).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 17);
+    assert_eq!(header.len(), 18);
     assert_eq!(header[0], "kind");
     assert_eq!(header[10], "machines");
+    assert_eq!(
+        header[11..16],
+        [
+            "success",
+            "capture_failed",
+            "restore_failed",
+            "step_failed",
+            "unsupported"
+        ]
+    );
     let mut total = 0;
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), 17, "{l}");
+        assert_eq!(f.len(), 18, "{l}");
         let n: u64 = f[10].parse().unwrap();
-        let outcomes: u64 = f[11..15].iter().map(|x| x.parse::<u64>().unwrap()).sum();
+        // Every machine has exactly one outcome, unsupported among them.
+        let outcomes: u64 = f[11..16].iter().map(|x| x.parse::<u64>().unwrap()).sum();
         assert_eq!(n, outcomes, "{l}");
         assert!(
             [
@@ -698,4 +716,69 @@ fn attribute_names_round_trip() {
     for d in <Defect as Attribute>::ALL {
         assert_eq!(d.name().parse::<Defect>().unwrap(), *d);
     }
+}
+
+#[test]
+fn migrations_usmt_cannot_perform_are_counted_on_their_own() {
+    let d = tempfile::tempdir().unwrap();
+    let mix = d.path().join("mix.toml");
+    // Half the machines are refreshed onto XP through a hard-link store (no
+    // USMT does that), half are replaced from XP to Windows 7 SP1.
+    std::fs::write(
+        &mix,
+        "[kind]\nrefresh = 1\nreplace = 1\n[source_os]\nxp-sp3 = 1\n[target_os]\nxp-sp3 = 1\nwin7-sp1 = 1\n[state_store]\nhard-link = 1\n",
+    )
+    .unwrap();
+    let out = certmig()
+        .args([
+            "fleet",
+            "--machines",
+            "400",
+            "--seed",
+            "3",
+            "--json",
+            "--mix",
+        ])
+        .arg(&mix)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let t = &v["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert!(n("unsupported") > 100, "{t}");
+    assert_eq!(
+        n("success")
+            + n("capture-failed")
+            + n("restore-failed")
+            + n("step-failed")
+            + n("unsupported"),
+        400
+    );
+    // Never a failure cause: the causes add up to the failures alone.
+    let causes: u64 = v["failure_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["machines"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        causes,
+        n("capture-failed") + n("restore-failed") + n("step-failed")
+    );
+    // XP to XP: refreshes (hard-link) are unsupported, replaces (a state
+    // migration point, USMT 3.0.1) migrate.
+    let xp = v["by_os_pair"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "xp-sp3" && r["target"] == "xp-sp3")
+        .expect("an XP to XP row");
+    assert!(xp["unsupported"].as_u64().unwrap() > 0, "{xp}");
+    assert!(xp["success"].as_u64().unwrap() > 0, "{xp}");
+    let by_kind = v["by_kind"].as_array().unwrap();
+    let replace = by_kind.iter().find(|r| r["kind"] == "replace").unwrap();
+    assert_eq!(replace["unsupported"], 0, "{replace}");
 }

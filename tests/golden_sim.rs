@@ -27,6 +27,7 @@ fn logs_of_representative_scenarios() {
         "c08-superseded-extract.toml",
         "c11-replace-ccmcertfix-after-capture.toml",
         "fix-captured-state-smp-refresh.toml",
+        "unsupported-refresh-win7-to-xp-hard-link.toml",
     ];
     let mut outcomes = std::collections::BTreeSet::new();
     for file in files {
@@ -41,18 +42,24 @@ fn logs_of_representative_scenarios() {
             r.outcome.kind.as_str(),
             r.outcome.step.as_deref().unwrap_or("-"),
             r.outcome.hresult.map_or("-".to_owned(), |h| h.to_string()),
-            r.outcome.identity_preserved
+            r.outcome
+                .identity_preserved
+                .map_or("n/a (replace)".to_owned(), |b| b.to_string())
         );
         for m in &r.logs {
+            // Every product log as written, then certmig's own notes.
+            for f in &m.files {
+                text.push_str(&format!(
+                    "\n=== {}\\{} ===\n{}",
+                    m.machine,
+                    f.file,
+                    m.render(&f.file).replace("\r\n", "\n")
+                ));
+            }
             text.push_str(&format!(
-                "\n=== {}\\smsts.log ===\n{}",
+                "\n=== {}\\certmig.log (certmig's notes, not a product's) ===\n{}",
                 m.machine,
-                m.smsts_log().replace("\r\n", "\n")
-            ));
-            text.push_str(&format!(
-                "\n=== {}\\Ccmexec.log ===\n{}",
-                m.machine,
-                m.ccmexec_log().replace("\r\n", "\n")
+                m.notes_log().replace("\r\n", "\n")
             ));
         }
         let name = format!("logs_{}", file.trim_end_matches(".toml"));

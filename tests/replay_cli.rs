@@ -70,6 +70,11 @@ fn malformed_scenarios_exit_2_naming_file_line_and_column() {
         ("no-client.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\n", "needs a `client`"),
         ("refresh-target.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[target]\nname = \"PC2\"\nos = \"win7-sp1\"\n", "same hardware"),
         ("bad-hresult.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[expect]\noutcome = \"success\"\nhresult = \"oops\"\n", "not an HRESULT"),
+        // A typo in a KB is bad input, never a silently different outcome.
+        ("bad-kb.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nupdates = [\"KB97457\"]\nclient = \"sp2\"\n", "line 6, column 12: unknown update `KB97457` (expected one of: KB974571)"),
+        ("bad-hotfix.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\nclient_hotfixes = [\"KB977302\"]\n", "unknown hotfix `KB977302`"),
+        ("r3-on-sp1.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp1\"\nclient_hotfixes = [\"KB977384\"]\n", "applies to SP2 clients only"),
+        ("replace-identity.toml", "kind = \"replace\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[target]\nname = \"PC2\"\nos = \"win7-sp1\"\n[expect]\noutcome = \"success\"\nidentity_preserved = true\n", "side by side"),
     ];
     for (name, text, says) in cases {
         let f = dir.path().join(name);
@@ -109,8 +114,14 @@ fn replay_json_and_logs_on_disk() {
     assert_eq!(rows[0]["hresult"], "0x80092024");
     assert_eq!(rows[0]["step"], "Restore User State");
     assert_eq!(rows[0]["expected"], true);
+    assert_eq!(rows[0]["identity_preserved"], false);
+    assert_eq!(rows[0]["usmt"], "usmt-4.0");
     assert_eq!(rows[1]["kind"], "replace");
-    assert_eq!(rows[1]["identity_preserved"], true);
+    assert_eq!(
+        rows[1]["identity_preserved"],
+        serde_json::Value::Null,
+        "a replace is side by side"
+    );
     let ccmexec = std::fs::read_to_string(
         dir.path()
             .join("c03-refresh-win7rtm-kb974571-before-restore/PC0042/Ccmexec.log"),
@@ -124,11 +135,11 @@ fn replay_json_and_logs_on_disk() {
             .path()
             .join("c07-ccmcertfix-step-replace-win7sp1")
             .join(machine);
-        assert!(
-            d.join("smsts.log").is_file() && d.join("Ccmexec.log").is_file(),
-            "{}",
-            d.display()
-        );
+        for log in ["smsts.log", "Ccmexec.log", "certmig.log"] {
+            assert!(d.join(log).is_file(), "{}: {log}", d.display());
+        }
+        // Only the new computer's client is installed by the scenario.
+        assert_eq!(d.join("ccmsetup.log").is_file(), machine == "PC0210");
     }
 }
 
@@ -156,6 +167,7 @@ fn matrix_json_has_every_cell_with_the_documented_fields() {
         "step",
         "hresult",
         "identity_preserved",
+        "reason",
     ];
     for r in &rows {
         let mut got: Vec<&str> = r.keys().map(String::as_str).collect();
@@ -198,11 +210,80 @@ fn matrix_html_is_one_self_contained_page() {
         !html.contains("<script src") && !html.contains("<link"),
         "no external resources"
     );
-    let cells: usize = ["success", "capture-failed", "restore-failed", "step-failed"]
-        .iter()
-        .map(|o| html.matches(&format!("<td class=\"{o}")).count())
-        .sum();
+    let cells: usize = [
+        "success",
+        "capture-failed",
+        "restore-failed",
+        "step-failed",
+        "unsupported",
+    ]
+    .iter()
+    .map(|o| {
+        html.matches(&format!("<td class=\"{o}\" title=")).count()
+            + html
+                .matches(&format!("<td class=\"{o} lost\" title="))
+                .count()
+    })
+    .sum();
     assert_eq!(cells, 3072, "one coloured cell per matrix row");
     assert!(html.contains("Summary: OS pairs that migrate successfully"));
     assert!(html.contains("class=\"restore-failed\"") && html.contains("class=\"capture-failed\""));
+    assert!(html.contains("<td class=\"unsupported\"") && html.contains("unsupported by USMT"));
+}
+
+/// Which cells USMT cannot perform, computed here from the rule (no
+/// downgrade; a refresh goes through a hard-link store, which needs USMT
+/// 4.0, which does not restore to XP), not from certmig's code.
+#[test]
+fn matrix_json_marks_every_migration_usmt_cannot_perform_unsupported() {
+    let out = certmig()
+        .args(["matrix", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    let generation = |os: &str| match os {
+        "xp-sp3" => 0,
+        "vista-sp2" => 1,
+        "win7-rtm" | "win7-sp1" => 2,
+        other => panic!("{other}"),
+    };
+    let (mut unsupported, mut downgrades, mut hard_link_xp) = (0, 0, 0);
+    for r in &rows {
+        let (src, tgt) = (
+            r["source_os"].as_str().unwrap(),
+            r["target_os"].as_str().unwrap(),
+        );
+        let downgrade = generation(tgt) < generation(src);
+        let onto_xp = r["kind"] == "refresh" && tgt == "xp-sp3";
+        if downgrade || onto_xp {
+            assert_eq!(r["outcome"], "unsupported", "{r}");
+            let reason = r["reason"].as_str().expect("a reason");
+            assert!(
+                reason.contains(if downgrade {
+                    "older operating system"
+                } else {
+                    "hard-link"
+                }),
+                "{reason}"
+            );
+            assert!(
+                r["step"].is_null() && r["hresult"].is_null() && r["identity_preserved"].is_null()
+            );
+            unsupported += 1;
+            downgrades += usize::from(downgrade);
+            hard_link_xp += usize::from(onto_xp && !downgrade);
+        } else {
+            assert_ne!(r["outcome"], "unsupported", "{r}");
+            assert!(r["reason"].is_null(), "{r}");
+        }
+    }
+    // Per remediation (8) and defect (3): label pairs (OS, 974571 or not)
+    // from Vista (2) to XP (2) and from 7 (4) to XP or Vista (4), both kinds;
+    // refreshes from XP (2) onto XP (2).
+    assert_eq!(downgrades, 8 * 3 * 2 * (2 * 2 + 4 * 4));
+    assert_eq!(hard_link_xp, 8 * 3 * 2 * 2);
+    assert_eq!(unsupported, 1056);
 }

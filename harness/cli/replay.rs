@@ -8,7 +8,7 @@ use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::report;
 use certmig::sim::matrix::run_matrix;
 use certmig::sim::scenario::{scenario_files, Scenario};
-use certmig::sim::{replay, Replay};
+use certmig::sim::{replay, Replay, NOTES_LOG};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -19,11 +19,12 @@ Exit codes: 0 every outcome as expected, 1 any outcome differs, 2 a scenario fil
 
 Examples:
   certmig replay                          every scenario in scenarios/
-  certmig replay scenarios/c3-refresh-win7sp1.toml --logs out/  (out/<scenario>/<machine>/smsts.log, Ccmexec.log)")]
+  certmig replay scenarios/c04-refresh-xp-to-win7sp1.toml --logs out/
+      (out/<scenario>/<machine>/smsts.log, Ccmexec.log, ccmsetup.log, CCMCertFix.log as written, and certmig.log: certmig's own notes)")]
 pub struct ReplayArgs {
     /// Scenario files or directories (default: scenarios/).
     pub paths: Vec<PathBuf>,
-    /// Write each machine's smsts.log and Ccmexec.log under DIR/<scenario>/<machine>/.
+    /// Write each machine's product logs and certmig.log under DIR/<scenario>/<machine>/.
     #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
     #[arg(long)]
@@ -73,14 +74,14 @@ pub fn run(a: ReplayArgs) -> u8 {
         for r in &replays {
             for m in &r.logs {
                 let d = dir.join(&r.scenario).join(&m.machine);
-                let written =
-                    certmig::fix::write::write_file(&d.join("smsts.log"), m.smsts_log().as_bytes())
-                        .and_then(|_| {
-                            certmig::fix::write::write_file(
-                                &d.join("Ccmexec.log"),
-                                m.ccmexec_log().as_bytes(),
-                            )
-                        });
+                let written = m
+                    .files
+                    .iter()
+                    .map(|f| (f.file.as_str(), m.render(&f.file)))
+                    .chain([(NOTES_LOG, m.notes_log())])
+                    .try_for_each(|(file, text)| {
+                        certmig::fix::write::write_file(&d.join(file), text.as_bytes())
+                    });
                 if let Err(e) = written {
                     eprintln!("certmig: writing logs under {}: {e}", d.display());
                     return EXIT_FAILURE;

@@ -54,6 +54,11 @@ impl LogClock {
         t
     }
 
+    /// The time the next line would get, without advancing.
+    pub fn now(&self) -> NaiveDateTime {
+        self.now
+    }
+
     /// Moves the clock forward (e.g. a long step such as Apply Operating System).
     pub fn advance(&mut self, ms: i64) {
         self.now += Duration::milliseconds(ms);

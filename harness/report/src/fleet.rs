@@ -43,6 +43,7 @@ fn segments(out: &mut String, title: &str, rows: &[SegmentRow]) {
             "capture-failed",
             "restore-failed",
             "step-failed",
+            "unsupported",
             "identity-lost",
             "latent",
             "failing",
@@ -77,7 +78,8 @@ pub fn human(r: &FleetReport) -> String {
         ("capture-failed", t.capture_failed),
         ("restore-failed", t.restore_failed),
         ("step-failed", t.step_failed),
-        ("identity lost", t.identity_lost),
+        ("unsupported (no USMT migrates it)", t.unsupported),
+        ("identity lost (refresh)", t.identity_lost),
         ("success, bad certificates left (latent)", t.latent),
     ] {
         tt.add_row([name.to_owned(), group_digits(n), percent(n, t.machines)]);
@@ -138,6 +140,7 @@ pub struct CellRow<'a> {
     pub capture_failed: u64,
     pub restore_failed: u64,
     pub step_failed: u64,
+    pub unsupported: u64,
     pub identity_lost: u64,
     pub latent: u64,
 }
@@ -160,6 +163,7 @@ impl<'a> CellRow<'a> {
             capture_failed: c.capture_failed,
             restore_failed: c.restore_failed,
             step_failed: c.step_failed,
+            unsupported: c.unsupported,
             identity_lost: c.identity_lost,
             latent: c.latent,
         }
@@ -167,7 +171,7 @@ impl<'a> CellRow<'a> {
 }
 
 /// The header of [`csv`] (the field names of [`CellRow`]; a test checks).
-pub const CSV_HEADER: [&str; 17] = [
+pub const CSV_HEADER: [&str; 18] = [
     "kind",
     "source_os",
     "source_kb974571",
@@ -183,6 +187,7 @@ pub const CSV_HEADER: [&str; 17] = [
     "capture_failed",
     "restore_failed",
     "step_failed",
+    "unsupported",
     "identity_lost",
     "latent",
 ];
@@ -198,7 +203,7 @@ const STYLE: &str = concat!(
     ".cards{display:flex;gap:12px;flex-wrap:wrap}.card{border-radius:6px;padding:10px 16px;min-width:150px;color:#fff}",
     ".card b{display:block;font-size:24px}.card span{font-size:12px}",
     ".success{background:#2e9d46}.capture-failed{background:#d64541}.restore-failed{background:#f39c12}",
-    ".step-failed{background:#7f4fb3}.total{background:#34495e}.lost{background:#555}",
+    ".step-failed{background:#7f4fb3}.unsupported{background:#c8c8c8;color:#222}.total{background:#34495e}.lost{background:#555}",
     "table{border-collapse:collapse;font-size:12px;margin-top:6px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}",
     "th{background:#f2f2f2}td.l,th.l{text-align:left}.legend span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:3px;font-size:12px;color:#fff}",
     "svg text{font-family:Segoe UI,Arial,sans-serif;font-size:12px}",
@@ -231,7 +236,8 @@ pub fn html(r: &FleetReport) -> String {
                         ("capture-failed", "capture failed", t.capture_failed),
                         ("restore-failed", "restore failed", t.restore_failed),
                         ("step-failed", "step failed", t.step_failed),
-                        ("lost", "client identity lost", t.identity_lost),
+                        ("unsupported", "unsupported by USMT", t.unsupported),
+                        ("lost", "client identity lost (refresh)", t.identity_lost),
                     ] {
                         div class=(format!("card {class}")) {
                             b { (group_digits(n)) }
@@ -250,6 +256,7 @@ pub fn html(r: &FleetReport) -> String {
                     span.capture-failed { "capture failed" }
                     span.restore-failed { "restore failed" }
                     span.step-failed { "step failed" }
+                    span.unsupported { "unsupported" }
                 }
                 h2 { "By OS pair (source " (PreEscaped("&rarr;")) " target)" }
                 (bars(&r.by_os_pair))
@@ -298,11 +305,12 @@ pub fn html(r: &FleetReport) -> String {
     out
 }
 
-const OUTCOME_COLOURS: [(OutcomeKind, &str); 4] = [
+const OUTCOME_COLOURS: [(OutcomeKind, &str); 5] = [
     (OutcomeKind::Success, "#2e9d46"),
     (OutcomeKind::CaptureFailed, "#d64541"),
     (OutcomeKind::RestoreFailed, "#f39c12"),
     (OutcomeKind::StepFailed, "#7f4fb3"),
+    (OutcomeKind::Unsupported, "#c8c8c8"),
 ];
 
 /// A horizontal stacked bar per segment, as inline SVG: bar length is the
@@ -370,6 +378,7 @@ fn segment_table(rows: &[SegmentRow]) -> Markup {
                 th { "capture failed" }
                 th { "restore failed" }
                 th { "step failed" }
+                th { "unsupported" }
                 th { "identity lost" }
                 th { "latent" }
                 th { "failing" }

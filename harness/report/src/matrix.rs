@@ -46,7 +46,12 @@ pub fn table(rows: &[MatrixRow]) -> String {
             r.outcome.as_str().to_owned(),
             r.step.clone().unwrap_or_default(),
             r.hresult.clone().unwrap_or_default(),
-            if r.identity_preserved { "kept" } else { "lost" }.to_owned(),
+            match r.identity_preserved {
+                Some(true) => "kept",
+                Some(false) => "lost",
+                None => "-",
+            }
+            .to_owned(),
         ]);
     }
     t.to_string()
@@ -63,16 +68,27 @@ const STYLE: &str = concat!(
     "table{border-collapse:collapse;font-size:10px}td,th{border:1px solid #fff;padding:0;text-align:center}",
     "th{background:#eee;font-weight:normal;padding:1px 3px;white-space:nowrap}",
     "td{width:16px;height:14px}.success{background:#2e9d46}.capture-failed{background:#d64541}",
-    ".restore-failed{background:#f39c12}.step-failed{background:#7f4fb3}.lost{outline:2px dashed #000;outline-offset:-3px}",
+    ".restore-failed{background:#f39c12}.step-failed{background:#7f4fb3}.unsupported{background:#c8c8c8}.lost{outline:2px dashed #000;outline-offset:-3px}",
     "table.sum{font-size:12px;margin-bottom:8px}table.sum td,table.sum th{padding:3px 8px;width:auto;height:auto;border:1px solid #fff}",
     ".all{background:#2e9d46;color:#fff}.none{background:#d64541;color:#fff}.some{background:#f39c12}",
 );
 
-/// The at-a-glance table: per remediation, how many of the 64 OS pairs
-/// succeed, per kind and defect.
+/// The at-a-glance table: per remediation, how many of the OS pairs USMT
+/// supports succeed (without losing a refreshed client's identity), per kind
+/// and defect; and on a line of its own, how many pairs USMT cannot migrate.
 fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
+    let unsupported = |kind: Kind, d: Defect| {
+        rows.iter()
+            .filter(|r| {
+                r.kind == kind
+                    && r.defect == d
+                    && r.remediation == Remediation::None
+                    && r.outcome == OutcomeKind::Unsupported
+            })
+            .count()
+    };
     html! {
-        h2 { "Summary: OS pairs that migrate successfully" }
+        h2 { "Summary: OS pairs that migrate successfully (of those USMT supports)" }
         table.sum {
             tr {
                 th { "remediation" }
@@ -89,11 +105,16 @@ fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
                         @for &d in defects {
                             @let cell: Vec<&MatrixRow> = rows
                                 .iter()
-                                .filter(|r| r.kind == kind && r.remediation == rem && r.defect == d)
+                                .filter(|r| {
+                                    r.kind == kind
+                                        && r.remediation == rem
+                                        && r.defect == d
+                                        && r.outcome != OutcomeKind::Unsupported
+                                })
                                 .collect();
                             @let ok = cell
                                 .iter()
-                                .filter(|r| r.outcome == OutcomeKind::Success && r.identity_preserved)
+                                .filter(|r| r.outcome == OutcomeKind::Success && r.identity_preserved != Some(false))
                                 .count();
                             @let class = match ok {
                                 0 => "none",
@@ -102,6 +123,14 @@ fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
                             };
                             td class=(class) { (ok) "/" (cell.len()) }
                         }
+                    }
+                }
+            }
+            tr {
+                th { "unsupported by USMT" }
+                @for kind in Kind::ALL {
+                    @for &d in defects {
+                        td.unsupported { (unsupported(kind, d)) }
                     }
                 }
             }
@@ -123,6 +152,7 @@ fn title(kind: Kind, src: &str, tgt: &str, r: &MatrixRow) -> String {
         r.hresult
             .as_deref()
             .map(|h| format!(" ({h})"))
+            .or_else(|| r.reason.as_deref().map(|why| format!(": {why}")))
             .unwrap_or_default()
     )
 }
@@ -162,13 +192,14 @@ pub fn html(rows: &[MatrixRow]) -> String {
                 h1 { "certmig: refresh and replace outcomes" }
                 p.sub {
                     "Rows: source OS (+ = KB974571 installed). Columns: target OS (+ = KB974571 installed before Restore User State). "
-                    "A dashed cell is a success that lost the client identity."
+                    "A dashed cell is a refresh that succeeded but lost the client identity; a grey cell is a migration no USMT performs."
                 }
                 div.legend {
                     span.success style="color:#fff" { "success" }
                     span.capture-failed style="color:#fff" { "capture failed" }
                     span.restore-failed { "restore failed" }
                     span.step-failed style="color:#fff" { "step failed" }
+                    span.unsupported { "unsupported (no USMT migrates it)" }
                 }
                 (summary(rows, &defects))
                 @for kind in [Kind::Refresh, Kind::Replace] {
@@ -191,7 +222,7 @@ pub fn html(rows: &[MatrixRow]) -> String {
                                                 @for &tgt in &labels {
                                                     @match find(kind, defect, rem, src, tgt) {
                                                         Some(r) => {
-                                                            @let lost = r.outcome == OutcomeKind::Success && !r.identity_preserved;
+                                                            @let lost = r.outcome == OutcomeKind::Success && r.identity_preserved == Some(false);
                                                             td
                                                                 class=(format!("{}{}", r.outcome.as_str(), if lost { " lost" } else { "" }))
                                                                 title=(title(kind, &label(src), &label(tgt), r)) {}

@@ -15,8 +15,16 @@ pub struct ReplayRow<'a> {
     pub outcome: &'a str,
     pub step: Option<&'a str>,
     pub hresult: Option<String>,
-    pub identity_preserved: bool,
+    /// The USMT the migration uses (`null` when none can perform it).
+    pub usmt: Option<&'a str>,
+    /// Why the migration is `unsupported`.
+    pub reason: Option<&'a str>,
+    /// Refresh only (`null` for a replace, which is side by side).
+    pub identity_preserved: Option<bool>,
+    /// Product log lines that show the failure, then certmig's notes.
     pub evidence: &'a [String],
+    /// The modelling choices (no source) the outcome rests on.
+    pub modelling_choices: Vec<&'static str>,
     pub expected: Option<bool>,
     pub mismatches: &'a [String],
 }
@@ -32,8 +40,16 @@ impl<'a> ReplayRow<'a> {
             outcome: r.outcome.kind.as_str(),
             step: r.outcome.step.as_deref(),
             hresult: r.outcome.hresult.map(|h| h.to_string()),
+            usmt: r.outcome.usmt.map(|u| u.as_str()),
+            reason: r.outcome.reason.as_deref(),
             identity_preserved: r.outcome.identity_preserved,
             evidence: &r.outcome.evidence,
+            modelling_choices: r
+                .outcome
+                .modelling_choices
+                .iter()
+                .map(|c| c.as_str())
+                .collect(),
             expected: r.has_expectation.then_some(r.mismatches.is_empty()),
             mismatches: &r.mismatches,
         }
@@ -56,7 +72,7 @@ pub fn human(replays: &[Replay]) -> String {
         "source → target",
         "remediation",
         "outcome",
-        "failing step",
+        "failing step (or why unsupported)",
         "HRESULT",
         "expected?",
     ]);
@@ -70,7 +86,11 @@ pub fn human(replays: &[Replay]) -> String {
                 .unwrap_or("(custom)")
                 .to_owned(),
             r.outcome.kind.as_str().to_owned(),
-            r.outcome.step.clone().unwrap_or_default(),
+            r.outcome
+                .step
+                .clone()
+                .or_else(|| r.outcome.reason.clone())
+                .unwrap_or_default(),
             r.outcome.hresult.map(|h| h.to_string()).unwrap_or_default(),
             match (r.has_expectation, r.mismatches.is_empty()) {
                 (false, _) => "(none)".to_owned(),

@@ -158,8 +158,12 @@ pub struct Counts {
     pub capture_failed: u64,
     pub restore_failed: u64,
     pub step_failed: u64,
-    /// The machine the user is left with no longer holds the original
-    /// client identity (certificates, key links, SMS GUID).
+    /// Migrations no USMT performs (an older target OS, a hard-link store
+    /// onto XP): neither a success nor a failure.
+    pub unsupported: u64,
+    /// A refreshed machine no longer holds the original client identity
+    /// (certificates, key links, SMS GUID); replaces are side by side and
+    /// not counted.
     pub identity_lost: u64,
     /// Successes that still carry certificates with an embedded NUL (C10:
     /// the next KB974571 breaks the next migration).
@@ -168,14 +172,16 @@ pub struct Counts {
 
 impl Counts {
     /// The counters in the order every table shows them: machines, success,
-    /// capture-failed, restore-failed, step-failed, identity lost, latent.
-    pub fn columns(&self) -> [u64; 7] {
+    /// capture-failed, restore-failed, step-failed, unsupported, identity
+    /// lost, latent.
+    pub fn columns(&self) -> [u64; 8] {
         [
             self.machines,
             self.success,
             self.capture_failed,
             self.restore_failed,
             self.step_failed,
+            self.unsupported,
             self.identity_lost,
             self.latent,
         ]
@@ -188,8 +194,9 @@ impl Counts {
             OutcomeKind::CaptureFailed => self.capture_failed += 1,
             OutcomeKind::RestoreFailed => self.restore_failed += 1,
             OutcomeKind::StepFailed => self.step_failed += 1,
+            OutcomeKind::Unsupported => self.unsupported += 1,
         }
-        self.identity_lost += u64::from(!o.identity_preserved);
+        self.identity_lost += u64::from(o.identity_preserved == Some(false));
         self.latent += u64::from(o.kind == OutcomeKind::Success && o.bad_certificates_left > 0);
     }
 
@@ -199,6 +206,7 @@ impl Counts {
         self.capture_failed += o.capture_failed;
         self.restore_failed += o.restore_failed;
         self.step_failed += o.step_failed;
+        self.unsupported += o.unsupported;
         self.identity_lost += o.identity_lost;
         self.latent += o.latent;
     }
@@ -209,11 +217,13 @@ impl Counts {
             OutcomeKind::CaptureFailed => self.capture_failed,
             OutcomeKind::RestoreFailed => self.restore_failed,
             OutcomeKind::StepFailed => self.step_failed,
+            OutcomeKind::Unsupported => self.unsupported,
         }
     }
 
+    /// Machines whose supported migration failed (unsupported ones aside).
     pub fn failed(&self) -> u64 {
-        self.machines - self.success
+        self.machines - self.success - self.unsupported
     }
 }
 
@@ -256,7 +266,7 @@ impl Tally {
             .entry(p.cell() as u32)
             .or_default()
             .add_outcome(o);
-        if o.kind != OutcomeKind::Success {
+        if !matches!(o.kind, OutcomeKind::Success | OutcomeKind::Unsupported) {
             let step = o.step.as_deref().unwrap_or("");
             match self
                 .causes

@@ -40,6 +40,7 @@ impl Serialize for SegmentRow {
         m.serialize_entry("capture-failed", &c.capture_failed)?;
         m.serialize_entry("restore-failed", &c.restore_failed)?;
         m.serialize_entry("step-failed", &c.step_failed)?;
+        m.serialize_entry("unsupported", &c.unsupported)?;
         m.serialize_entry("identity-lost", &c.identity_lost)?;
         m.serialize_entry("latent", &c.latent)?;
         m.end()
@@ -68,6 +69,7 @@ pub struct Totals {
     pub restore_failed: u64,
     #[serde(rename = "step-failed")]
     pub step_failed: u64,
+    pub unsupported: u64,
     #[serde(rename = "identity-lost")]
     pub identity_lost: u64,
     pub latent: u64,
@@ -81,6 +83,7 @@ impl From<Counts> for Totals {
             capture_failed: c.capture_failed,
             restore_failed: c.restore_failed,
             step_failed: c.step_failed,
+            unsupported: c.unsupported,
             identity_lost: c.identity_lost,
             latent: c.latent,
         }

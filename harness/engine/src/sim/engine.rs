@@ -11,22 +11,42 @@ use std::collections::BTreeSet;
 use super::model::{self, rules_in_force, Client, ClientVersion, Hotfix, Os, SiteServer, Update};
 use super::scenario::{MachineSpec, Scenario};
 use super::steps::TaskSequenceStep;
-use super::{check_expectation, Kind, MachineLogs, Outcome, OutcomeKind, Replay};
+use super::usmt::{self, Usmt};
+use super::{
+    check_expectation, Kind, MachineLogs, ModellingChoice, Outcome, OutcomeKind, Replay,
+    CCMEXEC_LOG, CCMSETUP_LOG, SMSTS_LOG,
+};
 use crate::cmtrace::{import_failure_message, LogClock, LogLine, Severity};
 use crate::cryptoapi::{self, Hresult, Rejection};
 use crate::fix::Fixer;
 use crate::format::{Defect, ReadMode, SerializedStore};
 
+// Components, and the logs they write (KB 977203; docs/BEHAVIOR.md "Logs").
+/// The task sequence engine, in smsts.log.
 const TS_MANAGER: &str = "TSManager";
+/// Capture and Restore User State (osdmigrateuserstate), in smsts.log.
+const OSD_USMT: &str = "OSDUSMT";
+/// Install Software Updates, in smsts.log.
+const INSTALL_SW_UPDATE: &str = "InstallSWUpdate";
+/// The client's state-migration component, in Ccmexec.log.
 const OSD_SMP_CLIENT: &str = "OSDSMPClient";
+/// The client installation, in ccmsetup.log.
 const CCMSETUP: &str = "ccmsetup";
-const HOTFIX: &str = "Hotfix";
+/// CCMCertFix, in the log file its argument names.
+const CCMCERTFIX: &str = "CCMCertFix";
+/// certmig's own notes (certmig.log): never a product's log.
+const CERTMIG: &str = "certmig";
 
-/// Which of a machine's two logs a line goes to.
-#[derive(Clone, Copy)]
+/// Which of a machine's logs a line goes to.
+#[derive(Clone)]
 enum Log {
     Smsts,
     Ccmexec,
+    Ccmsetup,
+    /// A product log named by a command line (CCMCertFix's argument).
+    File(String),
+    /// certmig's notes: the simulator's explanations.
+    Notes,
 }
 
 /// The state captured by USMT scanstate and OSDSMPClient, in flight between
@@ -77,10 +97,7 @@ impl Machine {
             os: spec.os,
             updates: spec.updates.iter().cloned().collect(),
             client: None,
-            logs: MachineLogs {
-                machine: spec.name.clone(),
-                ..MachineLogs::default()
-            },
+            logs: MachineLogs::new(&spec.name),
             // Thread ids as Windows hands them out: multiples of 4.
             thread: 1000 + u32::from(u16::from_le_bytes([d[0], d[1]]) % 2000) * 4,
         }
@@ -103,11 +120,14 @@ struct World<'f> {
     /// SMS GUID (a different seed), as a real installation would.
     installs: u64,
     fixer: &'f dyn Fixer,
+    /// The USMT this migration runs with.
+    usmt: Option<Usmt>,
 }
 
 impl World<'_> {
     /// Appends a line to one of `m`'s logs. Lines are rendered only when
-    /// someone reads them (the logs, or [`World::log_evidence`]).
+    /// someone reads them (the logs, or [`World::log_evidence`]). Product
+    /// lines advance the clock; certmig's notes take the current time.
     fn log(
         &mut self,
         m: &mut Machine,
@@ -116,16 +136,23 @@ impl World<'_> {
         severity: Severity,
         message: String,
     ) {
+        let time = match log {
+            Log::Notes => self.clock.now(),
+            _ => self.clock.tick(),
+        };
         let line = LogLine {
             message,
-            time: self.clock.tick(),
+            time,
             component: component.to_owned(),
             severity,
             thread: m.thread,
         };
         match log {
-            Log::Smsts => m.logs.smsts.push(line),
-            Log::Ccmexec => m.logs.ccmexec.push(line),
+            Log::Smsts => m.logs.file_mut(SMSTS_LOG).push(line),
+            Log::Ccmexec => m.logs.file_mut(CCMEXEC_LOG).push(line),
+            Log::Ccmsetup => m.logs.file_mut(CCMSETUP_LOG).push(line),
+            Log::File(f) => m.logs.file_mut(&f).push(line),
+            Log::Notes => m.logs.notes.push(line),
         }
     }
 
@@ -138,17 +165,29 @@ impl World<'_> {
         severity: Severity,
         message: String,
     ) -> String {
-        self.log(m, log, component, severity, message);
-        let lines = match log {
-            Log::Smsts => &m.logs.smsts,
-            Log::Ccmexec => &m.logs.ccmexec,
+        let file = match &log {
+            Log::Smsts => Some(SMSTS_LOG.to_owned()),
+            Log::Ccmexec => Some(CCMEXEC_LOG.to_owned()),
+            Log::Ccmsetup => Some(CCMSETUP_LOG.to_owned()),
+            Log::File(f) => Some(f.clone()),
+            Log::Notes => None,
         };
-        lines.last().map(ToString::to_string).unwrap_or_default()
+        self.log(m, log, component, severity, message);
+        let last = match file {
+            Some(f) => m.logs.file(&f).and_then(|f| f.lines.last()),
+            None => m.logs.notes.last(),
+        };
+        last.map(ToString::to_string).unwrap_or_default()
+    }
+
+    /// A note of certmig's own: an explanation no product writes.
+    fn note(&mut self, m: &mut Machine, severity: Severity, message: String) {
+        self.log(m, Log::Notes, CERTMIG, severity, message);
     }
 
     /// Logs the failing component's own error line (the task sequence
-    /// manager's in smsts.log, a client component's in Ccmexec.log) and
-    /// returns it as evidence.
+    /// manager's in smsts.log, OSDSMPClient's in Ccmexec.log) and returns it
+    /// as evidence, followed by certmig's note explaining it, if any.
     fn fail(
         &mut self,
         m: &mut Machine,
@@ -156,68 +195,80 @@ impl World<'_> {
         h: Hresult,
         component: &str,
         message: String,
+        why: Option<String>,
     ) -> StepFailure {
-        let log = if component == TS_MANAGER {
-            Log::Smsts
-        } else {
+        let log = if component == OSD_SMP_CLIENT {
             Log::Ccmexec
+        } else {
+            Log::Smsts
         };
-        let line = self.log_evidence(m, log, component, Severity::Error, message);
+        let mut evidence = vec![self.log_evidence(m, log, component, Severity::Error, message)];
+        if let Some(why) = why {
+            evidence.push(self.log_evidence(m, Log::Notes, CERTMIG, Severity::Error, why));
+        }
         StepFailure {
             kind,
             hresult: h,
-            evidence: vec![line],
+            evidence,
         }
     }
 
-    /// A step that found nothing to work on (no client, no captured state).
-    fn missing(&mut self, m: &mut Machine, component: &str, message: String) -> StepFailure {
+    /// A step that found nothing to work on (no client, no captured state):
+    /// the task sequence engine's error, with certmig's explanation.
+    fn missing(&mut self, m: &mut Machine, step: &str, why: String) -> StepFailure {
+        let h = Hresult::CRYPT_E_NOT_FOUND;
         self.fail(
             m,
             OutcomeKind::StepFailed,
-            Hresult::CRYPT_E_NOT_FOUND,
-            component,
-            message,
+            h,
+            TS_MANAGER,
+            format!("{step} failed (0x{:08x})", h.0),
+            Some(why),
         )
     }
 
     /// The client as it stands before the scenario: certificates made when it
-    /// was installed, then the hotfixes installed since (which do not touch
-    /// the certificates, C6).
+    /// was installed, with the hotfixes present at that moment (C1), then the
+    /// hotfixes installed since, which do not touch the certificates (C6).
+    /// An `sp2-r3` client has 977384 from the start (R3 requires it).
     fn existing_client(&mut self, m: &mut Machine, spec: &MachineSpec) {
         let version = spec.client.unwrap_or(ClientVersion::Sp2);
-        let hotfixes: BTreeSet<Hotfix> = spec.client_hotfixes.iter().copied().collect();
-        let defect =
-            spec.defect
-                .unwrap_or(if Client::generates_bad_certificates(version, &hotfixes) {
-                    Defect::DoubledTerminator
-                } else {
-                    Defect::Clean
-                });
+        let mut at_install: BTreeSet<Hotfix> = spec.install_hotfixes.iter().copied().collect();
+        if version == ClientVersion::Sp2R3 {
+            at_install.insert(Hotfix::Kb977384);
+        }
+        let defect = spec.defect.unwrap_or(
+            if Client::generates_bad_certificates(version, &at_install) {
+                Defect::DoubledTerminator
+            } else {
+                Defect::Clean
+            },
+        );
         let (sms_store, key_containers) = model::client_certificates(&m.name, self.seed, defect);
         let n = key_containers.len();
+        let list = |h: &BTreeSet<Hotfix>| {
+            if h.is_empty() {
+                "none".to_owned()
+            } else {
+                h.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        };
+        let since: BTreeSet<Hotfix> = spec.client_hotfixes.iter().copied().collect();
+        let msg = format!(
+            "before the scenario: ConfigMgr 2007 client {} on {}, installed with hotfixes {}; its SMS store holds {n} certificates (friendly names {defect}); hotfixes installed since: {}",
+            version.as_str(),
+            m.os,
+            list(&at_install),
+            list(&since)
+        );
         m.client = Some(Client {
             version,
-            hotfixes,
+            hotfixes: at_install.union(&since).copied().collect(),
             sms_store,
             key_containers,
             sms_guid: model::sms_guid(&m.name, self.seed),
         });
-        let hotfixes = if spec.client_hotfixes.is_empty() {
-            "none".to_owned()
-        } else {
-            spec.client_hotfixes
-                .iter()
-                .map(|h| h.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let msg = format!(
-            "ConfigMgr 2007 client {} on {}; SMS store holds {n} certificates (friendly names {defect}); client hotfixes: {hotfixes}",
-            version.as_str(),
-            m.os
-        );
-        self.log(m, Log::Ccmexec, CCMSETUP, Severity::Information, msg);
+        self.note(m, Severity::Information, msg);
     }
 
     /// Runs one step; `Err` stops the sequence.
@@ -231,16 +282,14 @@ impl World<'_> {
                     self.log(
                         m,
                         Log::Smsts,
-                        "InstallSWUpdate",
+                        INSTALL_SW_UPDATE,
                         Severity::Information,
                         format!("Installation of update {u} succeeded"),
                     );
                 }
                 let rules = rules_in_force(m.os, &m.updates);
-                self.log(
+                self.note(
                     m,
-                    Log::Smsts,
-                    "InstallSWUpdate",
                     Severity::Information,
                     format!("CryptoAPI import rules now in force: {rules}"),
                 );
@@ -273,13 +322,7 @@ impl World<'_> {
                 m.client = None;
                 self.clock.advance(25 * 60 * 1000);
                 let msg = format!("Applied {os}; the previous OS, ConfigMgr client and certificate stores are gone");
-                self.log(
-                    m,
-                    Log::Smsts,
-                    "ApplyOperatingSystem",
-                    Severity::Information,
-                    msg,
-                );
+                self.note(m, Severity::Information, msg);
                 Ok(())
             }
             SetupWindowsAndConfigmgr { client, patches } => {
@@ -290,7 +333,7 @@ impl World<'_> {
             FixCapturedState => {
                 let Some(state) = self.state.as_ref() else {
                     let msg = "Fix Captured State: there is no captured state in flight".to_owned();
-                    return Err(self.missing(m, TS_MANAGER, msg));
+                    return Err(self.missing(m, "Fix Captured State", msg));
                 };
                 match self.fixer.fix_store(&state.sms_store) {
                     Ok(bytes) => {
@@ -301,18 +344,20 @@ impl World<'_> {
                             "{} repaired the client certificate store in the captured state",
                             self.fixer.name()
                         );
-                        self.log(m, Log::Smsts, TS_MANAGER, Severity::Information, msg);
+                        self.note(m, Severity::Information, msg);
                         Ok(())
                     }
                     Err(e) => {
+                        let h = Hresult::E_INVALIDARG;
                         let msg =
                             format!("{} failed on the captured state: {e}", self.fixer.name());
                         Err(self.fail(
                             m,
                             OutcomeKind::StepFailed,
-                            Hresult::E_INVALIDARG,
+                            h,
                             TS_MANAGER,
-                            msg,
+                            format!("Fix Captured State failed (0x{:08x})", h.0),
+                            Some(msg),
                         ))
                     }
                 }
@@ -320,12 +365,22 @@ impl World<'_> {
         }
     }
 
-    /// Capture User State: OSDSMPClient exports the SMS store and verifies
-    /// the export by importing it under the rules in force on the source.
+    /// Capture User State: USMT's scanstate (OSDUSMT in smsts.log) and
+    /// OSDSMPClient exporting the SMS store, verified by importing it under
+    /// the rules in force on the source (a modelling choice: no source says
+    /// how the capture fails, only that it does under 974571).
     fn capture(&mut self, m: &mut Machine) -> Result<(), StepFailure> {
+        let usmt = self.usmt.map_or("USMT", Usmt::product_name);
+        self.log(
+            m,
+            Log::Smsts,
+            OSD_USMT,
+            Severity::Information,
+            format!("Capturing user state with {usmt} scanstate"),
+        );
         let Some(client) = m.client.clone() else {
             let msg = "There is no ConfigMgr client certificate store to capture".to_owned();
-            return Err(self.missing(m, OSD_SMP_CLIENT, msg));
+            return Err(self.missing(m, "Capture User State", msg));
         };
         self.import(
             m,
@@ -343,10 +398,14 @@ impl World<'_> {
         self.log(
             m,
             Log::Smsts,
-            "scanstate",
+            OSD_USMT,
             Severity::Information,
-            "USMT scanstate completed; user state and the client identity are in the state store"
-                .into(),
+            format!("{usmt} scanstate completed successfully"),
+        );
+        self.note(
+            m,
+            Severity::Information,
+            "the user state and the client's certificates, key containers and SMS GUID are in the state store".into(),
         );
         self.state = Some(CapturedState {
             sms_store: client.sms_store,
@@ -356,23 +415,32 @@ impl World<'_> {
         Ok(())
     }
 
-    /// Restore User State: OSDSMPClient imports the captured store under the
-    /// rules in force on the target at this moment.
+    /// Restore User State: USMT's loadstate (OSDUSMT in smsts.log) and
+    /// OSDSMPClient importing the captured store under the rules in force on
+    /// the target at this moment.
     fn restore(&mut self, m: &mut Machine) -> Result<(), StepFailure> {
+        let usmt = self.usmt.map_or("USMT", Usmt::product_name);
+        self.log(
+            m,
+            Log::Smsts,
+            OSD_USMT,
+            Severity::Information,
+            format!("Restoring user state with {usmt} loadstate"),
+        );
         let Some(state) = self.state.clone() else {
             let msg = "There is no captured state to restore".to_owned();
-            return Err(self.missing(m, OSD_SMP_CLIENT, msg));
+            return Err(self.missing(m, "Restore User State", msg));
         };
         self.import(m, &state.sms_store, "Importing", OutcomeKind::RestoreFailed)?;
         let Some(client) = m.client.as_mut() else {
-            let msg =
-                "There is no ConfigMgr client to restore the certificate store into".to_owned();
+            let h = Hresult::CRYPT_E_NOT_FOUND;
             return Err(self.fail(
                 m,
                 OutcomeKind::RestoreFailed,
-                Hresult::CRYPT_E_NOT_FOUND,
+                h,
                 OSD_SMP_CLIENT,
-                msg,
+                import_failure_message(h),
+                Some("there is no ConfigMgr client to restore the certificate store into".into()),
             ));
         };
         client.sms_store = state.sms_store;
@@ -387,10 +455,18 @@ impl World<'_> {
         );
         self.log(
             m,
-            Log::Ccmexec,
-            "ClientIDManagerStartup",
+            Log::Smsts,
+            OSD_USMT,
             Severity::Information,
-            format!("Restored client identity {}", state.sms_guid),
+            format!("{usmt} loadstate completed successfully"),
+        );
+        self.note(
+            m,
+            Severity::Information,
+            format!(
+                "the client's certificates, key containers and SMS GUID {} were restored",
+                state.sms_guid
+            ),
         );
         Ok(())
     }
@@ -406,14 +482,17 @@ impl World<'_> {
         kind: OutcomeKind,
     ) -> Result<(), StepFailure> {
         let rules = rules_in_force(m.os, &m.updates);
-        let opening =
-            format!("{verb} the client certificate store (import rules in force: {rules})");
         self.log(
             m,
             Log::Ccmexec,
             OSD_SMP_CLIENT,
             Severity::Information,
-            opening,
+            format!("{verb} the client certificate store"),
+        );
+        self.note(
+            m,
+            Severity::Information,
+            format!("CryptoAPI import rules in force on {}: {rules}", m.name),
         );
         let rejection: Rejection = match SerializedStore::parse(store, ReadMode::Strict) {
             Ok(s) => match cryptoapi::import_all(&s.elements, rules) {
@@ -421,26 +500,30 @@ impl World<'_> {
                 Err(r) => r,
             },
             Err(e) => {
-                let msg = format!("The client certificate store is not a serialized store: {e}");
-                self.log(m, Log::Ccmexec, OSD_SMP_CLIENT, Severity::Error, msg);
                 let h = Hresult::CRYPT_E_FILE_ERROR;
-                return Err(self.fail(m, kind, h, OSD_SMP_CLIENT, import_failure_message(h)));
+                let why = format!("the client certificate store is not a serialized store: {e}");
+                return Err(self.fail(
+                    m,
+                    kind,
+                    h,
+                    OSD_SMP_CLIENT,
+                    import_failure_message(h),
+                    Some(why),
+                ));
             }
         };
-        let detail = format!(
+        let why = format!(
             "CertAddSerializedElementToStore refused certificate {} under {rules}: rule {} ({}): {}",
             rejection.thumbprint, rejection.rule.id, rejection.hresult, rejection.offence
         );
-        let first = self.log_evidence(m, Log::Ccmexec, OSD_SMP_CLIENT, Severity::Error, detail);
-        let mut f = self.fail(
+        Err(self.fail(
             m,
             kind,
             rejection.hresult,
             OSD_SMP_CLIENT,
             import_failure_message(rejection.hresult),
-        );
-        f.evidence.insert(0, first);
-        Err(f)
+            Some(why),
+        ))
     }
 
     /// Setup Windows and ConfigMgr: installs the client with its patches.
@@ -450,11 +533,36 @@ impl World<'_> {
         let mut hotfixes = BTreeSet::new();
         for &p in patches {
             if p == Hotfix::Kb977203 && self.site.client_hotfix_package().is_none() {
-                let msg = format!("PATCH={}: the client hotfix package is not on the site server; the client is installed without it", Hotfix::Kb977203);
-                self.log(m, Log::Ccmexec, CCMSETUP, Severity::Warning, msg);
+                let msg = format!(
+                    "PATCH={}: the patch file was not found; installing without it",
+                    Hotfix::Kb977203
+                );
+                self.log(m, Log::Ccmsetup, CCMSETUP, Severity::Warning, msg);
+                self.note(m, Severity::Warning, "the client hotfix package is not on the site server (977203 is not installed there)".into());
+                continue;
+            }
+            if p == Hotfix::Kb977384 && version == ClientVersion::Sp1 {
+                // 977384 is the R3 prerequisite: SP2 only (KB 977384).
+                let msg = format!(
+                    "PATCH={}: not applicable to this client version",
+                    Hotfix::Kb977384
+                );
+                self.log(m, Log::Ccmsetup, CCMSETUP, Severity::Warning, msg);
+                self.note(
+                    m,
+                    Severity::Warning,
+                    format!(
+                        "{} applies to ConfigMgr 2007 SP2 clients only; this client is sp1",
+                        Hotfix::Kb977384
+                    ),
+                );
                 continue;
             }
             hotfixes.insert(p);
+        }
+        if version == ClientVersion::Sp2R3 {
+            // R3 requires 977384.
+            hotfixes.insert(Hotfix::Kb977384);
         }
         let patched = if hotfixes.is_empty() {
             String::new()
@@ -476,8 +584,16 @@ impl World<'_> {
                 key_containers: vec![],
                 sms_guid: String::new(),
             });
-            let msg = format!("ConfigMgr 2007 client {}{patched} installed; its certificates and identity will come from the state store", version.as_str());
-            self.log(m, Log::Ccmexec, CCMSETUP, Severity::Information, msg);
+            let msg = format!(
+                "ConfigMgr 2007 client {}{patched} installed",
+                version.as_str()
+            );
+            self.log(m, Log::Ccmsetup, CCMSETUP, Severity::Information, msg);
+            self.note(
+                m,
+                Severity::Information,
+                "the client's certificates and identity will come from the state store".into(),
+            );
         } else {
             let bad = Client::generates_bad_certificates(version, &hotfixes);
             let defect = if bad {
@@ -503,8 +619,12 @@ impl World<'_> {
                 key_containers,
                 sms_guid: model::sms_guid(&m.name, seed),
             });
-            let msg = format!("ConfigMgr 2007 client {}{patched} installed; generated {n} new certificates (friendly names {defect})", version.as_str());
-            self.log(m, Log::Ccmexec, CCMSETUP, Severity::Information, msg);
+            let msg = format!(
+                "ConfigMgr 2007 client {}{patched} installed",
+                version.as_str()
+            );
+            self.log(m, Log::Ccmsetup, CCMSETUP, Severity::Information, msg);
+            self.note(m, Severity::Information, format!("the new client generated {n} new certificates (friendly names {defect}) and a new SMS GUID"));
         }
     }
 
@@ -516,10 +636,8 @@ impl World<'_> {
             model::CommandLine::CcmCertFix => self.ccmcertfix(m, command),
             model::CommandLine::ExtractKb977203 { folder } => {
                 let path = self.site.extract_977203(&folder);
-                self.log(
+                self.note(
                     m,
-                    Log::Ccmexec,
-                    HOTFIX,
                     Severity::Information,
                     format!(
                         "Extracted the KB977203 package to {folder}; CCMCertFix.exe is at {path}"
@@ -529,23 +647,25 @@ impl World<'_> {
             }
             model::CommandLine::InstallKb977203 => {
                 let Some(client) = m.client.as_mut() else {
-                    let msg = format!(
+                    let h = Hresult::ERROR_FILE_NOT_FOUND;
+                    let why = format!(
                         "{}: there is no ConfigMgr client to patch",
                         Hotfix::Kb977203
                     );
                     return Err(self.fail(
                         m,
                         OutcomeKind::StepFailed,
-                        Hresult::ERROR_FILE_NOT_FOUND,
-                        HOTFIX,
-                        msg,
+                        h,
+                        TS_MANAGER,
+                        format!("Failed to run command line {command} (0x{:08x})", h.0),
+                        Some(why),
                     ));
                 };
                 let (severity, msg) = match model::install_client_hotfix(client) {
                     Ok(()) => (Severity::Information, format!("{} installed: new certificates will have clean friendly names; the existing certificates are unchanged", Hotfix::Kb977203)),
                     Err(why) => (Severity::Warning, format!("{} is not applicable: {why}", Hotfix::Kb977203)),
                 };
-                self.log(m, Log::Ccmexec, HOTFIX, severity, msg);
+                self.note(m, severity, msg);
                 Ok(())
             }
             model::CommandLine::Other => {
@@ -562,11 +682,15 @@ impl World<'_> {
     }
 
     /// CCMCertFix on the client: found at `Logs\KB977203` on the site or
-    /// where the package was extracted, else the step fails (C8).
+    /// where the package was extracted, else the step fails (C8). It writes
+    /// its own log to the file its only argument names (KB 977203), and
+    /// nowhere else.
     fn ccmcertfix(&mut self, m: &mut Machine, command: &str) -> Result<(), StepFailure> {
+        let log = ccmcertfix_log(command).map(Log::File);
         let Some(path) = self.site.ccmcertfix() else {
-            let msg = format!(
-                "Failed to run command line {command}: the system cannot find the file specified; CCMCertFix.exe is not in Logs\\{} on the site server (where {} is installed, extract it from the {} package with /x)",
+            let h = Hresult::ERROR_FILE_NOT_FOUND;
+            let why = format!(
+                "CCMCertFix.exe is not in Logs\\{} on the site server (where {} is installed, extract it from the {} package with /x)",
                 Hotfix::Kb977203,
                 Hotfix::Kb977384,
                 Hotfix::Kb977203
@@ -574,14 +698,15 @@ impl World<'_> {
             return Err(self.fail(
                 m,
                 OutcomeKind::StepFailed,
-                Hresult::ERROR_FILE_NOT_FOUND,
+                h,
                 TS_MANAGER,
-                msg,
+                format!("Failed to run command line {command}: the system cannot find the file specified (0x{:08x})", h.0),
+                Some(why),
             ));
         };
         let Some(store) = m.client.as_ref().map(|c| c.sms_store.clone()) else {
             let msg = "CCMCertFix: there is no ConfigMgr client certificate store".to_owned();
-            return Err(self.missing(m, "CCMCertFix", msg));
+            return Err(self.missing(m, "Run CCMCertFix", msg));
         };
         match self.fixer.fix_store(&store) {
             Ok(bytes) => {
@@ -589,21 +714,33 @@ impl World<'_> {
                 if let Some(c) = m.client.as_mut() {
                     c.sms_store = bytes;
                 }
+                if let Some(log) = log {
+                    let msg = format!("Fixed {repaired} certificate(s) in the SMS store");
+                    self.log(m, log, CCMCERTFIX, Severity::Information, msg);
+                }
                 let msg = format!(
                     "{} ran from {path}: repaired {repaired} certificate(s) in the SMS store",
                     self.fixer.name()
                 );
-                self.log(m, Log::Ccmexec, "CCMCertFix", Severity::Information, msg);
+                self.note(m, Severity::Information, msg);
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("{} failed: {e}", self.fixer.name());
+                let h = Hresult::E_INVALIDARG;
+                if let Some(log) = log {
+                    let msg = format!(
+                        "Failed to fix the certificates in the SMS store (0x{:08x})",
+                        h.0
+                    );
+                    self.log(m, log, CCMCERTFIX, Severity::Error, msg);
+                }
                 Err(self.fail(
                     m,
                     OutcomeKind::StepFailed,
-                    Hresult::E_INVALIDARG,
-                    "CCMCertFix",
-                    msg,
+                    h,
+                    TS_MANAGER,
+                    format!("Failed to run command line {command} (0x{:08x})", h.0),
+                    Some(format!("{} failed: {e}", self.fixer.name())),
                 ))
             }
         }
@@ -651,6 +788,16 @@ impl World<'_> {
     }
 }
 
+/// The file name of the log CCMCertFix's argument names (its only
+/// argument is the log file's path), if the command line gives one.
+fn ccmcertfix_log(command: &str) -> Option<String> {
+    let mut words = command.split_whitespace();
+    words.find(|w| w.to_ascii_lowercase().contains("ccmcertfix"))?;
+    let path = words.next()?.trim_matches('"');
+    let name = path.rsplit(['\\', '/']).next().unwrap_or(path);
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// Certificates with an embedded NUL in their friendly name.
 fn count_bad(store: &[u8]) -> usize {
     SerializedStore::parse(store, ReadMode::Strict)
@@ -669,6 +816,11 @@ fn count_bad(store: &[u8]) -> usize {
 /// Replays a scenario, calling `fixer` wherever CCMCertFix (or "Fix Captured
 /// State") runs, and checks the scenario's expectation.
 pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
+    let migrates = s
+        .task_sequence_steps()
+        .iter()
+        .any(|st| matches!(st, TaskSequenceStep::CaptureUserState));
+    let support = usmt::usmt_for(s.kind, s.source.os, s.applied_os(), s.state_store);
     let mut world = World {
         site: SiteServer::with_hotfixes(&s.site_hotfixes()),
         state: None,
@@ -676,10 +828,39 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
         seed: s.seed,
         installs: 0,
         fixer,
+        usmt: support.ok(),
     };
     let mut source = Machine::new(&s.source, s.seed);
     world.existing_client(&mut source, &s.source);
     let original = source.client.as_ref().map(Identity::of);
+
+    if let (true, Err(why)) = (migrates, support) {
+        // No USMT can perform this migration: it is neither a success nor a
+        // failure of the certificates, and no sequence runs.
+        let reason = why.reason(s.source.os, s.applied_os());
+        let note = world.log_evidence(
+            &mut source,
+            Log::Notes,
+            CERTMIG,
+            Severity::Warning,
+            format!("unsupported: {reason}"),
+        );
+        let outcome = Outcome {
+            kind: OutcomeKind::Unsupported,
+            step: None,
+            hresult: None,
+            usmt: None,
+            reason: Some(reason),
+            evidence: vec![note],
+            identity_preserved: None,
+            modelling_choices: vec![ModellingChoice::UsmtJudgedUpfront],
+            bad_certificates_left: source
+                .client
+                .as_ref()
+                .map_or(0, |c| count_bad(&c.sms_store)),
+        };
+        return finish(s, outcome, vec![source]);
+    }
 
     let mut result = world.run_sequence(&mut source, &s.before_steps(), false);
     if result.is_ok() {
@@ -696,29 +877,47 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
         }
     }
     let end = machines.last().and_then(|m| m.client.as_ref());
-    let identity_preserved = match (end, &original) {
+    // A replace is side by side: the new computer is a client of its own,
+    // so no identity is claimed for it (docs/BEHAVIOR.md "Refresh and replace").
+    let identity_preserved = (s.kind == Kind::Refresh).then(|| match (end, &original) {
         (Some(c), Some(o)) => Identity::of(c) == *o,
         _ => false,
-    };
+    });
     let bad_certificates_left = end.map_or(0, |c| count_bad(&c.sms_store));
+    let usmt = migrates.then_some(world.usmt).flatten();
     let outcome = match result {
         Ok(()) => Outcome {
             kind: OutcomeKind::Success,
             step: None,
             hresult: None,
+            usmt,
+            reason: None,
             evidence: vec![],
             identity_preserved,
+            modelling_choices: vec![],
             bad_certificates_left,
         },
         Err((step, f)) => Outcome {
             kind: f.kind,
             step: Some(step),
             hresult: Some(f.hresult),
+            usmt,
+            reason: None,
             evidence: f.evidence,
             identity_preserved,
+            modelling_choices: if f.kind == OutcomeKind::CaptureFailed {
+                vec![ModellingChoice::CaptureCheckedByImport]
+            } else {
+                vec![]
+            },
             bad_certificates_left,
         },
     };
+    finish(s, outcome, machines)
+}
+
+/// The replay of `s` with its outcome and machines, checked against its expectation.
+fn finish(s: &Scenario, outcome: Outcome, machines: Vec<Machine>) -> Replay {
     let mut r = Replay {
         scenario: s.name.clone(),
         kind: s.kind,

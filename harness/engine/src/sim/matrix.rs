@@ -32,7 +32,10 @@ pub struct MatrixRow {
     pub outcome: OutcomeKind,
     pub step: Option<String>,
     pub hresult: Option<String>,
-    pub identity_preserved: bool,
+    /// Refresh only; `null` for a replace and an unsupported migration.
+    pub identity_preserved: Option<bool>,
+    /// Why the migration is `unsupported`.
+    pub reason: Option<String>,
 }
 
 /// Every cell, in a fixed order: kind, source OS, 974571 on the source,
@@ -97,6 +100,7 @@ pub fn run_matrix_with(fixer: &dyn Fixer) -> Vec<MatrixRow> {
                 step: r.outcome.step,
                 hresult: r.outcome.hresult.map(|h| h.to_string()),
                 identity_preserved: r.outcome.identity_preserved,
+                reason: r.outcome.reason,
             }
         })
         .collect()

@@ -82,6 +82,7 @@ impl Migration {
             os,
             updates: if kb { vec![Update::Kb974571] } else { vec![] },
             client,
+            install_hotfixes: vec![],
             client_hotfixes: match client {
                 Some(_) => self.client_hotfix.hotfix().into_iter().collect(),
                 None => vec![],

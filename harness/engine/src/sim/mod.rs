@@ -22,6 +22,7 @@ pub mod migration;
 pub mod model;
 pub mod scenario;
 pub mod steps;
+pub mod usmt;
 
 use serde::Serialize;
 
@@ -61,16 +62,37 @@ certmig_format::vocabulary! {
         RestoreFailed,
         /// Any other step failed (e.g. CCMCertFix not present).
         StepFailed,
+        /// No USMT can perform this migration (an older target OS, or a
+        /// hard-link store onto Windows XP): neither a success nor a failure
+        /// of the certificates.
+        Unsupported,
     }
 }
 
 impl OutcomeKind {
-    pub const ALL: [OutcomeKind; 4] = [
+    pub const ALL: [OutcomeKind; 5] = [
         OutcomeKind::Success,
         OutcomeKind::CaptureFailed,
         OutcomeKind::RestoreFailed,
         OutcomeKind::StepFailed,
+        OutcomeKind::Unsupported,
     ];
+}
+
+certmig_format::vocabulary! {
+    "modelling choice";
+    /// A rule of the model with no source behind it (docs/BEHAVIOR.md lists
+    /// each), named in an outcome that rests on it.
+    #[strum(serialize_all = "kebab-case")]
+    pub enum ModellingChoice {
+        /// Capture User State fails because OSDSMPClient's export is checked
+        /// by importing it under the source's rules (the article says capture
+        /// fails under 974571, not how).
+        CaptureCheckedByImport,
+        /// A migration USMT cannot perform is judged before its task sequence
+        /// runs, and a service pack is not another operating system.
+        UsmtJudgedUpfront,
+    }
 }
 
 /// The outcome of a replay.
@@ -80,39 +102,107 @@ pub struct Outcome {
     /// The failing step, as smsts.log names it.
     pub step: Option<String>,
     pub hresult: Option<Hresult>,
-    /// The log lines (CMTrace format) that show the failure.
+    /// The USMT the migration uses (`None` when none can perform it).
+    pub usmt: Option<usmt::Usmt>,
+    /// Why the migration is `unsupported`, in one sentence.
+    pub reason: Option<String>,
+    /// The log lines (CMTrace format) that show the failure: the product's,
+    /// then certmig's own notes that explain it (marked `certmig:`).
     pub evidence: Vec<String>,
-    /// The machine the user is left with (refresh: the same hardware; replace:
-    /// the new computer once its sequence ran, else the old one) holds the
-    /// original client identity: the same certificate thumbprints in the same
-    /// order, the same key containers, the same SMS GUID.
-    pub identity_preserved: bool,
+    /// Refresh only: the same hardware ends with the original client
+    /// identity (the same certificate thumbprints in the same order, key
+    /// links, key containers and SMS GUID). `None` for a replace: the new
+    /// computer is a client of its own, associated with the old one, and no
+    /// source says which identity it keeps; and for an unsupported migration.
+    pub identity_preserved: Option<bool>,
+    /// The modelling choices (no source) this outcome rests on.
+    pub modelling_choices: Vec<ModellingChoice>,
     /// Certificates with an embedded NUL in their friendly name in that
     /// machine's SMS store: a success with a non-zero count is the latent
     /// problem of C10, waiting for the next update.
     pub bad_certificates_left: usize,
 }
 
-/// One machine's two logs.
+/// The file names of the product logs certmig writes.
+pub const SMSTS_LOG: &str = "smsts.log";
+pub const CCMEXEC_LOG: &str = "Ccmexec.log";
+pub const CCMSETUP_LOG: &str = "ccmsetup.log";
+/// certmig's own log: the simulator's explanations, never a product's.
+pub const NOTES_LOG: &str = "certmig.log";
+
+/// One product log file, as the product writes it.
+#[derive(Debug, Clone, Default)]
+pub struct ProductLog {
+    pub file: String,
+    pub lines: Vec<LogLine>,
+}
+
+/// One machine's logs: each product's in its own file (smsts.log for the
+/// task sequence engine and USMT, Ccmexec.log for OSDSMPClient, ccmsetup.log
+/// for the client installation, and CCMCertFix's where its argument names
+/// one), and certmig's own notes apart.
 #[derive(Debug, Clone, Default)]
 pub struct MachineLogs {
     pub machine: String,
-    pub smsts: Vec<LogLine>,
-    pub ccmexec: Vec<LogLine>,
+    /// In the order first written (smsts.log and Ccmexec.log always exist).
+    pub files: Vec<ProductLog>,
+    /// The simulator's explanations (`certmig.log`).
+    pub notes: Vec<LogLine>,
 }
 
 impl MachineLogs {
+    /// A machine with empty smsts.log and Ccmexec.log.
+    pub fn new(machine: &str) -> MachineLogs {
+        MachineLogs {
+            machine: machine.to_owned(),
+            files: [SMSTS_LOG, CCMEXEC_LOG]
+                .map(|f| ProductLog {
+                    file: f.to_owned(),
+                    lines: vec![],
+                })
+                .into(),
+            notes: vec![],
+        }
+    }
+    /// The product log `file`, created on first use.
+    pub fn file_mut(&mut self, file: &str) -> &mut Vec<LogLine> {
+        let i = match self.files.iter().position(|f| f.file == file) {
+            Some(i) => i,
+            None => {
+                self.files.push(ProductLog {
+                    file: file.to_owned(),
+                    lines: vec![],
+                });
+                self.files.len() - 1
+            }
+        };
+        &mut self.files[i].lines
+    }
+    /// The product log `file`, if written.
+    pub fn file(&self, file: &str) -> Option<&ProductLog> {
+        self.files.iter().find(|f| f.file == file)
+    }
+    /// A product log rendered in CMTrace format (empty if never written).
+    pub fn render(&self, file: &str) -> String {
+        self.file(file)
+            .map(|f| cmtrace::render(&f.lines))
+            .unwrap_or_default()
+    }
     /// `smsts.log`: the task sequence engine's log.
     pub fn smsts_log(&self) -> String {
-        cmtrace::render(&self.smsts)
+        self.render(SMSTS_LOG)
     }
     /// `Ccmexec.log`: the client's log, where OSDSMPClient writes.
     pub fn ccmexec_log(&self) -> String {
-        cmtrace::render(&self.ccmexec)
+        self.render(CCMEXEC_LOG)
     }
-    /// Every line of both logs.
+    /// `certmig.log`: the simulator's notes.
+    pub fn notes_log(&self) -> String {
+        cmtrace::render(&self.notes)
+    }
+    /// Every line of every product log (not certmig's notes).
     pub fn lines(&self) -> impl Iterator<Item = &LogLine> {
-        self.smsts.iter().chain(&self.ccmexec)
+        self.files.iter().flat_map(|f| &f.lines)
     }
 }
 
@@ -133,11 +223,17 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Every log line of every machine, rendered.
+    /// Every product log line of every machine, rendered.
     pub fn log_text(&self) -> impl Iterator<Item = String> + '_ {
         self.logs
             .iter()
             .flat_map(|m| m.lines().map(|l| l.to_string()))
+    }
+    /// Every note of certmig's own, rendered.
+    pub fn notes_text(&self) -> impl Iterator<Item = String> + '_ {
+        self.logs
+            .iter()
+            .flat_map(|m| m.notes.iter().map(|l| l.to_string()))
     }
 }
 
@@ -174,10 +270,11 @@ fn check_expectation(s: &Scenario, r: &Replay) -> Vec<String> {
         }
     }
     if let Some(id) = e.identity_preserved {
-        if id != o.identity_preserved {
+        if Some(id) != o.identity_preserved {
             out.push(format!(
                 "identity preserved {} (expected {id})",
                 o.identity_preserved
+                    .map_or("n/a".to_owned(), |b| b.to_string())
             ));
         }
     }
@@ -191,7 +288,12 @@ fn check_expectation(s: &Scenario, r: &Replay) -> Vec<String> {
     }
     for want in &e.log_contains {
         if !r.log_text().any(|line| line.contains(want.as_str())) {
-            out.push(format!("no log line contains {want:?}"));
+            out.push(format!("no product log line contains {want:?}"));
+        }
+    }
+    for want in &e.notes_contain {
+        if !r.notes_text().any(|line| line.contains(want.as_str())) {
+            out.push(format!("no note of certmig's contains {want:?}"));
         }
     }
     out

@@ -67,11 +67,18 @@ pub struct MachineSpec {
     /// from the restore task sequence).
     #[serde(default)]
     pub client: Option<ClientVersion>,
+    /// Client hotfixes present when the client was installed and made its
+    /// certificates: with 977203 or 977384 among them the certificates are
+    /// clean (C1). An `sp2-r3` client always has 977384 (R3 requires it).
+    #[serde(default)]
+    pub install_hotfixes: Vec<Hotfix>,
+    /// Client hotfixes installed *after* the client made its certificates:
+    /// they stop new bad certificates but change none (C6).
     #[serde(default)]
     pub client_hotfixes: Vec<Hotfix>,
-    /// The friendly-name defect the client's certificates got when it was
-    /// installed unhotfixed (default: doubled-terminator, C1). Ignored for a
-    /// client that generates good certificates.
+    /// The friendly-name defect of the client's certificates (default: what
+    /// the client made at install: doubled-terminator without 977203/977384
+    /// at that moment (C1), else clean).
     #[serde(default)]
     pub defect: Option<Defect>,
 }
@@ -99,9 +106,13 @@ pub struct Expectation {
     /// Certificates with an embedded NUL left on the machine at the end.
     #[serde(default)]
     pub bad_certificates_left: Option<usize>,
-    /// Messages that must appear in some log line.
+    /// Messages that must appear in some product log line (smsts.log,
+    /// Ccmexec.log, ccmsetup.log, CCMCertFix's log).
     #[serde(default)]
     pub log_contains: Vec<String>,
+    /// Messages that must appear in certmig's own notes (`certmig.log`).
+    #[serde(default)]
+    pub notes_contain: Vec<String>,
 }
 
 /// A scenario file.
@@ -227,6 +238,29 @@ impl Scenario {
         }
         if self.remediation.is_none() && self.task_sequence.is_none() {
             return Err("give either `remediation` or an explicit `task_sequence`".into());
+        }
+        if self.kind == Kind::Replace
+            && self
+                .expect
+                .as_ref()
+                .is_some_and(|e| e.identity_preserved.is_some())
+        {
+            return Err("`identity_preserved` is for a refresh: a replace is side by side (the new computer is a client of its own), so no identity is reported for it".into());
+        }
+        for m in std::iter::once(&self.source).chain(&self.target) {
+            let sp1 = m.client == Some(ClientVersion::Sp1);
+            if sp1
+                && m.install_hotfixes
+                    .iter()
+                    .chain(&m.client_hotfixes)
+                    .any(|h| *h == Hotfix::Kb977384)
+            {
+                return Err(format!(
+                    "machine {}: {} is the ConfigMgr 2007 R3 prerequisite and applies to SP2 clients only (KB 977384); an sp1 client cannot have it",
+                    m.name,
+                    Hotfix::Kb977384
+                ));
+            }
         }
         Ok(())
     }
