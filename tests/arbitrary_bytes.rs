@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 
 use certmig::cryptoapi::{
-    self, der::CertificateView, verdict, verdicts, Offence, RuleSet, Verdict,
+    self, der::CertificateView, verdict, verdicts, Offence, RuleId, RuleKind, RuleSet, Verdict,
 };
 use certmig::format::reg::parse_reg;
 use certmig::format::registry::parse_blob;
@@ -187,24 +187,78 @@ fn check_element(e: &SerializedElement<'_>) {
     let (legacy, ms) = verdicts(e);
     assert_eq!(legacy, verdict(e, RuleSet::Legacy));
     assert_eq!(ms, verdict(e, RuleSet::Ms09056));
+    // Only what has a source refuses an import: DER that cannot be decoded
+    // (every rule set) and, under ms09-056, a NUL inside the friendly name.
+    // A NUL in a name, an overflowing OID arc or a missing signature never do.
+    let decodable = e.kind != ContextKind::Certificate || CertificateView::parse(der).is_ok();
+    let bad_name = e
+        .friendly_name()
+        .is_some_and(certmig::format::friendly_name::has_embedded_nul);
+    assert_eq!(legacy == Verdict::Ok, decodable, "legacy {legacy}");
+    assert_eq!(ms == Verdict::Ok, decodable && !bad_name, "ms09-056 {ms}");
     for (rules, v) in [(RuleSet::Legacy, legacy), (RuleSet::Ms09056, ms)] {
         match cryptoapi::import(e, rules) {
             Ok(c) => {
                 assert_eq!(v, Verdict::Ok);
                 assert_eq!(c.thumbprint, e.thumbprint());
+                assert_eq!(c.display_subject, cryptoapi::display_subject(der, rules));
             }
             Err(rej) => {
                 assert_eq!(v, Verdict::Rejected(rej.hresult));
+                assert_eq!(rej.rule.kind, RuleKind::Import);
+                assert_eq!(Some(rej.hresult), rej.rule.hresult);
                 let _ = rej.to_string();
                 match &*rej.offence {
                     Offence::FriendlyName { byte_offset, .. } => {
+                        assert_eq!(rules, RuleSet::Ms09056);
+                        assert_eq!(rej.rule.id, RuleId::FriendlyNameEmbeddedNul);
                         assert!(*byte_offset < e.friendly_name().map_or(0, <[u8]>::len))
                     }
-                    Offence::NameValue { der_offset, .. }
-                    | Offence::OidArc { der_offset, .. }
-                    | Offence::Der { der_offset, .. } => in_der(*der_offset, der),
+                    Offence::Der { der_offset, .. } => {
+                        assert_eq!(rej.rule.id, RuleId::MalformedCertificate);
+                        in_der(*der_offset, der)
+                    }
+                    other @ (Offence::NameValue { .. } | Offence::OidArc { .. }) => {
+                        panic!("a name or OID refused an import: {other:?}")
+                    }
                 }
             }
+        }
+    }
+}
+
+/// The name findings over `der`: only for a walkable certificate, never an
+/// import rule, every offset inside the DER (a NUL's offset on a zero byte);
+/// and whatever the updated CryptoAPI matches, legacy matched too.
+fn names_agree(der: &[u8]) {
+    let findings = cryptoapi::name_findings(der);
+    let walkable = CertificateView::parse(der).is_ok();
+    assert!(walkable || findings.is_empty());
+    for f in &findings {
+        assert_ne!(f.rule.kind, RuleKind::Import, "{f:?}");
+        let _ = f.offence.to_string();
+        match &f.offence {
+            Offence::NameValue { der_offset, .. } => {
+                assert!(*der_offset < der.len());
+                assert_eq!(der[*der_offset], 0, "{f:?}");
+            }
+            Offence::OidArc { der_offset, .. } => assert!(*der_offset < der.len()),
+            other => panic!("not a name finding: {other:?}"),
+        }
+    }
+    let shown = cryptoapi::display_subject(der, RuleSet::Ms09056);
+    let cut = cryptoapi::display_subject(der, RuleSet::Legacy);
+    let candidates = shown
+        .split(", ")
+        .chain(cut.split(", "))
+        .filter_map(|a| a.split_once('=').map(|(_, v)| v.to_owned()))
+        .chain(["".to_owned(), "www.bank.example".to_owned()]);
+    for expected in candidates {
+        if cryptoapi::subject_matches(der, &expected, RuleSet::Ms09056) {
+            assert!(
+                cryptoapi::subject_matches(der, &expected, RuleSet::Legacy),
+                "{expected:?}"
+            );
         }
     }
 }
@@ -228,6 +282,8 @@ fn verdicts_agree(der: &[u8]) {
     check_element(&e);
     let _ = cryptoapi::legacy_display_subject(der);
     let _ = cryptoapi::exact_subject(der);
+    let _ = cryptoapi::display_issuer(der, RuleSet::Legacy);
+    names_agree(der);
 }
 
 proptest! {
@@ -285,9 +341,11 @@ proptest! {
     }
 }
 
-/// A real SMS store (two signed certificates) in every format.
-fn valid_inputs() -> &'static [Vec<u8>; 3] {
-    static INPUTS: std::sync::OnceLock<[Vec<u8>; 3]> = std::sync::OnceLock::new();
+/// A real SMS store (two signed certificates) in every format, then one
+/// certificate's DER, its bare TBSCertificate, and the CVE-2009-2511
+/// certificate (OID arcs past 32 bits).
+fn valid_inputs() -> &'static [Vec<u8>; 5] {
+    static INPUTS: std::sync::OnceLock<[Vec<u8>; 5]> = std::sync::OnceLock::new();
     INPUTS.get_or_init(|| {
         use certmig::format::reg::{write_reg, RegEncoding};
         use certmig::format::registry::RegistryStore;
@@ -305,6 +363,8 @@ fn valid_inputs() -> &'static [Vec<u8>; 3] {
                 RegEncoding::Regedit5,
             ),
             certs[0].der.clone(),
+            certmig::cert::adversarial::unsigned(&certs[0].der).unwrap(),
+            certmig::cert::adversarial::oid_arc_overflow(1).unwrap(),
         ]
     })
 }
@@ -315,7 +375,7 @@ proptest! {
     /// Valid inputs with a few bytes changed and maybe cut short: these reach
     /// deep into every reader, where arbitrary bytes rarely get.
     #[test]
-    fn mutated_valid_inputs(which in 0usize..3, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..5), cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
+    fn mutated_valid_inputs(which in 0usize..5, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..5), cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
         let mut bytes = valid_inputs()[which].clone();
         for (at, b) in &edits {
             let i = at.index(bytes.len());

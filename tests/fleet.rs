@@ -318,7 +318,11 @@ fn gen_reg(dir: &Path, seed: u64, machines: usize, defect: Defect) {
 /// - BAD1, BAD2: an unhotfixed client's doubled terminators (C1);
 /// - NUL3: a NUL inside the names;
 /// - GOOD4: clean certificates;
-/// - EVIL5: a planted certificate with a NUL in its subject CN (CVE-2009-2510);
+/// - EVIL5: a planted certificate with a NUL in its subject CN (CVE-2009-2510),
+///   which imports under both rule sets (Wine crypt32 tests, cert.c
+///   testAddCert): no cause, but name findings;
+/// - CORRUPT7: a certificate whose DER cannot be decoded (`30 00`, refused by
+///   CertAddEncodedCertificateToStore in Wine's store.c testMemStore);
 /// - BROKEN6: PC0001's export with an odd number of hex digits on line 9.
 fn inventory_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -342,6 +346,13 @@ fn inventory_dir() -> tempfile::TempDir {
     let store = RegistryStore::from_elements("SMS", vec![evil]);
     std::fs::write(
         d.path().join("EVIL5.reg"),
+        reg::write_reg(&store, reg::RegEncoding::Regedit5),
+    )
+    .unwrap();
+    let corrupt = cert::adversarial::element(vec![0x30, 0x00]);
+    let store = RegistryStore::from_elements("SMS", vec![corrupt]);
+    std::fs::write(
+        d.path().join("CORRUPT7.reg"),
         reg::write_reg(&store, reg::RegEncoding::Regedit5),
     )
     .unwrap();
@@ -394,7 +405,8 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
         BTreeMap::from([
             ("BAD1", (RestoreFailed, fix, 2)),
             ("BAD2", (RestoreFailed, fix, 2)),
-            ("EVIL5", (RestoreFailed, Investigate, 1)),
+            ("CORRUPT7", (CaptureFailed, Investigate, 1)),
+            ("EVIL5", (Success, None, 0)),
             ("GOOD4", (Success, None, 0)),
             ("NUL3", (RestoreFailed, fix, 2)),
         ])
@@ -408,9 +420,36 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
         assert_eq!(c.thumbprint.len(), 40);
         assert!(c.ccmcertfix_repairs && !c.refused_on_capture);
     }
+    // The spoofing certificate imports: no step fails, and the name
+    // findings say what MS09-056 changes (issuer and subject CN).
     let evil = r.machines.iter().find(|m| m.machine == "EVIL5").unwrap();
-    assert_eq!(evil.causes[0].rule.as_str(), "name-embedded-nul");
-    assert_eq!(evil.hresult.unwrap().to_string(), "0x80092023");
+    assert!(evil.step.is_none() && evil.hresult.is_none());
+    let rules: Vec<_> = evil.names.iter().map(|n| n.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        [
+            "name-embedded-nul",
+            "name-embedded-nul-display",
+            "name-embedded-nul",
+            "name-embedded-nul-display"
+        ]
+    );
+    assert!(!evil.names[0].modelling_choice && evil.names[1].modelling_choice);
+    assert!(r
+        .machines
+        .iter()
+        .filter(|m| m.machine != "EVIL5")
+        .all(|m| m.names.is_empty()));
+    assert_eq!(r.summary.name_findings, 1);
+    // The undecodable certificate is refused under the source's legacy
+    // rules already, and CCMCertFix cannot repair it.
+    let corrupt = r.machines.iter().find(|m| m.machine == "CORRUPT7").unwrap();
+    assert_eq!(corrupt.step, Some("Capture User State"));
+    assert_eq!(corrupt.hresult.unwrap().to_string(), "0x80093103");
+    let c = &corrupt.causes[0];
+    assert_eq!(c.rule.as_str(), "malformed-certificate");
+    assert!(c.modelling_choice && c.refused_on_capture && !c.ccmcertfix_repairs);
+    assert!(!bad1.causes[0].modelling_choice);
 
     // The corrupt export is listed with its line, offset and message, and counted.
     assert_eq!(r.unreadable.len(), 1);
@@ -419,8 +458,8 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
     assert_eq!(u.line, Some(9));
     assert!(u.offset.unwrap() > 0);
     assert!(u.error.contains("odd number of hex digits"), "{}", u.error);
-    assert_eq!(r.summary.exports, 6);
-    assert_eq!((r.summary.readable, r.summary.unreadable), (5, 1));
+    assert_eq!(r.summary.exports, 7);
+    assert_eq!((r.summary.readable, r.summary.unreadable), (6, 1));
     assert_eq!(r.summary.will_fail, 4);
     assert_eq!(
         r.summary.by_action["install-client-hotfix-and-run-ccmcertfix"],
@@ -439,7 +478,8 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
         BTreeMap::from([
             ("BAD1", (SuccessLatent, x, 2)),
             ("BAD2", (CaptureFailed, x, 2)),
-            ("EVIL5", (SuccessLatent, Investigate, 1)),
+            ("CORRUPT7", (CaptureFailed, Investigate, 1)),
+            ("EVIL5", (Success, None, 0)),
             ("GOOD4", (Success, None, 0)),
             ("NUL3", (SuccessLatent, x, 2)),
         ])
@@ -643,7 +683,9 @@ fn cli_inventory_csv_json_and_exit_codes() {
         lines[0],
         "machine,file,status,prediction,step,hresult,certificates,bad_certificates,causes,action,error"
     );
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 8);
+    let evil = lines.iter().find(|l| l.starts_with("EVIL5,")).unwrap();
+    assert!(evil.contains(",ok,success,,,1,0,,none,"), "{evil}");
     let broken = lines.iter().find(|l| l.starts_with("BROKEN6,")).unwrap();
     assert!(
         broken.contains(",unreadable,") && broken.contains("line 9"),
@@ -686,7 +728,10 @@ fn cli_inventory_csv_json_and_exit_codes() {
         .success()
         .stdout(predicates::str::contains("extract-ccmcertfix-with-x"))
         .stdout(predicates::str::contains(
-            "5 export(s): 5 readable, 0 unreadable; 4 will fail",
+            "6 export(s): 6 readable, 0 unreadable; 4 will fail",
+        ))
+        .stdout(predicates::str::contains(
+            "name findings (they import; MS09-056 changes how their names are compared and displayed): EVIL5 (name-embedded-nul, name-embedded-nul-display)",
         ));
     // --inventory needs --target.
     certmig()

@@ -3,7 +3,7 @@
 //!
 //! Asserts: no panic; every DER error is inside the DER; TLVs lie inside
 //! their container; the fast overflow check never misses an arc the decoder
-//! sees overflow (it gates the decoder in the MS09-056 rule). The import
+//! sees overflow (a pre-check for the decoder). The import
 //! verdicts over the same DER (`verdicts` agrees with `verdict` and `import`,
 //! offences located) are checked by `tests/arbitrary_bytes.rs` in the main
 //! workspace, which the fuzz crate does not depend on.

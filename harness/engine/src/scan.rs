@@ -1,8 +1,9 @@
 //! `certmig scan`: read certificate stores of any format (detected from
 //! content) and report, per certificate, what an administrator needs to
 //! judge it: thumbprint, subject, friendly name (NULs shown as `\0`) and its
-//! shape, property ids, key container, whether the signature verifies and
-//! the import verdict under each CryptoAPI rule set.
+//! shape, property ids, key container, whether the signature verifies, the
+//! import verdict under each CryptoAPI rule set, and the name findings
+//! (what MS09-056 changes in how its names are compared and displayed).
 //!
 //! Errors never stop a scan: each file reports its own errors (with byte
 //! offset, and line for `.reg`), the certificates read before the error are
@@ -78,6 +79,10 @@ pub struct CertificateReport {
     pub legacy_display_name: Option<String>,
     /// Which rule refused the certificate, and where, per rule set.
     pub rejections: Vec<RejectionReport>,
+    /// What MS09-056 changes in how the certificate's names and OIDs are
+    /// compared and displayed (CVE-2009-2510, CVE-2009-2511). These do not
+    /// refuse the import.
+    pub names: Vec<NameFindingReport>,
 }
 
 /// The import verdict under each rule set.
@@ -93,9 +98,25 @@ pub struct Verdicts {
 pub struct RejectionReport {
     pub rules: RuleSet,
     pub rule: cryptoapi::RuleId,
+    /// No source backs the rule's exact behaviour (docs/BEHAVIOR.md).
+    pub modelling_choice: bool,
     pub hresult: Hresult,
     #[serde(rename = "where")]
     pub offence: String,
+}
+
+/// One name finding: the rule, where, and what each rule set does.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NameFindingReport {
+    pub rule: cryptoapi::RuleId,
+    pub kind: cryptoapi::RuleKind,
+    /// No source backs the rule's exact behaviour (docs/BEHAVIOR.md).
+    pub modelling_choice: bool,
+    #[serde(rename = "where")]
+    pub offence: String,
+    pub legacy: String,
+    #[serde(rename = "ms09-056")]
+    pub ms09_056: String,
 }
 
 /// One error, located.
@@ -252,6 +273,7 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
             rejections.push(RejectionReport {
                 rules,
                 rule: r.rule.id,
+                modelling_choice: r.rule.modelling_choice,
                 hresult: r.hresult,
                 offence: r.offence.to_string(),
             });
@@ -277,5 +299,19 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
         verdicts,
         legacy_display_name: cryptoapi::legacy_display_name(e),
         rejections,
+        names: match e.kind {
+            format::ContextKind::Certificate => cryptoapi::name_findings(&e.der)
+                .into_iter()
+                .map(|f| NameFindingReport {
+                    rule: f.rule.id,
+                    kind: f.rule.kind,
+                    modelling_choice: f.rule.modelling_choice,
+                    offence: f.offence.to_string(),
+                    legacy: f.legacy,
+                    ms09_056: f.ms09_056,
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }
 }

@@ -8,6 +8,9 @@
 //! object identifiers of the TBSCertificate, and hands out the raw string
 //! bytes and the raw base-128 arcs, unjudged.
 //!
+//! The input is a signed certificate or a bare (unsigned) TBSCertificate,
+//! which CryptoAPI also decodes as a certificate.
+//!
 //! OIDs walked: the signature algorithm, every attribute type in issuer and
 //! subject, the subject public key algorithm, and every extension id.
 
@@ -301,6 +304,8 @@ pub struct Attribute<'a> {
 /// The parts of a certificate the import rules look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateView<'a> {
+    /// False for a bare TBSCertificate (no signature wrapper).
+    pub signed: bool,
     pub signature_algorithm: Tlv<'a>,
     pub issuer: Vec<Attribute<'a>>,
     pub subject: Vec<Attribute<'a>>,
@@ -314,7 +319,17 @@ impl<'a> CertificateView<'a> {
         let mut top = DerReader::new(der, 0);
         let cert = top.expect(tag::SEQUENCE, "a certificate is a SEQUENCE")?;
         let mut c = DerReader::inside(&cert);
-        let tbs = c.expect(tag::SEQUENCE, "tbsCertificate is a SEQUENCE")?;
+        // A signed certificate starts with its TBSCertificate (a SEQUENCE);
+        // a bare TBSCertificate starts with its version ([0]) or serial
+        // number. CryptoAPI decodes both as a certificate (Wine's crypt32
+        // tests, run against Windows: store.c testMemStore and cert.c
+        // testAddCert add the unsigned `bigCert`).
+        let signed = c.peek_tag() == Some(tag::SEQUENCE);
+        let tbs = if signed {
+            c.expect(tag::SEQUENCE, "tbsCertificate is a SEQUENCE")?
+        } else {
+            cert
+        };
         let mut t = DerReader::inside(&tbs);
         if t.peek_tag() == Some(tag::CONTEXT_0) {
             t.read()?; // version
@@ -351,6 +366,7 @@ impl<'a> CertificateView<'a> {
             }
         }
         Ok(CertificateView {
+            signed,
             signature_algorithm,
             issuer,
             subject,

@@ -89,6 +89,23 @@ pub fn human(r: &InventoryReport) -> String {
         .map(|(a, n)| format!("{a}: {n}"))
         .collect();
     out.push_str(&format!("actions: {}\n", actions.join(", ")));
+    let named: Vec<String> = r
+        .machines
+        .iter()
+        .filter(|m| !m.names.is_empty())
+        .map(|m| {
+            let rules: std::collections::BTreeSet<&str> =
+                m.names.iter().map(|n| n.rule.as_str()).collect();
+            let rules: Vec<&str> = rules.into_iter().collect();
+            format!("{} ({})", m.machine, rules.join(", "))
+        })
+        .collect();
+    if !named.is_empty() {
+        out.push_str(&format!(
+            "name findings (they import; MS09-056 changes how their names are compared and displayed): {}\n",
+            named.join("; ")
+        ));
+    }
     if !r.ignored.is_empty() {
         out.push_str(&format!(
             "not read (directories, hidden files): {}\n",

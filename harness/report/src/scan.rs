@@ -1,6 +1,7 @@
 //! `certmig scan`'s human listing: per file, every certificate with its
-//! friendly name, properties, key container, signature and import verdicts;
-//! the errors of a file go to stderr, so they come separately.
+//! friendly name, properties, key container, signature, import verdicts and
+//! name findings; the errors of a file go to stderr, so they come
+//! separately.
 
 use certmig_engine::scan::{FileReport, ScanReport};
 
@@ -38,6 +39,21 @@ pub fn file(f: &FileReport) -> String {
             out.push_str(&format!(
                 "      {} refused by {} ({}): {}\n",
                 r.rules, r.rule, r.hresult, r.offence
+            ));
+        }
+        for n in &c.names {
+            out.push_str(&format!(
+                "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}\n",
+                n.rule,
+                n.kind,
+                if n.modelling_choice {
+                    ", modelling choice"
+                } else {
+                    ""
+                },
+                n.offence,
+                n.legacy,
+                n.ms09_056
             ));
         }
     }

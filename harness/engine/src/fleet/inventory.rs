@@ -30,10 +30,16 @@
 //!   repairs the existing certificates (C7) and 977203 stops the client
 //!   making new bad ones (C6);
 //! - `investigate` when a refused certificate breaks a rule CCMCertFix does
-//!   not repair (an embedded NUL in a subject or issuer name, an OID arc
-//!   overflow, a corrupt certificate): no client makes those; remove or
-//!   reissue the certificate;
+//!   not repair: a certificate whose DER cannot be decoded
+//!   (`malformed-certificate`, refused under every rule set). No client
+//!   makes those; remove or reissue the certificate;
 //! - `none` when every certificate imports under `ms09-056`.
+//!
+//! A certificate with a NUL in an issuer or subject value (CVE-2009-2510)
+//! or an OID arc past 32 bits (CVE-2009-2511) imports under both rule sets
+//! (Wine's crypt32 tests, run against Windows: cert.c testAddCert), so it
+//! is no cause and changes no action; MS09-056 changes how its names are
+//! compared and displayed, which each machine lists under `names`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -41,9 +47,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cryptoapi::{self, Hresult, RuleId, RuleSet};
+use crate::cryptoapi::{self, Hresult, RuleId, RuleKind, RuleSet};
 use crate::format::reg::parse_reg;
-use crate::format::{friendly_name, FormatError, Location, ReadMode, SerializedElement};
+use crate::format::{
+    friendly_name, ContextKind, FormatError, Location, ReadMode, SerializedElement,
+};
 use crate::sim::model::{rules_in_force, Os, Update};
 use crate::sim::steps::TaskSequenceStep;
 
@@ -177,11 +185,26 @@ pub struct Finding {
     /// The friendly name with NULs shown as `\0`.
     pub friendly_name: Option<String>,
     pub rule: RuleId,
+    /// No source backs the rule's exact behaviour (docs/BEHAVIOR.md).
+    pub modelling_choice: bool,
     pub hresult: Hresult,
     /// Refused under the source's rules too (so capture fails on it).
     pub refused_on_capture: bool,
     /// CCMCertFix repairs it (an embedded NUL in the friendly name).
     pub ccmcertfix_repairs: bool,
+}
+
+/// A certificate whose names or OIDs MS09-056 compares or displays
+/// differently (it imports either way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameFlag {
+    pub thumbprint: String,
+    pub rule: RuleId,
+    pub kind: RuleKind,
+    /// No source backs the rule's exact behaviour (docs/BEHAVIOR.md).
+    pub modelling_choice: bool,
+    #[serde(rename = "where")]
+    pub offence: String,
 }
 
 /// One machine's readiness.
@@ -199,6 +222,9 @@ pub struct MachineReadiness {
     /// The certificates that cause the failure (or the latent problem).
     pub causes: Vec<Finding>,
     pub action: Action,
+    /// Name findings (CVE-2009-2510, CVE-2009-2511): no effect on the
+    /// migration or the action.
+    pub names: Vec<NameFlag>,
     /// Things the reader ignored or noticed (other keys, another store).
     pub notes: Vec<String>,
 }
@@ -228,6 +254,8 @@ pub struct InventorySummary {
     pub by_action: BTreeMap<&'static str, usize>,
     /// Certificates refused under `ms09-056`, over every machine.
     pub bad_certificates: usize,
+    /// Certificates with name findings (they import), over every machine.
+    pub name_findings: usize,
 }
 
 /// Everything `fleet --inventory --json` prints.
@@ -279,7 +307,21 @@ pub fn assess(
     let mut causes = Vec::new();
     let mut capture_failure = None;
     let mut restore_failure = None;
+    let mut names = Vec::new();
     for e in elements {
+        if e.kind == ContextKind::Certificate {
+            names.extend(
+                cryptoapi::name_findings(&e.der)
+                    .into_iter()
+                    .map(|f| NameFlag {
+                        thumbprint: e.thumbprint().to_hex(),
+                        rule: f.rule.id,
+                        kind: f.rule.kind,
+                        modelling_choice: f.rule.modelling_choice,
+                        offence: f.offence.to_string(),
+                    }),
+            );
+        }
         let strict = cryptoapi::import(e, RuleSet::Ms09056).err();
         let on_capture = cryptoapi::import(e, capture_rules).err();
         let on_restore = cryptoapi::import(e, restore_rules).err();
@@ -297,6 +339,7 @@ pub fn assess(
                 shape: fname.map(|v| friendly_name::classify(v).as_str()),
                 friendly_name: fname.map(friendly_name::escape),
                 rule: r.rule.id,
+                modelling_choice: r.rule.modelling_choice,
                 hresult: r.hresult,
                 refused_on_capture: on_capture.is_some(),
                 ccmcertfix_repairs: r.rule.id == RuleId::FriendlyNameEmbeddedNul,
@@ -343,6 +386,7 @@ pub fn assess(
         hresult,
         causes,
         action,
+        names,
         notes,
     }
 }
@@ -442,6 +486,16 @@ pub fn assess_dir(dir: &Path, opts: &InventoryOptions) -> std::io::Result<Invent
         by_prediction,
         by_action,
         bad_certificates: machines.iter().map(|m| m.causes.len()).sum(),
+        name_findings: machines
+            .iter()
+            .map(|m| {
+                m.names
+                    .iter()
+                    .map(|n| n.thumbprint.as_str())
+                    .collect::<BTreeSet<_>>()
+                    .len()
+            })
+            .sum(),
     };
     Ok(InventoryReport {
         directory: dir.display().to_string(),

@@ -1,13 +1,22 @@
-//! Adversarial certificates for the other two MS09-056 import rules, built as
-//! real DER and really signed (profile sccm2007's key pool, sha1RSA):
+//! Adversarial certificates for MS09-056's two CVEs and for CryptoAPI's
+//! decoding, built as real DER (the first two really signed with profile
+//! sccm2007's key pool, sha1RSA). Every one of them imports under both rule
+//! sets (only the friendly name is judged at import, and [`element`] gives
+//! them a clean one); what MS09-056 changes is how their names are compared
+//! and displayed (`cryptoapi::subject_matches`, `cryptoapi::name_findings`):
 //!
-//! - [`subject_cn_with_embedded_nul`] (CVE-2009-2510): the subject CN is
-//!   `www.bank.example\0.evil.example`. A CA checking the part after the NUL
-//!   would issue it to the owner of `evil.example`; legacy CryptoAPI displayed
-//!   and matched only `www.bank.example`.
+//! - [`subject_cn_with_embedded_nul`] (CVE-2009-2510): the subject CN (and,
+//!   self-signed, the issuer CN) is `www.bank.example\0.evil.example`. A CA
+//!   checking the part after the NUL would issue it to the owner of
+//!   `evil.example`; legacy CryptoAPI displayed and matched only
+//!   `www.bank.example`. Under ms09-056 it matches no name.
 //! - [`oid_arc_overflow`] (CVE-2009-2511): a subject attribute whose type is
 //!   `2.5.4.4294967299`. Legacy CryptoAPI read the arc modulo 2^32, so it saw
 //!   `2.5.4.3` — a CN of `www.bank.example` that no CA ever vetted as a CN.
+//!   Under ms09-056 it is no CN.
+//! - [`unsigned`]: a certificate's bare TBSCertificate, without the
+//!   signature wrapper, which CryptoAPI decodes as a certificate (Wine
+//!   dlls/crypt32/tests/store.c testMemStore, cert.c testAddCert).
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
@@ -59,8 +68,20 @@ pub fn oid_arc_overflow(seed: u64) -> Result<Vec<u8>, CertError> {
     signed(seed, "cve-2009-2511", name.build())
 }
 
+/// The TBSCertificate of a signed certificate: the same certificate with no
+/// signature algorithm and no signature around it. `None` when `der` does
+/// not start with a signed certificate.
+pub fn unsigned(der: &[u8]) -> Option<Vec<u8>> {
+    use crate::format::der::{tag, DerReader};
+    let cert = DerReader::new(der, 0).read().ok()?;
+    let mut inside = DerReader::inside(&cert);
+    let tbs = inside.read().ok()?;
+    (cert.tag == tag::SEQUENCE && tbs.tag == tag::SEQUENCE)
+        .then(|| der[tbs.offset..tbs.value_offset + tbs.value.len()].to_vec())
+}
+
 /// An element for an adversarial certificate with a clean friendly name, so
-/// only the name/OID rule can fire.
+/// the friendly-name rule does not fire.
 pub fn element(der: Vec<u8>) -> SerializedElement<'static> {
     SerializedElement::certificate(
         der,

@@ -1,32 +1,40 @@
-//! CryptoAPI's import rules with and without security update 974571
-//! (MS09-056), applied whenever a certificate with its properties enters a
-//! store.
+//! CryptoAPI with and without security update 974571 (MS09-056): the rules
+//! applied when a certificate with its properties enters a store, and the
+//! rules applied where its names and OIDs are read, compared and displayed.
 //!
-//! | rule id | what it rejects | HRESULT (ms09-056) |
-//! |---|---|---|
-//! | `friendly-name-embedded-nul` | friendly name (property 11) with a U+0000 before its last code unit | `0x80092024` CRYPT_E_NOT_CHAR_STRING |
-//! | `name-embedded-nul` | issuer or subject string value containing U+0000 (CVE-2009-2510) | `0x80092023` CRYPT_E_INVALID_X500_STRING |
-//! | `oid-arc-overflow` | object identifier arc that does not fit in 32 bits (CVE-2009-2511) | `0x80093104` CRYPT_E_ASN1_LARGE |
+//! | rule id | kind | what it is about | legacy | ms09-056 |
+//! |---|---|---|---|---|
+//! | `friendly-name-embedded-nul` | import | friendly name (property 11) with a U+0000 before its last code unit | imports | refuses, `0x80092024` CRYPT_E_NOT_CHAR_STRING |
+//! | `malformed-certificate` | import | certificate DER that cannot be decoded | refuses, `0x80093103` | refuses, `0x80093103` |
+//! | `name-embedded-nul` | matching | issuer/subject value with a U+0000 (CVE-2009-2510) | compares up to the NUL (spoofed) | matches nothing |
+//! | `name-embedded-nul-display` | display | the same | shows up to the NUL | shows the whole value, NUL as `\0` |
+//! | `oid-arc-overflow` | matching | OID arc past 32 bits (CVE-2009-2511) | reads it modulo 2^32 (`2.5.4.4294967299` is CN) | reads it in full (not CN) |
+//! | `oid-arc-overflow-display` | display | the same, in a name | shows the type read modulo 2^32 | shows the dotted OID in full |
 //!
-//! The first HRESULT is documented: it is what OSDSMPClient logs
-//! (KB 977203). Microsoft does not document what an import of the other two
-//! returns after the update; these are the harness's modelling choices:
-//! `CRYPT_E_INVALID_X500_STRING` is CryptoAPI's error for an X.500 name
-//! attribute value with a character its string type does not allow, and
-//! `CRYPT_E_ASN1_LARGE` ("ASN1 value too large") is what its ASN.1 decoder
-//! returns for a value that does not fit its destination — a 32-bit arc.
-//! A certificate whose DER cannot be walked at all is refused under both
-//! rule sets with `0x80093103` CRYPT_E_ASN1_CORRUPT.
+//! Sources (each [`Rule`] carries its own, and says with `modelling_choice`
+//! where none backs the exact behaviour):
+//! - the friendly-name refusal and its HRESULT: MS09-056 / KB 974571 and
+//!   KB 977203 (what OSDSMPClient logs);
+//! - what imports: Wine's crypt32 conformance tests, which run against
+//!   Windows. `dlls/crypt32/tests/cert.c` `testAddCert` and
+//!   `dlls/crypt32/tests/store.c` `testMemStore` add `bigCert` to a store
+//!   with CertAddEncodedCertificateToStore: a bare TBSCertificate (no
+//!   signature) whose issuer and subject CN values end in a NUL. So neither
+//!   a NUL in a name nor a missing signature is refused at import, under
+//!   either rule set. `testMemStore` also shows what is refused: `30 00`
+//!   (CRYPT_E_ASN1_EOD) and a CRL given as a certificate
+//!   (CRYPT_E_ASN1_BADTAG); certmig reports CRYPT_E_ASN1_CORRUPT for every
+//!   undecodable certificate (a modelling choice);
+//! - the CVE fixes: the MS09-056 bulletin (the update makes CryptoAPI
+//!   "reject certificate names that contain null terminators, and ...
+//!   correctly validate ASN.1 object identifiers") and the MSRC SRD blog on
+//!   MS09-056 (legacy CryptoAPI parsed only the part of a name before a NUL,
+//!   and overflowed converting a large OID arc). They act where names are
+//!   compared ([`subject_matches`]) and displayed ([`display_subject`]),
+//!   reported per certificate by [`name_findings`].
 //!
-//! Check order: friendly name, then issuer and subject values (issuer first,
-//! attributes in encoded order), then OIDs in encoded order (signature
-//! algorithm, issuer types, subject types, public key algorithm,
-//! extensions). The first failing check is reported.
-//!
-//! Under `legacy` everything imports, and CryptoAPI *displays* the friendly
-//! name and every name value up to the first NUL and reads overflowing arcs
-//! modulo 2^32, so `2.5.4.4294967299` shows as `2.5.4.3`, i.e. `CN`: the
-//! spoofing the update closed. [`legacy_display_subject`] shows exactly that.
+//! Check order at import: the DER is walked (refused under every rule set
+//! when it cannot be), then, under `ms09-056`, the friendly name.
 
 pub use certmig_format::der;
 
@@ -109,7 +117,7 @@ certmig_format::vocabulary! {
     "rule set";
     /// The import rules in force on a machine.
     pub enum RuleSet {
-        /// No 974571: everything imports.
+        /// No 974571: everything decodable imports; names are read the old way.
         #[strum(serialize = "legacy")]
         Legacy,
         /// 974571 installed, or Windows 7 SP1.
@@ -124,57 +132,131 @@ impl RuleSet {
 
 certmig_format::vocabulary! {
     "rule";
-    /// The stable id of an import rule (what `--json` reports and tests name).
+    /// The stable id of a rule (what `--json` reports and tests name).
     #[strum(serialize_all = "kebab-case")]
     pub enum RuleId {
         FriendlyNameEmbeddedNul,
-        NameEmbeddedNul,
-        OidArcOverflow,
         MalformedCertificate,
+        NameEmbeddedNul,
+        NameEmbeddedNulDisplay,
+        OidArcOverflow,
+        OidArcOverflowDisplay,
     }
 }
 
-/// One import rule.
+certmig_format::vocabulary! {
+    "rule kind";
+    /// Where a rule acts.
+    pub enum RuleKind {
+        /// When a certificate enters a store: it may be refused.
+        #[strum(serialize = "import")]
+        Import,
+        /// When a name is compared with an expected name, or an attribute
+        /// type is read: the certificate is already in the store.
+        #[strum(serialize = "matching")]
+        Matching,
+        /// When a name is shown to an administrator.
+        #[strum(serialize = "display")]
+        Display,
+    }
+}
+
+/// One rule of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rule {
     pub id: RuleId,
+    pub kind: RuleKind,
     pub description: &'static str,
-    pub hresult: Hresult,
+    /// What a refused import returns (import rules only).
+    pub hresult: Option<Hresult>,
     pub source: &'static str,
+    /// True where no source backs the exact behaviour modelled (the
+    /// description and source say which part).
+    pub modelling_choice: bool,
+}
+
+impl Rule {
+    /// The HRESULT of an import refusal by this rule.
+    fn refusal(&self) -> Hresult {
+        self.hresult.unwrap_or(Hresult::CRYPT_E_ASN1_CORRUPT)
+    }
 }
 
 pub const FRIENDLY_NAME_EMBEDDED_NUL: Rule = Rule {
     id: RuleId::FriendlyNameEmbeddedNul,
-    description: "friendly name (property 11) has a U+0000 before its last code unit",
-    hresult: Hresult::CRYPT_E_NOT_CHAR_STRING,
-    source: "MS09-056 / KB 974571; KB 977203 (OSDSMPClient: Failed to import the client certificate store (0x80092024))",
-};
-pub const NAME_EMBEDDED_NUL: Rule = Rule {
-    id: RuleId::NameEmbeddedNul,
-    description: "an issuer or subject string value contains U+0000 (CVE-2009-2510)",
-    hresult: Hresult::CRYPT_E_INVALID_X500_STRING,
-    source: "MS09-056 / KB 974571, CVE-2009-2510; HRESULT is the harness's modelling choice",
-};
-pub const OID_ARC_OVERFLOW: Rule = Rule {
-    id: RuleId::OidArcOverflow,
-    description: "an object identifier arc does not fit in 32 bits (CVE-2009-2511)",
-    hresult: Hresult::CRYPT_E_ASN1_LARGE,
-    source: "MS09-056 / KB 974571, CVE-2009-2511; HRESULT is the harness's modelling choice",
+    kind: RuleKind::Import,
+    description: "ms09-056 refuses to import a certificate whose friendly name (property 11) has a U+0000 before its last code unit; legacy imports it and displays the name up to the first NUL",
+    hresult: Some(Hresult::CRYPT_E_NOT_CHAR_STRING),
+    source: "MS09-056 / KB 974571; KB 977203 (OSDSMPClient: Failed to import the client certificate store (0x80092024)); the legacy display up to the first NUL is certmig's choice",
+    modelling_choice: false,
 };
 /// Not an MS09-056 rule: a certificate CryptoAPI cannot decode at all.
 pub const MALFORMED_CERTIFICATE: Rule = Rule {
     id: RuleId::MalformedCertificate,
-    description: "the certificate's DER cannot be decoded (refused under every rule set)",
-    hresult: Hresult::CRYPT_E_ASN1_CORRUPT,
-    source: "CryptoAPI ASN.1 decoder",
+    kind: RuleKind::Import,
+    description: "every rule set refuses a certificate whose DER cannot be decoded (as certmig's walker reads it: a signed certificate or a bare TBSCertificate, down to its names and algorithm identifiers); the HRESULT is certmig's choice",
+    hresult: Some(Hresult::CRYPT_E_ASN1_CORRUPT),
+    source: "refusal: Wine dlls/crypt32/tests/store.c testMemStore (CertAddEncodedCertificateToStore fails for `30 00` with CRYPT_E_ASN1_EOD, and for a CRL given as a certificate with CRYPT_E_ASN1_BADTAG; the test also accepts CRYPT_E_ASN1_CORRUPT). One HRESULT, CRYPT_E_ASN1_CORRUPT, for every decoding failure: modelling choice",
+    modelling_choice: true,
+};
+pub const NAME_EMBEDDED_NUL: Rule = Rule {
+    id: RuleId::NameEmbeddedNul,
+    kind: RuleKind::Matching,
+    description: "an issuer or subject value with a U+0000 (CVE-2009-2510): legacy compares only the part before the NUL, so `www.bank.example\\0.evil.example` matches `www.bank.example`; ms09-056 matches no name against it. Such a certificate imports under both rule sets",
+    hresult: None,
+    source: "legacy: MSRC SRD blog, MS09-056: Addressing the X.509 CryptoAPI ASN.1 security vulnerabilities (2009-10-12), CVE-2009-2510 (CryptoAPI parses only the part before the NULL); ms09-056: MS09-056 bulletin (the update makes CryptoAPI reject certificate names that contain null terminators); import: Wine dlls/crypt32/tests/cert.c testAddCert, store.c testMemStore",
+    modelling_choice: false,
+};
+pub const NAME_EMBEDDED_NUL_DISPLAY: Rule = Rule {
+    id: RuleId::NameEmbeddedNulDisplay,
+    kind: RuleKind::Display,
+    description: "an issuer or subject value with a U+0000 (CVE-2009-2510) as an administrator sees it: legacy shows the value up to the NUL; ms09-056 shows the whole value with the NUL as `\\0`",
+    hresult: None,
+    source: "legacy: MSRC SRD blog on MS09-056, CVE-2009-2510; ms09-056 display text: modelling choice (no source says how the updated CryptoAPI shows such a value)",
+    modelling_choice: true,
+};
+pub const OID_ARC_OVERFLOW: Rule = Rule {
+    id: RuleId::OidArcOverflow,
+    kind: RuleKind::Matching,
+    description: "an object identifier arc past 32 bits (CVE-2009-2511): legacy reads it modulo 2^32, so the attribute type 2.5.4.4294967299 reads as 2.5.4.3 (CN) and its value matches as a CN; ms09-056 reads the arc in full and does not take the attribute for a CN. Such a certificate imports under both rule sets",
+    hresult: None,
+    source: "legacy: MSRC SRD blog on MS09-056, CVE-2009-2511 (integer overflow when CryptoAPI converts an OID to a string); ms09-056: MS09-056 bulletin (the update makes CryptoAPI correctly validate ASN.1 object identifiers); import is not refused: no source documents a refusal",
+    modelling_choice: false,
+};
+pub const OID_ARC_OVERFLOW_DISPLAY: Rule = Rule {
+    id: RuleId::OidArcOverflowDisplay,
+    kind: RuleKind::Display,
+    description: "an issuer or subject attribute type with an arc past 32 bits (CVE-2009-2511) as an administrator sees it: legacy shows the type read modulo 2^32 (2.5.4.4294967299 shows as CN); ms09-056 shows the dotted OID in full",
+    hresult: None,
+    source: "legacy: MSRC SRD blog on MS09-056, CVE-2009-2511; ms09-056 display text: modelling choice",
+    modelling_choice: true,
 };
 
-/// The three MS09-056 rules.
+/// The rules applied when a certificate enters a store.
+pub fn import_rules() -> &'static [Rule] {
+    &[FRIENDLY_NAME_EMBEDDED_NUL, MALFORMED_CERTIFICATE]
+}
+
+/// The rules applied where names and OIDs are read, compared and displayed
+/// (MS09-056's fixes for CVE-2009-2510 and CVE-2009-2511).
+pub fn name_rules() -> &'static [Rule] {
+    &[
+        NAME_EMBEDDED_NUL,
+        NAME_EMBEDDED_NUL_DISPLAY,
+        OID_ARC_OVERFLOW,
+        OID_ARC_OVERFLOW_DISPLAY,
+    ]
+}
+
+/// Every rule of the model: the import rules, then the name rules.
 pub fn rules() -> &'static [Rule] {
     &[
         FRIENDLY_NAME_EMBEDDED_NUL,
+        MALFORMED_CERTIFICATE,
         NAME_EMBEDDED_NUL,
+        NAME_EMBEDDED_NUL_DISPLAY,
         OID_ARC_OVERFLOW,
+        OID_ARC_OVERFLOW_DISPLAY,
     ]
 }
 
@@ -233,7 +315,7 @@ impl fmt::Display for Offence {
 
 /// A refused import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{thumbprint}: rejected by {} ({}): {offence}", rule.id, rule.hresult)]
+#[error("{thumbprint}: rejected by {} ({hresult}): {offence}", rule.id)]
 pub struct Rejection {
     pub rule: &'static Rule,
     pub hresult: Hresult,
@@ -245,7 +327,7 @@ impl Rejection {
     fn new(e: &SerializedElement<'_>, rule: &'static Rule, offence: Offence) -> Rejection {
         Rejection {
             rule,
-            hresult: rule.hresult,
+            hresult: rule.refusal(),
             thumbprint: e.thumbprint(),
             offence: Box::new(offence),
         }
@@ -284,121 +366,63 @@ impl Serialize for Verdict {
     }
 }
 
-/// The first rule `e` breaks under `rules`, and where; `None` when it imports.
+/// The first import rule `e` breaks under `rules`, and where; `None` when
+/// it imports. The certificate is walked first (an undecodable certificate
+/// is refused under every rule set); then, under `ms09-056` only, the
+/// friendly name is checked (also for CRL and CTL elements, which are not
+/// walked). Names and OIDs are not judged here: MS09-056's fixes for them
+/// act where they are compared and displayed ([`name_findings`],
+/// [`subject_matches`]).
 fn check(e: &SerializedElement<'_>, rules: RuleSet) -> Option<(&'static Rule, Offence)> {
-    let view = match e.kind {
-        ContextKind::Certificate => match CertificateView::parse(&e.der) {
-            Ok(v) => Some(v),
-            Err(DerError { offset, message }) => {
-                return Some((
-                    &MALFORMED_CERTIFICATE,
-                    Offence::Der {
-                        der_offset: offset,
-                        message: message.into(),
-                    },
-                ))
-            }
-        },
-        _ => None,
-    };
+    if let Err(offence) = walk(e) {
+        return Some((&MALFORMED_CERTIFICATE, offence));
+    }
     match rules {
         RuleSet::Legacy => None,
-        RuleSet::Ms09056 => check_ms09_056(e, view.as_ref()),
+        RuleSet::Ms09056 => check_friendly_name(e),
     }
 }
 
-/// The three MS09-056 rules, in order, over an already walked certificate.
-fn check_ms09_056(
-    e: &SerializedElement<'_>,
-    view: Option<&CertificateView<'_>>,
-) -> Option<(&'static Rule, Offence)> {
-    if let Some(v) = e.friendly_name() {
-        if friendly_name::has_embedded_nul(v) {
-            let unit = friendly_name::first_nul_unit(v).unwrap_or(0);
-            return Some((
-                &FRIENDLY_NAME_EMBEDDED_NUL,
-                Offence::FriendlyName {
-                    code_unit: unit,
-                    byte_offset: 2 * unit,
-                },
-            ));
-        }
+/// Walks a certificate's DER (other contexts are not walked).
+fn walk(e: &SerializedElement<'_>) -> Result<(), Offence> {
+    match e.kind {
+        ContextKind::Certificate => match CertificateView::parse(&e.der) {
+            Ok(_) => Ok(()),
+            Err(DerError { offset, message }) => Err(Offence::Der {
+                der_offset: offset,
+                message: message.into(),
+            }),
+        },
+        _ => Ok(()),
     }
-    let view = view?;
-    for (kind, attrs) in [
-        (NameKind::Issuer, &view.issuer),
-        (NameKind::Subject, &view.subject),
-    ] {
-        for a in attrs {
-            if let Some((char_index, der_offset)) = first_nul(&a.value) {
-                let attribute = Oid::decode(&a.oid)
-                    .map(|o| short_name(&o.dotted()))
-                    .unwrap_or_default();
-                return Some((
-                    &NAME_EMBEDDED_NUL,
-                    Offence::NameValue {
-                        name: kind,
-                        attribute,
-                        char_index,
-                        der_offset,
-                    },
-                ));
-            }
-        }
+}
+
+/// The friendly-name rule (MS09-056, KB 977203).
+fn check_friendly_name(e: &SerializedElement<'_>) -> Option<(&'static Rule, Offence)> {
+    let v = e.friendly_name()?;
+    if !friendly_name::has_embedded_nul(v) {
+        return None;
     }
-    for tlv in view.oids() {
-        if tlv.value.is_empty()
-            || tlv.value[tlv.value.len() - 1] & 0x80 != 0
-            || der::oid_has_overflowing_arc(tlv.value)
-        {
-            match Oid::decode(tlv) {
-                Ok(oid) => {
-                    if let Some((arc_index, arc)) = oid.overflowing_arc() {
-                        return Some((
-                            &OID_ARC_OVERFLOW,
-                            Offence::OidArc {
-                                oid: oid.dotted(),
-                                arc_index,
-                                arc: arc.value.map_or_else(
-                                    || "more than 128 bits".to_owned(),
-                                    |v| v.to_string(),
-                                ),
-                                der_offset: arc.offset,
-                            },
-                        ));
-                    }
-                }
-                Err(DerError { offset, message }) => {
-                    return Some((
-                        &MALFORMED_CERTIFICATE,
-                        Offence::Der {
-                            der_offset: offset,
-                            message: message.into(),
-                        },
-                    ))
-                }
-            }
-        }
-    }
-    None
+    let unit = friendly_name::first_nul_unit(v).unwrap_or(0);
+    Some((
+        &FRIENDLY_NAME_EMBEDDED_NUL,
+        Offence::FriendlyName {
+            code_unit: unit,
+            byte_offset: 2 * unit,
+        },
+    ))
 }
 
 /// The verdicts under both rule sets, walking the certificate once: what
 /// `scan` computes per certificate.
 pub fn verdicts(e: &SerializedElement<'_>) -> (Verdict, Verdict) {
-    let view = match e.kind {
-        ContextKind::Certificate => match CertificateView::parse(&e.der) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                let bad = Verdict::Rejected(MALFORMED_CERTIFICATE.hresult);
-                return (bad, bad);
-            }
-        },
-        _ => None,
-    };
-    let ms = match check_ms09_056(e, view.as_ref()) {
+    if walk(e).is_err() {
+        let bad = Verdict::Rejected(MALFORMED_CERTIFICATE.refusal());
+        return (bad, bad);
+    }
+    let ms = match check_friendly_name(e) {
         None => Verdict::Ok,
-        Some((rule, _)) => Verdict::Rejected(rule.hresult),
+        Some((rule, _)) => Verdict::Rejected(rule.refusal()),
     };
     (Verdict::Ok, ms)
 }
@@ -408,7 +432,7 @@ pub fn verdicts(e: &SerializedElement<'_>) -> (Verdict, Verdict) {
 pub fn verdict(e: &SerializedElement<'_>, rules: RuleSet) -> Verdict {
     match check(e, rules) {
         None => Verdict::Ok,
-        Some((rule, _)) => Verdict::Rejected(rule.hresult),
+        Some((rule, _)) => Verdict::Rejected(rule.refusal()),
     }
 }
 
@@ -420,10 +444,7 @@ pub fn import(e: &SerializedElement<'_>, rules: RuleSet) -> Result<ImportedCerti
     Ok(ImportedCertificate {
         thumbprint: e.thumbprint(),
         display_name: e.friendly_name().map(friendly_name::displayed),
-        display_subject: match rules {
-            RuleSet::Legacy => legacy_display_subject(&e.der),
-            RuleSet::Ms09056 => exact_subject(&e.der),
-        },
+        display_subject: display_subject(&e.der, rules),
     })
 }
 
@@ -514,4 +535,171 @@ pub fn exact_subject(der: &[u8]) -> String {
     CertificateView::parse(der)
         .map(|v| render(&v.subject, false))
         .unwrap_or_default()
+}
+
+/// The subject as the rule set's CryptoAPI displays it ([`legacy_display_subject`]
+/// or [`exact_subject`]).
+pub fn display_subject(der: &[u8], rules: RuleSet) -> String {
+    CertificateView::parse(der)
+        .map(|v| render(&v.subject, rules == RuleSet::Legacy))
+        .unwrap_or_default()
+}
+
+/// The issuer as the rule set's CryptoAPI displays it.
+pub fn display_issuer(der: &[u8], rules: RuleSet) -> String {
+    CertificateView::parse(der)
+        .map(|v| render(&v.issuer, rules == RuleSet::Legacy))
+        .unwrap_or_default()
+}
+
+const CN: &str = "2.5.4.3";
+
+/// Whether a subject CN of the certificate is `expected` (compared without
+/// regard to ASCII case, as host names are), as the rule set's CryptoAPI
+/// decides it (rules `name-embedded-nul` and `oid-arc-overflow`):
+///
+/// - `legacy` reads each attribute type with its arcs modulo 2^32 and
+///   compares each value up to its first NUL, so both spoofs match;
+/// - `ms09-056` takes only a type that is exactly 2.5.4.3 for a CN, and a
+///   value with a NUL matches nothing.
+///
+/// A certificate whose DER cannot be walked matches nothing.
+pub fn subject_matches(der: &[u8], expected: &str, rules: RuleSet) -> bool {
+    let Ok(view) = CertificateView::parse(der) else {
+        return false;
+    };
+    view.subject.iter().any(|a| {
+        let Ok(oid) = Oid::decode(&a.oid) else {
+            return false;
+        };
+        let chars = decode_string(&a.value);
+        match rules {
+            RuleSet::Legacy => {
+                oid.legacy_dotted() == CN
+                    && chars
+                        .iter()
+                        .take_while(|&&c| c != '\0')
+                        .collect::<String>()
+                        .eq_ignore_ascii_case(expected)
+            }
+            RuleSet::Ms09056 => {
+                oid.overflowing_arc().is_none()
+                    && oid.dotted() == CN
+                    && !chars.contains(&'\0')
+                    && chars
+                        .iter()
+                        .collect::<String>()
+                        .eq_ignore_ascii_case(expected)
+            }
+        }
+    })
+}
+
+/// Something MS09-056 changes in how a certificate's names or OIDs are
+/// read, compared or displayed. The certificate imports either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameFinding {
+    pub rule: &'static Rule,
+    pub offence: Offence,
+    /// What CryptoAPI without 974571 does.
+    pub legacy: String,
+    /// What CryptoAPI with 974571 does.
+    pub ms09_056: String,
+}
+
+/// The name findings of a certificate, in encoded order (signature
+/// algorithm, issuer, subject, public key algorithm, extensions); empty when
+/// there are none or the DER cannot be walked.
+pub fn name_findings(der: &[u8]) -> Vec<NameFinding> {
+    let Ok(view) = CertificateView::parse(der) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    oid_findings(&view.signature_algorithm, &mut out);
+    for (kind, attrs) in [
+        (NameKind::Issuer, &view.issuer),
+        (NameKind::Subject, &view.subject),
+    ] {
+        for a in attrs {
+            let oid = Oid::decode(&a.oid).ok();
+            let exact_key = oid
+                .as_ref()
+                .map_or_else(|| "?".to_owned(), |o| short_name(&o.dotted()));
+            let legacy_key = oid
+                .as_ref()
+                .map_or_else(|| "?".to_owned(), |o| short_name(&o.legacy_dotted()));
+            if let Some((char_index, der_offset)) = first_nul(&a.value) {
+                let offence = Offence::NameValue {
+                    name: kind,
+                    attribute: exact_key.clone(),
+                    char_index,
+                    der_offset,
+                };
+                let shown = render(std::slice::from_ref(a), true);
+                let cut: String = decode_string(&a.value)
+                    .into_iter()
+                    .take_while(|&c| c != '\0')
+                    .collect();
+                out.push(NameFinding {
+                    rule: &NAME_EMBEDDED_NUL,
+                    offence: offence.clone(),
+                    legacy: format!("compared as `{cut}`"),
+                    ms09_056: "matches no name: a name with a NUL is rejected".to_owned(),
+                });
+                out.push(NameFinding {
+                    rule: &NAME_EMBEDDED_NUL_DISPLAY,
+                    offence,
+                    legacy: format!("shown as `{shown}`"),
+                    ms09_056: format!("shown as `{}`", render(std::slice::from_ref(a), false)),
+                });
+            }
+            if let Some(o) = &oid {
+                if let Some(offence) = arc_offence(o) {
+                    out.push(NameFinding {
+                        rule: &OID_ARC_OVERFLOW,
+                        offence: offence.clone(),
+                        legacy: format!("type read as {} ({legacy_key})", o.legacy_dotted()),
+                        ms09_056: format!("type read as {}", o.dotted()),
+                    });
+                    out.push(NameFinding {
+                        rule: &OID_ARC_OVERFLOW_DISPLAY,
+                        offence,
+                        legacy: format!("shown as `{}`", render(std::slice::from_ref(a), true)),
+                        ms09_056: format!("shown as `{}`", render(std::slice::from_ref(a), false)),
+                    });
+                }
+            }
+        }
+    }
+    oid_findings(&view.public_key_algorithm, &mut out);
+    for id in &view.extension_ids {
+        oid_findings(id, &mut out);
+    }
+    out
+}
+
+/// `oid-arc-overflow` for an OID outside the names (algorithms, extensions).
+fn oid_findings(tlv: &der::Tlv<'_>, out: &mut Vec<NameFinding>) {
+    if let Ok(o) = Oid::decode(tlv) {
+        if let Some(offence) = arc_offence(&o) {
+            out.push(NameFinding {
+                rule: &OID_ARC_OVERFLOW,
+                offence,
+                legacy: format!("read as {}", o.legacy_dotted()),
+                ms09_056: format!("read as {}", o.dotted()),
+            });
+        }
+    }
+}
+
+fn arc_offence(o: &Oid) -> Option<Offence> {
+    let (arc_index, arc) = o.overflowing_arc()?;
+    Some(Offence::OidArc {
+        oid: o.dotted(),
+        arc_index,
+        arc: arc
+            .value
+            .map_or_else(|| "more than 128 bits".to_owned(), |v| v.to_string()),
+        der_offset: arc.offset,
+    })
 }
