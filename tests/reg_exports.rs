@@ -505,3 +505,120 @@ proptest! {
         assert_only_repaired_blobs_changed(&input, &output, &repaired(&s, policy));
     }
 }
+
+/// A rewrite of a file's bytes.
+type Rewrite = fn(&[u8]) -> Vec<u8>;
+
+/// Rewrites each output before the pipeline's own check of it.
+struct Tamper(Rewrite);
+
+impl fix::FixHooks for Tamper {
+    fn output(&self, _: &fix::FixReport, temp: &Path) -> std::io::Result<()> {
+        let bytes = std::fs::read(temp)?;
+        std::fs::write(temp, (self.0)(&bytes))
+    }
+}
+
+#[test]
+fn fix_refuses_to_commit_an_output_that_changed_anything_but_the_repaired_blobs() {
+    let s = store();
+    let tampers: [(&str, Rewrite); 2] = [
+        // A comment appended: outside every Blob value.
+        ("outside", |b| [b, &utf16("; touched\r\n")[2..]].concat()),
+        // The clean certificate's Blob rewrapped: its element is the same,
+        // its bytes are not.
+        ("unchanged Blob", |b| {
+            let p = parse_reg(b, ReadMode::Strict).unwrap();
+            let span = p.blob_spans[1].clone();
+            let text = decode16(&b[span.clone()]);
+            let mid = text.find(',').unwrap() + 1;
+            let rewrapped = format!("{}\\\r\n  {}", &text[..mid], &text[mid..]);
+            [&b[..span.start], &utf16(&rewrapped)[2..], &b[span.end..]].concat()
+        }),
+    ];
+    for (what, tamper) in tampers {
+        let tmp = tempfile::tempdir().unwrap();
+        let (inp, out) = (tmp.path().join("in.reg"), tmp.path().join("out.reg"));
+        let input = regedit5(&s);
+        std::fs::write(&inp, &input).unwrap();
+        let err = fix::run_hooked(
+            &fix_opts(&inp, &out),
+            &certmig::fix::write::RealSteps,
+            &Tamper(tamper),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, fix::FixError::Invariant { .. }),
+            "{what}: {err}"
+        );
+        assert!(!out.exists(), "{what}: nothing is written");
+        assert_eq!(std::fs::read(&inp).unwrap(), input);
+    }
+}
+
+#[test]
+fn crl_and_ctl_blobs_keep_their_located_errors() {
+    let root = format!("{SYSTEM_CERTIFICATES}\\SMS");
+    let file = |key: &str, value: &str| {
+        utf16(&format!(
+            "Windows Registry Editor Version 5.00\r\n\r\n[{root}\\{key}]\r\n{value}\r\n\r\n"
+        ))
+    };
+    let thumb = "AB".repeat(20);
+    let err = parse_reg(
+        &file("CRLs\\NotAThumbprint", "\"Blob\"=hex:01,02"),
+        ReadMode::Strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            certmig::format::FormatError::Reg(certmig::format::RegError::NotAThumbprintKey {
+                line: 4,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let err = parse_reg(
+        &file(&format!("CTLs\\{thumb}"), "\"Blob\"=hex:01,2,03"),
+        ReadMode::Strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            certmig::format::FormatError::Reg(certmig::format::RegError::OddHexDigits {
+                line: 4,
+                column: 15,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let err = parse_reg(
+        &file(&format!("CRLs\\{thumb}"), "\"Blob\"=hex:01,\\"),
+        ReadMode::Strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            certmig::format::FormatError::Reg(certmig::format::RegError::DanglingContinuation {
+                line: 4
+            })
+        ),
+        "{err:?}"
+    );
+    // Text that is not a registry export at all.
+    let err = parse_reg(b"just some text\r\n", ReadMode::Strict).unwrap_err();
+    assert!(err.to_string().contains("header"), "{err}");
+    // A well-formed CRL Blob is not a certificate.
+    let ok = parse_reg(
+        &file(&format!("CRLs\\{thumb}"), "\"Blob\"=hex:01,02"),
+        ReadMode::Strict,
+    )
+    .unwrap();
+    assert!(ok.store.certificates.is_empty());
+    assert_eq!(ok.notes.len(), 1);
+}
