@@ -1,30 +1,48 @@
 //! `reg export` files (docs/FORMATS.md section 4).
 //!
-//! **Writing** produces exactly what `reg export` / `regedit /e` write
-//! (REGEDIT5): UTF-16LE with a byte-order mark, CRLF line ends, the header
-//! line `Windows Registry Editor Version 5.00` and a blank line, then every key
-//! as `[path]`, its values, and a blank line. Parent keys (`...\SMS`,
-//! `...\SMS\Certificates`) come first as empty sections. Binary values are
-//! `"Blob"=hex:0b,00,...`, wrapped the way regedit wraps them: the column
-//! starts after `"Blob"=hex:`; after each byte that has a successor a comma is
-//! written and the column advances by 3; once it reaches 76 the line ends in
-//! `\` and the next starts with two spaces. So the first line holds 22 bytes,
-//! continuation lines 25 (78 characters with the backslash), and no line
-//! passes 80 characters.
+//! **Writing** produces exactly what `reg export` / `regedit /e` write for a
+//! whole system store (REGEDIT5): UTF-16LE with a byte-order mark, CRLF line
+//! ends, the header line `Windows Registry Editor Version 5.00` and a blank
+//! line, then every key as `[path]`, its values, and a blank line, in the
+//! order regedit enumerates them: `...\SMS`, `...\SMS\Certificates`, each
+//! certificate key, then the empty `...\SMS\CRLs` and `...\SMS\CTLs` keys
+//! (CryptoAPI creates all three subkeys when it opens a system store).
+//! Binary values are `"Blob"=hex:0b,00,...`, wrapped the way regedit wraps
+//! them: the column starts after `"Blob"=hex:`; after each byte that has a
+//! successor a comma is written and the column advances by 3; once it
+//! reaches 76 the line ends in `\` and the next starts with two spaces. So
+//! the first line holds 22 bytes, continuation lines 25 (78 characters with
+//! the backslash), and no line passes 80 characters.
 //!
-//! **Reading** accepts REGEDIT5 (UTF-16LE with BOM) and REGEDIT4 (`REGEDIT4`
-//! header, ANSI/UTF-8), LF or CRLF, any wrapping width, comments (`;`),
-//! missing parent sections, `hex(3):` as a spelling of `hex:`, and other keys
-//! and values (ignored, each reported as a [`RegNote`] with its line). It
-//! rejects, with 1-based line and column: a REGEDIT5 header in a file that is
-//! not UTF-16LE (and any other encoding it cannot place), odd hex digits, a
-//! dangling continuation, a `Blob` under a key that is not a 40-hex
-//! thumbprint, a thumbprint that does not match its certificate, and a
-//! malformed `Blob` element.
+//! **Reading** accepts any export regedit or `reg export` writes: REGEDIT5
+//! (UTF-16LE with BOM) and REGEDIT4 (`REGEDIT4` header, ANSI/UTF-8), LF or
+//! CRLF, any wrapping width, comments (`;`), missing parent sections,
+//! `hex(3):` as a spelling of `hex:`, and any other keys and values (kept in
+//! the file, each reported as a [`RegNote`] with its line). The certificates
+//! are the `Blob` values under `...\SystemCertificates\<store>\Certificates\<thumbprint>`;
+//! `Blob` values under `CRLs\` and `CTLs\` are noted, not read as
+//! certificates. For each certificate the reader records the byte span its
+//! `Blob` value occupies in the file ([`ParsedReg::blob_spans`]), so that
+//! [`splice_blobs`] can rewrite the repaired values and copy every other
+//! byte as it was. It rejects, with 1-based line and column: a REGEDIT5
+//! header in a file that is not UTF-16LE (and any other encoding it cannot
+//! place), odd hex digits, a dangling continuation, a `Blob` under a
+//! certificate-store key that is not a 40-hex thumbprint, a thumbprint that
+//! does not match its certificate, and a malformed `Blob` element.
+//!
+//! The reader never builds a `String` of the file. REGEDIT4 text is read in
+//! place; REGEDIT5 text is narrowed to one byte per UTF-16 code unit (ASCII
+//! as itself, every other unit as `0x80`, which is never structural) in one
+//! pass that is a plain copy for all-ASCII text, the common case. Names and
+//! paths that go into notes are decoded from the original bytes. Hex is
+//! decoded through a 256-entry table, with a fast path for regedit's
+//! `xx,xx,...` layout.
 //!
 //! `write_reg(parse_reg(b)) == b` for every file `write_reg` produces.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use super::element::{ReadMode, SerializedElement};
 use super::error::{FormatError, RegError};
@@ -32,6 +50,7 @@ use super::limits::Limits;
 use super::registry::{
     check_key, KeyMismatch, RegistryCertificate, RegistryStore, SYSTEM_CERTIFICATES,
 };
+use super::thumbprint::Thumbprint;
 
 /// The two `.reg` dialects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -41,6 +60,29 @@ pub enum RegEncoding {
     Regedit5,
     /// `REGEDIT4`, single-byte text.
     Regedit4,
+}
+
+impl RegEncoding {
+    /// Bytes per code unit in the file.
+    fn unit(self) -> usize {
+        match self {
+            RegEncoding::Regedit5 => 2,
+            RegEncoding::Regedit4 => 1,
+        }
+    }
+
+    /// Encodes ASCII text the way a file of this dialect holds it (no BOM).
+    fn encode_ascii(self, text: &str, out: &mut Vec<u8>) {
+        match self {
+            RegEncoding::Regedit5 => {
+                out.reserve(text.len() * 2);
+                for u in text.encode_utf16() {
+                    out.extend_from_slice(&u.to_le_bytes());
+                }
+            }
+            RegEncoding::Regedit4 => out.extend_from_slice(text.as_bytes()),
+        }
+    }
 }
 
 const REGEDIT5_HEADER: &str = "Windows Registry Editor Version 5.00";
@@ -67,27 +109,25 @@ pub fn write_reg(store: &RegistryStore<'_>, encoding: RegEncoding) -> Vec<u8> {
         );
         blob.clear();
         c.element.write_to(&mut blob);
-        write_hex_value(&mut text, "Blob", &blob);
-        text.push_str("\r\n");
+        write_hex_value(&mut text, "Blob", &blob, "\r\n");
+        text.push_str("\r\n\r\n");
     }
-    match encoding {
-        RegEncoding::Regedit5 => {
-            let mut out = Vec::with_capacity(2 + text.len() * 2);
-            out.extend_from_slice(&[0xFF, 0xFE]);
-            for u in text.encode_utf16() {
-                out.extend_from_slice(&u.to_le_bytes());
-            }
-            out
-        }
-        RegEncoding::Regedit4 => text.into_bytes(),
+    let _ = write!(text, "[{root}\\CRLs]\r\n\r\n[{root}\\CTLs]\r\n\r\n");
+    let mut out = Vec::new();
+    if encoding == RegEncoding::Regedit5 {
+        out.reserve(2 + text.len() * 2);
+        out.extend_from_slice(&[0xFF, 0xFE]);
     }
+    encoding.encode_ascii(&text, &mut out);
+    out
 }
 
-/// Appends `"name"=hex:..` with regedit's wrapping, ending in CRLF.
-fn write_hex_value(text: &mut String, name: &str, data: &[u8]) {
+/// Appends `"name"=hex:..` with regedit's wrapping, continuation lines
+/// ending in `\` + `newline`; no line end after the last byte.
+fn write_hex_value(text: &mut String, name: &str, data: &[u8], newline: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let prefix = format!("\"{name}\"=hex:");
-    text.reserve(prefix.len() + data.len() * 3 + data.len() / 25 * 5 + 2);
+    text.reserve(prefix.len() + data.len() * 3 + data.len() / 25 * (3 + newline.len()));
     text.push_str(&prefix);
     let mut column = prefix.len();
     for (i, b) in data.iter().enumerate() {
@@ -99,14 +139,15 @@ fn write_hex_value(text: &mut String, name: &str, data: &[u8]) {
         text.push(',');
         column += 3;
         if column >= HEX_LINE_LEN {
-            text.push_str("\\\r\n  ");
+            text.push('\\');
+            text.push_str(newline);
+            text.push_str("  ");
             column = 2;
         }
     }
-    text.push_str("\r\n");
 }
 
-/// Something the reader ignored, with its line.
+/// Something the reader ignored (and a fixer keeps as it is), with its line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RegNote {
     pub line: usize,
@@ -122,6 +163,11 @@ pub struct ParsedReg {
     pub notes: Vec<RegNote>,
     /// The line of each certificate's `Blob` value, in store order.
     pub blob_lines: Vec<usize>,
+    /// The bytes of the file each certificate's `Blob` value occupies, in
+    /// store (= file) order: from the value's first character (the `"` of
+    /// `"Blob"`, after any indent) to the end of its last line, without that
+    /// line's end (CR LF or LF). Continuation lines are inside the span.
+    pub blob_spans: Vec<Range<usize>>,
 }
 
 /// Parses a `.reg` file with the default limits.
@@ -135,21 +181,27 @@ pub fn parse_reg_with(
     mode: ReadMode,
     limits: &Limits,
 ) -> Result<ParsedReg, FormatError> {
-    let (text, encoding) = decode(bytes)?;
+    let text = decode(bytes)?;
+    let mut lines = Lines {
+        text: &text.narrow,
+        pos: 0,
+        line: 0,
+    };
+    // The header (checked by `decode`).
+    lines.next();
     Parser {
-        lines: text
-            .split('\n')
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-            .peekable(),
+        text: &text,
+        lines: lines.peekable(),
         mode,
         limits,
         notes: Vec::new(),
         certificates: Vec::new(),
         blob_lines: Vec::new(),
+        blob_spans: Vec::new(),
         store_name: None,
+        scratch: Vec::new(),
     }
-    .run(encoding)
+    .run()
 }
 
 fn encoding_error(line: usize, message: impl Into<String>) -> FormatError {
@@ -160,8 +212,47 @@ fn encoding_error(line: usize, message: impl Into<String>) -> FormatError {
     .into()
 }
 
-/// Decodes the file into text and says which dialect it is.
-fn decode(bytes: &[u8]) -> Result<(String, RegEncoding), FormatError> {
+/// The text of an export, one byte per code unit: ASCII as itself; in
+/// REGEDIT5 every other UTF-16 code unit as `0x80` (REGEDIT4 bytes are
+/// kept as they are). Structural characters are all ASCII, so the parser
+/// works on these bytes and offsets map back to the file by `base + i * unit`.
+struct Text<'a> {
+    file: &'a [u8],
+    narrow: Cow<'a, [u8]>,
+    base: usize,
+    encoding: RegEncoding,
+    /// REGEDIT4 text that is not valid UTF-8 (read as Latin-1).
+    latin1: bool,
+}
+
+impl Text<'_> {
+    /// The file offset of narrow index `i`.
+    fn offset(&self, i: usize) -> usize {
+        self.base + i * self.encoding.unit()
+    }
+
+    /// The characters of narrow range `r`, decoded from the file.
+    fn string(&self, r: Range<usize>) -> String {
+        let narrow = &self.narrow[r.clone()];
+        if narrow.is_ascii() {
+            return narrow.iter().map(|&b| b as char).collect();
+        }
+        let raw = &self.file[self.offset(r.start)..self.offset(r.end)];
+        match self.encoding {
+            RegEncoding::Regedit5 => char::decode_utf16(
+                raw.chunks_exact(2)
+                    .map(|p| u16::from_le_bytes([p[0], p[1]])),
+            )
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+            RegEncoding::Regedit4 if self.latin1 => raw.iter().map(|&b| b as char).collect(),
+            RegEncoding::Regedit4 => String::from_utf8_lossy(raw).into_owned(),
+        }
+    }
+}
+
+/// Decodes the file into one byte per code unit and says which dialect it is.
+fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
     if let Some(body) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         if body.len() % 2 != 0 {
             let line = 1 + body.chunks_exact(2).filter(|p| p == &[b'\n', 0]).count();
@@ -170,34 +261,20 @@ fn decode(bytes: &[u8]) -> Result<(String, RegEncoding), FormatError> {
                 "UTF-16LE text with an odd number of bytes",
             ));
         }
-        let units = body
-            .chunks_exact(2)
-            .map(|p| u16::from_le_bytes([p[0], p[1]]));
-        let mut text = String::with_capacity(body.len() / 2);
-        let mut line = 1;
-        for r in char::decode_utf16(units) {
-            match r {
-                Ok(c) => {
-                    if c == '\n' {
-                        line += 1;
-                    }
-                    text.push(c);
-                }
-                Err(e) => {
-                    return Err(encoding_error(
-                        line,
-                        format!("unpaired UTF-16 surrogate {:#06x}", e.unpaired_surrogate()),
-                    ))
-                }
-            }
-        }
-        if !text.starts_with(REGEDIT5_HEADER) {
+        let narrow = narrow_utf16(body)?;
+        if !narrow.starts_with(REGEDIT5_HEADER.as_bytes()) {
             return Err(encoding_error(
                 1,
                 format!("a UTF-16LE file must start with `{REGEDIT5_HEADER}`"),
             ));
         }
-        return Ok((text, RegEncoding::Regedit5));
+        return Ok(Text {
+            file: bytes,
+            narrow: Cow::Owned(narrow),
+            base: 2,
+            encoding: RegEncoding::Regedit5,
+            latin1: false,
+        });
     }
     if bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(encoding_error(
@@ -205,16 +282,23 @@ fn decode(bytes: &[u8]) -> Result<(String, RegEncoding), FormatError> {
             "UTF-16 big-endian (BOM FE FF); regedit writes UTF-16LE",
         ));
     }
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = match std::str::from_utf8(body) {
-        Ok(t) => t.to_owned(),
-        // REGEDIT4 files are ANSI: read them as Latin-1.
-        Err(_) => body.iter().map(|&b| b as char).collect(),
+    let base = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
     };
-    if text.starts_with(REGEDIT4_HEADER) {
-        return Ok((text, RegEncoding::Regedit4));
+    let body = &bytes[base..];
+    if body.starts_with(REGEDIT4_HEADER.as_bytes()) {
+        return Ok(Text {
+            file: bytes,
+            narrow: Cow::Borrowed(body),
+            base,
+            encoding: RegEncoding::Regedit4,
+            // REGEDIT4 files are ANSI: what is not UTF-8 is read as Latin-1.
+            latin1: std::str::from_utf8(body).is_err(),
+        });
     }
-    if text.starts_with(REGEDIT5_HEADER) {
+    if body.starts_with(REGEDIT5_HEADER.as_bytes()) {
         return Err(encoding_error(
             1,
             "a REGEDIT5 header in a file that is not UTF-16LE with a byte-order mark (regedit writes REGEDIT5 as UTF-16LE)",
@@ -229,53 +313,190 @@ fn decode(bytes: &[u8]) -> Result<(String, RegEncoding), FormatError> {
     ))
 }
 
-/// Reads logical entries line by line; `I` yields (1-based line, text).
-struct Parser<'t, 'l, I: Iterator<Item = (usize, &'t str)>> {
-    lines: std::iter::Peekable<I>,
+/// UTF-16LE code units to one byte each (ASCII as itself, others `0x80`),
+/// refusing unpaired surrogates. All-ASCII text is one copying pass.
+fn narrow_utf16(body: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let mut narrow = vec![0u8; body.len() / 2];
+    let mut high = 0u8;
+    for (d, p) in narrow.iter_mut().zip(body.chunks_exact(2)) {
+        *d = p[0];
+        high |= p[1] | (p[0] & 0x80);
+    }
+    if high == 0 {
+        return Ok(narrow);
+    }
+    // Some code unit is not ASCII: mark them and check the surrogates.
+    let mut line = 1;
+    let mut pending_high: Option<u16> = None;
+    for (d, p) in narrow.iter_mut().zip(body.chunks_exact(2)) {
+        let u = u16::from_le_bytes([p[0], p[1]]);
+        let unpaired = |s: u16| encoding_error(line, format!("unpaired UTF-16 surrogate {s:#06x}"));
+        match u {
+            0xD800..=0xDBFF => {
+                if let Some(h) = pending_high {
+                    return Err(unpaired(h));
+                }
+                pending_high = Some(u);
+            }
+            0xDC00..=0xDFFF => {
+                if pending_high.take().is_none() {
+                    return Err(unpaired(u));
+                }
+            }
+            _ => {
+                if let Some(h) = pending_high {
+                    return Err(unpaired(h));
+                }
+            }
+        }
+        if u == u16::from(b'\n') {
+            line += 1;
+        }
+        if u >= 0x80 {
+            *d = 0x80;
+        }
+    }
+    if let Some(h) = pending_high {
+        return Err(encoding_error(
+            line,
+            format!("unpaired UTF-16 surrogate {h:#06x}"),
+        ));
+    }
+    Ok(narrow)
+}
+
+/// One physical line: its 1-based number, where it starts (narrow index),
+/// and its text without the line end (`\n`, and one `\r` before it).
+#[derive(Clone, Copy)]
+struct Line<'t> {
+    no: usize,
+    start: usize,
+    text: &'t [u8],
+}
+
+impl Line<'_> {
+    fn end(&self) -> usize {
+        self.start + self.text.len()
+    }
+}
+
+struct Lines<'t> {
+    text: &'t [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl<'t> Iterator for Lines<'t> {
+    type Item = Line<'t>;
+    fn next(&mut self) -> Option<Line<'t>> {
+        if self.pos > self.text.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.text[start..];
+        let (mut text, next) = match memchr::memchr(b'\n', rest) {
+            Some(n) => (&rest[..n], start + n + 1),
+            None => (rest, self.text.len() + 1),
+        };
+        if let [head @ .., b'\r'] = text {
+            text = head;
+        }
+        self.pos = next;
+        self.line += 1;
+        Some(Line {
+            no: self.line,
+            start,
+            text,
+        })
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
+}
+
+fn trim_start(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| is_space(b)).count();
+    &s[n..]
+}
+
+fn trim_end(s: &[u8]) -> &[u8] {
+    let n = s.iter().rev().take_while(|&&b| is_space(b)).count();
+    &s[..s.len() - n]
+}
+
+fn is_blank(s: &[u8]) -> bool {
+    s.iter().all(|&b| is_space(b))
+}
+
+/// Reads logical entries line by line.
+struct Parser<'t, 'l> {
+    text: &'t Text<'t>,
+    lines: std::iter::Peekable<Lines<'t>>,
     mode: ReadMode,
     limits: &'l Limits,
     notes: Vec<RegNote>,
     certificates: Vec<RegistryCertificate<'static>>,
     blob_lines: Vec<usize>,
+    blob_spans: Vec<Range<usize>>,
     store_name: Option<String>,
+    /// Decoded bytes of the `Blob` being read.
+    scratch: Vec<u8>,
 }
 
-/// The key a section names, relative to the certificate stores.
+/// The key a section names, relative to the certificate stores. Ranges are
+/// relative to the path.
 enum KeyKind {
     /// `...\SystemCertificates\<store>` or below, not a certificate key.
     Store,
-    /// `...\SystemCertificates\<store>\{Certificates,CRLs,CTLs}\<name>`.
-    Entry {
-        store: String,
-        name: String,
+    /// `...\SystemCertificates\<store>\Certificates\<name>`.
+    Certificate {
+        store: Range<usize>,
+        name: Range<usize>,
+    },
+    /// `...\SystemCertificates\<store>\{CRLs,CTLs}\<name>`.
+    CrlOrCtl {
+        name: Range<usize>,
     },
     Other,
 }
 
-fn classify_key(path: &str) -> KeyKind {
-    let lower = path.to_ascii_lowercase();
-    let prefix = SYSTEM_CERTIFICATES.to_ascii_lowercase();
-    let Some(rest) = lower
-        .strip_prefix(&prefix)
-        .and_then(|r| r.strip_prefix('\\'))
-    else {
+fn classify_key(path: &[u8]) -> KeyKind {
+    let prefix = SYSTEM_CERTIFICATES.as_bytes();
+    if path.len() <= prefix.len()
+        || !path[..prefix.len()].eq_ignore_ascii_case(prefix)
+        || path[prefix.len()] != b'\\'
+    {
         return KeyKind::Other;
-    };
-    let offset = path.len() - rest.len();
-    let parts: Vec<&str> = path[offset..].split('\\').collect();
-    match parts.as_slice() {
-        [_] | [_, _] => KeyKind::Store,
-        [store, container, name]
-            if ["certificates", "crls", "ctls"]
-                .contains(&container.to_ascii_lowercase().as_str()) =>
-        {
-            KeyKind::Entry {
-                store: store.to_string(),
-                name: name.to_string(),
+    }
+    let offset = prefix.len() + 1;
+    let mut parts = [0..0, 0..0, 0..0];
+    let mut count = 0;
+    let mut start = offset;
+    for (i, &b) in path.iter().enumerate().skip(offset) {
+        if b == b'\\' {
+            if count < 3 {
+                parts[count] = start..i;
             }
+            count += 1;
+            start = i + 1;
         }
-        [_, ..] => KeyKind::Store,
-        [] => KeyKind::Other,
+    }
+    if count < 3 {
+        parts[count] = start..path.len();
+    }
+    count += 1;
+    if count != 3 {
+        return KeyKind::Store;
+    }
+    let [store, container, name] = parts;
+    let container = &path[container];
+    if container.eq_ignore_ascii_case(b"certificates") {
+        KeyKind::Certificate { store, name }
+    } else if container.eq_ignore_ascii_case(b"crls") || container.eq_ignore_ascii_case(b"ctls") {
+        KeyKind::CrlOrCtl { name }
+    } else {
+        KeyKind::Store
     }
 }
 
@@ -288,11 +509,18 @@ fn syntax(line: usize, column: usize, message: impl Into<String>) -> FormatError
     .into()
 }
 
-impl<'t, I: Iterator<Item = (usize, &'t str)>> Parser<'t, '_, I> {
-    fn check_len(&self, line: usize, text: &str) -> Result<(), FormatError> {
-        if text.len() > self.limits.max_reg_line_len {
+/// The key a value belongs to: its line and its path (narrow range).
+#[derive(Clone)]
+struct Key {
+    line: usize,
+    path: Range<usize>,
+}
+
+impl<'t> Parser<'t, '_> {
+    fn check_len(&self, l: &Line<'_>) -> Result<(), FormatError> {
+        if l.text.len() > self.limits.max_reg_line_len {
             return Err(syntax(
-                line,
+                l.no,
                 self.limits.max_reg_line_len + 1,
                 format!(
                     "line longer than the limit of {} characters",
@@ -303,72 +531,91 @@ impl<'t, I: Iterator<Item = (usize, &'t str)>> Parser<'t, '_, I> {
         Ok(())
     }
 
-    fn run(mut self, encoding: RegEncoding) -> Result<ParsedReg, FormatError> {
-        // Header (already checked by `decode`).
-        self.lines.next();
-        let mut key: Option<(usize, String)> = None;
+    fn path(&self, key: &Key) -> String {
+        self.text.string(key.path.clone())
+    }
+
+    fn run(mut self) -> Result<ParsedReg, FormatError> {
+        let mut key: Option<Key> = None;
         let mut blob_seen_for_key = false;
-        while let Some((line, raw)) = self.lines.next() {
-            self.check_len(line, raw)?;
-            let text = raw.trim_start();
-            if text.is_empty() || text.starts_with(';') {
+        while let Some(l) = self.lines.next() {
+            self.check_len(&l)?;
+            let raw = l.text;
+            let text = trim_start(raw);
+            let indent = raw.len() - text.len();
+            if text.is_empty() || text[0] == b';' {
                 continue;
             }
-            if let Some(rest) = text.strip_prefix('[') {
-                let Some(path) = rest.trim_end().strip_suffix(']') else {
-                    return Err(syntax(line, raw.len() + 1, "a key line must end with `]`"));
+            if text[0] == b'[' {
+                let inner = trim_end(&text[1..]);
+                let Some(path) = inner.strip_suffix(b"]") else {
+                    return Err(syntax(l.no, raw.len() + 1, "a key line must end with `]`"));
                 };
-                if path.starts_with('-') {
-                    self.note(line, format!("key deletion `[{path}]` ignored"));
+                let from = l.start + indent + 1;
+                let k = Key {
+                    line: l.no,
+                    path: from..from + path.len(),
+                };
+                if path.starts_with(b"-") {
+                    let p = self.path(&k);
+                    self.note(l.no, format!("key deletion `[{p}]` ignored"));
                     key = None;
                 } else {
-                    key = Some((line, path.to_owned()));
                     if let KeyKind::Other = classify_key(path) {
+                        let p = self.path(&k);
                         self.note(
-                            line,
-                            format!("key `{path}` is not under {SYSTEM_CERTIFICATES}: ignored"),
+                            l.no,
+                            format!("key `{p}` is not under {SYSTEM_CERTIFICATES}: ignored"),
                         );
                     }
+                    key = Some(k);
                 }
                 blob_seen_for_key = false;
                 continue;
             }
-            let indent = raw.len() - text.len();
-            let (name, after_name) = parse_value_name(text).ok_or_else(|| {
-                syntax(
-                    line,
+            let Some((name, after_name)) = parse_value_name(text) else {
+                return Err(syntax(
+                    l.no,
                     indent + 1,
                     "expected `[key]`, `\"name\"=value`, `@=value` or a `;` comment",
-                )
-            })?;
-            let value = after_name.trim_start();
-            let value_col = indent + (text.len() - value.len()) + 1;
+                ));
+            };
+            let value = trim_start(&text[after_name..]);
+            let value_at = raw.len() - value.len();
             let binary = value
-                .strip_prefix("hex:")
-                .or_else(|| value.strip_prefix("hex(3):"))
+                .strip_prefix(b"hex:")
+                .or_else(|| value.strip_prefix(b"hex(3):"))
                 .map(|v| (v, value.len() - v.len()));
-            let Some((key_line, path)) = key.clone() else {
-                self.skip_continuations(line, value)?;
-                self.note(line, "value outside any key ignored");
+            let Some(k) = key.clone() else {
+                self.skip_continuations(l, value)?;
+                self.note(l.no, "value outside any key ignored");
                 continue;
             };
-            let is_blob = name.eq_ignore_ascii_case("Blob");
-            match (is_blob, binary) {
-                (true, Some((hex, prefix_len))) => {
-                    let bytes = self.read_hex(line, value_col + prefix_len, hex)?;
+            let kind = classify_key(&self.text.narrow[k.path.clone()]);
+            let is_blob = name.is_blob(text);
+            match (is_blob, binary, kind) {
+                (true, Some(_), KeyKind::Other) | (_, None, _) | (false, _, _) => {
+                    self.skip_continuations(l, value)?;
+                    let n = name.unescaped(self.text, l.start + indent);
+                    let p = self.path(&k);
+                    self.note(l.no, format!("value `{n}` under `{p}` ignored"));
+                }
+                (true, Some((hex, prefix_len)), kind) => {
+                    let mut bytes = std::mem::take(&mut self.scratch);
+                    bytes.clear();
+                    let hex_at = value_at + prefix_len;
+                    let end = self.read_hex(l, hex_at, hex, &mut bytes)?;
                     if blob_seen_for_key {
                         return Err(syntax(
-                            line,
+                            l.no,
                             indent + 1,
                             "a second `Blob` value under the same key",
                         ));
                     }
                     blob_seen_for_key = true;
-                    self.certificate(line, key_line, &path, bytes)?;
-                }
-                _ => {
-                    self.skip_continuations(line, value)?;
-                    self.note(line, format!("value `{name}` under `{path}` ignored"));
+                    let span = self.text.offset(l.start + indent)..self.text.offset(end);
+                    self.entry(l.no, &k, kind, &bytes, span)?;
+                    self.scratch = bytes;
                 }
             }
         }
@@ -377,9 +624,10 @@ impl<'t, I: Iterator<Item = (usize, &'t str)>> Parser<'t, '_, I> {
                 name: self.store_name.unwrap_or_else(|| "SMS".to_owned()),
                 certificates: self.certificates,
             },
-            encoding,
+            encoding: self.text.encoding,
             notes: self.notes,
             blob_lines: self.blob_lines,
+            blob_spans: self.blob_spans,
         })
     }
 
@@ -390,98 +638,108 @@ impl<'t, I: Iterator<Item = (usize, &'t str)>> Parser<'t, '_, I> {
         });
     }
 
-    /// Consumes the continuation lines of a value that is being ignored.
-    fn skip_continuations(
-        &mut self,
-        mut line: usize,
-        mut text: &'t str,
-    ) -> Result<(), FormatError> {
-        while text.trim_end().ends_with('\\') {
-            match self.lines.peek() {
-                Some(&(l, next))
-                    if !next.trim().is_empty() && !next.trim_start().starts_with('[') =>
-                {
-                    self.check_len(l, next)?;
-                    self.lines.next();
-                    line = l;
-                    text = next;
-                }
-                _ => return Err(RegError::DanglingContinuation { line }.into()),
+    /// The next line, if it continues a value (not blank, not a key line).
+    fn continuation(&mut self, after: usize) -> Result<Line<'t>, FormatError> {
+        match self.lines.peek() {
+            Some(next) if !is_blank(next.text) && !trim_start(next.text).starts_with(b"[") => {
+                let next = *next;
+                self.check_len(&next)?;
+                self.lines.next();
+                Ok(next)
             }
+            _ => Err(RegError::DanglingContinuation { line: after }.into()),
+        }
+    }
+
+    /// Consumes the continuation lines of a value that is being ignored.
+    fn skip_continuations(&mut self, l: Line<'t>, value: &'t [u8]) -> Result<(), FormatError> {
+        let (mut line, mut text) = (l.no, value);
+        while trim_end(text).ends_with(b"\\") {
+            let next = self.continuation(line)?;
+            line = next.no;
+            text = next.text;
         }
         Ok(())
     }
 
-    /// Reads comma-separated hex bytes, following `\` continuations.
-    /// `column` is the 1-based column where `hex` starts on `line`.
+    /// Reads comma-separated hex bytes into `out`, following `\`
+    /// continuations. `hex` starts at 0-based column `at` of line `l`.
+    /// Returns the narrow index where the value's last line ends.
     fn read_hex(
         &mut self,
-        mut line: usize,
-        mut column: usize,
-        mut hex: &'t str,
-    ) -> Result<Vec<u8>, FormatError> {
-        let mut out = Vec::with_capacity(hex.len() / 3 + 1);
+        l: Line<'t>,
+        at: usize,
+        hex: &'t [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, FormatError> {
+        out.reserve(hex.len() / 3 + 1);
+        let (mut line, mut column, mut hex, mut end) = (l.no, at + 1, hex, l.end());
         loop {
-            let trimmed = hex.trim_end();
-            let (body, continues) = match trimmed.strip_suffix('\\') {
+            let trimmed = trim_end(hex);
+            let (body, continues) = match trimmed.strip_suffix(b"\\") {
                 Some(b) => (b, true),
                 None => (trimmed, false),
             };
-            parse_hex_bytes(body, line, column, &mut out)?;
+            parse_hex_bytes(body, line, column, out)?;
             if !continues {
-                return Ok(out);
+                return Ok(end);
             }
-            match self.lines.peek() {
-                Some(&(l, next))
-                    if !next.trim().is_empty() && !next.trim_start().starts_with('[') =>
-                {
-                    self.check_len(l, next)?;
-                    self.lines.next();
-                    let stripped = next.trim_start();
-                    column = next.len() - stripped.len() + 1;
-                    line = l;
-                    hex = stripped;
-                }
-                _ => return Err(RegError::DanglingContinuation { line }.into()),
-            }
+            let next = self.continuation(line)?;
+            let stripped = trim_start(next.text);
+            column = next.text.len() - stripped.len() + 1;
+            line = next.no;
+            hex = stripped;
+            end = next.end();
         }
     }
 
-    fn certificate(
+    /// A `Blob` value under key `k`: a certificate, or a CRL or CTL of the
+    /// store (noted and kept as it is).
+    fn entry(
         &mut self,
         line: usize,
-        key_line: usize,
-        path: &str,
-        bytes: Vec<u8>,
+        k: &Key,
+        kind: KeyKind,
+        bytes: &[u8],
+        span: Range<usize>,
     ) -> Result<(), FormatError> {
-        let (store, name) = match classify_key(path) {
-            KeyKind::Entry { store, name } => (store, name),
-            _ => {
-                return Err(RegError::NotAThumbprintKey {
-                    line,
-                    key: path.to_owned(),
-                }
-                .into())
+        let not_a_thumbprint = |p: &Self| -> FormatError {
+            RegError::NotAThumbprintKey {
+                line,
+                key: p.path(k),
             }
+            .into()
         };
-        let element = SerializedElement::parse(&bytes, 0, self.mode)
+        let at = k.path.start;
+        let (store, name) = match kind {
+            KeyKind::Certificate { store, name } => (store, name),
+            KeyKind::CrlOrCtl { name } => {
+                let named = &self.text.narrow[at + name.start..at + name.end];
+                if !(named.len() == 40 && named.iter().all(u8::is_ascii_hexdigit)) {
+                    return Err(not_a_thumbprint(self));
+                }
+                let p = self.path(k);
+                self.note(
+                    line,
+                    format!("`Blob` under `{p}` is a CRL or CTL of the store, not a certificate: kept as it is"),
+                );
+                return Ok(());
+            }
+            KeyKind::Store | KeyKind::Other => return Err(not_a_thumbprint(self)),
+        };
+        let element = SerializedElement::parse(bytes, 0, self.mode)
             .map_err(|source| RegError::Blob {
                 line,
                 source: Box::new(source),
             })?
             .into_owned();
-        let thumbprint = match check_key(&name, &element) {
+        let name = self.text.string(at + name.start..at + name.end);
+        let thumbprint: Thumbprint = match check_key(&name, &element) {
             Ok(t) => t,
-            Err(KeyMismatch::NotAThumbprint) => {
-                return Err(RegError::NotAThumbprintKey {
-                    line,
-                    key: path.to_owned(),
-                }
-                .into())
-            }
+            Err(KeyMismatch::NotAThumbprint) => return Err(not_a_thumbprint(self)),
             Err(KeyMismatch::Mismatch { computed }) => {
                 return Err(RegError::ThumbprintMismatch {
-                    line: key_line,
+                    line: k.line,
                     key: name,
                     computed,
                 }
@@ -489,63 +747,156 @@ impl<'t, I: Iterator<Item = (usize, &'t str)>> Parser<'t, '_, I> {
             }
         };
         if self.store_name.is_none() {
-            self.store_name = Some(store);
+            self.store_name = Some(self.text.string(at + store.start..at + store.end));
         }
         self.certificates.push(RegistryCertificate {
             thumbprint,
             element,
         });
         self.blob_lines.push(line);
+        self.blob_spans.push(span);
         Ok(())
     }
 }
 
-/// Splits `"name"=rest` or `@=rest`; returns the unescaped name and `rest`.
-fn parse_value_name(text: &str) -> Option<(String, &str)> {
-    if let Some(rest) = text.strip_prefix('@') {
-        return rest
-            .trim_start()
-            .strip_prefix('=')
-            .map(|r| (String::new(), r));
+/// A value's name as it appears in the line: `@` (the default value) or the
+/// characters between the quotes (narrow range relative to the value's text),
+/// still escaped when `escaped`.
+struct ValueName {
+    quoted: Option<Range<usize>>,
+    escaped: bool,
+}
+
+impl ValueName {
+    /// Whether the (unescaped) name is `Blob`, in any case.
+    fn is_blob(&self, text: &[u8]) -> bool {
+        let Some(r) = &self.quoted else { return false };
+        let raw = &text[r.clone()];
+        if !self.escaped {
+            return raw.eq_ignore_ascii_case(b"Blob");
+        }
+        let mut unescaped = Vec::with_capacity(raw.len());
+        let mut it = raw.iter();
+        while let Some(&c) = it.next() {
+            unescaped.push(if c == b'\\' {
+                *it.next().unwrap_or(&c)
+            } else {
+                c
+            });
+        }
+        unescaped.eq_ignore_ascii_case(b"Blob")
     }
-    let rest = text.strip_prefix('"')?;
-    let mut name = String::new();
-    let mut chars = rest.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => {
-                let (_, e) = chars.next()?;
-                name.push(e);
+
+    /// The unescaped name, decoded from the file; `at` is the narrow index
+    /// of the value's text.
+    fn unescaped(&self, text: &Text<'_>, at: usize) -> String {
+        let Some(r) = &self.quoted else {
+            return String::new();
+        };
+        let raw = text.string(at + r.start..at + r.end);
+        if !self.escaped {
+            return raw;
+        }
+        let mut name = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => name.extend(chars.next()),
+                c => name.push(c),
             }
-            '"' => {
-                let after = rest[i + 1..].trim_start();
-                return after.strip_prefix('=').map(|r| (name, r));
+        }
+        name
+    }
+}
+
+/// Splits `"name"=rest` or `@=rest`; returns the name and where `rest` starts.
+fn parse_value_name(text: &[u8]) -> Option<(ValueName, usize)> {
+    let after_eq = |from: usize| -> Option<usize> {
+        let rest = trim_start(&text[from..]);
+        rest.strip_prefix(b"=").map(|r| text.len() - r.len())
+    };
+    if text.first() == Some(&b'@') {
+        let rest = after_eq(1)?;
+        return Some((
+            ValueName {
+                quoted: None,
+                escaped: false,
+            },
+            rest,
+        ));
+    }
+    if text.first() != Some(&b'"') {
+        return None;
+    }
+    let mut escaped = false;
+    let mut i = 1;
+    while i < text.len() {
+        match text[i] {
+            b'\\' => {
+                if i + 1 >= text.len() {
+                    return None;
+                }
+                escaped = true;
+                i += 2;
             }
-            c => name.push(c),
+            b'"' => {
+                let rest = after_eq(i + 1)?;
+                return Some((
+                    ValueName {
+                        quoted: Some(1..i),
+                        escaped,
+                    },
+                    rest,
+                ));
+            }
+            _ => i += 1,
         }
     }
     None
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// Hex digit values; `0xFF` for every byte that is not a hex digit.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFF_u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn hex_digit(b: u8) -> Option<u8> {
+    let v = HEX_VALUE[b as usize];
+    (v < 16).then_some(v)
 }
 
 /// Parses `0b,00,4d` (spaces around tokens allowed, a trailing comma
-/// allowed) into `out`. Errors carry the 1-based column on `line`.
+/// allowed) into `out`. Errors carry the 1-based column on `line`, where
+/// `body` starts at `column`.
 fn parse_hex_bytes(
-    body: &str,
+    b: &[u8],
     line: usize,
     column: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), FormatError> {
-    let b = body.as_bytes();
+    // Fast path: regedit's `xx,` tokens.
     let mut i = 0;
+    while i + 3 <= b.len() {
+        let (h, l) = (HEX_VALUE[b[i] as usize], HEX_VALUE[b[i + 1] as usize]);
+        if (h | l) > 15 || b[i + 2] != b',' {
+            break;
+        }
+        out.push(h << 4 | l);
+        i += 3;
+    }
+    // Everything else: spaces, the last byte, and errors.
     while i < b.len() {
         while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
             i += 1;
@@ -566,10 +917,15 @@ fn parse_hex_bytes(
             break;
         }
         if let Some(bad) = token.iter().position(|&c| hex_digit(c).is_none()) {
+            let shown = if token[bad] < 0x80 {
+                (token[bad] as char).to_string()
+            } else {
+                "non-ASCII character".to_owned()
+            };
             return Err(syntax(
                 line,
                 column + start + bad,
-                format!("`{}` is not a hex digit", token[bad] as char),
+                format!("`{shown}` is not a hex digit"),
             ));
         }
         if token.len() != 2 {
@@ -580,7 +936,7 @@ fn parse_hex_bytes(
             }
             .into());
         }
-        out.push(hex_digit(token[0]).unwrap_or(0) << 4 | hex_digit(token[1]).unwrap_or(0));
+        out.push(HEX_VALUE[token[0] as usize] << 4 | HEX_VALUE[token[1] as usize]);
         if at_comma {
             i += 1;
         } else if i < b.len() {
@@ -588,6 +944,115 @@ fn parse_hex_bytes(
         }
     }
     Ok(())
+}
+
+/// Rewrites the `Blob` values of some certificates of a parsed export and
+/// copies every other byte of `original` as it is: keys, other values,
+/// comments, blank lines, the wrapping of untouched values, line ends and
+/// encoding. Each `(index, element)` replaces the value of
+/// `parsed.store.certificates[index]` (its span in
+/// [`ParsedReg::blob_spans`]) with `"Blob"=hex:...` in regedit's wrapping,
+/// in the file's encoding, with the line end that follows the value in the
+/// file (or, at the end of a file without one, the header's).
+pub fn splice_blobs(
+    original: &[u8],
+    parsed: &ParsedReg,
+    replacements: &[(usize, SerializedElement<'_>)],
+) -> Vec<u8> {
+    let mut order: Vec<&(usize, SerializedElement<'_>)> = replacements.iter().collect();
+    order.sort_by_key(|(i, _)| *i);
+    let encoding = parsed.encoding;
+    let mut out = Vec::with_capacity(original.len() + replacements.len() * 64);
+    let (mut pos, mut text, mut blob) = (0, String::new(), Vec::new());
+    for (i, e) in order {
+        let Some(span) = parsed.blob_spans.get(*i) else {
+            continue;
+        };
+        if span.start < pos {
+            continue;
+        }
+        out.extend_from_slice(&original[pos..span.start]);
+        blob.clear();
+        e.write_to(&mut blob);
+        text.clear();
+        write_hex_value(
+            &mut text,
+            "Blob",
+            &blob,
+            line_end(original, encoding, span.end),
+        );
+        encoding.encode_ascii(&text, &mut out);
+        pos = span.end;
+    }
+    out.extend_from_slice(&original[pos..]);
+    out
+}
+
+/// The line end at file offset `at` (CR LF or LF), or else the header line's.
+fn line_end(file: &[u8], encoding: RegEncoding, at: usize) -> &'static str {
+    let unit = encoding.unit();
+    let is = |i: usize, c: u8| match encoding {
+        RegEncoding::Regedit5 => file.get(i..i + 2) == Some(&[c, 0][..]),
+        RegEncoding::Regedit4 => file.get(i) == Some(&c),
+    };
+    if is(at, b'\r') && is(at + unit, b'\n') {
+        return "\r\n";
+    }
+    if is(at, b'\n') {
+        return "\n";
+    }
+    let start = if encoding == RegEncoding::Regedit5 {
+        2
+    } else {
+        0
+    };
+    let mut i = start;
+    while i + unit <= file.len() {
+        if is(i, b'\n') {
+            return if i >= start + unit && is(i - unit, b'\r') {
+                "\r\n"
+            } else {
+                "\n"
+            };
+        }
+        i += unit;
+    }
+    "\r\n"
+}
+
+/// The first byte (an offset in `b`) at which two exports differ outside
+/// their `Blob` spans, or `None` when every byte outside them is the same
+/// (and both have as many spans). `a` and `b` pair a file with its
+/// [`ParsedReg::blob_spans`].
+pub fn first_difference_outside_blobs(
+    a: (&[u8], &[Range<usize>]),
+    b: (&[u8], &[Range<usize>]),
+) -> Option<usize> {
+    let gaps = |(file, spans): (&[u8], &[Range<usize>])| -> Vec<Range<usize>> {
+        let mut out = Vec::with_capacity(spans.len() + 1);
+        let mut pos = 0;
+        for s in spans {
+            out.push(pos..s.start);
+            pos = s.end;
+        }
+        out.push(pos..file.len());
+        out
+    };
+    let (ga, gb) = (gaps(a), gaps(b));
+    for (x, y) in ga.iter().zip(&gb) {
+        let (sx, sy) = (&a.0[x.clone()], &b.0[y.clone()]);
+        if sx != sy {
+            let at = sx.iter().zip(sy).position(|(p, q)| p != q);
+            return Some(y.start + at.unwrap_or(sx.len().min(sy.len())));
+        }
+    }
+    if ga.len() != gb.len() {
+        return Some(
+            gb.get(ga.len().min(gb.len()))
+                .map_or(b.0.len(), |g| g.start),
+        );
+    }
+    None
 }
 
 /// Byte offset of the start of 1-based `line` in a REGEDIT5 (UTF-16LE with

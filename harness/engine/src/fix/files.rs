@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use super::repair::stream_repair_with;
 use super::write::{backup_path, parent, RealSteps, TempOutput, WriteSteps};
 use super::{check_repair, CertificateRepair, InvariantViolation, Policy, StreamFixError};
 use crate::cmtrace::{CmTraceLog, LogClock, Severity};
-use crate::format::reg::{parse_reg, write_reg};
+use crate::format::reg::{self, parse_reg};
 use crate::format::registry;
 use crate::format::{
     self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader,
@@ -389,33 +390,30 @@ fn fix_whole_file(
 ) -> Result<(), FixError> {
     let input = &opts.input;
     let bytes = std::fs::read(input).map_err(io_err(input))?;
-    let (before, new_bytes) = match report.format {
+    let (before, original, new_bytes) = match report.format {
         FileFormat::Reg => {
+            // Only the Blob values of the certificates repaired change; every
+            // other byte of the export (other keys and values, comments,
+            // wrapping, line ends, encoding) is copied as it is.
             let parsed = parse_reg(&bytes, ReadMode::Strict).map_err(bad(input))?;
-            if write_reg(&parsed.store, parsed.encoding) != bytes {
-                return Err(FixError::Unsupported {
-                    path: input.clone(),
-                    message: "this .reg is not laid out exactly as `reg export` writes it (other keys or values, \
-                              other wrapping or line ends); certmig repairs only canonical exports, so nothing else \
-                              in the file can change. Re-export it, or convert it with `certmig fix IN -o OUT.sst`."
-                        .into(),
-                });
-            }
             let before: Vec<_> = parsed
                 .store
                 .certificates
                 .iter()
                 .map(|c| c.element.clone())
                 .collect();
-            let mut store = parsed.store.clone();
-            for (i, c) in store.certificates.iter_mut().enumerate() {
-                record(
-                    report,
-                    p.hooks.repair(i, &mut c.element, opts.policy),
-                    opts.max_reports,
-                );
+            let mut repaired = Vec::new();
+            for (i, e) in before.iter().enumerate() {
+                let mut e = e.clone();
+                let r = p.hooks.repair(i, &mut e, opts.policy);
+                let changed = r.changed;
+                record(report, r, opts.max_reports);
+                if changed {
+                    repaired.push((i, e));
+                }
             }
-            (before, write_reg(&store, parsed.encoding))
+            let new_bytes = reg::splice_blobs(&bytes, &parsed, &repaired);
+            (before, Some(parsed.blob_spans), new_bytes)
         }
         _ => {
             let mut e = format::parse_element_file(&bytes, ReadMode::Strict).map_err(bad(input))?;
@@ -432,7 +430,7 @@ fn fix_whole_file(
                 p.hooks.repair(0, &mut e, opts.policy),
                 opts.max_reports,
             );
-            (before, e.to_bytes())
+            (before, None, e.to_bytes())
         }
     };
     if opts.dry_run {
@@ -444,28 +442,59 @@ fn fix_whole_file(
         p,
         report,
         |out, _| out.write_all(&new_bytes).map_err(io_err(&to)),
-        |temp, target| check_written(format, &before, temp, target, opts.policy),
+        |temp, target| {
+            let original = original.as_deref().map(|spans| (&bytes[..], spans));
+            check_written(format, &before, original, temp, target, opts.policy)
+        },
     )
 }
 
 /// Re-reads a written `.reg` or element file (`temp`, to become `target`)
-/// and checks it against the certificates it was made from.
+/// and checks it against the certificates it was made from. For a `.reg`,
+/// `original` is the input and its `Blob` spans: every byte outside the
+/// `Blob` values must be the same, and so must the `Blob` value of every
+/// certificate whose element did not change.
 fn check_written(
     format: FileFormat,
     before: &[SerializedElement<'_>],
+    original: Option<(&[u8], &[Range<usize>])>,
     temp: &Path,
     target: &Path,
     policy: Policy,
 ) -> Result<(), FixError> {
     let written = std::fs::read(temp).map_err(io_err(target))?;
     let after: Vec<SerializedElement<'_>> = match format {
-        FileFormat::Reg => parse_reg(&written, ReadMode::Strict)
-            .map_err(|e| invariant(target, 0, e.to_string()))?
-            .store
-            .certificates
-            .into_iter()
-            .map(|c| c.element)
-            .collect(),
+        FileFormat::Reg => {
+            let parsed = parse_reg(&written, ReadMode::Strict)
+                .map_err(|e| invariant(target, 0, e.to_string()))?;
+            if let Some((input, spans)) = original {
+                let ours = (&written[..], &parsed.blob_spans[..]);
+                if let Some(at) = reg::first_difference_outside_blobs((input, spans), ours) {
+                    return Err(invariant(
+                        target,
+                        0,
+                        format!("byte {at} outside the Blob values differs from the input"),
+                    ));
+                }
+                let certificates = &parsed.store.certificates;
+                for (i, (a, b)) in spans.iter().zip(&parsed.blob_spans).enumerate() {
+                    let same = before.get(i) == certificates.get(i).map(|c| &c.element);
+                    if same && input[a.clone()] != written[b.clone()] {
+                        return Err(invariant(
+                            target,
+                            i,
+                            "the Blob value of an unchanged certificate was rewritten".into(),
+                        ));
+                    }
+                }
+            }
+            parsed
+                .store
+                .certificates
+                .into_iter()
+                .map(|c| c.element)
+                .collect()
+        }
         _ => vec![SerializedElement::parse(&written, 0, ReadMode::Strict)
             .map_err(|e| invariant(target, 0, e.to_string()))?],
     };
@@ -529,7 +558,7 @@ fn fix_blob_dir(
             |out, _| out.write_all(&new_bytes).map_err(io_err(&target)),
             |temp| {
                 let before = std::slice::from_ref(&before);
-                check_written(FileFormat::Blob, before, temp, &target, opts.policy)
+                check_written(FileFormat::Blob, before, None, temp, &target, opts.policy)
             },
         )?;
     }

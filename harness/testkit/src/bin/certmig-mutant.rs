@@ -34,8 +34,9 @@
 //!
 //! Errors (those of `certmig fix`): malformed input (or an unreadable `IN`)
 //! prints `certmig-mutant: <file>: <error>` to stderr, exits 2 and writes
-//! nothing; a `.reg` that is not laid out exactly as `reg export` writes it
-//! is refused with exit 1; a failed write exits 1. Usage errors exit 2.
+//! nothing; a failed write exits 1. Usage errors exit 2. A `.reg` is
+//! repaired in place in its text: only the `Blob` values of the certificates
+//! repaired are rewritten, every other byte is copied.
 //!
 //! `list` prints one line per mutant, `name<TAB>invariant<TAB>description`
 //! (`reference` is not listed). `list --json` prints an array of
@@ -83,7 +84,7 @@ use certmig_engine::fix::write::RealSteps;
 use certmig_engine::fix::{
     self, repair_element, CertificateRepair, FixError, FixHooks, FixOptions, FixReport, Policy,
 };
-use certmig_format::reg::{parse_reg, write_reg};
+use certmig_format::reg::{parse_reg, write_reg, RegEncoding};
 use certmig_format::registry;
 use certmig_format::store::{END_MARKER, STORE_HEADER};
 use certmig_format::{
@@ -438,7 +439,8 @@ fn regedit5_as_utf8(report: &FixReport, temp: &Path) -> io::Result<()> {
     if report.format != FileFormat::Reg {
         return Ok(());
     }
-    let (text, _) = reg_text(&std::fs::read(temp)?);
+    let bytes = std::fs::read(temp)?;
+    let text = reg_text(&bytes, bytes.starts_with(&[0xFF, 0xFE]));
     let text = match text.strip_prefix("REGEDIT4") {
         Some(rest) => format!("Windows Registry Editor Version 5.00{rest}"),
         None => text,
@@ -462,8 +464,21 @@ fn unwraps_hex_lines(report: &FixReport, temp: &Path) -> io::Result<()> {
     if report.format != FileFormat::Reg {
         return Ok(());
     }
-    let (text, utf16) = reg_text(&std::fs::read(temp)?);
-    std::fs::write(temp, reg_bytes(&text.replace("\\\r\n  ", ""), utf16))
+    // Every `Blob` value on one line; the rest of the file as written.
+    let bytes = std::fs::read(temp)?;
+    let parsed = parse_reg(&bytes, ReadMode::Strict).map_err(io::Error::other)?;
+    let utf16 = parsed.encoding == RegEncoding::Regedit5;
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pos = 0;
+    for span in &parsed.blob_spans {
+        out.extend_from_slice(&bytes[pos..span.start]);
+        let value = reg_text(&bytes[span.clone()], utf16);
+        let one_line = value.replace("\\\r\n  ", "").replace("\\\n  ", "");
+        out.extend_from_slice(&reg_bytes(&one_line, utf16)[if utf16 { 2 } else { 0 }..]);
+        pos = span.end;
+    }
+    out.extend_from_slice(&bytes[pos..]);
+    std::fs::write(temp, out)
 }
 
 fn exits_0_after_failing(report: &FixReport, temp: &Path) -> io::Result<()> {
@@ -602,18 +617,18 @@ fn friendly_name_mut<'e>(e: &'e mut SerializedElement<'_>) -> Option<&'e mut Vec
         .map(|p| p.value.to_mut())
 }
 
-/// A `.reg` file's text, and whether it is UTF-16LE with a BOM (REGEDIT5).
-fn reg_text(bytes: &[u8]) -> (String, bool) {
-    match bytes.strip_prefix(&[0xFF, 0xFE]) {
-        Some(b) => {
-            let units: Vec<u16> = b
-                .chunks_exact(2)
-                .map(|p| u16::from_le_bytes([p[0], p[1]]))
-                .collect();
-            (String::from_utf16_lossy(&units), true)
-        }
-        None => (String::from_utf8_lossy(bytes).into_owned(), false),
+/// The text of a `.reg` file (or of a part of one): UTF-16LE when `utf16`
+/// (a byte-order mark is skipped), else single-byte text.
+fn reg_text(bytes: &[u8], utf16: bool) -> String {
+    if !utf16 {
+        return String::from_utf8_lossy(bytes).into_owned();
     }
+    let body = bytes.strip_prefix(&[0xFF, 0xFE]).unwrap_or(bytes);
+    let units: Vec<u16> = body
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
 }
 
 /// `.reg` text encoded as `write_reg` encodes it.
