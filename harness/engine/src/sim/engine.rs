@@ -365,19 +365,20 @@ impl World<'_> {
         }
     }
 
+    /// A line of OSDUSMT (Capture and Restore User State) in smsts.log;
+    /// `{usmt}` in `text` becomes the USMT's product name.
+    fn usmt_line(&mut self, m: &mut Machine, text: &str) {
+        let usmt = self.usmt.map_or("USMT", Usmt::product_name);
+        let msg = text.replace("{usmt}", usmt);
+        self.log(m, Log::Smsts, OSD_USMT, Severity::Information, msg);
+    }
+
     /// Capture User State: USMT's scanstate (OSDUSMT in smsts.log) and
     /// OSDSMPClient exporting the SMS store, verified by importing it under
     /// the rules in force on the source (a modelling choice: no source says
     /// how the capture fails, only that it does under 974571).
     fn capture(&mut self, m: &mut Machine) -> Result<(), StepFailure> {
-        let usmt = self.usmt.map_or("USMT", Usmt::product_name);
-        self.log(
-            m,
-            Log::Smsts,
-            OSD_USMT,
-            Severity::Information,
-            format!("Capturing user state with {usmt} scanstate"),
-        );
+        self.usmt_line(m, "Capturing user state with {usmt} scanstate");
         let Some(client) = m.client.clone() else {
             let msg = "There is no ConfigMgr client certificate store to capture".to_owned();
             return Err(self.missing(m, "Capture User State", msg));
@@ -395,13 +396,7 @@ impl World<'_> {
             Severity::Information,
             "Successfully exported the client certificate store".into(),
         );
-        self.log(
-            m,
-            Log::Smsts,
-            OSD_USMT,
-            Severity::Information,
-            format!("{usmt} scanstate completed successfully"),
-        );
+        self.usmt_line(m, "{usmt} scanstate completed successfully");
         self.note(
             m,
             Severity::Information,
@@ -419,14 +414,7 @@ impl World<'_> {
     /// OSDSMPClient importing the captured store under the rules in force on
     /// the target at this moment.
     fn restore(&mut self, m: &mut Machine) -> Result<(), StepFailure> {
-        let usmt = self.usmt.map_or("USMT", Usmt::product_name);
-        self.log(
-            m,
-            Log::Smsts,
-            OSD_USMT,
-            Severity::Information,
-            format!("Restoring user state with {usmt} loadstate"),
-        );
+        self.usmt_line(m, "Restoring user state with {usmt} loadstate");
         let Some(state) = self.state.clone() else {
             let msg = "There is no captured state to restore".to_owned();
             return Err(self.missing(m, "Restore User State", msg));
@@ -453,13 +441,7 @@ impl World<'_> {
             Severity::Information,
             "Successfully imported the client certificate store".into(),
         );
-        self.log(
-            m,
-            Log::Smsts,
-            OSD_USMT,
-            Severity::Information,
-            format!("{usmt} loadstate completed successfully"),
-        );
+        self.usmt_line(m, "{usmt} loadstate completed successfully");
         self.note(
             m,
             Severity::Information,
