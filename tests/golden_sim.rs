@@ -44,7 +44,7 @@ fn logs_of_representative_scenarios() {
             r.outcome.hresult.map_or("-".to_owned(), |h| h.to_string()),
             r.outcome
                 .identity_preserved
-                .map_or("n/a (replace)".to_owned(), |b| b.to_string())
+                .map_or("n/a".to_owned(), |b| b.to_string())
         );
         for m in &r.logs {
             // Every product log as written, then certmig's own notes.

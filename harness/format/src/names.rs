@@ -31,19 +31,6 @@ impl UnknownName {
     }
 }
 
-/// Declares the parse error of a `strum::EnumString` enum:
-/// `unknown_name!(fn unknown_policy, Policy, "policy");` defines
-/// `fn unknown_policy(&str) -> UnknownName` for
-/// `#[strum(parse_err_ty = UnknownName, parse_err_fn = unknown_policy)]`.
-#[macro_export]
-macro_rules! unknown_name {
-    (fn $f:ident, $t:ty, $what:literal) => {
-        fn $f(given: &str) -> $crate::names::UnknownName {
-            $crate::names::UnknownName::of::<$t>($what, given)
-        }
-    };
-}
-
 /// Declares an enum of the vocabulary: the derives every such enum has
 /// (strum's names, `Display`/`FromStr`, iteration and doc messages; serde
 /// through those names), an [`UnknownName`] error naming `$what`, and

@@ -42,10 +42,11 @@ impl MachineProfile {
         let source_os = mix.source_os.pick(u(1));
         let source_kb = mix.source_kb974571.pick(u(2)) && source_os != Os::Win7Sp1;
         let client = mix.client.pick(u(3));
-        let client_hotfix = if client == ClientVersion::Sp2R3 {
-            ClientHotfix::Kb977384
-        } else {
-            mix.client_hotfix.pick(u(4))
+        let client_hotfix = match (client, mix.client_hotfix.pick(u(4))) {
+            (ClientVersion::Sp2R3, _) => ClientHotfix::Kb977384,
+            // 977384 is the R3 prerequisite, SP2 only (KB 977384).
+            (ClientVersion::Sp1, ClientHotfix::Kb977384) => ClientHotfix::None,
+            (_, h) => h,
         };
         let defect = mix.defect.pick(u(5));
         let target_os = mix.target_os.pick(u(6));

@@ -108,7 +108,10 @@ impl Machine {
 struct StepFailure {
     kind: OutcomeKind,
     hresult: Hresult,
+    /// The product log lines that show the failure.
     evidence: Vec<String>,
+    /// certmig's notes that explain it (after the product lines).
+    notes: Vec<String>,
 }
 
 struct World<'f> {
@@ -202,14 +205,16 @@ impl World<'_> {
         } else {
             Log::Smsts
         };
-        let mut evidence = vec![self.log_evidence(m, log, component, Severity::Error, message)];
-        if let Some(why) = why {
-            evidence.push(self.log_evidence(m, Log::Notes, CERTMIG, Severity::Error, why));
-        }
+        let evidence = vec![self.log_evidence(m, log, component, Severity::Error, message)];
+        let notes = why
+            .map(|why| self.log_evidence(m, Log::Notes, CERTMIG, Severity::Error, why))
+            .into_iter()
+            .collect();
         StepFailure {
             kind,
             hresult: h,
             evidence,
+            notes,
         }
     }
 
@@ -885,7 +890,7 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
             hresult: Some(f.hresult),
             usmt,
             reason: None,
-            evidence: f.evidence,
+            evidence: f.evidence.into_iter().chain(f.notes).collect(),
             identity_preserved,
             modelling_choices: if f.kind == OutcomeKind::CaptureFailed {
                 vec![ModellingChoice::CaptureCheckedByImport]

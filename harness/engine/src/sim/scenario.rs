@@ -373,7 +373,17 @@ impl Scenario {
     /// The client's hotfixes carried to the new client as PATCH=, plus
     /// 977203 where the remediation deployed it on the site.
     fn client_patches(&self) -> Vec<Hotfix> {
-        let mut p = self.source.client_hotfixes.clone();
+        let mut p: Vec<Hotfix> = Vec::new();
+        for &h in self
+            .source
+            .install_hotfixes
+            .iter()
+            .chain(&self.source.client_hotfixes)
+        {
+            if !p.contains(&h) {
+                p.push(h);
+            }
+        }
         let site = self.site_hotfixes();
         let deployed = site.contains(&Hotfix::Kb977203) && !site.contains(&Hotfix::Kb977384);
         if deployed && !p.contains(&Hotfix::Kb977203) {
