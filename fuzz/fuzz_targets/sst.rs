@@ -12,8 +12,8 @@
 
 use certmig_format::store::StreamError;
 use certmig_format::{
-    detect, dump, FileFormat, FormatError, Limits, ReadMode, SerializedElement, SerializedStore,
-    StoreIter, StoreReader,
+    dump, FormatError, Limits, ReadMode, SerializedElement, SerializedStore, StoreIter,
+    StoreReader,
 };
 use certmig_fuzz::assert_offset_in;
 use libfuzzer_sys::fuzz_target;
