@@ -565,50 +565,32 @@ fn crl_and_ctl_blobs_keep_their_located_errors() {
         ))
     };
     let thumb = "AB".repeat(20);
-    let err = parse_reg(
-        &file("CRLs\\NotAThumbprint", "\"Blob\"=hex:01,02"),
-        ReadMode::Strict,
-    )
-    .unwrap_err();
+    use certmig::format::{FormatError::Reg, RegError};
+    let reg_error = |key: &str, value: &str| match parse_reg(&file(key, value), ReadMode::Strict) {
+        Err(Reg(e)) => e,
+        other => panic!("{key}: expected a .reg error, got {other:?}"),
+    };
+    let e = reg_error("CRLs\\NotAThumbprint", "\"Blob\"=hex:01,02");
     assert!(
-        matches!(
-            err,
-            certmig::format::FormatError::Reg(certmig::format::RegError::NotAThumbprintKey {
-                line: 4,
-                ..
-            })
-        ),
-        "{err:?}"
+        matches!(e, RegError::NotAThumbprintKey { line: 4, .. }),
+        "{e:?}"
     );
-    let err = parse_reg(
-        &file(&format!("CTLs\\{thumb}"), "\"Blob\"=hex:01,2,03"),
-        ReadMode::Strict,
-    )
-    .unwrap_err();
+    let e = reg_error(&format!("CTLs\\{thumb}"), "\"Blob\"=hex:01,2,03");
     assert!(
         matches!(
-            err,
-            certmig::format::FormatError::Reg(certmig::format::RegError::OddHexDigits {
+            e,
+            RegError::OddHexDigits {
                 line: 4,
                 column: 15,
                 ..
-            })
+            }
         ),
-        "{err:?}"
+        "{e:?}"
     );
-    let err = parse_reg(
-        &file(&format!("CRLs\\{thumb}"), "\"Blob\"=hex:01,\\"),
-        ReadMode::Strict,
-    )
-    .unwrap_err();
+    let e = reg_error(&format!("CRLs\\{thumb}"), "\"Blob\"=hex:01,\\");
     assert!(
-        matches!(
-            err,
-            certmig::format::FormatError::Reg(certmig::format::RegError::DanglingContinuation {
-                line: 4
-            })
-        ),
-        "{err:?}"
+        matches!(e, RegError::DanglingContinuation { line: 4 }),
+        "{e:?}"
     );
     // Text that is not a registry export at all.
     let err = parse_reg(b"just some text\r\n", ReadMode::Strict).unwrap_err();

@@ -143,15 +143,20 @@ fn replay_json_and_logs_on_disk() {
     }
 }
 
-#[test]
-fn matrix_json_has_every_cell_with_the_documented_fields() {
-    let out = certmig()
+/// `certmig matrix --json`'s output (exit 0).
+fn matrix_json() -> Vec<u8> {
+    certmig()
         .args(["matrix", "--json"])
         .assert()
         .code(0)
         .get_output()
         .stdout
-        .clone();
+        .clone()
+}
+
+#[test]
+fn matrix_json_has_every_cell_with_the_documented_fields() {
+    let out = matrix_json();
     let rows: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_slice(&out).unwrap();
     assert_eq!(rows.len(), 2 * 8 * 8 * 8 * 3);
@@ -236,13 +241,7 @@ fn matrix_html_is_one_self_contained_page() {
 /// 4.0, which does not restore to XP), not from certmig's code.
 #[test]
 fn matrix_json_marks_every_migration_usmt_cannot_perform_unsupported() {
-    let out = certmig()
-        .args(["matrix", "--json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let out = matrix_json();
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
     let generation = |os: &str| match os {
         "xp-sp3" => 0,
