@@ -9,8 +9,8 @@
 # `certmig gen --machines 1 --certs-per-machine N --bulk --format sst` into a
 # temporary directory under /tmp (removed at the end; set
 # CERTMIG_BENCH_KEEP=1 to keep it), warms the page cache, then runs each row
-# once under `/usr/bin/time -v` and prints a table: command, seconds, MB/s
-# over the input, the ratio of its rate to its baseline's rate (1.00 = as
+# once under `/usr/bin/time -v` and prints a table: command, wall seconds,
+# CPU seconds (user + system, all threads), MB/s over the input, the ratio of its rate to its baseline's rate (1.00 = as
 # fast as the baseline), and peak RSS. The load average is printed too: on a
 # shared machine, compare figures only between runs with a similar load.
 #
@@ -47,8 +47,9 @@ row() {
     [[ ${1:-} == -- ]] && shift
     local log="$WORK/time.$name.log" status=0
     "$TIME" -v -o "$log" "$@" >/dev/null 2>"$WORK/stderr.$name.log" || status=$?
-    local wall rss secs
+    local wall rss secs cpu
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log")
+    cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { c += $2 } END { printf "%.2f", c }' "$log")
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
     secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.3f", s }')
     SECS[$name]=$secs
@@ -60,7 +61,7 @@ row() {
         ratio=-
     fi
     [[ $status == 0 ]] || name="$name (exit $status)"
-    ROWS+=("$(printf '%-34s %9s %10s %8s %-14s %10.1f' "$name" "$secs" "$rate" "$ratio" "$base" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')")")
+    ROWS+=("$(printf '%-22s %9s %8s %10s %8s %-14s %10.1f' "$name" "$secs" "$cpu" "$rate" "$ratio" "$base" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')")")
 }
 
 row "openssl sha1"       -             -- openssl sha1 "$STORE"
@@ -71,6 +72,6 @@ row "scan (human)"       "openssl sha1" -- "$CERTMIG" scan "$STORE"
 
 echo
 echo "input: $STORE, $N certificates, $BYTES bytes; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %9s %10s %8s %-14s %10s\n' command seconds "MB/s" ratio "baseline" "peak MB"
+printf '%-22s %9s %8s %10s %8s %-14s %10s\n' command seconds "cpu s" "MB/s" ratio "baseline" "peak MB"
 printf '%s\n' "${ROWS[@]}"
 echo "(ratio = baseline seconds / seconds: 1.00 means as fast as the baseline; load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
