@@ -32,6 +32,7 @@ fn scan_json(path: &Path) -> Value {
         .arg("scan")
         .arg(path)
         .arg("--json")
+        .arg("--verify-signatures")
         .output()
         .unwrap();
     assert!(

@@ -1,13 +1,16 @@
 //! `certmig scan` and `certmig dump`.
 
+use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::format::{self, ReadMode};
-use certmig::report;
-use certmig::scan::{scan_paths, ScanOptions, ScanReport};
+use certmig::report::scan::{HumanSink, JsonSink};
+use certmig::scan::{
+    scan_paths_to, CertificateReport, ErrorReport, FileStart, ScanOptions, ScanSink,
+};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -15,6 +18,7 @@ Examples:
   certmig scan out/                 every store under out/, recursively
   certmig scan PC0001.reg --json    one object: {\"files\":[{\"path\",\"format\",\"certificates\",\"errors\"}]}
 
+Signatures are not checked unless --verify-signatures (CryptoAPI's import does not check them).
 Exit codes: 0 every file parsed, 2 any file had an error (all errors are printed; other files are still scanned).")]
 pub struct ScanArgs {
     /// Files or directories (scanned recursively); format detected from content.
@@ -26,8 +30,13 @@ pub struct ScanArgs {
     /// Also accept properties after the certificate (Wine's reader order) and malformed friendly-name text.
     #[arg(long)]
     pub lenient: bool,
-    /// Skip the self-signature check (faster on very large stores; reports signature_valid=false).
+    /// Check each certificate's self-signature with its own public key (off by default: CryptoAPI's
+    /// import does not check it, and it costs far more than the rest of the scan). Without it the
+    /// human listing says "signature not checked" and the JSON has signature_valid=false.
     #[arg(long)]
+    pub verify_signatures: bool,
+    /// Accepted for compatibility, and does nothing: signatures are not checked unless --verify-signatures.
+    #[arg(long, conflicts_with = "verify_signatures")]
     pub no_verify: bool,
 }
 
@@ -38,31 +47,94 @@ pub fn run(a: ScanArgs) -> u8 {
         } else {
             ReadMode::Strict
         },
-        verify_signatures: !a.no_verify,
+        verify_signatures: a.verify_signatures,
     };
-    let report = scan_paths(&a.paths, opts);
-    let code = if a.json {
-        print_json(&report)
+    // A progress bar on stderr when it is a terminal and the listing is not
+    // (bars and a scrolling listing on one screen garble each other).
+    let bar = if std::io::stderr().is_terminal() && !std::io::stdout().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} scanning {msg} [{bar:30}] {binary_bytes}/{binary_total_bytes}, {binary_bytes_per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
     } else {
-        print_human(&report);
-        EXIT_OK
+        indicatif::ProgressBar::hidden()
     };
-    if code != EXIT_OK {
-        code
-    } else if report.has_errors() {
-        EXIT_BAD_INPUT
+    let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let result = if a.json {
+        JsonSink::new(stdout).and_then(|sink| {
+            let mut sink = Progress {
+                inner: sink,
+                bar: &bar,
+            };
+            let totals = scan_paths_to(&a.paths, opts, &mut sink)?;
+            bar.finish_and_clear();
+            sink.inner.finish()?;
+            Ok(totals)
+        })
     } else {
-        EXIT_OK
+        let mut sink = Progress {
+            inner: HumanSink {
+                out: stdout,
+                err: std::io::stderr(),
+            },
+            bar: &bar,
+        };
+        scan_paths_to(&a.paths, opts, &mut sink).and_then(|totals| {
+            bar.finish_and_clear();
+            sink.inner.finish(&totals)?;
+            Ok(totals)
+        })
+    };
+    bar.finish_and_clear();
+    match result {
+        Err(e) => {
+            eprintln!("certmig: cannot write the report: {e}");
+            EXIT_FAILURE
+        }
+        Ok(t) if t.errors > 0 => EXIT_BAD_INPUT,
+        Ok(_) => EXIT_OK,
     }
 }
 
-fn print_human(r: &ScanReport) {
-    // File by file, so a file's errors (stderr) follow its listing (stdout).
-    for f in &r.files {
-        print!("{}", report::scan::file(f));
-        eprint!("{}", report::scan::file_errors(f));
+/// Draws the progress bar around another sink.
+struct Progress<'b, S> {
+    inner: S,
+    bar: &'b indicatif::ProgressBar,
+}
+
+impl<S: ScanSink> ScanSink for Progress<'_, S> {
+    fn needs_count(&self) -> bool {
+        self.inner.needs_count()
     }
-    print!("{}", report::scan::summary(r));
+    fn render(&self, index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
+        self.inner.render(index, c, out)
+    }
+    fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
+        self.bar.set_message(f.path.to_owned());
+        self.bar.set_position(0);
+        self.inner.file_start(f)
+    }
+    fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.rendered(bytes)
+    }
+    fn file_end(
+        &mut self,
+        path: &str,
+        count: usize,
+        errors: &[ErrorReport],
+    ) -> std::io::Result<()> {
+        let (inner, bar) = (&mut self.inner, self.bar);
+        bar.suspend(|| inner.file_end(path, count, errors))
+    }
+    fn progress(&mut self, done: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+    }
 }
 
 #[derive(Debug, Args)]

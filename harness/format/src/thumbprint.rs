@@ -18,13 +18,26 @@ impl Thumbprint {
 
     /// 40 upper-case hex digits, as in a registry key name.
     pub fn to_hex(&self) -> String {
-        hex::encode_upper(self.0)
+        hex_upper(self.0)
     }
 
     /// True when `s` is 40 hex digits (either case).
     pub fn looks_like(s: &str) -> bool {
         s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
     }
+}
+
+/// Upper-case hex of `bytes` (what `hex::encode_upper` gives, table-driven).
+pub fn hex_upper(bytes: impl AsRef<[u8]>) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = bytes.as_ref();
+    let mut out = Vec::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 15) as usize]);
+    }
+    // Only ASCII digits were pushed.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl FromStr for Thumbprint {
@@ -54,5 +67,19 @@ impl fmt::Debug for Thumbprint {
 impl serde::Serialize for Thumbprint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_hex())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_upper_is_hex_encode_upper() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(hex_upper(&all), hex::encode_upper(&all));
+        assert_eq!(hex_upper([]), "");
+        let t = Thumbprint::of(b"x");
+        assert_eq!(t.to_hex(), hex::encode_upper(t.0));
     }
 }

@@ -33,6 +33,7 @@ pub mod bulk;
 mod keys;
 mod modern;
 mod sccm2007;
+mod verify;
 
 use certmig_format::names::UnknownName;
 use std::fmt;
@@ -216,6 +217,7 @@ pub fn machine_name(index: usize) -> String {
 }
 
 pub use crate::seed::derive;
+pub use verify::verify_signature_cached;
 
 /// A positive 16-byte serial number whose DER encoding is always 16 bytes.
 pub(crate) fn serial_for(seed: u64, machine: &str, index: usize) -> [u8; 16] {

@@ -177,7 +177,7 @@ pub struct Rule {
 
 impl Rule {
     /// The HRESULT of an import refusal by this rule.
-    fn refusal(&self) -> Hresult {
+    pub fn refusal(&self) -> Hresult {
         self.hresult.unwrap_or(Hresult::CRYPT_E_ASN1_CORRUPT)
     }
 }
@@ -413,6 +413,41 @@ fn check_friendly_name(e: &SerializedElement<'_>) -> Option<(&'static Rule, Offe
     ))
 }
 
+/// Everything `scan` asks of the rules about one element, with its DER
+/// walked once: the walk (attempted whatever the element's kind; the import
+/// rules walk certificates only) and the refusal under each rule set, in the
+/// order of [`RuleSet::Legacy`], [`RuleSet::Ms09056`] (exactly what
+/// [`import`] refuses with).
+pub struct Judged<'a> {
+    pub view: Result<CertificateView<'a>, DerError>,
+    pub refusals: [Option<(&'static Rule, Offence)>; 2],
+}
+
+/// Judges `e` under both rule sets with one walk of its DER: see [`Judged`].
+pub fn judge<'a>(e: &'a SerializedElement<'_>) -> Judged<'a> {
+    let view = CertificateView::parse(&e.der);
+    let walked = match (&view, e.kind) {
+        (Err(DerError { offset, message }), ContextKind::Certificate) => Err(Offence::Der {
+            der_offset: *offset,
+            message: (*message).into(),
+        }),
+        _ => Ok(()),
+    };
+    let refusals = match walked {
+        Err(offence) => [
+            Some((&MALFORMED_CERTIFICATE, offence.clone())),
+            Some((&MALFORMED_CERTIFICATE, offence)),
+        ],
+        Ok(()) => [None, check_friendly_name(e)],
+    };
+    Judged { view, refusals }
+}
+
+/// [`exact_subject`] of a certificate already walked.
+pub fn exact_subject_in(view: &CertificateView<'_>) -> String {
+    render(&view.subject, false)
+}
+
 /// The verdicts under both rule sets, walking the certificate once: what
 /// `scan` computes per certificate.
 pub fn verdicts(e: &SerializedElement<'_>) -> (Verdict, Verdict) {
@@ -611,9 +646,14 @@ pub struct NameFinding {
 /// algorithm, issuer, subject, public key algorithm, extensions); empty when
 /// there are none or the DER cannot be walked.
 pub fn name_findings(der: &[u8]) -> Vec<NameFinding> {
-    let Ok(view) = CertificateView::parse(der) else {
-        return Vec::new();
-    };
+    match CertificateView::parse(der) {
+        Ok(view) => name_findings_in(&view),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`name_findings`] of a certificate already walked.
+pub fn name_findings_in(view: &CertificateView<'_>) -> Vec<NameFinding> {
     let mut out = Vec::new();
     oid_findings(&view.signature_algorithm, &mut out);
     for (kind, attrs) in [

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Command-level benchmark: whole `certmig` commands against simple baselines
+# over the same input, timed side by side in one run.
+#
+#   benches/commands.sh                       # 1 000 000 bulk certificates (~1 GB .sst)
+#   CERTMIG_BENCH_CERTS=100000 benches/commands.sh   # quicker (~100 MB)
+#
+# It builds `cargo build --release`, generates the input with
+# `certmig gen --machines 1 --certs-per-machine N --bulk --format sst` into a
+# temporary directory under /tmp (removed at the end; set
+# CERTMIG_BENCH_KEEP=1 to keep it), warms the page cache, then runs each row
+# once under `/usr/bin/time -v` and prints a table: command, wall seconds,
+# CPU seconds (user + system, all threads), MB/s over the input, the ratio of its rate to its baseline's rate (1.00 = as
+# fast as the baseline), and peak RSS. The load average is printed too: on a
+# shared machine, compare figures only between runs with a similar load.
+#
+# Adding a row is one line at the bottom:
+#   row NAME BASELINE -- command args...
+# where BASELINE is the NAME of an earlier row (or `-` for none). The
+# command's stdout goes to /dev/null; `$STORE` is the generated .sst and
+# `$CERTMIG` the release binary.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+N=${CERTMIG_BENCH_CERTS:-1000000}
+CERTMIG=$PWD/target/release/certmig
+TIME=/usr/bin/time
+[[ -x $TIME ]] || { echo "commands.sh: needs GNU time at $TIME" >&2; exit 1; }
+
+cargo build --release --bin certmig >&2
+
+WORK=$(mktemp -d /tmp/certmig-bench.XXXXXX)
+if [[ -z ${CERTMIG_BENCH_KEEP:-} ]]; then trap 'rm -rf "$WORK"' EXIT; fi
+echo "generating $N bulk certificates into $WORK ..." >&2
+"$CERTMIG" gen --machines 1 --certs-per-machine "$N" --bulk --format sst --out "$WORK/gen" >/dev/null
+STORE=$(ls "$WORK"/gen/*.sst | head -n 1)
+BYTES=$(stat -c %s "$STORE")
+cat "$STORE" >/dev/null # warm the page cache
+
+declare -A SECS=()
+ROWS=()
+
+# row NAME BASELINE -- command...: runs the command once, timed.
+row() {
+    local name=$1 base=$2
+    shift 2
+    [[ ${1:-} == -- ]] && shift
+    local log="$WORK/time.$name.log" status=0
+    "$TIME" -v -o "$log" "$@" >/dev/null 2>"$WORK/stderr.$name.log" || status=$?
+    local wall rss secs cpu
+    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log")
+    cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { c += $2 } END { printf "%.2f", c }' "$log")
+    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
+    secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.3f", s }')
+    SECS[$name]=$secs
+    local rate ratio
+    rate=$(awk -v b="$BYTES" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1e6 : 0) }')
+    if [[ $base != - && -n ${SECS[$base]:-} ]]; then
+        ratio=$(awk -v b="${SECS[$base]}" -v s="$secs" 'BEGIN { printf "%.2f", (s > 0 ? b / s : 0) }')
+    else
+        ratio=-
+    fi
+    [[ $status == 0 ]] || name="$name (exit $status)"
+    ROWS+=("$(printf '%-22s %9s %8s %10s %8s %-14s %10.1f' "$name" "$secs" "$cpu" "$rate" "$ratio" "$base" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')")")
+}
+
+row "openssl sha1"       -             -- openssl sha1 "$STORE"
+row "cat"                -             -- cat "$STORE"
+row "scan --json"        "openssl sha1" -- "$CERTMIG" scan "$STORE" --json
+row "scan (human)"       "openssl sha1" -- "$CERTMIG" scan "$STORE"
+# Others: add one `row` line each (fix, gen, inventory, ...).
+
+echo
+echo "input: $STORE, $N certificates, $BYTES bytes; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-22s %9s %8s %10s %8s %-14s %10s\n' command seconds "cpu s" "MB/s" ratio "baseline" "peak MB"
+printf '%s\n' "${ROWS[@]}"
+echo "(ratio = baseline seconds / seconds: 1.00 means as fast as the baseline; load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
