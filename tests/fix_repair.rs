@@ -230,6 +230,72 @@ fn streaming_sst_fix_equals_the_in_memory_fixer_and_keeps_a_backup() {
     assert_eq!(listing(tmp.path()).len(), 2);
 }
 
+/// Tampers with the `.sst` pipeline while keeping its output check on.
+enum SstTamper {
+    /// Flips one byte of the complete temporary file.
+    FlipByte,
+    /// Drops the last byte of the temporary file.
+    Truncate,
+    /// A repair that also changes another property and reports the change.
+    TouchOtherProperty,
+}
+
+impl fix::FixHooks for SstTamper {
+    fn repair(
+        &self,
+        index: usize,
+        e: &mut SerializedElement<'_>,
+        policy: Policy,
+    ) -> fix::CertificateRepair {
+        let mut r = fix::repair_element(e, policy);
+        if matches!(self, SstTamper::TouchOtherProperty) && index == 1 {
+            if let Some(p) = e
+                .properties
+                .iter_mut()
+                .find(|p| p.id != PropertyId::FriendlyName)
+            {
+                let mut v = p.value.to_vec();
+                v[0] ^= 1;
+                p.value = v.into();
+                r.changed = true;
+            }
+        }
+        r
+    }
+
+    fn output(&self, _: &fix::FixReport, temp: &Path) -> std::io::Result<()> {
+        let mut bytes = std::fs::read(temp)?;
+        let mid = bytes.len() / 2;
+        match self {
+            SstTamper::FlipByte => bytes[mid] ^= 0x20,
+            SstTamper::Truncate => drop(bytes.pop()),
+            SstTamper::TouchOtherProperty => return Ok(()),
+        }
+        std::fs::write(temp, bytes)
+    }
+}
+
+#[test]
+fn a_sst_output_changed_after_it_was_written_or_repaired_beyond_the_name_is_refused() {
+    for tamper in [
+        SstTamper::FlipByte,
+        SstTamper::Truncate,
+        SstTamper::TouchOtherProperty,
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("s.sst");
+        let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+        std::fs::write(&p, &bytes).unwrap();
+        let err = fix::run_hooked(&opts(&p), &certmig::fix::write::RealSteps, &tamper).unwrap_err();
+        assert!(matches!(err, fix::FixError::Invariant { .. }), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        assert_eq!(
+            listing(tmp.path()).into_keys().collect::<Vec<_>>(),
+            ["s.sst"]
+        );
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn in_place_repair_keeps_the_file_permissions() {

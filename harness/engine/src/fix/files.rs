@@ -1,22 +1,20 @@
 //! `certmig fix`: repairing files safely.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::hooks::{FixHooks, NoHooks};
-use super::repair::stream_repair_with;
+use super::sst::{self, SstError};
 use super::write::{backup_path, parent, RealSteps, TempOutput, WriteSteps};
-use super::{check_repair, CertificateRepair, InvariantViolation, Policy, StreamFixError};
+use super::{check_repair, CertificateRepair, InvariantViolation, Policy};
 use crate::cmtrace::{CmTraceLog, LogClock, Severity};
 use crate::format::reg::{self, parse_reg};
 use crate::format::registry;
-use crate::format::{
-    self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader,
-};
+use crate::format::{self, FileFormat, FormatError, Limits, ReadMode, SerializedElement};
 
 /// What to repair and how.
 #[derive(Debug, Clone)]
@@ -177,7 +175,8 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
 
 /// The safe replace, written once for every output of `fix`: a temporary
 /// file in `target`'s directory is filled by `fill` (which may record into
-/// the report), shown to the hooks, fsynced, re-read and checked by `check`,
+/// the report, and may check what it writes as it goes), shown to the
+/// hooks, fsynced, re-read and checked by `check`,
 /// and only then committed: the backup of `backup.0` at `backup.1` (when
 /// given), the rename over the target, the directory fsync
 /// ([`TempOutput::commit`]). With `only_if_changed` and no certificate
@@ -191,7 +190,7 @@ fn safe_replace(
     report: &mut FixReport,
     (target, backup): (&Path, Option<(&Path, &Path)>),
     only_if_changed: bool,
-    fill: impl FnOnce(&mut dyn Write, &mut FixReport) -> Result<(), FixError>,
+    fill: impl FnOnce(&mut TempOutput<'_>, &mut FixReport) -> Result<(), FixError>,
     check: impl FnOnce(&Path) -> Result<(), FixError>,
 ) -> Result<bool, FixError> {
     let mut temp = TempOutput::create(p.steps, target).map_err(io_err(target))?;
@@ -216,7 +215,7 @@ fn replace_file(
     opts: &FixOptions,
     p: &Pipeline<'_>,
     report: &mut FixReport,
-    fill: impl FnOnce(&mut dyn Write, &mut FixReport) -> Result<(), FixError>,
+    fill: impl FnOnce(&mut TempOutput<'_>, &mut FixReport) -> Result<(), FixError>,
     check: impl FnOnce(&Path, &Path) -> Result<(), FixError>,
 ) -> Result<(), FixError> {
     let (target, in_place) = target(opts);
@@ -258,7 +257,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Streams a `.sst`: one element in memory at a time.
+/// Streams a `.sst` through the pipeline of [`super::sst`]: reading,
+/// repairing and checking, and writing overlap; memory stays bounded by a
+/// few batches of elements. The check of what was written is split in two:
+/// every element is checked against the input as it is written, and after
+/// the fsync the temporary file is re-read and compared with the hashes of
+/// the bytes written.
 fn fix_sst(
     opts: &FixOptions,
     p: &Pipeline<'_>,
@@ -266,47 +270,56 @@ fn fix_sst(
     report: &mut FixReport,
 ) -> Result<(), FixError> {
     let input = &opts.input;
+    let limits = Limits::default();
     let f = File::open(input).map_err(io_err(input))?;
-    let mut reader =
-        StoreReader::open(BufReader::with_capacity(1 << 16, f), len, Limits::default())
-            .map_err(|e| stream_err(input, e))?;
+    let reader = sst::open(f, len, limits).map_err(|e| stream_err(input, e))?;
     let (target, _) = target(opts);
-    let mut stream = |out: Option<&mut dyn Write>, report: &mut FixReport| {
-        let mut out = out.map(|w| BufWriter::with_capacity(1 << 16, w));
-        stream_repair_with(
-            &mut reader,
-            out.as_mut(),
+    let written = std::cell::RefCell::new(None);
+    let stream = |out: Option<sst::Output<'_, '_>>, report: &mut FixReport| {
+        sst::stream(
+            reader,
+            out,
+            opts.policy,
+            &limits,
             |i, e| p.hooks.repair(i, e, opts.policy),
             |r| record(report, r, opts.max_reports),
         )
         .map_err(|e| match e {
-            StreamFixError::Read(e) => stream_err(input, e),
-            StreamFixError::Element(source) => FixError::BadInput {
+            SstError::Read(e) => stream_err(input, e),
+            SstError::Element(source) => FixError::BadInput {
                 path: input.clone(),
                 source,
             },
-            StreamFixError::Write(source) => FixError::Io {
+            SstError::Write(source) => FixError::Io {
                 path: target.clone(),
                 source,
             },
-        })?;
-        match out {
-            Some(w) => w.into_inner().map(drop).map_err(|e| FixError::Io {
+            SstError::Invariant(source) => FixError::Invariant {
                 path: target.clone(),
-                source: e.into_error(),
-            }),
-            None => Ok(()),
-        }
+                source,
+            },
+        })
     };
     if opts.dry_run {
-        return stream(None, report);
+        return stream(None, report).map(drop);
     }
+    let check = p.hooks.checks_output();
     replace_file(
         opts,
         p,
         report,
-        |out, report| stream(Some(out), report),
-        |written, _| verify_sst(input, written, opts.policy),
+        |out, report| {
+            *written.borrow_mut() = Some(stream(Some(sst::Output { out, check }), report)?);
+            Ok(())
+        },
+        |temp, target| {
+            let written = written.borrow();
+            let written = written.as_ref().expect("the store was written");
+            match written.verify(temp).map_err(io_err(target))? {
+                Ok(()) => Ok(()),
+                Err(message) => Err(invariant(target, 0, message)),
+            }
+        },
     )
 }
 
@@ -323,63 +336,11 @@ fn stream_err(path: &Path, e: format::store::StreamError) -> FixError {
     }
 }
 
-/// Re-reads the written store and checks it against the input, element by
-/// element (bounded memory).
-fn verify_sst(input: &Path, written: &Path, policy: Policy) -> Result<(), FixError> {
-    let open = |p: &Path| -> Result<StoreReader<BufReader<File>>, FixError> {
-        let f = File::open(p).map_err(io_err(p))?;
-        let len = f.metadata().map_err(io_err(p))?.len();
-        StoreReader::open(BufReader::new(f), len, Limits::default())
-            .map_err(|e| invariant_from_stream(written, e))
-    };
-    let (mut a, mut b) = (open(input)?, open(written)?);
-    let (mut ba, mut bb) = (Vec::new(), Vec::new());
-    let mut index = 0;
-    loop {
-        ba.clear();
-        bb.clear();
-        let x = a
-            .next_element_into(&mut ba)
-            .map_err(|e| stream_err(input, e))?;
-        let y = b
-            .next_element_into(&mut bb)
-            .map_err(|e| invariant_from_stream(written, e))?;
-        match (x, y) {
-            (None, None) => return Ok(()),
-            (Some(ox), Some(oy)) => {
-                let before = SerializedElement::parse(&ba, ox as usize, ReadMode::Strict)
-                    .map_err(bad(input))?;
-                let after = SerializedElement::parse(&bb, oy as usize, ReadMode::Strict)
-                    .map_err(|e| invariant(written, index, e.to_string()))?;
-                check_repair(&[before], &[after], policy).map_err(|mut v| {
-                    v.index = index;
-                    FixError::Invariant {
-                        path: written.to_owned(),
-                        source: v,
-                    }
-                })?;
-            }
-            _ => {
-                return Err(invariant(
-                    written,
-                    index,
-                    "the number of certificates changed".into(),
-                ))
-            }
-        }
-        index += 1;
-    }
-}
-
 fn invariant(path: &Path, index: usize, message: String) -> FixError {
     FixError::Invariant {
         path: path.to_owned(),
         source: InvariantViolation { index, message },
     }
-}
-
-fn invariant_from_stream(path: &Path, e: format::store::StreamError) -> FixError {
-    invariant(path, 0, format!("the written store does not parse: {e}"))
 }
 
 /// `.reg` and single-element files: small, read whole.

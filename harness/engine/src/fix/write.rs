@@ -198,6 +198,34 @@ impl<'s> TempOutput<'s> {
         self.temp.path()
     }
 
+    /// Asks the system to start writing `len` bytes at `offset` of the
+    /// temporary file to disk now, while more is being written (Linux:
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing), so the
+    /// [`TempOutput::fsync`] at the end has less left to wait for. A hint
+    /// only: it promises nothing and its failure is ignored; the fsync
+    /// (through the [`WriteSteps`]) is what makes the file durable.
+    pub fn start_writeback(&self, offset: u64, len: u64) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+                return;
+            };
+            // SAFETY: sync_file_range(2) only starts the write-out of a range
+            // of an open file; no memory is involved.
+            unsafe {
+                libc::sync_file_range(
+                    self.temp.as_file().as_raw_fd(),
+                    offset,
+                    len,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (offset, len);
+    }
+
     /// Fsyncs the temporary file.
     pub fn fsync(&self) -> io::Result<()> {
         self.steps.fsync(self.temp.as_file())
