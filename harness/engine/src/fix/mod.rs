@@ -24,7 +24,6 @@ pub mod hooks;
 pub mod lock;
 mod sst;
 pub mod write;
-mod xxh64;
 
 pub use certmig_format::repair::{
     self, check_repair, repair_element, repair_friendly_name, stream_repair, stream_repair_with,

@@ -23,7 +23,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::xxh64::Xxh64;
+use xxhash_rust::xxh64::Xxh64;
 
 use super::write::TempOutput;
 use super::{check_repair, CertificateRepair, InvariantViolation, Policy};
@@ -77,7 +77,7 @@ impl SegmentHasher {
                 segment,
                 segments: Vec::new(),
             },
-            current: Xxh64::new(),
+            current: Xxh64::new(0),
             in_current: 0,
         }
     }
@@ -90,8 +90,8 @@ impl SegmentHasher {
             self.in_current += now.len() as u64;
             self.done.len += now.len() as u64;
             if self.in_current == self.done.segment {
-                self.done.segments.push(self.current.finish());
-                self.current = Xxh64::new();
+                self.done.segments.push(self.current.digest());
+                self.current = Xxh64::new(0);
                 self.in_current = 0;
             }
             bytes = rest;
@@ -100,7 +100,7 @@ impl SegmentHasher {
 
     fn finish(mut self) -> Written {
         if self.in_current > 0 {
-            self.done.segments.push(self.current.finish());
+            self.done.segments.push(self.current.digest());
         }
         self.done
     }
@@ -158,14 +158,14 @@ impl Written {
             let start = i as u64 * self.segment;
             let mut left = (self.len - start).min(self.segment);
             f.seek(SeekFrom::Start(start))?;
-            let mut h = Xxh64::new();
+            let mut h = Xxh64::new(0);
             while left > 0 {
                 let n = (left as usize).min(buf.len());
                 f.read_exact(&mut buf[..n])?;
                 h.update(&buf[..n]);
                 left -= n as u64;
             }
-            if h.finish() != *expected {
+            if h.digest() != *expected {
                 return Ok(Some(i));
             }
         }
