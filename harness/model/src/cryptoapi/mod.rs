@@ -177,7 +177,7 @@ pub struct Rule {
 
 impl Rule {
     /// The HRESULT of an import refusal by this rule.
-    fn refusal(&self) -> Hresult {
+    pub fn refusal(&self) -> Hresult {
         self.hresult.unwrap_or(Hresult::CRYPT_E_ASN1_CORRUPT)
     }
 }
@@ -434,6 +434,16 @@ pub fn verdict(e: &SerializedElement<'_>, rules: RuleSet) -> Verdict {
         None => Verdict::Ok,
         Some((rule, _)) => Verdict::Rejected(rule.refusal()),
     }
+}
+
+/// The first rule `e` breaks under each rule set, `(legacy, ms09-056)`
+/// (`None` where it imports), with the certificate walked once: what
+/// [`import`] decides under each, without building what it shows.
+pub fn refusals(e: &SerializedElement<'_>) -> (Option<&'static Rule>, Option<&'static Rule>) {
+    if walk(e).is_err() {
+        return (Some(&MALFORMED_CERTIFICATE), Some(&MALFORMED_CERTIFICATE));
+    }
+    (None, check_friendly_name(e).map(|(rule, _)| rule))
 }
 
 /// Imports a serialized element under `rules`.
