@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use certmig::cert::{self, DefectChoice, Profile};
 use certmig::fleet::inventory::{
-    assess_dir, Action, InventoryOptions, InventoryReport, MachineSet, Prediction,
+    assess_dir, assess_dir_with, Action, InventoryOptions, InventoryReport, MachineSet, Prediction,
 };
 use certmig::fleet::mix::Attribute;
 use certmig::fleet::{ClientHotfix, MachineProfile, Mix, Plan, Population};
@@ -739,6 +739,127 @@ fn cli_inventory_csv_json_and_exit_codes() {
         .arg(d.path())
         .assert()
         .code(2);
+}
+
+#[test]
+fn inventory_streams_the_csv_s_bytes_and_the_table_lists_only_machines_that_need_action() {
+    use certmig::report::inventory::{csv, human, CsvStream, HumanTable};
+    let d = inventory_dir();
+    let o = options(Os::Win7Sp1);
+    let whole = assess_dir(d.path(), &o).unwrap();
+    let mut rows = CsvStream::new(Vec::new());
+    let mut table = HumanTable::default();
+    let mut order = Vec::new();
+    let streamed = assess_dir_with(d.path(), &o, false, |a| {
+        order.push(match a {
+            Ok(m) => m.file.clone(),
+            Err(u) => u.file.clone(),
+        });
+        if let Ok(m) = a {
+            table.add(m);
+        }
+        rows.row(a)
+    })
+    .unwrap();
+    // Streamed in file-name order; nothing kept but the unreadable exports.
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    assert_eq!(order.len(), 7);
+    assert!(streamed.machines.is_empty());
+    assert_eq!(streamed.summary, whole.summary);
+    assert_eq!(streamed.unreadable, whole.unreadable);
+    assert_eq!(
+        String::from_utf8(rows.finish().unwrap()).unwrap(),
+        csv(&whole)
+    );
+    let text = table.render(&streamed);
+    assert_eq!(text, human(&whole));
+    // Machines that need action have a row; the others are only counted.
+    for m in &whole.machines {
+        assert_eq!(
+            text.contains(&format!("│ {} ", m.machine)),
+            m.action != Action::None,
+            "{}: {text}",
+            m.machine
+        );
+    }
+    assert!(text.contains("machine needing action"), "{text}");
+    assert!(!text.contains("more machine(s) need action"), "{text}");
+    assert!(
+        text.contains("7 export(s): 6 readable, 1 unreadable; 4 will fail"),
+        "{text}"
+    );
+    // An empty CSV still has its header.
+    let empty = tempfile::tempdir().unwrap();
+    let mut rows = CsvStream::new(Vec::new());
+    assert_eq!(
+        assess_dir_with(empty.path(), &o, false, |a| rows.row(a))
+            .unwrap()
+            .summary
+            .exports,
+        0
+    );
+    let header = String::from_utf8(rows.finish().unwrap()).unwrap();
+    assert_eq!(header, csv(&assess_dir(empty.path(), &o).unwrap()));
+    assert!(table_of(&assess_dir(empty.path(), &o).unwrap()).contains("no machine needs action"));
+}
+
+fn table_of(r: &InventoryReport) -> String {
+    certmig::report::inventory::human(r)
+}
+
+#[test]
+fn the_inventory_table_lists_the_first_machines_that_need_action_and_counts_the_rest() {
+    use certmig::report::inventory::LISTED;
+    let d = tempfile::tempdir().unwrap();
+    generate(&GenOptions {
+        machines: LISTED + 3,
+        seed: 1,
+        profile: Profile::Sccm2007,
+        defect: DefectChoice::Fixed(Defect::DoubledTerminator),
+        formats: vec![FileFormat::Reg],
+        certs_per_machine: 2,
+        bulk: true,
+        out: d.path().to_owned(),
+        overwrite: false,
+    })
+    .unwrap();
+    let out = certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-sp1"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("│ PC")).collect();
+    assert_eq!(listed.len(), LISTED, "{text}");
+    assert!(
+        listed[0].starts_with("│ PC0001 ")
+            && listed[LISTED - 1].starts_with(&format!("│ PC{LISTED:04} "))
+    );
+    assert!(
+        text.contains("3 more machine(s) need action, not listed here (--csv lists every machine)"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "{n} export(s): {n} readable, 0 unreadable; {n} will fail (0 at capture, {n} at restore)",
+        n = LISTED + 3
+    )));
+    // The CSV still has every machine.
+    let out = certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-sp1", "--csv"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), LISTED + 4);
 }
 
 /// The documented 1 000 000-machine run (BENCHMARKS.md); slow in a debug

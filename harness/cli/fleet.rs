@@ -1,14 +1,14 @@
 //! `certmig fleet`: a synthetic fleet replayed through the simulator, or a
 //! directory of real `reg export`s judged machine by machine.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
-use certmig::fleet::inventory::{assess_dir, InventoryOptions, MachineSet};
+use certmig::fleet::inventory::{assess_dir, assess_dir_with, InventoryOptions, MachineSet};
 use certmig::fleet::{FleetReport, Mix, Plan, Population};
 use certmig::report;
 use certmig::report::text::group_digits;
@@ -213,7 +213,29 @@ fn inventory(a: FleetArgs) -> u8 {
         client_hotfix_977203,
         site_has_977384: a.site_has_977384,
     };
-    let readiness = match assess_dir(&dir, &opts) {
+    // --json prints one document with every machine; the table and the
+    // CSV stream, so memory does not grow with the number of exports.
+    let result = if a.json {
+        assess_dir(&dir, &opts).map(|r| (r, None))
+    } else if a.csv {
+        let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+        let mut rows = report::inventory::CsvStream::new(out);
+        assess_dir_with(&dir, &opts, false, |x| rows.row(x)).and_then(|r| {
+            rows.finish()
+                .and_then(|mut w| w.flush())
+                .map(|()| (r, None))
+        })
+    } else {
+        let mut table = report::inventory::HumanTable::default();
+        assess_dir_with(&dir, &opts, false, |x| {
+            if let Ok(m) = x {
+                table.add(m);
+            }
+            Ok(())
+        })
+        .map(|r| (r, Some(table)))
+    };
+    let (readiness, table) = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("certmig: {}: {e}", dir.display());
@@ -225,8 +247,8 @@ fn inventory(a: FleetArgs) -> u8 {
     } else {
         EXIT_BAD_INPUT
     };
-    if !a.json && !a.csv {
-        print!("{}", report::inventory::human(&readiness));
+    if let Some(table) = table {
+        print!("{}", table.render(&readiness));
         return code;
     }
     // Machine-readable output on stdout; the unreadable exports also on stderr.
@@ -237,6 +259,5 @@ fn inventory(a: FleetArgs) -> u8 {
         let c = print_json(&readiness);
         return if c == EXIT_OK { code } else { c };
     }
-    print!("{}", report::inventory::csv(&readiness));
     code
 }

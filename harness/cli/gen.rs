@@ -9,7 +9,7 @@ use strum::{EnumMessage, IntoEnumIterator};
 use super::{print_error, print_json, EXIT_FAILURE, EXIT_OK};
 use certmig::cert::{DefectChoice, Profile};
 use certmig::format::{Defect, FileFormat};
-use certmig::generate::{generate, GenOptions};
+use certmig::generate::{generate_with, GenOptions};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -75,7 +75,9 @@ pub fn run(a: GenArgs) -> u8 {
         out: a.out,
         overwrite: a.force,
     };
-    match generate(&opts) {
+    // Only --json lists every file and certificate; the summary line needs
+    // the counts alone, so memory stays bounded whatever the size.
+    match generate_with(&opts, a.json) {
         Ok(report) => {
             if a.json {
                 return print_json(&report);

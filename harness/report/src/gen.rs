@@ -5,11 +5,11 @@ use certmig_engine::generate::GenReport;
 /// One line: files, machines, certificates and where; plus a note when the
 /// certificates were stamped in bulk (their signatures do not verify).
 pub fn human(report: &GenReport, bulk: bool) -> String {
-    let certs: usize = report.machines.iter().map(|m| m.certificates.len()).sum();
-    let files: usize = report.machines.iter().map(|m| m.files.len()).sum();
     let mut out = format!(
-        "wrote {files} file(s) for {} machine(s), {certs} certificate(s), to {}\n",
-        report.machines.len(),
+        "wrote {} file(s) for {} machine(s), {} certificate(s), to {}\n",
+        report.file_count,
+        report.machine_count,
+        report.certificate_count,
         report.out.display()
     );
     if bulk {

@@ -1,7 +1,9 @@
 //! A real inventory's readiness (`certmig fleet --inventory`): the tables
 //! printed on a terminal and one CSV row per export.
 
-use certmig_engine::fleet::inventory::{Finding, InventoryReport};
+use certmig_engine::fleet::inventory::{
+    Action, Assessed, Finding, InventoryReport, MachineReadiness, Unreadable,
+};
 use serde::Serialize;
 
 use crate::fleet::table;
@@ -16,103 +18,146 @@ fn cause(c: &Finding, sep: &str) -> String {
     )
 }
 
-/// The tables and summary lines `certmig fleet --inventory` prints.
+/// The tables and summary lines `certmig fleet --inventory` prints, for a
+/// report that kept its machines.
 pub fn human(r: &InventoryReport) -> String {
-    let mut t = table();
-    t.set_header([
-        "machine",
-        "certificates",
-        "prediction",
-        "step",
-        "HRESULT",
-        "certificates causing it",
-        "action",
-    ]);
+    let mut t = HumanTable::default();
     for m in &r.machines {
-        let causes: Vec<String> = m.causes.iter().map(|c| cause(c, " ")).collect();
-        t.add_row([
-            m.machine.clone(),
-            m.certificates.to_string(),
-            m.prediction.as_str().to_owned(),
-            m.step.unwrap_or("").to_owned(),
-            m.hresult.map(|h| h.to_string()).unwrap_or_default(),
-            causes.join("\n"),
-            m.action.as_str().to_owned(),
-        ]);
+        t.add(m);
     }
-    let mut out = format!(
-        "target {}{}; sources with KB974571: {}; clients with 977203: {}; site has 977384: {}\n",
-        r.target,
-        if r.target_kb974571 {
-            " + KB974571 before restore"
-        } else {
-            ""
-        },
-        r.assumptions.source_kb974571,
-        r.assumptions.client_hotfix_977203,
-        if r.assumptions.site_has_977384 {
-            "yes"
-        } else {
-            "no"
+    t.render(r)
+}
+
+/// Machines listed in the human table at most; the others that need
+/// action are counted, and `--csv` lists every machine.
+pub const LISTED: usize = 50;
+
+/// What the human report keeps while the machines stream past: the first
+/// [`LISTED`] machines that need action (an action other than `none`), how
+/// many more need it, and the machines with name findings.
+#[derive(Debug, Default)]
+pub struct HumanTable {
+    listed: Vec<MachineReadiness>,
+    more: usize,
+    named: Vec<String>,
+}
+
+impl HumanTable {
+    pub fn add(&mut self, m: &MachineReadiness) {
+        if m.action != Action::None {
+            if self.listed.len() < LISTED {
+                self.listed.push(m.clone());
+            } else {
+                self.more += 1;
+            }
         }
-    );
-    out.push_str(&format!("{t}\n"));
-    if !r.unreadable.is_empty() {
-        let mut u = table();
-        u.set_header(["unreadable export", "line", "offset", "error"]);
-        for x in &r.unreadable {
-            u.add_row([
-                x.file.clone(),
-                x.line.map(|l| l.to_string()).unwrap_or_default(),
-                x.offset.map(|o| o.to_string()).unwrap_or_default(),
-                x.error.clone(),
-            ]);
-        }
-        out.push_str(&format!("{u}\n"));
-    }
-    let s = &r.summary;
-    out.push_str(&format!(
-        "{} export(s): {} readable, {} unreadable; {} will fail ({} at capture, {} at restore), {} latent; {} bad certificate(s)\n",
-        s.exports,
-        s.readable,
-        s.unreadable,
-        s.will_fail,
-        s.by_prediction.get("capture-failed").copied().unwrap_or(0),
-        s.by_prediction.get("restore-failed").copied().unwrap_or(0),
-        s.by_prediction.get("success-latent").copied().unwrap_or(0),
-        s.bad_certificates
-    ));
-    let actions: Vec<String> = s
-        .by_action
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(a, n)| format!("{a}: {n}"))
-        .collect();
-    out.push_str(&format!("actions: {}\n", actions.join(", ")));
-    let named: Vec<String> = r
-        .machines
-        .iter()
-        .filter(|m| !m.names.is_empty())
-        .map(|m| {
+        if !m.names.is_empty() {
             let rules: std::collections::BTreeSet<&str> =
                 m.names.iter().map(|n| n.rule.as_str()).collect();
             let rules: Vec<&str> = rules.into_iter().collect();
-            format!("{} ({})", m.machine, rules.join(", "))
-        })
-        .collect();
-    if !named.is_empty() {
-        out.push_str(&format!(
-            "name findings (they import; MS09-056 changes how their names are compared and displayed): {}\n",
-            named.join("; ")
-        ));
+            self.named
+                .push(format!("{} ({})", m.machine, rules.join(", ")));
+        }
     }
-    if !r.ignored.is_empty() {
+
+    /// The tables and summary lines; `r` gives the summary, the assumptions
+    /// and the unreadable exports.
+    pub fn render(&self, r: &InventoryReport) -> String {
+        let mut out = format!(
+            "target {}{}; sources with KB974571: {}; clients with 977203: {}; site has 977384: {}\n",
+            r.target,
+            if r.target_kb974571 {
+                " + KB974571 before restore"
+            } else {
+                ""
+            },
+            r.assumptions.source_kb974571,
+            r.assumptions.client_hotfix_977203,
+            if r.assumptions.site_has_977384 {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+        if self.listed.is_empty() {
+            out.push_str("no machine needs action\n");
+        } else {
+            let mut t = table();
+            t.set_header([
+                "machine needing action",
+                "certificates",
+                "prediction",
+                "step",
+                "HRESULT",
+                "certificates causing it",
+                "action",
+            ]);
+            for m in &self.listed {
+                let causes: Vec<String> = m.causes.iter().map(|c| cause(c, " ")).collect();
+                t.add_row([
+                    m.machine.clone(),
+                    m.certificates.to_string(),
+                    m.prediction.as_str().to_owned(),
+                    m.step.unwrap_or("").to_owned(),
+                    m.hresult.map(|h| h.to_string()).unwrap_or_default(),
+                    causes.join("\n"),
+                    m.action.as_str().to_owned(),
+                ]);
+            }
+            out.push_str(&format!("{t}\n"));
+            if self.more > 0 {
+                out.push_str(&format!(
+                    "{} more machine(s) need action, not listed here (--csv lists every machine)\n",
+                    self.more
+                ));
+            }
+        }
+        if !r.unreadable.is_empty() {
+            let mut u = table();
+            u.set_header(["unreadable export", "line", "offset", "error"]);
+            for x in &r.unreadable {
+                u.add_row([
+                    x.file.clone(),
+                    x.line.map(|l| l.to_string()).unwrap_or_default(),
+                    x.offset.map(|o| o.to_string()).unwrap_or_default(),
+                    x.error.clone(),
+                ]);
+            }
+            out.push_str(&format!("{u}\n"));
+        }
+        let s = &r.summary;
         out.push_str(&format!(
-            "not read (directories, hidden files): {}\n",
-            r.ignored.join(", ")
+            "{} export(s): {} readable, {} unreadable; {} will fail ({} at capture, {} at restore), {} latent; {} bad certificate(s)\n",
+            s.exports,
+            s.readable,
+            s.unreadable,
+            s.will_fail,
+            s.by_prediction.get("capture-failed").copied().unwrap_or(0),
+            s.by_prediction.get("restore-failed").copied().unwrap_or(0),
+            s.by_prediction.get("success-latent").copied().unwrap_or(0),
+            s.bad_certificates
         ));
+        let actions: Vec<String> = s
+            .by_action
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| format!("{a}: {n}"))
+            .collect();
+        out.push_str(&format!("actions: {}\n", actions.join(", ")));
+        if !self.named.is_empty() {
+            out.push_str(&format!(
+                "name findings (they import; MS09-056 changes how their names are compared and displayed): {}\n",
+                self.named.join("; ")
+            ));
+        }
+        if !r.ignored.is_empty() {
+            out.push_str(&format!(
+                "not read (directories, hidden files): {}\n",
+                r.ignored.join(", ")
+            ));
+        }
+        out
     }
-    out
 }
 
 /// One row of `fleet --inventory --csv`: an export, readable or not (an
@@ -151,43 +196,53 @@ pub const CSV_HEADER: [&str; 11] = [
     "error",
 ];
 
+/// The CSV row of a readable export.
+pub fn machine_row(m: &MachineReadiness) -> ExportRow<'_> {
+    ExportRow {
+        machine: &m.machine,
+        file: &m.file,
+        status: "ok",
+        prediction: Some(m.prediction.as_str()),
+        step: Some(m.step.unwrap_or("")),
+        hresult: Some(m.hresult.map(|h| h.to_string()).unwrap_or_default()),
+        certificates: Some(m.certificates),
+        bad_certificates: Some(m.causes.len()),
+        causes: Some(
+            m.causes
+                .iter()
+                .map(|c| cause(c, ":"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        action: Some(m.action.as_str()),
+        error: None,
+    }
+}
+
+/// The CSV row of an unreadable export.
+pub fn unreadable_row(u: &Unreadable) -> ExportRow<'_> {
+    ExportRow {
+        machine: &u.machine,
+        file: &u.file,
+        status: "unreadable",
+        prediction: None,
+        step: None,
+        hresult: None,
+        certificates: None,
+        bad_certificates: None,
+        causes: None,
+        action: None,
+        error: Some(&u.error),
+    }
+}
+
 /// The rows of [`csv`], sorted by file name.
 pub fn csv_rows(r: &InventoryReport) -> Vec<ExportRow<'_>> {
     let mut rows: Vec<ExportRow<'_>> = r
         .machines
         .iter()
-        .map(|m| ExportRow {
-            machine: &m.machine,
-            file: &m.file,
-            status: "ok",
-            prediction: Some(m.prediction.as_str()),
-            step: Some(m.step.unwrap_or("")),
-            hresult: Some(m.hresult.map(|h| h.to_string()).unwrap_or_default()),
-            certificates: Some(m.certificates),
-            bad_certificates: Some(m.causes.len()),
-            causes: Some(
-                m.causes
-                    .iter()
-                    .map(|c| cause(c, ":"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            action: Some(m.action.as_str()),
-            error: None,
-        })
-        .chain(r.unreadable.iter().map(|u| ExportRow {
-            machine: &u.machine,
-            file: &u.file,
-            status: "unreadable",
-            prediction: None,
-            step: None,
-            hresult: None,
-            certificates: None,
-            bad_certificates: None,
-            causes: None,
-            action: None,
-            error: Some(&u.error),
-        }))
+        .map(machine_row)
+        .chain(r.unreadable.iter().map(unreadable_row))
         .collect();
     rows.sort_by(|a, b| a.file.cmp(b.file));
     rows
@@ -196,6 +251,42 @@ pub fn csv_rows(r: &InventoryReport) -> Vec<ExportRow<'_>> {
 /// One CSV row per export, readable or not (RFC 4180, CRLF).
 pub fn csv(r: &InventoryReport) -> String {
     crate::csv_string(&CSV_HEADER, csv_rows(r))
+}
+
+/// [`csv`] written row by row as the exports stream past (in file-name
+/// order, as `assess_dir_with` hands them on): the same bytes, without
+/// holding the rows.
+pub struct CsvStream<W: std::io::Write> {
+    w: csv::Writer<W>,
+    any: bool,
+}
+
+impl<W: std::io::Write> CsvStream<W> {
+    pub fn new(w: W) -> Self {
+        CsvStream {
+            w: crate::csv_writer(w),
+            any: false,
+        }
+    }
+
+    pub fn row(&mut self, a: &Assessed) -> std::io::Result<()> {
+        self.any = true;
+        let row = match a {
+            Ok(m) => machine_row(m),
+            Err(u) => unreadable_row(u),
+        };
+        self.w.serialize(row).map_err(std::io::Error::other)
+    }
+
+    /// Writes the header if no row was written, flushes, and returns the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if !self.any {
+            self.w
+                .write_record(CSV_HEADER)
+                .map_err(std::io::Error::other)?;
+        }
+        self.w.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 #[cfg(test)]

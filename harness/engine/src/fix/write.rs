@@ -251,6 +251,38 @@ impl<'s> TempOutput<'s> {
     }
 }
 
+impl TempOutput<'_> {
+    /// Renames over `target` without fsyncing the file or its directory:
+    /// for many new outputs made durable together afterwards with
+    /// [`sync_filesystem`] (`gen`). A reader never sees a partial file at
+    /// `target`, but a crash before the sync may leave it empty.
+    pub fn commit_unsynced(self, target: &Path) -> io::Result<()> {
+        self.steps.rename(self.temp, target)
+    }
+}
+
+/// Whether [`sync_filesystem`] makes files durable in one call (Linux's
+/// `syncfs`); elsewhere each file must be fsynced on its own.
+pub const SYNCS_FILESYSTEM: bool = cfg!(target_os = "linux");
+
+/// Flushes every file and directory written on the file system that holds
+/// `dir` to the disk, in one call (Linux: `syncfs`). Elsewhere it does
+/// nothing: see [`SYNCS_FILESYSTEM`].
+pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let d = File::open(dir)?;
+        // SAFETY: `syncfs` takes a valid open descriptor, borrowed for the call.
+        if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = dir;
+    Ok(())
+}
+
 impl Write for TempOutput<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.steps.write(self.temp.as_file_mut(), buf)?;

@@ -42,7 +42,7 @@
 //! compared and displayed, which each machine lists under `names`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -50,7 +50,7 @@ use serde::Serialize;
 use crate::cryptoapi::{self, Hresult, RuleId, RuleKind, RuleSet};
 use crate::format::reg::parse_reg;
 use crate::format::{
-    friendly_name, ContextKind, FormatError, Location, ReadMode, SerializedElement,
+    friendly_name, ContextKind, FormatError, Location, ReadMode, SerializedElement, Thumbprint,
 };
 use crate::sim::model::{rules_in_force, Os, Update};
 use crate::sim::steps::TaskSequenceStep;
@@ -298,51 +298,69 @@ pub fn assess(
     elements: &[SerializedElement<'_>],
     opts: &InventoryOptions,
 ) -> MachineReadiness {
+    assess_known(machine, file, elements.iter().map(|e| (e, None)), opts)
+}
+
+/// [`assess`] over elements whose thumbprints may be known already (a
+/// `.reg` export's key names were checked against them): each thumbprint is
+/// computed at most once, and only for a certificate that is reported.
+fn assess_known<'e, 'a: 'e>(
+    machine: &str,
+    file: &str,
+    elements: impl ExactSizeIterator<Item = (&'e SerializedElement<'a>, Option<Thumbprint>)>,
+    opts: &InventoryOptions,
+) -> MachineReadiness {
     let capture_rules = if opts.source_kb974571.contains(machine) {
         RuleSet::Ms09056
     } else {
         RuleSet::Legacy
     };
     let restore_rules = target_rules(opts.target, opts.target_kb974571);
+    let certificates = elements.len();
     let mut causes = Vec::new();
     let mut capture_failure = None;
     let mut restore_failure = None;
     let mut names = Vec::new();
-    for e in elements {
+    for (e, known) in elements {
+        let mut thumbprint = known;
+        let mut hex = || thumbprint.get_or_insert_with(|| e.thumbprint()).to_hex();
         if e.kind == ContextKind::Certificate {
-            names.extend(
-                cryptoapi::name_findings(&e.der)
-                    .into_iter()
-                    .map(|f| NameFlag {
-                        thumbprint: e.thumbprint().to_hex(),
-                        rule: f.rule.id,
-                        kind: f.rule.kind,
-                        modelling_choice: f.rule.modelling_choice,
-                        offence: f.offence.to_string(),
-                    }),
-            );
+            for f in cryptoapi::name_findings(&e.der) {
+                names.push(NameFlag {
+                    thumbprint: hex(),
+                    rule: f.rule.id,
+                    kind: f.rule.kind,
+                    modelling_choice: f.rule.modelling_choice,
+                    offence: f.offence.to_string(),
+                });
+            }
         }
-        let strict = cryptoapi::import(e, RuleSet::Ms09056).err();
-        let on_capture = cryptoapi::import(e, capture_rules).err();
-        let on_restore = cryptoapi::import(e, restore_rules).err();
+        // What `cryptoapi::import` decides under each rule set.
+        let (legacy, strict) = cryptoapi::refusals(e);
+        let under = |rules: RuleSet| match rules {
+            RuleSet::Legacy => legacy,
+            RuleSet::Ms09056 => strict,
+        };
+        let on_capture = under(capture_rules);
+        let on_restore = under(restore_rules);
         if capture_failure.is_none() {
-            capture_failure = on_capture.as_ref().map(|r| r.hresult);
+            capture_failure = on_capture.map(|r| r.refusal());
         }
         if restore_failure.is_none() {
-            restore_failure = on_restore.as_ref().map(|r| r.hresult);
+            restore_failure = on_restore.map(|r| r.refusal());
         }
         // Refused under ms09-056, or (a corrupt certificate) under legacy too.
-        if let Some(r) = strict.or(on_capture.clone()) {
+        if let Some(r) = strict.or(on_capture) {
             let fname = e.friendly_name();
             causes.push(Finding {
-                thumbprint: e.thumbprint().to_hex(),
+                thumbprint: hex(),
                 shape: fname.map(|v| friendly_name::classify(v).as_str()),
                 friendly_name: fname.map(friendly_name::escape),
-                rule: r.rule.id,
-                modelling_choice: r.rule.modelling_choice,
-                hresult: r.hresult,
+                rule: r.id,
+                modelling_choice: r.modelling_choice,
+                hresult: r.refusal(),
                 refused_on_capture: on_capture.is_some(),
-                ccmcertfix_repairs: r.rule.id == RuleId::FriendlyNameEmbeddedNul,
+                ccmcertfix_repairs: r.id == RuleId::FriendlyNameEmbeddedNul,
             });
         }
     }
@@ -372,13 +390,13 @@ pub fn assess(
         Action::InstallClientHotfixAndRunCcmcertfix
     };
     let mut notes = Vec::new();
-    if elements.is_empty() {
+    if certificates == 0 {
         notes.push("the export holds no certificates (is it the SMS store?)".to_owned());
     }
     MachineReadiness {
         machine: machine.to_owned(),
         file: file.to_owned(),
-        certificates: elements.len(),
+        certificates,
         capture_rules,
         restore_rules,
         prediction,
@@ -421,13 +439,15 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
     })?;
     let parsed =
         parse_reg(&bytes, ReadMode::Strict).map_err(|e| unreadable(&machine, &file, &bytes, &e))?;
-    let elements: Vec<SerializedElement<'_>> = parsed
-        .store
-        .certificates
-        .iter()
-        .map(|c| c.element.clone())
-        .collect();
-    let mut m = assess(&machine, &file, &elements, opts);
+    let certificates = &parsed.store.certificates;
+    let mut m = assess_known(
+        &machine,
+        &file,
+        certificates
+            .iter()
+            .map(|c| (&c.element, Some(c.thumbprint))),
+        opts,
+    );
     if !parsed.store.name.eq_ignore_ascii_case("SMS") && !parsed.store.certificates.is_empty() {
         m.notes.push(format!(
             "the export is of the `{}` store, not `SMS`",
@@ -444,59 +464,80 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
 }
 
 /// Reads every export in `dir` (every regular file that is not hidden,
-/// in name order; subdirectories are listed as ignored), in parallel.
+/// in name order; subdirectories are listed as ignored), in parallel, and
+/// keeps every machine in the report.
 pub fn assess_dir(dir: &Path, opts: &InventoryOptions) -> std::io::Result<InventoryReport> {
-    let mut files: Vec<PathBuf> = Vec::new();
+    assess_dir_with(dir, opts, true, |_| Ok(()))
+}
+
+/// Exports judged in parallel before they are handed on, in name order.
+pub const INVENTORY_BATCH: usize = 512;
+
+/// One export's result, as [`assess_dir_with`] hands it on.
+pub type Assessed = Result<MachineReadiness, Unreadable>;
+
+/// Reads every export in `dir` as [`assess_dir`] does, judging them in
+/// parallel batches of [`INVENTORY_BATCH`], and hands each result to `each`
+/// in name order as it streams, while the summary is tallied. The report
+/// keeps the unreadable exports, and every machine only when
+/// `keep_machines` is set: without it, memory does not grow with the
+/// number of exports beyond their names. An error from `each` stops the
+/// run and is returned.
+pub fn assess_dir_with(
+    dir: &Path,
+    opts: &InventoryOptions,
+    keep_machines: bool,
+    mut each: impl FnMut(&Assessed) -> std::io::Result<()> + Send,
+) -> std::io::Result<InventoryReport> {
+    let mut names: Vec<std::ffi::OsString> = Vec::new();
     let mut ignored = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let path = entry.path();
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let name = entry.file_name();
+        let hidden = name.to_string_lossy().starts_with('.');
         if entry.file_type()?.is_file() && !hidden {
-            files.push(path);
+            names.push(name);
         } else {
-            ignored.push(path.display().to_string());
+            ignored.push(entry.path().display().to_string());
         }
     }
-    files.sort();
+    // The order of the paths: in one directory, that of the names' bytes.
+    names.sort_unstable();
     ignored.sort();
-    let results: Vec<Result<MachineReadiness, Unreadable>> =
-        files.par_iter().map(|f| assess_file(f, opts)).collect();
+    let mut tally = Tally::new();
     let mut machines = Vec::new();
     let mut unreadable = Vec::new();
-    for r in results {
-        match r {
-            Ok(m) => machines.push(m),
-            Err(u) => unreadable.push(u),
-        }
-    }
-    let mut by_prediction: BTreeMap<&'static str, usize> =
-        Prediction::ALL.iter().map(|p| (p.as_str(), 0)).collect();
-    let mut by_action: BTreeMap<&'static str, usize> =
-        Action::ALL.iter().map(|a| (a.as_str(), 0)).collect();
-    for m in &machines {
-        *by_prediction.entry(m.prediction.as_str()).or_default() += 1;
-        *by_action.entry(m.action.as_str()).or_default() += 1;
-    }
-    let summary = InventorySummary {
-        exports: machines.len() + unreadable.len(),
-        readable: machines.len(),
-        unreadable: unreadable.len(),
-        will_fail: machines.iter().filter(|m| m.prediction.fails()).count(),
-        by_prediction,
-        by_action,
-        bad_certificates: machines.iter().map(|m| m.causes.len()).sum(),
-        name_findings: machines
-            .iter()
-            .map(|m| {
-                m.names
-                    .iter()
-                    .map(|n| n.thumbprint.as_str())
-                    .collect::<BTreeSet<_>>()
-                    .len()
-            })
-            .sum(),
+    let judge = |batch: &[std::ffi::OsString]| -> Vec<Assessed> {
+        batch
+            .par_iter()
+            .map(|n| assess_file(&dir.join(n), opts))
+            .collect()
     };
+    let mut take = |results: Vec<Assessed>| -> std::io::Result<()> {
+        for r in results {
+            each(&r)?;
+            match r {
+                Ok(m) => {
+                    tally.add(&m);
+                    if keep_machines {
+                        machines.push(m);
+                    }
+                }
+                Err(u) => unreadable.push(u),
+            }
+        }
+        Ok(())
+    };
+    // A batch is handed on while the next one is judged.
+    let mut pending = Vec::new();
+    for batch in names.chunks(INVENTORY_BATCH) {
+        let ready = std::mem::take(&mut pending);
+        let (taken, judged) = rayon::join(|| take(ready), || judge(batch));
+        taken?;
+        pending = judged;
+    }
+    take(pending)?;
+    let summary = tally.summary(unreadable.len());
     Ok(InventoryReport {
         directory: dir.display().to_string(),
         target: opts.target,
@@ -511,4 +552,56 @@ pub fn assess_dir(dir: &Path, opts: &InventoryOptions) -> std::io::Result<Invent
         unreadable,
         ignored,
     })
+}
+
+/// The summary's counts, tallied machine by machine.
+struct Tally {
+    readable: usize,
+    will_fail: usize,
+    by_prediction: BTreeMap<&'static str, usize>,
+    by_action: BTreeMap<&'static str, usize>,
+    bad_certificates: usize,
+    name_findings: usize,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            readable: 0,
+            will_fail: 0,
+            by_prediction: Prediction::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
+            by_action: Action::ALL.iter().map(|a| (a.as_str(), 0)).collect(),
+            bad_certificates: 0,
+            name_findings: 0,
+        }
+    }
+
+    fn add(&mut self, m: &MachineReadiness) {
+        self.readable += 1;
+        if m.prediction.fails() {
+            self.will_fail += 1;
+        }
+        *self.by_prediction.entry(m.prediction.as_str()).or_default() += 1;
+        *self.by_action.entry(m.action.as_str()).or_default() += 1;
+        self.bad_certificates += m.causes.len();
+        self.name_findings += m
+            .names
+            .iter()
+            .map(|n| n.thumbprint.as_str())
+            .collect::<BTreeSet<_>>()
+            .len();
+    }
+
+    fn summary(self, unreadable: usize) -> InventorySummary {
+        InventorySummary {
+            exports: self.readable + unreadable,
+            readable: self.readable,
+            unreadable,
+            will_fail: self.will_fail,
+            by_prediction: self.by_prediction,
+            by_action: self.by_action,
+            bad_certificates: self.bad_certificates,
+            name_findings: self.name_findings,
+        }
+    }
 }

@@ -84,16 +84,51 @@ pub fn stamped(
     role: Role,
     serial: [u8; 16],
 ) -> Result<Vec<u8>, CertError> {
-    if !machine.is_ascii() {
-        return Err(CertError::Other(format!(
-            "bulk mode needs an ASCII machine name, not {machine:?}"
-        )));
+    let mut m = MachineTemplate::new(profile, seed, machine, role)?;
+    m.stamp_serial(serial);
+    Ok(m.der)
+}
+
+/// The template of one machine and role with the machine name already
+/// stamped: each certificate is then a copy with its own serial.
+#[derive(Debug, Clone)]
+pub struct MachineTemplate {
+    /// The DER (machine name stamped; the serial is whatever was stamped last).
+    pub der: Vec<u8>,
+    /// Where the 16-byte serial number sits in `der`.
+    pub serial_at: usize,
+}
+
+impl MachineTemplate {
+    pub fn new(
+        profile: Profile,
+        seed: u64,
+        machine: &str,
+        role: Role,
+    ) -> Result<MachineTemplate, CertError> {
+        if !machine.is_ascii() {
+            return Err(CertError::Other(format!(
+                "bulk mode needs an ASCII machine name, not {machine:?}"
+            )));
+        }
+        let t = template(profile, seed, role, machine.len())?;
+        let mut der = t.der.clone();
+        for &at in &t.name_at {
+            der[at..at + machine.len()].copy_from_slice(machine.as_bytes());
+        }
+        Ok(MachineTemplate {
+            der,
+            serial_at: t.serial_at,
+        })
     }
-    let t = template(profile, seed, role, machine.len())?;
-    let mut der = t.der.clone();
-    der[t.serial_at..t.serial_at + 16].copy_from_slice(&serial);
-    for &at in &t.name_at {
-        der[at..at + machine.len()].copy_from_slice(machine.as_bytes());
+
+    /// Stamps `serial` into `der` (a copy of [`Self::der`]).
+    pub fn stamp_serial_into(&self, der: &mut [u8], serial: [u8; 16]) {
+        der[self.serial_at..self.serial_at + 16].copy_from_slice(&serial);
     }
-    Ok(der)
+
+    fn stamp_serial(&mut self, serial: [u8; 16]) {
+        let at = self.serial_at;
+        self.der[at..at + 16].copy_from_slice(&serial);
+    }
 }

@@ -31,9 +31,12 @@
 pub mod adversarial;
 pub mod bulk;
 mod keys;
+mod machine;
 mod modern;
 mod sccm2007;
 mod verify;
+
+pub use machine::{ElementInfo, MachineGenerator};
 
 use certmig_format::names::UnknownName;
 use std::fmt;
@@ -247,9 +250,9 @@ pub fn generate_machine(spec: &MachineSpec) -> Result<Vec<GeneratedCertificate>,
         .collect()
 }
 
-fn generate_one(spec: &MachineSpec, i: usize) -> Result<GeneratedCertificate, CertError> {
-    let role = Role::of_index(i);
-    let defect = match spec.defect {
+/// The friendly-name defect of certificate `i` of a machine.
+pub(crate) fn defect_of(spec: &MachineSpec, i: usize) -> Defect {
+    match spec.defect {
         DefectChoice::Fixed(d) => d,
         DefectChoice::Mixed => {
             let d = derive(
@@ -258,7 +261,15 @@ fn generate_one(spec: &MachineSpec, i: usize) -> Result<GeneratedCertificate, Ce
             );
             Defect::ALL[d[0] as usize % Defect::ALL.len()]
         }
-    };
+    }
+}
+
+pub(crate) fn generate_one(
+    spec: &MachineSpec,
+    i: usize,
+) -> Result<GeneratedCertificate, CertError> {
+    let role = Role::of_index(i);
+    let defect = defect_of(spec, i);
     let serial = serial_for(spec.seed, &spec.machine, i);
     let (der, signature_valid) = if spec.bulk {
         (

@@ -471,6 +471,16 @@ pub fn verdict(e: &SerializedElement<'_>, rules: RuleSet) -> Verdict {
     }
 }
 
+/// The first rule `e` breaks under each rule set, `(legacy, ms09-056)`
+/// (`None` where it imports), with the certificate walked once: what
+/// [`import`] decides under each, without building what it shows.
+pub fn refusals(e: &SerializedElement<'_>) -> (Option<&'static Rule>, Option<&'static Rule>) {
+    if walk(e).is_err() {
+        return (Some(&MALFORMED_CERTIFICATE), Some(&MALFORMED_CERTIFICATE));
+    }
+    (None, check_friendly_name(e).map(|(rule, _)| rule))
+}
+
 /// Imports a serialized element under `rules`.
 pub fn import(e: &SerializedElement<'_>, rules: RuleSet) -> Result<ImportedCertificate, Rejection> {
     if let Some((rule, offence)) = check(e, rules) {
