@@ -68,10 +68,26 @@ row "openssl sha1"       -             -- openssl sha1 "$STORE"
 row "cat"                -             -- cat "$STORE"
 row "scan --json"        "openssl sha1" -- "$CERTMIG" scan "$STORE" --json
 row "scan (human)"       "openssl sha1" -- "$CERTMIG" scan "$STORE"
-# Others: add one `row` line each (fix, gen, inventory, ...).
+row "cp+fsync"           -             -- sh -c 'cp "$1" "$2" && sync "$2"' sh "$STORE" "$WORK/copy.sst"
+row "fix -o"             "cp+fsync"    -- "$CERTMIG" fix "$STORE" -o "$WORK/fixed.sst"
+row "fix in place"       "cp+fsync"    -- "$CERTMIG" fix "$WORK/copy.sst" --no-backup
+row "gen --bulk sst"     "cp+fsync"    -- "$CERTMIG" gen --machines 1 --certs-per-machine "$N" --bulk --format sst --out "$WORK/gen2"
+# .reg: one large export (read rate), and a directory of exports (inventory).
+M=${CERTMIG_BENCH_EXPORTS:-100000}
+row "gen --bulk reg x$M" -             -- "$CERTMIG" gen --machines "$M" --bulk --format reg --out "$WORK/exports"
+"$CERTMIG" gen --machines 1 --certs-per-machine "$((N / 20))" --bulk --format reg --out "$WORK/bigreg" >/dev/null
+BIGREG=$(ls "$WORK"/bigreg/*.reg | head -n 1)
+cat "$BIGREG" >/dev/null
+row "cat big.reg"        -             -- cat "$BIGREG"
+row "scan big.reg --json" "cat big.reg" -- "$CERTMIG" scan "$BIGREG" --json
+find "$WORK/exports" -name '*.reg' -exec cat {} + >/dev/null
+row "cat exports"        -             -- sh -c 'find "$1" -name "*.reg" -exec cat {} + >/dev/null' sh "$WORK/exports"
+row "inventory --csv"    "cat exports" -- "$CERTMIG" fleet --inventory "$WORK/exports" --target win7-sp1 --csv
+row "inventory (table)"  "cat exports" -- "$CERTMIG" fleet --inventory "$WORK/exports" --target win7-sp1
 
 echo
-echo "input: $STORE, $N certificates, $BYTES bytes; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "input: $STORE, $N certificates, $BYTES bytes; big.reg: $(stat -c %s "$BIGREG") bytes; $M exports; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(MB/s is over the .sst's size for every row; for the .reg and inventory rows compare seconds with their baseline)"
 printf '%-22s %9s %8s %10s %8s %-14s %10s\n' command seconds "cpu s" "MB/s" ratio "baseline" "peak MB"
 printf '%s\n' "${ROWS[@]}"
 echo "(ratio = baseline seconds / seconds: 1.00 means as fast as the baseline; load average after: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -64,12 +64,6 @@ pub enum Command {
     Dump(scan::DumpArgs),
 }
 
-/// mimalloc: `scan` and `fleet` allocate a few small strings per
-/// certificate or machine, and the system allocator was a quarter of a
-/// scan's time (perf, BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Like any Unix filter: when the reader of our output goes away
     // (`certmig scan ... | head`), end quietly instead of panicking on EPIPE.
