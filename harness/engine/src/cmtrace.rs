@@ -39,7 +39,7 @@ impl LogClock {
     /// A clock starting on 2026-11-24 at a time derived from `seed` (between
     /// 08:00 and 18:00), advancing 7..=133 ms per line.
     pub fn seeded(seed: u64) -> Self {
-        let x = certmig_model::seed::spread(seed);
+        let x = certmig_model::seed::key(seed, "log clock");
         let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
             .and_then(|d| d.and_hms_milli_opt(8, 0, 0, 0))
             .expect("valid date")

@@ -1,20 +1,17 @@
-//! Every seeded value in certmig comes from this module, so that the same
-//! seed always gives the same bytes and the same logs, and so that nobody
-//! has to know more than one place to read how.
+//! Every seeded value in certmig comes from this module, from one root:
+//! [`derive`], SHA-1 over the seed and length-prefixed labels. Any change of
+//! seed or label changes the value, and values for different labels are
+//! independent. Where many values are wanted from one label, the root gives
+//! a 64-bit [`key`] and a cheap expansion of it does the rest:
 //!
-//! One root, three generators, each where its cost and its consumers need
-//! it (changing any of them changes outputs that golden files and users
-//! rely on, so they are kept as they are and documented here):
+//! - [`uniform`] / [`indexed`]: SplitMix64 counters over a key, for what is
+//!   drawn per machine in a fleet of millions (nine draws per machine; a hash
+//!   per draw would cost more than the replay);
+//! - [`rng`]: a ChaCha8 stream over a key, where `rand`'s distributions and
+//!   sampling are wanted (the validator's corpus).
 //!
-//! - [`derive`]: SHA-1 over the seed and length-prefixed labels. Every
-//!   labelled value (certificate serials and dates, key choices, SMS GUIDs,
-//!   log thread ids) comes from it: any change of label changes the value,
-//!   and values for different labels are independent.
-//! - [`uniform`] / [`indexed`]: SplitMix64 counters, for what is drawn per
-//!   machine in a fleet of millions (nine draws per machine; a hash per draw
-//!   would cost more than the replay), and [`spread`] for the log clock.
-//! - [`rng`]: a ChaCha8 stream, where `rand`'s distributions and sampling
-//!   are wanted (the validator's corpus).
+//! The same seed always gives the same bytes, the same fleets and the same
+//! logs.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -42,25 +39,27 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The `k`-th uniform number in [0, 1) of item `i` under `seed`.
-pub fn uniform(seed: u64, i: u64, k: u64) -> f64 {
-    let x = mix64(mix64(seed ^ GOLDEN).wrapping_add(i.wrapping_mul(GOLDEN)) ^ mix64(k + 1));
+/// The 64-bit key of `label` under `seed` (the first 8 bytes of
+/// [`derive`]).
+pub fn key(seed: u64, label: &str) -> u64 {
+    let d = derive(seed, &[label.as_bytes()]);
+    u64::from_le_bytes(d[..8].try_into().expect("20 bytes"))
+}
+
+/// The `k`-th uniform number in [0, 1) of item `i` under `key`.
+pub fn uniform(key: u64, i: u64, k: u64) -> f64 {
+    let x = mix64(mix64(key ^ GOLDEN).wrapping_add(i.wrapping_mul(GOLDEN)) ^ mix64(k + 1));
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A 64-bit value for item `i` under `seed`.
-pub fn indexed(seed: u64, i: u64) -> u64 {
-    mix64(seed.wrapping_add(i.wrapping_mul(GOLDEN)))
+/// A 64-bit value for item `i` under `key`.
+pub fn indexed(key: u64, i: u64) -> u64 {
+    mix64(key.wrapping_add(i.wrapping_mul(GOLDEN)))
 }
 
-/// A cheap spread of `seed` over 64 bits (the log clock's start and pace).
-pub fn spread(seed: u64) -> u64 {
-    seed.wrapping_mul(GOLDEN) ^ (seed >> 29)
-}
-
-/// A ChaCha8 stream for `seed`.
-pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed)
+/// A ChaCha8 stream for `label` under `seed`.
+pub fn rng(seed: u64, label: &str) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(key(seed, label))
 }
 
 #[cfg(test)]
@@ -75,10 +74,12 @@ mod tests {
 
     #[test]
     fn uniforms_are_in_range_and_differ_per_draw() {
-        let u: Vec<f64> = (0..1000).map(|k| uniform(3, 5, k)).collect();
+        let u: Vec<f64> = (0..1000).map(|k| uniform(key(3, "test"), 5, k)).collect();
         assert!(u.iter().all(|x| (0.0..1.0).contains(x)));
         let mean = u.iter().sum::<f64>() / u.len() as f64;
         assert!((0.45..0.55).contains(&mean), "{mean}");
         assert_ne!(uniform(3, 5, 0), uniform(3, 6, 0));
+        assert_ne!(key(3, "a"), key(3, "b"));
+        assert_ne!(key(3, "a"), key(4, "a"));
     }
 }

@@ -30,14 +30,15 @@ pub type MachineProfile = Migration;
 /// each set ([`sim::model::client_certificates`]).
 pub const KEY_SETS: u64 = 4;
 
-use certmig_model::seed::{indexed, uniform};
+use certmig_model::seed::{indexed, key, uniform};
 
 impl MachineProfile {
     /// Machine `i` of the fleet `seed`: each attribute from its own uniform
     /// number, then normalised (win7-sp1 already includes KB974571; an
     /// `sp2-r3` client always has KB977384, which R3 requires).
     pub fn draw(mix: &Mix, plan: &Plan, seed: u64, i: u64) -> MachineProfile {
-        let u = |k: u64| uniform(seed, i, k);
+        let fleet = key(seed, "fleet machines");
+        let u = |k: u64| uniform(fleet, i, k);
         let kind = mix.kind.pick(u(0));
         let source_os = mix.source_os.pick(u(1));
         let source_kb = mix.source_kb974571.pick(u(2)) && source_os != Os::Win7Sp1;
@@ -74,7 +75,7 @@ impl MachineProfile {
 
     /// The engine's seed for this machine (one of [`KEY_SETS`] key sets).
     pub fn scenario_seed(seed: u64, i: u64) -> u64 {
-        1 + indexed(seed, i) % KEY_SETS
+        1 + indexed(key(seed, "fleet key sets"), i) % KEY_SETS
     }
 
     /// Position of this combination in a [`Tally`].

@@ -206,7 +206,7 @@ fn malformed(
 /// malformed inputs.
 pub fn generate(seed: u64, cases: usize, format: FileFormat) -> Vec<Case> {
     let pool = Pool::new(seed);
-    let mut rng = certmig_model::seed::rng(seed);
+    let mut rng = certmig_model::seed::rng(seed, "validate corpus");
     let mut valid: Vec<(String, String, Vec<SerializedElement<'static>>)> = Vec::new();
     let mut add = |name: &str, description: &str, elements: Vec<SerializedElement<'static>>| {
         valid.push((name.to_owned(), description.to_owned(), elements));
