@@ -126,6 +126,19 @@ pub struct NameFindingReport {
     pub ms09_056: String,
 }
 
+impl From<cryptoapi::NameFinding> for NameFindingReport {
+    fn from(f: cryptoapi::NameFinding) -> Self {
+        NameFindingReport {
+            rule: f.rule.id,
+            kind: f.rule.kind,
+            modelling_choice: f.rule.modelling_choice,
+            offence: f.offence.to_string(),
+            legacy: f.legacy,
+            ms09_056: f.ms09_056,
+        }
+    }
+}
+
 /// One error, located.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ErrorReport {
@@ -321,14 +334,7 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
         names: match (e.kind, view) {
             (format::ContextKind::Certificate, Some(view)) => cryptoapi::name_findings_in(view)
                 .into_iter()
-                .map(|f| NameFindingReport {
-                    rule: f.rule.id,
-                    kind: f.rule.kind,
-                    modelling_choice: f.rule.modelling_choice,
-                    offence: f.offence.to_string(),
-                    legacy: f.legacy,
-                    ms09_056: f.ms09_056,
-                })
+                .map(NameFindingReport::from)
                 .collect(),
             _ => Vec::new(),
         },
@@ -381,14 +387,7 @@ pub fn certificate_report_reference(
         names: match e.kind {
             format::ContextKind::Certificate => cryptoapi::name_findings(&e.der)
                 .into_iter()
-                .map(|f| NameFindingReport {
-                    rule: f.rule.id,
-                    kind: f.rule.kind,
-                    modelling_choice: f.rule.modelling_choice,
-                    offence: f.offence.to_string(),
-                    legacy: f.legacy,
-                    ms09_056: f.ms09_056,
-                })
+                .map(NameFindingReport::from)
                 .collect(),
             _ => Vec::new(),
         },
