@@ -3,6 +3,11 @@
 //! escapes its process group, a tool that deletes or rewrites its input, and
 //! one that writes outside its temporary directory. The validator survives
 //! each, reports it, and leaves no process behind.
+//!
+//! Unix only: the tools are `/bin/sh` scripts, and the guarantees tested are
+//! the Unix containment's (process groups, `killpg`). The Windows containment
+//! (a Job Object) has its own tests in `tests/hostile_tools_windows.rs`.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
