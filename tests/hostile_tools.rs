@@ -6,7 +6,8 @@
 //!
 //! Unix only: the tools are `/bin/sh` scripts, and the guarantees tested are
 //! the Unix containment's (process groups, `killpg`). The Windows containment
-//! (a Job Object) has its own tests in `tests/hostile_tools_windows.rs`.
+//! (a Job Object) has its own tests in `tests/containment.rs`, which run on
+//! every platform with a hostile tool written in Rust.
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};

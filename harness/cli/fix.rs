@@ -76,7 +76,7 @@ pub fn run_cmd(a: FixArgs) -> u8 {
             }
             let (out, warnings) = certmig::report::fix::human(&report);
             eprint!("{warnings}");
-            print!("{out}");
+            out!("{out}");
             EXIT_OK
         }
         Err(e) => {

@@ -173,10 +173,10 @@ fn synthetic(a: FleetArgs) -> u8 {
         return print_json(&fleet);
     }
     if a.csv {
-        print!("{}", report::fleet::csv(&fleet));
+        out!("{}", report::fleet::csv(&fleet));
         return EXIT_OK;
     }
-    print!("{}", report::fleet::human(&fleet));
+    out!("{}", report::fleet::human(&fleet));
     EXIT_OK
 }
 
@@ -237,6 +237,8 @@ fn inventory(a: FleetArgs) -> u8 {
     };
     let (readiness, table) = match result {
         Ok(r) => r,
+        // The CSV's reader went away (Windows; Unix ends by SIGPIPE).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::output_failed(&e),
         Err(e) => {
             eprintln!("certmig: {}: {e}", dir.display());
             return EXIT_BAD_INPUT;
@@ -248,7 +250,7 @@ fn inventory(a: FleetArgs) -> u8 {
         EXIT_BAD_INPUT
     };
     if let Some(table) = table {
-        print!("{}", table.render(&readiness));
+        out!("{}", table.render(&readiness));
         return code;
     }
     // Machine-readable output on stdout; the unreadable exports also on stderr.

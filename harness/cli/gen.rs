@@ -82,7 +82,7 @@ pub fn run(a: GenArgs) -> u8 {
             if a.json {
                 return print_json(&report);
             }
-            print!("{}", certmig::report::gen::human(&report, a.bulk));
+            out!("{}", certmig::report::gen::human(&report, a.bulk));
             EXIT_OK
         }
         Err(e) => {

@@ -5,7 +5,16 @@
 //! Exit codes, for every command: 0 success (or nothing to do), 1 any other
 //! failure (including "expectations not met" for replay and validate),
 //! 2 bad input (a malformed file: the message names the file and the byte
-//! offset or line).
+//! offset or line). On Windows, a closed pipe on standard output ends the
+//! program quietly with [`EXIT_CLOSED_PIPE`] (Unix ends it with SIGPIPE).
+
+/// `print!` to standard output, ending the program quietly when the reader
+/// has gone away (see [`output_failed`]) instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::write_stdout(format_args!($($t)*))
+    };
+}
 
 mod fix;
 mod fleet;
@@ -24,6 +33,12 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for malformed input.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code when the reader of standard output went away (Windows: a
+/// closed pipe, `certmig scan ... | more` quit early). It is the number of
+/// Windows' own error for it, ERROR_NO_DATA ("the pipe is being closed"): a
+/// labelled choice, Windows has no convention here. Unix never sees it: the
+/// process ends by SIGPIPE, like any filter.
+pub const EXIT_CLOSED_PIPE: u8 = 232;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 failure (or outcomes that differ from expectations), 2 bad input.
@@ -69,6 +84,8 @@ fn main() -> ExitCode {
     // (`certmig scan ... | head`), end quietly instead of panicking on EPIPE.
     // SAFETY: restores the default disposition of one signal before any
     // thread exists; no Rust state is involved.
+    // (Windows has no SIGPIPE: writes fail with ERROR_NO_DATA instead, and
+    // every write to stdout goes through `out!`/`output_failed`.)
     #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -87,6 +104,26 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Writes to standard output (the `out!` macro); see [`output_failed`].
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
+        output_failed(&e)
+    }
+}
+
+/// Ends the program after a failed write to standard output: quietly with
+/// [`EXIT_CLOSED_PIPE`] when the reader went away, else with the error and
+/// [`EXIT_FAILURE`].
+pub(crate) fn output_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(EXIT_CLOSED_PIPE));
+    }
+    eprintln!("certmig: cannot write to standard output: {e}");
+    std::process::exit(i32::from(EXIT_FAILURE))
+}
+
 /// Prints an error the way every command does: `certmig: <message>` with the
 /// chain of causes.
 pub(crate) fn print_error(e: &anyhow::Error) {
@@ -97,7 +134,7 @@ pub(crate) fn print_error(e: &anyhow::Error) {
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> u8 {
     match serde_json::to_string_pretty(value) {
         Ok(s) => {
-            println!("{s}");
+            out!("{s}\n");
             EXIT_OK
         }
         Err(e) => {

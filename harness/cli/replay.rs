@@ -96,7 +96,7 @@ pub fn run(a: ReplayArgs) -> u8 {
             return code;
         }
     } else {
-        print!("{}", report::replay::human(&replays));
+        out!("{}", report::replay::human(&replays));
     }
     if unexpected > 0 {
         EXIT_FAILURE
@@ -133,6 +133,6 @@ pub fn matrix(a: MatrixArgs) -> u8 {
     if a.json {
         return print_json(&rows);
     }
-    println!("{}", report::matrix::table(&rows));
+    out!("{}\n", report::matrix::table(&rows));
     EXIT_OK
 }

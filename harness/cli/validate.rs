@@ -115,7 +115,7 @@ pub fn run(a: ValidateArgs) -> u8 {
             return code;
         }
     } else {
-        print!("{}", report::validate::human(&r));
+        out!("{}", report::validate::human(&r));
     }
     if r.passed() {
         EXIT_OK
@@ -151,7 +151,7 @@ fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
             return code;
         }
     } else {
-        print!("{}", report::selftest::human(&s));
+        out!("{}", report::selftest::human(&s));
     }
     if s.passed() {
         EXIT_OK

@@ -11,7 +11,9 @@
 //!   judging them on invariants V1-V10;
 //! - [`fleet`]: synthetic fleets replayed through [`sim`] and real
 //!   `reg export` inventories;
-//! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`.
+//! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`;
+//! - [`platform`]: what differs between Unix and Windows (locks, file
+//!   identity, the durable replace, command-line splitting).
 //!
 //! Results are plain data (serde-serializable); printing them is
 //! `certmig-report`'s job.
@@ -20,6 +22,7 @@ pub mod cmtrace;
 pub mod fix;
 pub mod fleet;
 pub mod generate;
+pub mod platform;
 pub mod scan;
 pub mod sim;
 pub mod validate;

@@ -1,11 +1,12 @@
 //! One `certmig fix` at a time per file, and no debris from a killed one.
 //!
-//! - The input (a file, or a blob directory) is locked with `flock` for the
-//!   whole run: exclusively when it is repaired in place, shared when it is
+//! - The input (a file, or a blob directory) is locked for the whole run
+//!   (`flock` on Unix; on Windows a named mutex named after the input's
+//!   identity: see [`crate::platform::PathLock`]): exclusively when it is repaired in place, shared when it is
 //!   only read. A second run on the same file fails at once with
 //!   [`FixError::Locked`] instead of interleaving its output with the first.
-//!   After locking, the lock holder checks (on Unix, by device and inode)
-//!   that the path still names the file it locked (a first run may have
+//!   After locking, the lock holder checks (by device and inode on Unix,
+//!   by volume serial number and file index on Windows) that the path still names the file it locked (a first run may have
 //!   renamed a repaired file over it) and locks again if not.
 //! - Every temporary file `fix` writes (`.certmig-*.tmp`, in the target's
 //!   directory) is locked while it is being written. A run that is killed
@@ -16,9 +17,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use fs4::fs_std::FileExt;
-
 use super::FixError;
+use crate::platform::{self, PathLock};
 
 /// The prefix and suffix of every temporary file `fix` writes.
 pub const TEMP_PREFIX: &str = ".certmig-";
@@ -27,7 +27,7 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 /// A held lock on an input; released when dropped.
 #[derive(Debug)]
 pub struct InputLock {
-    _file: File,
+    _held: PathLock,
 }
 
 impl InputLock {
@@ -38,32 +38,17 @@ impl InputLock {
             source,
         };
         for _ in 0..16 {
-            let file = File::open(path).map_err(io)?;
-            let got = if exclusive {
-                FileExt::try_lock_exclusive(&file)
-            } else {
-                FileExt::try_lock_shared(&file)
-            }
-            .map_err(io)?;
-            if !got {
+            let Some(held) = PathLock::try_acquire(path, exclusive).map_err(io)? else {
                 return Err(FixError::Locked {
                     path: path.to_owned(),
                 });
-            }
+            };
             // Still the same file? A run that just finished may have renamed
-            // its repaired output over this path. (Unix: device and inode.)
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::MetadataExt;
-                let (held, now) = (
-                    file.metadata().map_err(io)?,
-                    std::fs::metadata(path).map_err(io)?,
-                );
-                if (held.dev(), held.ino()) != (now.dev(), now.ino()) {
-                    continue;
-                }
+            // its repaired output over this path.
+            if !held.still_at(path).map_err(io)? {
+                continue;
             }
-            return Ok(InputLock { _file: file });
+            return Ok(InputLock { _held: held });
         }
         Err(FixError::Locked {
             path: path.to_owned(),
@@ -73,7 +58,7 @@ impl InputLock {
 
 /// Locks a temporary file just created, so no other run takes it for stale.
 pub fn lock_temp(file: &File) -> std::io::Result<()> {
-    file.try_lock_exclusive().map(drop)
+    platform::try_lock(file, true).map(drop)
 }
 
 /// Removes the temporary files an interrupted run left in `dir`; returns a
@@ -96,7 +81,7 @@ pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
     for p in stale {
         let Ok(f) = File::open(&p) else { continue };
         // Locked: a live run is writing it.
-        if !matches!(f.try_lock_exclusive(), Ok(true)) {
+        if !matches!(platform::try_lock(&f, true), Ok(true)) {
             continue;
         }
         match std::fs::remove_file(&p) {

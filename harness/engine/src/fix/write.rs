@@ -3,7 +3,8 @@
 //! Every output is written to a temporary file in the target's own
 //! directory, fsynced, checked by the caller, and only then renamed over the
 //! target (rename is atomic within a directory), after which the directory is
-//! fsynced. In place, a backup `IN.bak` is made first (a hard link to the
+//! fsynced (on Windows the rename itself is written through instead: see
+//! [`crate::platform::replace`]). In place, a backup `IN.bak` is made first (a hard link to the
 //! original, or a fsynced copy where links are not possible) unless the
 //! caller opts out. A failure at any step leaves the input byte-identical and
 //! removes the temporary file.
@@ -91,7 +92,7 @@ impl WriteSteps for RealSteps {
         if let Some(p) = permissions_for(target) {
             temp.as_file().set_permissions(p)?;
         }
-        temp.persist(target).map(drop).map_err(|e| e.error)
+        crate::platform::replace(temp, target)
     }
 }
 

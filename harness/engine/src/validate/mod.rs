@@ -202,6 +202,7 @@ fn v(invariant: Invariant, evidence: impl Into<String>) -> Violation {
 fn crash_or_timeout(run: &Run) -> Option<Violation> {
     match run.exit {
         tool::Exit::Signal { .. }
+        | tool::Exit::Exception { .. }
         | tool::Exit::TimedOut { .. }
         | tool::Exit::OutputTooLarge { .. }
         | tool::Exit::SpawnFailed { .. } => Some(v(

@@ -110,9 +110,7 @@ pub fn list_mutants(exe: &Path) -> Result<Vec<Mutant>, SelfTestError> {
 }
 
 fn quote(p: &Path) -> String {
-    shlex::try_quote(&p.display().to_string())
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| p.display().to_string())
+    crate::platform::quote_path(p)
 }
 
 /// Runs the self-test with `certmig_exe` as the reference fixer and the

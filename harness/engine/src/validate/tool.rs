@@ -1,8 +1,9 @@
-//! Running an external fix tool in isolation: a command template split like a
-//! shell would (never run through a shell), `{in}`/`{out}` replaced by paths
-//! inside a private temporary directory, its own process group killed whole
-//! on timeout or when the output grows past a limit, stdout and stderr
-//! captured (bounded).
+//! Running an external fix tool in isolation: a command template split like
+//! the platform splits command lines (never run through a shell),
+//! `{in}`/`{out}` replaced by paths inside a private temporary directory,
+//! the tool and everything it starts (a process group on Unix, a Job Object
+//! on Windows) killed whole on timeout or when the output grows past a
+//! limit, stdout and stderr captured (bounded).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use super::corpus::{render, CaseInput};
 use crate::fix::{FixError, Fixer};
 use crate::format::reg::parse_reg;
 use crate::format::{FileFormat, PropertyId, ReadMode, SerializedElement, SerializedStore};
+use crate::platform;
 
 /// How much of stdout and of stderr a report keeps.
 pub const CAPTURE_LIMIT: usize = 64 * 1024;
@@ -43,11 +45,12 @@ pub enum TemplateError {
 }
 
 impl ToolCommand {
-    /// Splits `template` like a POSIX shell would (quotes, backslashes), with
-    /// no expansion of any kind.
+    /// Splits `template` like the platform's command lines (POSIX shell
+    /// words on Unix, `CommandLineToArgvW` on Windows: see
+    /// [`platform::split_command`]), with no expansion of any kind.
     pub fn parse(template: &str) -> Result<ToolCommand, TemplateError> {
-        let words =
-            shlex::split(template).ok_or_else(|| TemplateError::Quotes(template.to_owned()))?;
+        let words = platform::split_command(template)
+            .ok_or_else(|| TemplateError::Quotes(template.to_owned()))?;
         if words.is_empty() {
             return Err(TemplateError::Empty);
         }
@@ -56,14 +59,14 @@ impl ToolCommand {
         }
         let has_out = words.iter().any(|w| w.contains("{out}"));
         // The tool runs inside each case's temporary directory: a relative
-        // path in the command (a word with a `/` that names an existing file,
-        // e.g. `scripts/fix.py`) is resolved against the current directory,
+        // path in the command (a word with a directory part that names an
+        // existing file, e.g. `scripts/fix.py`) is resolved against the current directory,
         // as the shell the user typed it in would have.
         let words = words
             .into_iter()
             .map(|w| {
                 let p = Path::new(&w);
-                if !w.contains('{') && w.contains('/') && p.is_relative() && p.exists() {
+                if !w.contains('{') && platform::has_directory_part(&w) && p.is_relative() && p.exists() {
                     std::path::absolute(p)
                         .map(|a| a.display().to_string())
                         .unwrap_or(w)
@@ -102,6 +105,11 @@ pub enum Exit {
     Signal {
         signal: i32,
     },
+    /// Windows: the process ended with an NTSTATUS error code (0xC0000000
+    /// and up: an access violation, a stack overflow, ...), a crash.
+    Exception {
+        code: u32,
+    },
     TimedOut {
         after_ms: u64,
     },
@@ -125,12 +133,14 @@ impl std::fmt::Display for Exit {
         match self {
             Exit::Code { code } => write!(f, "exit code {code}"),
             Exit::Signal { signal } => write!(f, "killed by signal {signal} (crash)"),
+            Exit::Exception { code } => write!(f, "ended by exception 0x{code:08X} (crash)"),
             Exit::TimedOut { after_ms } => {
-                write!(f, "timed out after {after_ms} ms (process group killed)")
+                write!(f, "timed out after {after_ms} ms ({} killed)", containment::GROUP)
             }
             Exit::OutputTooLarge { bytes } => write!(
                 f,
-                "output grew past the limit ({bytes} bytes; process group killed)"
+                "output grew past the limit ({bytes} bytes; {} killed)",
+                containment::GROUP
             ),
             Exit::SpawnFailed { error } => write!(f, "could not be started: {error}"),
         }
@@ -185,8 +195,10 @@ fn collect(rx: Option<mpsc::Receiver<String>>, escaped: &mut bool) -> String {
         Some(Ok(s)) => s,
         Some(Err(_)) => {
             *escaped = true;
-            "[the pipe was still held open by a process that left the tool's process group]"
-                .to_owned()
+            format!(
+                "[the pipe was still held open by a process that left the tool's {}]",
+                containment::GROUP
+            )
         }
         None => String::new(),
     }
@@ -224,8 +236,7 @@ pub fn run_tool(
         .env("TMPDIR", dir)
         .env("TMP", dir)
         .env("TEMP", dir);
-    containment::configure(&mut command);
-    let mut child = match command.spawn() {
+    let mut child = match containment::spawn(&mut command) {
         Ok(c) => c,
         Err(e) => {
             return Run {
@@ -240,11 +251,11 @@ pub fn run_tool(
             }
         }
     };
-    let out = child.stdout.take().map(drain);
-    let err = child.stderr.take().map(drain);
+    let out = child.child.stdout.take().map(drain);
+    let err = child.child.stderr.take().map(drain);
     let mut poll = Duration::from_millis(1);
     let ended = loop {
-        if containment::exited(&mut child) {
+        if child.exited() {
             break None;
         }
         let elapsed = start.elapsed();
@@ -262,8 +273,8 @@ pub fn run_tool(
     };
     // The tool (exited but not yet reaped, or still running) and whatever it
     // left running go now; then the tool is reaped.
-    containment::kill_all(&mut child);
-    let status = child.wait();
+    child.kill_all();
+    let status = child.child.wait();
     let exit = match (ended, status) {
         (Some(e), _) => e,
         (None, Ok(status)) => containment::exit(status),
@@ -452,39 +463,54 @@ impl Fixer for ExternalFixer {
 /// without being reaped, and killed with everything it started.
 #[cfg(unix)]
 mod containment {
+    use std::io;
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     use std::process::{Child, Command, ExitStatus};
 
     use super::Exit;
 
-    /// The tool leads a new process group.
-    pub fn configure(command: &mut Command) {
+    /// What the reports call the set of processes killed together.
+    pub const GROUP: &str = "process group";
+
+    /// The tool, leading a process group of its own.
+    pub struct Contained {
+        pub child: Child,
+    }
+
+    /// Starts the tool as the leader of a new process group.
+    pub fn spawn(command: &mut Command) -> io::Result<Contained> {
         command.process_group(0);
+        Ok(Contained {
+            child: command.spawn()?,
+        })
     }
 
-    /// True once the tool has exited; the child is not reaped, so its pid
-    /// (and process group id) cannot be reused before the group is killed.
-    pub fn exited(child: &mut Child) -> bool {
-        // SAFETY: waitid(2) with WNOWAIT only reads the child's state into
-        // `info`, a zeroed plain-data struct owned here.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let r = libc::waitid(
-                libc::P_PID,
-                child.id() as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            r == 0 && info.si_pid() != 0
+    impl Contained {
+        /// True once the tool has exited; the child is not reaped, so its
+        /// pid (and process group id) cannot be reused before the group is
+        /// killed.
+        pub fn exited(&mut self) -> bool {
+            // SAFETY: waitid(2) with WNOWAIT only reads the child's state
+            // into `info`, a zeroed plain-data struct owned here.
+            unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                let r = libc::waitid(
+                    libc::P_PID,
+                    self.child.id() as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+                );
+                r == 0 && info.si_pid() != 0
+            }
         }
-    }
 
-    /// Kills the tool's process group: the tool and everything it started.
-    pub fn kill_all(child: &mut Child) {
-        // SAFETY: kill(2) with a negative pid signals a process group; no
-        // memory is involved.
-        unsafe {
-            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        /// Kills the tool's process group: the tool and everything it started.
+        pub fn kill_all(&mut self) {
+            // SAFETY: kill(2) with a negative pid signals a process group; no
+            // memory is involved.
+            unsafe {
+                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+            }
         }
     }
 
@@ -497,23 +523,102 @@ mod containment {
     }
 }
 
-/// Elsewhere, with the standard library only: the tool itself is watched and
-/// killed, but processes it starts are not contained (a Windows Job Object
-/// would; not implemented yet).
-#[cfg(not(unix))]
+/// Windows: the tool is started suspended, put into a Job Object of its own
+/// and only then resumed, so every process it starts is in the job too (a
+/// process cannot leave it); on timeout, on too much output, or once the
+/// tool itself has exited, the whole job is terminated. The tool's own exit
+/// code is reported (not the job's), which is why this is not the
+/// `process-wrap` crate: its job child waits for every process in the job.
+#[cfg(windows)]
 mod containment {
+    use std::io;
+    use std::os::windows::process::CommandExt;
+    use std::process::{Child, Command, ExitStatus};
+
+    use super::Exit;
+    use crate::platform::windows::Job;
+
+    /// What the reports call the set of processes killed together.
+    pub const GROUP: &str = "job object";
+
+    const CREATE_SUSPENDED: u32 = 0x0000_0004;
+
+    /// The tool, and the job that holds it and its descendants.
+    pub struct Contained {
+        pub child: Child,
+        job: Job,
+    }
+
+    /// Starts the tool suspended, puts it in a new job, lets it run.
+    pub fn spawn(command: &mut Command) -> io::Result<Contained> {
+        command.creation_flags(CREATE_SUSPENDED);
+        let mut child = command.spawn()?;
+        match Job::contain_suspended(&child) {
+            Ok(job) => Ok(Contained { child, job }),
+            Err(e) => {
+                // Never let an uncontained tool run.
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot put the tool in a job object: {e}"),
+                ))
+            }
+        }
+    }
+
+    impl Contained {
+        /// True once the tool has exited (its handle, held by `child`,
+        /// keeps its pid from being reused).
+        pub fn exited(&mut self) -> bool {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }
+
+        /// Terminates the job: the tool and everything it started.
+        pub fn kill_all(&mut self) {
+            self.job.kill_all();
+        }
+    }
+
+    pub fn exit(status: ExitStatus) -> Exit {
+        match status.code() {
+            // NTSTATUS errors (severity bits 11): a crash, not an answer.
+            Some(code) if (code as u32) >= 0xC000_0000 => Exit::Exception { code: code as u32 },
+            Some(code) => Exit::Code { code },
+            None => Exit::Signal { signal: 0 },
+        }
+    }
+}
+
+/// Elsewhere, with the standard library only: the tool itself is watched and
+/// killed, but processes it starts are not contained.
+#[cfg(not(any(unix, windows)))]
+mod containment {
+    use std::io;
     use std::process::{Child, Command, ExitStatus};
 
     use super::Exit;
 
-    pub fn configure(_command: &mut Command) {}
+    pub const GROUP: &str = "tool";
 
-    pub fn exited(child: &mut Child) -> bool {
-        matches!(child.try_wait(), Ok(Some(_)))
+    pub struct Contained {
+        pub child: Child,
     }
 
-    pub fn kill_all(child: &mut Child) {
-        let _ = child.kill();
+    pub fn spawn(command: &mut Command) -> io::Result<Contained> {
+        Ok(Contained {
+            child: command.spawn()?,
+        })
+    }
+
+    impl Contained {
+        pub fn exited(&mut self) -> bool {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }
+
+        pub fn kill_all(&mut self) {
+            let _ = self.child.kill();
+        }
     }
 
     pub fn exit(status: ExitStatus) -> Exit {
@@ -521,5 +626,80 @@ mod containment {
             Some(code) => Exit::Code { code },
             None => Exit::Signal { signal: 0 },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_path_is_one_word_again() {
+        for p in [
+            "/opt/fix tools/ccmcertfix",
+            "plain",
+            r"C:\Program Files\certfix\fix.exe",
+            r"C:\Tools\CCMCertFix.exe",
+        ] {
+            let t = format!("{} {{in}} {{out}}", platform::quote_path(Path::new(p)));
+            let cmd = ToolCommand::parse(&t).unwrap();
+            // (On Unix a backslash inside single quotes is literal.)
+            assert_eq!(cmd.words, [p, "{in}", "{out}"], "{t}");
+            assert!(cmd.has_out);
+        }
+    }
+
+    #[test]
+    fn templates_without_words_or_input_are_refused() {
+        assert_eq!(ToolCommand::parse("   "), Err(TemplateError::Empty));
+        assert!(matches!(
+            ToolCommand::parse("fix.exe {out}"),
+            Err(TemplateError::NoInput(_))
+        ));
+        let in_place = ToolCommand::parse("fix.exe --in-place {in}").unwrap();
+        assert!(!in_place.has_out);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unix_templates_are_shell_words() {
+        let cmd = ToolCommand::parse(r#"fix\ it.sh '{in}' "{out}" --name 'a b'"#).unwrap();
+        assert_eq!(cmd.words, ["fix it.sh", "{in}", "{out}", "--name", "a b"]);
+        assert!(matches!(
+            ToolCommand::parse("fix.sh '{in} {out}"),
+            Err(TemplateError::Quotes(_))
+        ));
+    }
+
+    /// Windows' own rules (CommandLineToArgvW): the program name keeps its
+    /// backslashes; later words too, except before a double quote.
+    #[cfg(windows)]
+    #[test]
+    fn windows_templates_keep_drive_letters_and_backslashes() {
+        let cmd = ToolCommand::parse(r"C:\Tools\CCMCertFix.exe /log C:\Logs\fix.log {in} {out}")
+            .unwrap();
+        assert_eq!(
+            cmd.words,
+            [
+                r"C:\Tools\CCMCertFix.exe",
+                "/log",
+                r"C:\Logs\fix.log",
+                "{in}",
+                "{out}"
+            ]
+        );
+        let cmd = ToolCommand::parse(r#""C:\Program Files\fix\fix.exe" "{in}" {out} a\"b"#)
+            .unwrap();
+        assert_eq!(
+            cmd.words,
+            [r"C:\Program Files\fix\fix.exe", "{in}", "{out}", "a\"b"]
+        );
+        // argv() puts real Windows paths in place of the placeholders.
+        let argv = cmd.argv(
+            Path::new(r"C:\Temp\case 1\in1.sst"),
+            Path::new(r"C:\Temp\case 1\out1.sst"),
+        );
+        assert_eq!(argv[1], r"C:\Temp\case 1\in1.sst");
+        assert_eq!(argv[2], r"C:\Temp\case 1\out1.sst");
     }
 }

@@ -1,0 +1,160 @@
+//! What differs between Unix and Windows, in one place: locks and file
+//! identity (for `fix`'s input lock), the replace of an output, and how a
+//! fix tool's command line is split. The callers (`fix::lock`,
+//! `fix::write`, `validate::tool`) are the same on every platform.
+//!
+//! | need | Unix | Windows |
+//! |---|---|---|
+//! | lock an input (file or directory) | `flock` (advisory), shared or exclusive | a named mutex keyed by the input's identity, exclusive; no handle kept open |
+//! | lock a temporary file | `flock` | `LockFileEx` on one byte past any real end (Windows' locks are mandatory: a lock on the data would block every other reader) |
+//! | same file? | device and inode | volume serial number and file index |
+//! | replace durably | `rename`, then fsync the directory | `MoveFileExW(REPLACE_EXISTING \| WRITE_THROUGH)` |
+//! | split `--fixer` | POSIX shell words (`shlex`) | `CommandLineToArgvW` |
+//! | contain a tool | a process group | a Job Object (see `validate::tool`) |
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use tempfile::NamedTempFile;
+
+#[cfg(windows)]
+pub mod windows;
+
+/// Tries to lock an open file (shared or exclusive) without waiting:
+/// `Ok(false)` when another run holds a conflicting lock.
+pub fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
+    #[cfg(windows)]
+    {
+        windows::try_lock(file, exclusive)
+    }
+    #[cfg(not(windows))]
+    {
+        use fs4::fs_std::FileExt;
+        if exclusive {
+            FileExt::try_lock_exclusive(file)
+        } else {
+            FileExt::try_lock_shared(file)
+        }
+    }
+}
+
+/// A lock held on a file or a directory; released when dropped.
+///
+/// Unix: `flock` on an open descriptor of the path, shared or exclusive.
+/// Windows: a named mutex whose name is the file's identity (volume serial
+/// number and file index), with no handle to the file kept open: Windows
+/// will not rename a file over a name that is still open, and an in-place
+/// `fix` renames its output over its locked input. A mutex is exclusive,
+/// so on Windows two runs that only read one input also exclude each other
+/// (a labelled choice: the second fails at once as "locked").
+#[derive(Debug)]
+pub struct PathLock {
+    #[cfg(not(windows))]
+    file: File,
+    #[cfg(windows)]
+    id: (u32, u64),
+    #[cfg(windows)]
+    _mutex: windows::NamedMutex,
+}
+
+impl PathLock {
+    /// Locks `path` (a file or a directory) without waiting: `Ok(None)` when
+    /// another run holds a conflicting lock.
+    pub fn try_acquire(path: &Path, exclusive: bool) -> io::Result<Option<PathLock>> {
+        #[cfg(windows)]
+        {
+            let _ = exclusive;
+            let id = windows::file_id(&windows::open_any(path)?)?;
+            Ok(windows::NamedMutex::try_take(id)?.map(|m| PathLock { id, _mutex: m }))
+        }
+        #[cfg(not(windows))]
+        {
+            let file = File::open(path)?;
+            Ok(try_lock(&file, exclusive)?.then_some(PathLock { file }))
+        }
+    }
+
+    /// Whether `path` still names the file or directory this lock holds (a
+    /// run that just finished may have renamed its output over the path).
+    pub fn still_at(&self, path: &Path) -> io::Result<bool> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let (held, now) = (self.file.metadata()?, std::fs::metadata(path)?);
+            Ok((held.dev(), held.ino()) == (now.dev(), now.ino()))
+        }
+        #[cfg(windows)]
+        {
+            Ok(windows::file_id(&windows::open_any(path)?)? == self.id)
+        }
+        #[cfg(not(any(unix, windows)))]
+        {
+            let _ = (&self.file, path);
+            Ok(true)
+        }
+    }
+}
+
+/// Renames a finished temporary file over `target` (replacing it). On
+/// Windows the rename is written through to disk before this returns.
+pub fn replace(temp: NamedTempFile, target: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        // The temporary file stays open (and locked) across the rename:
+        // tempfile opens it with FILE_SHARE_DELETE, which allows it.
+        windows::replace_file(temp.path(), target)?;
+        // It is at `target` now: nothing is left to delete. (Not
+        // `TempPath::keep`: on Windows it resets the attributes of the old
+        // name, which no longer exists, and fails.)
+        std::mem::forget(temp.into_temp_path());
+        Ok(())
+    }
+    #[cfg(not(windows))]
+    {
+        temp.persist(target).map(drop).map_err(|e| e.error)
+    }
+}
+
+/// Splits a `--fixer` command template into words the way the platform's
+/// own command lines are split: POSIX shell words on Unix (quotes and
+/// backslash escapes, no expansion), `CommandLineToArgvW`'s rules on
+/// Windows (so `C:\Tools\CCMCertFix.exe` keeps its backslashes). `None`
+/// for unbalanced quotes (Unix only: Windows' rules have no such error).
+pub fn split_command(template: &str) -> Option<Vec<String>> {
+    #[cfg(windows)]
+    {
+        Some(windows::split_command_line(template))
+    }
+    #[cfg(not(windows))]
+    {
+        shlex::split(template)
+    }
+}
+
+/// Quotes a path as one word of a command template for [`split_command`]
+/// (shell quoting on Unix; on Windows double quotes around a path with
+/// spaces: Windows paths cannot contain `"`, and a trailing backslash is
+/// doubled so it does not escape the closing quote).
+pub fn quote_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    #[cfg(windows)]
+    {
+        if s.is_empty() || s.contains([' ', '\t']) {
+            let tail = s.len() - s.trim_end_matches('\\').len();
+            return format!("\"{s}{}\"", "\\".repeat(tail));
+        }
+        s
+    }
+    #[cfg(not(windows))]
+    {
+        shlex::try_quote(&s).map(|c| c.into_owned()).unwrap_or(s)
+    }
+}
+
+/// Whether a word of a command names a path relative to the current
+/// directory with at least one directory part (`scripts/fix.py`, and on
+/// Windows `scripts\fix.cmd` too).
+pub fn has_directory_part(word: &str) -> bool {
+    word.contains('/') || (cfg!(windows) && word.contains('\\'))
+}

@@ -1,0 +1,217 @@
+//! `certmig validate`'s containment of a fix tool, on every platform: the
+//! hostile tool is `certmig-hostile` (harness/testkit), a Rust program, so
+//! the same tests run on Unix (process groups) and on Windows (a Job Object;
+//! under Wine in CI). The Unix-only tests with shell scripts are in
+//! `tests/hostile_tools.rs`.
+//!
+//! A process left running is detected without any platform tool: the
+//! hostile tool's child appends to a file every 20 ms, so it is alive while
+//! the file grows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin;
+
+fn hostile() -> PathBuf {
+    cargo_bin("certmig").with_file_name(format!(
+        "certmig-hostile{}",
+        std::env::consts::EXE_SUFFIX
+    ))
+}
+
+struct Caller {
+    dir: tempfile::TempDir,
+}
+
+impl Caller {
+    fn new() -> Caller {
+        Caller {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `certmig validate --json` with `certmig-hostile MODE {in} {out} [ARG]`
+    /// as the fixer; the exit code and the report.
+    fn validate(&self, mode: &str, arg: Option<&Path>) -> (i32, serde_json::Value) {
+        let quote = |p: &Path| format!("\"{}\"", p.display());
+        let mut fixer = format!("{} {mode} {{in}} {{out}}", quote(&hostile()));
+        if let Some(a) = arg {
+            fixer.push(' ');
+            fixer.push_str(&quote(a));
+        }
+        let out = Command::new(cargo_bin("certmig"))
+            .current_dir(self.dir.path())
+            .args([
+                "validate",
+                "--json",
+                "--no-matrix",
+                "--cases",
+                "1",
+                "--timeout",
+                "2",
+                "--fixer",
+                &fixer,
+            ])
+            .output()
+            .unwrap();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap(), report)
+    }
+}
+
+fn evidence(r: &serde_json::Value, inv: &str) -> Vec<String> {
+    r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["violations"].as_array().unwrap().iter())
+        .filter(|v| v["invariant"] == inv)
+        .map(|v| v["evidence"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn hazards(r: &serde_json::Value) -> Vec<String> {
+    r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["hazards"].as_array().unwrap().iter())
+        .map(|h| h.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// True when the ticker writing `file` is still running (the file grows).
+fn still_ticking(file: &Path) -> bool {
+    let len = || std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let before = len();
+    std::thread::sleep(Duration::from_millis(400));
+    len() > before
+}
+
+#[test]
+fn a_tool_that_only_copies_is_not_hostile() {
+    let c = Caller::new();
+    let (code, r) = c.validate("copy", None);
+    // A copy repairs nothing: the corpus' defective certificates stay
+    // defective (V1 and others), but nothing about the run is hostile.
+    assert!(evidence(&r, "V10").is_empty(), "{r}");
+    assert!(hazards(&r).is_empty(), "{r}");
+    assert!(r["outside_writes"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(code, 1, "a copy is not a fix");
+}
+
+#[test]
+fn endless_output_is_cut_and_the_tool_killed() {
+    let c = Caller::new();
+    let (code, r) = c.validate("flood", None);
+    assert_eq!(code, 1);
+    assert!(
+        evidence(&r, "V10").iter().any(|e| e.contains("timed out")),
+        "{:?}",
+        evidence(&r, "V10")
+    );
+    let stdout = r["cases"][0]["runs"][0]["stdout"].as_str().unwrap();
+    assert!(
+        stdout.len() < 70 * 1024 && stdout.contains("more bytes not kept"),
+        "{} bytes kept",
+        stdout.len()
+    );
+}
+
+#[test]
+fn a_hang_is_timed_out_and_a_crash_is_reported_as_one() {
+    let c = Caller::new();
+    let (code, r) = c.validate("hang", None);
+    assert_eq!(code, 1);
+    assert!(
+        evidence(&r, "V10")
+            .iter()
+            .any(|e| e.contains("timed out after")),
+        "{:?}",
+        evidence(&r, "V10")
+    );
+    let (code, r) = c.validate("crash", None);
+    assert_eq!(code, 1);
+    assert!(
+        evidence(&r, "V10").iter().any(|e| e.contains("(crash)")),
+        "{:?}",
+        evidence(&r, "V10")
+    );
+}
+
+#[test]
+fn a_child_left_running_by_the_tool_is_killed_with_it() {
+    let c = Caller::new();
+    let ticks = c.dir.path().join("orphan.ticks");
+    let (_, r) = c.validate("orphan", Some(&ticks));
+    assert!(!r["cases"].as_array().unwrap().is_empty());
+    assert!(ticks.exists(), "the child ran");
+    assert!(
+        !still_ticking(&ticks),
+        "the child the tool left running was killed with it"
+    );
+}
+
+/// Windows: a Job Object without BREAKAWAY_OK refuses a child's request to
+/// leave it, so the child is killed with the rest (Unix has no such
+/// refusal: `tests/hostile_tools.rs` shows an escape is reported instead).
+#[cfg(windows)]
+#[test]
+fn a_child_cannot_break_away_from_the_job() {
+    let c = Caller::new();
+    let ticks = c.dir.path().join("escape.ticks");
+    let (_, r) = c.validate("escape", Some(&ticks));
+    let stderr = r["cases"][0]["runs"][0]["stderr"].as_str().unwrap();
+    assert!(stderr.contains("breakaway refused"), "{stderr}");
+    assert!(ticks.exists(), "the child ran");
+    assert!(!still_ticking(&ticks), "the child was killed with the job");
+}
+
+#[test]
+fn a_tool_that_deletes_or_rewrites_its_input_is_reported() {
+    let c = Caller::new();
+    let (code, r) = c.validate("delete-input", None);
+    assert_eq!(code, 1);
+    assert!(
+        hazards(&r)
+            .iter()
+            .any(|h| h.contains("removed or broke its input")),
+        "{:?}",
+        hazards(&r)
+    );
+    let (code, r) = c.validate("rewrite-input", None);
+    assert_eq!(code, 1);
+    assert!(
+        hazards(&r).iter().any(|h| h.contains("changed its input")),
+        "{:?}",
+        hazards(&r)
+    );
+}
+
+#[test]
+fn writes_outside_the_temporary_directory_are_reported() {
+    let c = Caller::new();
+    let target = c.dir.path().join("outside.txt");
+    let (code, r) = c.validate("outside", Some(&target));
+    assert_eq!(code, 1);
+    let writes: Vec<&str> = r["outside_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        writes
+            .iter()
+            .any(|w| *w == format!("created {}", target.display())),
+        "{writes:?}"
+    );
+}
