@@ -15,10 +15,7 @@ use std::time::Duration;
 use assert_cmd::cargo::cargo_bin;
 
 fn hostile() -> PathBuf {
-    cargo_bin("certmig").with_file_name(format!(
-        "certmig-hostile{}",
-        std::env::consts::EXE_SUFFIX
-    ))
+    cargo_bin("certmig").with_file_name(format!("certmig-hostile{}", std::env::consts::EXE_SUFFIX))
 }
 
 struct Caller {

@@ -4,7 +4,7 @@
 //! example), the JUnit report is well-formed JUnit XML, bad commands exit 2.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -149,7 +149,8 @@ fn the_self_test_kills_every_mutant_on_the_invariant_it_breaks() {
 /// `tests/containment.rs`).
 #[cfg(not(windows))]
 fn python_fixer() -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fixers/fix_sst.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fixers/fix_sst.py");
     format!("python3 {} {{in}} {{out}}", script.display())
 }
 
@@ -261,10 +262,7 @@ fn junit_structure(xml: &str) -> (usize, usize, Vec<String>) {
 /// A fixer that breaks V4 alone (its repaired names are one code unit
 /// short), from `certmig-mutant`: a program on every platform.
 fn v4_breaker() -> String {
-    let mutant = exe().with_file_name(format!(
-        "certmig-mutant{}",
-        std::env::consts::EXE_SUFFIX
-    ));
+    let mutant = exe().with_file_name(format!("certmig-mutant{}", std::env::consts::EXE_SUFFIX));
     format!(
         "\"{}\" truncates-one-early --policy strip {{in}} {{out}}",
         mutant.display()

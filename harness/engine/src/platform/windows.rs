@@ -14,6 +14,7 @@ use std::process::Child;
 use windows_sys::Win32::Foundation::{
     CloseHandle, LocalFree, ERROR_IO_PENDING, ERROR_LOCK_VIOLATION, HANDLE, INVALID_HANDLE_VALUE,
 };
+use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0};
 use windows_sys::Win32::Storage::FileSystem::{
     GetFileInformationByHandle, LockFileEx, MoveFileExW, SetFileAttributesW,
     BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_NORMAL, LOCKFILE_EXCLUSIVE_LOCK,
@@ -27,7 +28,6 @@ use windows_sys::Win32::System::JobObjects::{
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
-use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0};
 use windows_sys::Win32::System::Threading::{
     CreateMutexW, OpenThread, ReleaseMutex, ResumeThread, WaitForSingleObject,
     THREAD_SUSPEND_RESUME,
@@ -59,7 +59,16 @@ pub fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
     // SAFETY: the handle is open for the call; `overlapped` lives across it
     // (with LOCKFILE_FAIL_IMMEDIATELY on a synchronous handle the call
     // completes before it returns).
-    let ok = unsafe { LockFileEx(file.as_raw_handle() as HANDLE, flags, 0, 1, 0, &mut overlapped) };
+    let ok = unsafe {
+        LockFileEx(
+            file.as_raw_handle() as HANDLE,
+            flags,
+            0,
+            1,
+            0,
+            &mut overlapped,
+        )
+    };
     if ok != 0 {
         return Ok(true);
     }
@@ -118,7 +127,10 @@ impl NamedMutex {
     /// Takes `Local\certmig-<volume>-<index>` without waiting: `Ok(None)`
     /// when another run holds it.
     pub fn try_take(id: (u32, u64)) -> io::Result<Option<NamedMutex>> {
-        let name = wide(OsStr::new(&format!("Local\\certmig-{:08x}-{:016x}", id.0, id.1)));
+        let name = wide(OsStr::new(&format!(
+            "Local\\certmig-{:08x}-{:016x}",
+            id.0, id.1
+        )));
         // SAFETY: `name` is NUL-terminated and alive across the call.
         let h = unsafe { CreateMutexW(std::ptr::null(), 0, name.as_ptr()) };
         if h.is_null() {

@@ -66,7 +66,11 @@ impl ToolCommand {
             .into_iter()
             .map(|w| {
                 let p = Path::new(&w);
-                if !w.contains('{') && platform::has_directory_part(&w) && p.is_relative() && p.exists() {
+                if !w.contains('{')
+                    && platform::has_directory_part(&w)
+                    && p.is_relative()
+                    && p.exists()
+                {
                     std::path::absolute(p)
                         .map(|a| a.display().to_string())
                         .unwrap_or(w)
@@ -135,7 +139,11 @@ impl std::fmt::Display for Exit {
             Exit::Signal { signal } => write!(f, "killed by signal {signal} (crash)"),
             Exit::Exception { code } => write!(f, "ended by exception 0x{code:08X} (crash)"),
             Exit::TimedOut { after_ms } => {
-                write!(f, "timed out after {after_ms} ms ({} killed)", containment::GROUP)
+                write!(
+                    f,
+                    "timed out after {after_ms} ms ({} killed)",
+                    containment::GROUP
+                )
             }
             Exit::OutputTooLarge { bytes } => write!(
                 f,
@@ -676,8 +684,8 @@ mod tests {
     #[cfg(windows)]
     #[test]
     fn windows_templates_keep_drive_letters_and_backslashes() {
-        let cmd = ToolCommand::parse(r"C:\Tools\CCMCertFix.exe /log C:\Logs\fix.log {in} {out}")
-            .unwrap();
+        let cmd =
+            ToolCommand::parse(r"C:\Tools\CCMCertFix.exe /log C:\Logs\fix.log {in} {out}").unwrap();
         assert_eq!(
             cmd.words,
             [
@@ -688,8 +696,8 @@ mod tests {
                 "{out}"
             ]
         );
-        let cmd = ToolCommand::parse(r#""C:\Program Files\fix\fix.exe" "{in}" {out} a\"b"#)
-            .unwrap();
+        let cmd =
+            ToolCommand::parse(r#""C:\Program Files\fix\fix.exe" "{in}" {out} a\"b"#).unwrap();
         assert_eq!(
             cmd.words,
             [r"C:\Program Files\fix\fix.exe", "{in}", "{out}", "a\"b"]
