@@ -19,6 +19,8 @@ use std::path::Path;
 use tempfile::NamedTempFile;
 
 #[cfg(windows)]
+pub mod system_store;
+#[cfg(windows)]
 pub mod windows;
 
 /// Tries to lock an open file (shared or exclusive) without waiting:
