@@ -11,12 +11,15 @@
 //!   judging them on invariants V1-V10;
 //! - [`fleet`]: synthetic fleets replayed through [`sim`] and real
 //!   `reg export` inventories;
-//! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`.
+//! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`;
+//! - [`crosscheck`]: every certificate read again through the platform's own
+//!   crypt32 (Windows, Wine) and compared with certmig's reading.
 //!
 //! Results are plain data (serde-serializable); printing them is
 //! `certmig-report`'s job.
 
 pub mod cmtrace;
+pub mod crosscheck;
 pub mod fix;
 pub mod fleet;
 pub mod generate;
