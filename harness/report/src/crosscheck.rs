@@ -27,6 +27,13 @@ pub fn human(r: &CrosscheckReport) -> String {
         r.platform.kind, r.platform.version, r.platform.rules
     );
     let _ = writeln!(out, "{}", r.platform.note);
+    for k in &r.known_differences {
+        let _ = writeln!(
+            out,
+            "known difference {}: {} ({})",
+            k.id, k.description, k.source
+        );
+    }
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_header([
@@ -43,7 +50,16 @@ pub fn human(r: &CrosscheckReport) -> String {
         let differences: Vec<String> = row
             .differences
             .iter()
-            .map(|d| format!("{}: certmig {} / crypt32 {}", d.field, d.certmig, d.cryptoapi))
+            .map(|d| {
+                let known = d
+                    .known
+                    .map(|k| format!(" (known: {k})"))
+                    .unwrap_or_default();
+                format!(
+                    "{}: certmig {} / crypt32 {}{known}",
+                    d.field, d.certmig, d.cryptoapi
+                )
+            })
             .collect();
         t.add_row([
             row.path.clone(),

@@ -287,6 +287,37 @@ pub struct Difference {
     pub field: &'static str,
     pub certmig: String,
     pub cryptoapi: String,
+    /// The id of the [`KnownDifference`] of this platform that explains it
+    /// (such a difference does not count against agreement).
+    pub known: Option<&'static str>,
+}
+
+/// A documented way a platform's crypt32 differs from what certmig reads
+/// (docs/BEHAVIOR.md, "Known differences"), with the source that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KnownDifference {
+    pub id: &'static str,
+    pub platform: PlatformKind,
+    pub description: &'static str,
+    pub source: &'static str,
+}
+
+/// Wine's registry store keeps a certificate only when its key name is
+/// exactly the upper-case hex of its hash; certmig accepts either case.
+pub const WINE_REGISTRY_KEY_CASE: KnownDifference = KnownDifference {
+    id: "wine-registry-key-case",
+    platform: PlatformKind::Wine,
+    description: "Wine's registry store lists a certificate only when its key name is exactly the \
+                  upper-case hex of its hash (compared case-sensitively); certmig accepts a \
+                  thumbprint key name in either case",
+    source: "Wine dlls/crypt32/regstore.c, CRYPT_RegReadSerializedFromReg: the hash formatted by \
+             CRYPT_HashToStr (\"%02X\") is compared with the key name by wcscmp, otherwise \
+             \"hash doesn't match, ignoring\"",
+};
+
+/// Every known difference, each for its platform.
+pub fn known_differences() -> &'static [KnownDifference] {
+    &[WINE_REGISTRY_KEY_CASE]
 }
 
 fn show<T: std::fmt::Debug>(v: &Option<T>) -> String {
@@ -312,6 +343,7 @@ pub fn compare(
             field: "verdict",
             certmig: certmig.verdict.to_string(),
             cryptoapi: cryptoapi.verdict.to_string(),
+            known: None,
         });
     }
     if certmig.verdict != Outcome::Ok || cryptoapi.verdict != Outcome::Ok {
@@ -322,6 +354,7 @@ pub fn compare(
             field: "thumbprint",
             certmig: show(&certmig.thumbprint),
             cryptoapi: show(&cryptoapi.thumbprint),
+            known: None,
         });
     }
     if let (Some(a), Some(b)) = (certmig_der, observed_der) {
@@ -330,6 +363,7 @@ pub fn compare(
                 field: "certificate",
                 certmig: format!("{} bytes, SHA-1 {}", a.len(), Thumbprint::of(a).to_hex()),
                 cryptoapi: format!("{} bytes, SHA-1 {}", b.len(), Thumbprint::of(b).to_hex()),
+                known: None,
             });
         }
     }
@@ -338,6 +372,7 @@ pub fn compare(
             field: "friendly-name",
             certmig: show(&certmig.friendly_name_hex),
             cryptoapi: show(&cryptoapi.friendly_name_hex),
+            known: None,
         });
     }
     if certmig.key_provider != cryptoapi.key_provider {
@@ -345,6 +380,7 @@ pub fn compare(
             field: "key-provider",
             certmig: show(&certmig.key_provider),
             cryptoapi: show(&cryptoapi.key_provider),
+            known: None,
         });
     }
     out
@@ -357,8 +393,29 @@ pub struct Row {
     pub thumbprint: String,
     pub certmig: Reading,
     pub cryptoapi: Reading,
+    /// No difference, or only differences a [`KnownDifference`] of this
+    /// platform explains (listed in `differences` with their id).
     pub agree: bool,
     pub differences: Vec<Difference>,
+}
+
+impl Row {
+    fn new(
+        path: &str,
+        thumbprint: String,
+        certmig: Reading,
+        cryptoapi: Reading,
+        differences: Vec<Difference>,
+    ) -> Row {
+        Row {
+            path: path.to_owned(),
+            thumbprint,
+            certmig,
+            cryptoapi,
+            agree: differences.iter().all(|d| d.known.is_some()),
+            differences,
+        }
+    }
 }
 
 /// crypt32's whole-store reading of one file (information, never a
@@ -394,6 +451,8 @@ pub struct FileCheck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CrosscheckReport {
     pub platform: Platform,
+    /// The known differences of this platform the comparison accounts for.
+    pub known_differences: Vec<KnownDifference>,
     /// Rows compared.
     pub certificates: usize,
     /// Rows on which certmig and crypt32 agree.
@@ -424,6 +483,11 @@ no certificate. Information, not a disagreement.";
 pub fn crosscheck_paths(paths: &[PathBuf], api: &mut dyn CryptoApi) -> CrosscheckReport {
     let platform = api.platform();
     let mut report = CrosscheckReport {
+        known_differences: known_differences()
+            .iter()
+            .filter(|k| k.platform == platform.kind)
+            .copied()
+            .collect(),
         platform,
         certificates: 0,
         agree: 0,
@@ -523,14 +587,13 @@ fn element_row(
         Some(&e.der),
         observed.as_ref().ok().map(|o| &o.der[..]),
     );
-    Row {
-        path: path.to_owned(),
-        thumbprint: e.thumbprint().to_hex(),
+    Row::new(
+        path,
+        e.thumbprint().to_hex(),
         certmig,
         cryptoapi,
-        agree: differences.is_empty(),
         differences,
-    }
+    )
 }
 
 fn check_sst(
@@ -611,10 +674,11 @@ fn check_reg(
 ) -> Result<(), format::FormatError> {
     let parsed = format::reg::parse_reg(bytes, ReadMode::Strict)?;
     let certificates = &parsed.store.certificates;
-    // The registry provider names each key by the upper-case hex of the
-    // certificate's hash (Wine compares the name with wcscmp); certmig
-    // accepts either case and keys by the same thumbprint.
-    let names: Vec<String> = certificates.iter().map(|c| c.thumbprint.to_hex()).collect();
+    let platform = api.platform();
+    // Each key named as the file names it: certmig accepts a thumbprint in
+    // either case, Wine's registry store only in upper case
+    // ([`WINE_REGISTRY_KEY_CASE`]).
+    let names = &parsed.key_names;
     let blobs: Vec<Vec<u8>> = certificates.iter().map(|c| c.element.to_bytes()).collect();
     let keys: Vec<RegistryBlob<'_>> = names
         .iter()
@@ -631,7 +695,7 @@ fn check_reg(
         Err(h) => (Outcome::Refused(h), Vec::new()),
     };
     let count = listed.len();
-    for (c, blob) in certificates.iter().zip(&blobs) {
+    for ((c, blob), name) in certificates.iter().zip(&blobs).zip(names) {
         let e = &c.element;
         if e.kind != ContextKind::Certificate {
             file.skipped += 1;
@@ -655,12 +719,9 @@ fn check_reg(
         };
         let mut cryptoapi = cryptoapi_reading(&observed, via);
         if found.is_none() && observed.is_ok() {
-            cryptoapi = Reading {
-                via: Via::RegistryStore,
-                ..Reading::absent(Via::RegistryStore)
-            };
+            cryptoapi = Reading::absent(Via::RegistryStore);
         }
-        let differences = compare(
+        let mut differences = compare(
             &certmig,
             &cryptoapi,
             Some(&e.der),
@@ -670,31 +731,26 @@ fn check_reg(
                 .filter(|_| found.is_some())
                 .map(|o| &o.der[..]),
         );
-        rows.push(Row {
-            path: path.to_owned(),
-            thumbprint,
-            certmig,
-            cryptoapi,
-            agree: differences.is_empty(),
-            differences,
-        });
+        if platform.kind == PlatformKind::Wine
+            && *name != thumbprint
+            && cryptoapi.verdict == Outcome::Absent
+        {
+            for d in differences.iter_mut().filter(|d| d.field == "verdict") {
+                d.known = Some(WINE_REGISTRY_KEY_CASE.id);
+            }
+        }
+        rows.push(Row::new(path, thumbprint, certmig, cryptoapi, differences));
     }
     // Certificates the registry store listed that certmig did not read.
     for o in listed {
         let cryptoapi = cryptoapi_reading(&Ok(o.clone()), Via::RegistryStore);
         let certmig = Reading::absent(Via::Certmig);
         let differences = compare(&certmig, &cryptoapi, None, None);
-        rows.push(Row {
-            path: path.to_owned(),
-            thumbprint: cryptoapi
-                .thumbprint
-                .clone()
-                .unwrap_or_else(|| Thumbprint::of(&o.der).to_hex()),
-            certmig,
-            cryptoapi,
-            agree: false,
-            differences,
-        });
+        let thumbprint = cryptoapi
+            .thumbprint
+            .clone()
+            .unwrap_or_else(|| Thumbprint::of(&o.der).to_hex());
+        rows.push(Row::new(path, thumbprint, certmig, cryptoapi, differences));
     }
     file.store_reader = Some(StoreReading {
         api: "CertOpenStore(CERT_STORE_PROV_REG)",

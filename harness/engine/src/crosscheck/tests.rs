@@ -347,3 +347,44 @@ fn the_report_counts_rows_and_agreement() {
     let missing = crosscheck_paths(&[dir.path().join("nope")], &mut Fake::wine());
     assert!(missing.has_errors());
 }
+
+/// A `.reg` whose certificate keys are named in lower case.
+fn reg_lower_case_keys(defect: Defect) -> Vec<u8> {
+    let store = RegistryStore::from_elements("SMS", elements(defect));
+    let mut text = String::from_utf8(write_reg(&store, RegEncoding::Regedit4)).expect("ASCII");
+    for c in &store.certificates {
+        let upper = c.thumbprint.to_hex();
+        text = text.replace(
+            &format!("\\{upper}]"),
+            &format!("\\{}]", upper.to_lowercase()),
+        );
+    }
+    text.into_bytes()
+}
+
+#[test]
+fn lower_case_key_names_are_the_known_wine_difference_and_only_on_wine() {
+    let bytes = reg_lower_case_keys(Defect::Clean);
+    let parsed = format::reg::parse_reg(&bytes, ReadMode::Strict).expect("certmig reads it");
+    assert!(parsed
+        .key_names
+        .iter()
+        .all(|n| n.chars().all(|c| !c.is_ascii_uppercase())));
+    let (rows, _) = run(&mut Fake::wine(), "lower.reg", &bytes);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert!(r.agree, "explained: {:?}", r.differences);
+        assert_eq!(r.cryptoapi.verdict, Outcome::Absent);
+        assert_eq!(r.differences.len(), 1);
+        assert_eq!(r.differences[0].known, Some(WINE_REGISTRY_KEY_CASE.id));
+    }
+    // Not a known difference of Windows: a registry store that skips them
+    // there disagrees.
+    let (rows, _) = run(&mut Fake::windows(), "lower.reg", &bytes);
+    assert!(rows
+        .iter()
+        .all(|r| !r.agree && r.differences[0].known.is_none()));
+    // Upper-case names (what regedit writes): nothing to explain.
+    let (rows, _) = run(&mut Fake::wine(), "upper.reg", &reg(Defect::Clean));
+    assert!(rows.iter().all(|r| r.agree && r.differences.is_empty()));
+}
