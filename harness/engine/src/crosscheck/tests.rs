@@ -244,14 +244,30 @@ fn predicting_with_the_wrong_rules_is_a_verdict_difference() {
 
 #[test]
 fn each_field_difference_is_caught() {
-    let cases: [(&str, fn(&mut Fake)); 3] = [
-        ("friendly-name", |f| f.trim_name = true),
-        ("key-provider", |f| f.drop_key = true),
-        ("thumbprint", |f| f.wrong_hash = true),
+    let cases = [
+        (
+            "friendly-name",
+            Fake {
+                trim_name: true,
+                ..Fake::wine()
+            },
+        ),
+        (
+            "key-provider",
+            Fake {
+                drop_key: true,
+                ..Fake::wine()
+            },
+        ),
+        (
+            "thumbprint",
+            Fake {
+                wrong_hash: true,
+                ..Fake::wine()
+            },
+        ),
     ];
-    for (field, set) in cases {
-        let mut api = Fake::wine();
-        set(&mut api);
+    for (field, mut api) in cases {
         let (rows, _) = run(&mut api, "PC0001.sst", &sst(Defect::DoubledTerminator));
         assert_eq!(rows.len(), 2);
         for r in &rows {
