@@ -188,3 +188,22 @@ fn a_reg_with_lower_case_key_names_is_accounted_for_per_platform() {
         assert_eq!(code, Some(0));
     }
 }
+
+#[test]
+fn a_malformed_store_is_bad_input_named_with_its_byte_offset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    gen(dir.path(), "doubled-terminator", "sccm2007");
+    let sst = dir.path().join("PC0001.sst");
+    let mut bytes = std::fs::read(&sst).expect("the store");
+    bytes.truncate(bytes.len() - 40);
+    let cut = dir.path().join("cut.sst");
+    std::fs::write(&cut, bytes).expect("write");
+    let out = certmig()
+        .arg("crosscheck")
+        .arg(&cut)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.sst: byte offset "), "{err}");
+}

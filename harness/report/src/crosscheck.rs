@@ -1,7 +1,8 @@
 //! `certmig crosscheck`'s human report: the platform and the rules certmig
 //! predicts with, one table row per certificate (both verdicts, agreement,
 //! the fields that differ), the whole-store readings per file with their
-//! notes, the errors, and the summary line.
+//! notes, which files could not be read (their errors go to stderr), and
+//! the summary line.
 
 use std::fmt::Write as _;
 
@@ -96,13 +97,13 @@ pub fn human(r: &CrosscheckReport) -> String {
                 f.path, f.skipped
             );
         }
-        for e in &f.errors {
-            let at = match (e.line, e.offset) {
-                (Some(l), _) => format!("line {l}"),
-                (None, Some(o)) => format!("byte offset {o}"),
-                (None, None) => "-".to_owned(),
-            };
-            let _ = writeln!(out, "error: {}: {at}: {}", f.path, e.message);
+        if !f.errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}: unreadable ({} error(s), on stderr)",
+                f.path,
+                f.errors.len()
+            );
         }
     }
     let _ = writeln!(
@@ -113,4 +114,74 @@ pub fn human(r: &CrosscheckReport) -> String {
         r.certificates - r.agree
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certmig_engine::crosscheck::{
+        Difference, FileCheck, KnownDifference, Outcome, Platform, Reading, Row, Via,
+        WINE_REGISTRY_KEY_CASE,
+    };
+
+    fn reading(via: Via, verdict: Outcome, name: &str) -> Reading {
+        Reading {
+            via,
+            verdict,
+            rule: None,
+            thumbprint: Some("AB".repeat(20)),
+            friendly_name_hex: None,
+            friendly_name: Some(name.to_owned()),
+            key_provider: None,
+        }
+    }
+
+    #[test]
+    fn the_table_shows_verdicts_differences_known_ones_and_the_summary() {
+        let row = |agree: bool, known: Option<&'static str>| Row {
+            path: "PC0001.reg".into(),
+            thumbprint: "AB".repeat(20),
+            certmig: reading(Via::Certmig, Outcome::Ok, "SMS\\0\\0"),
+            cryptoapi: reading(Via::RegistryStore, Outcome::Absent, "SMS\\0\\0"),
+            agree,
+            differences: vec![Difference {
+                field: "verdict",
+                certmig: "ok".into(),
+                cryptoapi: "absent".into(),
+                known,
+            }],
+        };
+        let known: Vec<KnownDifference> = vec![WINE_REGISTRY_KEY_CASE];
+        let report = CrosscheckReport {
+            platform: Platform::wine("8.0"),
+            known_differences: known,
+            certificates: 2,
+            agree: 1,
+            rows: vec![row(true, Some(WINE_REGISTRY_KEY_CASE.id)), row(false, None)],
+            files: vec![FileCheck {
+                path: "bad.sst".into(),
+                format: None,
+                certificates: 0,
+                store_reader: None,
+                skipped: 0,
+                errors: vec![certmig_engine::scan::ErrorReport {
+                    offset: Some(8),
+                    line: None,
+                    message: "truncated".into(),
+                }],
+            }],
+        };
+        let text = human(&report);
+        assert!(
+            text.starts_with("platform: wine wine-8.0 - certmig predicts with the legacy rules")
+        );
+        assert!(text.contains("known difference wine-registry-key-case:"));
+        assert!(
+            text.contains("verdict: certmig ok / crypt32 absent (known: wine-registry-key-case)")
+        );
+        assert!(text.contains("SMS\\0\\0"));
+        assert_eq!(text.matches(" NO ").count(), 1);
+        assert!(text.contains("bad.sst: unreadable (1 error(s), on stderr)"));
+        assert!(text.ends_with("certificates: 2, agree: 1, disagree: 1\n"));
+    }
 }
