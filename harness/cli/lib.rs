@@ -14,10 +14,10 @@
 //! - [`cert`] and [`cryptoapi`] (`certmig-model`): certificate generation,
 //!   CryptoAPI's import rules with and without 974571;
 //! - [`fix`], [`sim`], [`validate`], [`fleet`], [`scan`], [`generate`],
-//!   [`cmtrace`] (`certmig-engine`);
+//!   [`crosscheck`], [`cmtrace`] (`certmig-engine`);
 //! - [`report`] (`certmig-report`): tables, CSV, HTML and JUnit printers.
 
-pub use certmig_engine::{cmtrace, fix, fleet, generate, scan, sim, validate};
+pub use certmig_engine::{cmtrace, crosscheck, fix, fleet, generate, scan, sim, validate};
 pub use certmig_format as format;
 pub use certmig_model::{cert, cryptoapi};
 pub use certmig_report as report;

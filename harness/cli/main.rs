@@ -16,6 +16,7 @@ macro_rules! out {
     };
 }
 
+mod crosscheck;
 mod fix;
 mod fleet;
 mod gen;
@@ -77,6 +78,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Annotated hex dump of a store or element: every entry with offset, bytes and meaning.
     Dump(scan::DumpArgs),
+    /// Read every certificate again through the platform's own crypt32 (Windows, Wine) and compare.
+    Crosscheck(crosscheck::CrosscheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => scan::dump(a),
         Command::Validate(a) => validate::run(a),
         Command::Fleet(a) => fleet::run(a),
+        Command::Crosscheck(a) => crosscheck::run(a),
     };
     ExitCode::from(code)
 }

@@ -12,13 +12,16 @@
 //! - [`fleet`]: synthetic fleets replayed through [`sim`] and real
 //!   `reg export` inventories;
 //! - [`scan`] and [`generate`]: the services behind `certmig scan` and `gen`;
+//! - [`crosscheck`]: every certificate read again through the platform's own
+//!   crypt32 (Windows, Wine) and compared with certmig's reading.
 //! - [`platform`]: what differs between Unix and Windows (locks, file
-//!   identity, the durable replace, command-line splitting).
+//!   identity, the durable replace, command-line splitting, the system store).
 //!
 //! Results are plain data (serde-serializable); printing them is
 //! `certmig-report`'s job.
 
 pub mod cmtrace;
+pub mod crosscheck;
 pub mod fix;
 pub mod fleet;
 pub mod generate;

@@ -151,7 +151,8 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
-    fn from_format(e: &FormatError, bytes: &[u8]) -> Self {
+    /// A reader's error, located in `bytes` (for `.reg`: the line's offset).
+    pub fn from_format(e: &FormatError, bytes: &[u8]) -> Self {
         match e.location() {
             Location::Offset(o) => ErrorReport {
                 offset: Some(o),
@@ -166,7 +167,8 @@ impl ErrorReport {
         }
     }
 
-    fn io(e: &std::io::Error) -> Self {
+    /// An I/O error (no location).
+    pub fn io(e: &std::io::Error) -> Self {
         ErrorReport {
             offset: None,
             line: None,
@@ -197,9 +199,12 @@ pub fn scan_paths(paths: &[PathBuf], opts: ScanOptions) -> ScanReport {
     }
 }
 
-type Collected = Result<PathBuf, (PathBuf, std::io::Error)>;
+/// One path found by [`collect_files`], or the path that could not be read.
+pub type Collected = Result<PathBuf, (PathBuf, std::io::Error)>;
 
-fn collect_files(path: &Path, out: &mut Vec<Collected>) {
+/// The files under `path` (itself when it is a file), directories walked
+/// recursively in sorted order: the walk of `scan` (and `crosscheck`).
+pub fn collect_files(path: &Path, out: &mut Vec<Collected>) {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
             Ok(rd) => {

@@ -296,6 +296,9 @@ pub struct ParsedReg {
     pub notes: Vec<RegNote>,
     /// The line of each certificate's `Blob` value, in store order.
     pub blob_lines: Vec<usize>,
+    /// Each certificate's key name as the file spells it (its case kept), in
+    /// store order.
+    pub key_names: Vec<String>,
     /// The bytes of the file each certificate's `Blob` value occupies, in
     /// store (= file) order: from the value's first character (the `"` of
     /// `"Blob"`, after any indent) to the end of its last line, without that
@@ -330,6 +333,7 @@ pub fn parse_reg_with(
         notes: Vec::new(),
         certificates: Vec::new(),
         blob_lines: Vec::new(),
+        key_names: Vec::new(),
         blob_spans: Vec::new(),
         store_name: None,
         scratch: Vec::new(),
@@ -590,6 +594,7 @@ struct Parser<'t, 'l> {
     notes: Vec<RegNote>,
     certificates: Vec<RegistryCertificate<'static>>,
     blob_lines: Vec<usize>,
+    key_names: Vec<String>,
     blob_spans: Vec<Range<usize>>,
     store_name: Option<String>,
     /// Decoded bytes of the `Blob` being read.
@@ -779,6 +784,7 @@ impl<'t> Parser<'t, '_> {
             encoding: self.text.encoding,
             notes: self.notes,
             blob_lines: self.blob_lines,
+            key_names: self.key_names,
             blob_spans: self.blob_spans,
         })
     }
@@ -906,6 +912,7 @@ impl<'t> Parser<'t, '_> {
             element,
         });
         self.blob_lines.push(line);
+        self.key_names.push(name);
         self.blob_spans.push(span);
         Ok(())
     }

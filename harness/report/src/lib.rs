@@ -13,6 +13,7 @@
 //!   JUnit XML;
 //! - [`selftest`]: the validator's self-test table;
 //! - [`scan`]: the per-file, per-certificate listing of `certmig scan`;
+//! - [`crosscheck`]: certmig's reading against crypt32's, per certificate;
 //! - [`text`]: number formatting shared by the printers.
 //!
 //! Two rules hold throughout. CSV goes through the `csv` crate with one
@@ -21,6 +22,7 @@
 //! templates escape every interpolated value (there is no other escape
 //! function in the workspace).
 
+pub mod crosscheck;
 pub mod fix;
 pub mod fleet;
 pub mod gen;
