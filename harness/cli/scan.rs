@@ -9,7 +9,7 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::format::{self, ReadMode};
 use certmig::report::scan::{HumanSink, JsonSink};
 use certmig::scan::{
-    scan_paths_to, CertificateReport, ErrorReport, FileStart, ScanOptions, ScanSink,
+    scan_paths_to, CertificateRecord, ErrorReport, FileStart, ScanOptions, ScanSink,
 };
 
 #[derive(Debug, Args)]
@@ -111,7 +111,7 @@ impl<S: ScanSink> ScanSink for Progress<'_, S> {
     fn needs_count(&self) -> bool {
         self.inner.needs_count()
     }
-    fn render(&self, index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
+    fn render(&self, index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
         self.inner.render(index, c, out)
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {

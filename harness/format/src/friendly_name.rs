@@ -178,6 +178,34 @@ pub fn displayed(value: &[u8]) -> String {
     String::from_utf16_lossy(&code_units(&value[..end]).collect::<Vec<_>>())
 }
 
+/// [`escape`], written to `w` without building a `String`.
+pub fn escape_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result {
+    for r in char::decode_utf16(code_units(value)) {
+        match r {
+            Ok('\0') => w.write_str("\\0")?,
+            Ok('\\') => w.write_str("\\\\")?,
+            Ok(c) if c.is_control() => write!(w, "\\u{{{:04X}}}", c as u32)?,
+            Ok(c) => w.write_char(c)?,
+            Err(e) => write!(w, "\\u{{{:04X}}}", e.unpaired_surrogate())?,
+        }
+    }
+    if value.len() % 2 == 1 {
+        write!(w, "\\x{:02X}", value[value.len() - 1])?;
+    }
+    Ok(())
+}
+
+/// [`displayed`], written to `w` without building a `String`.
+pub fn displayed_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result {
+    let end = first_nul_unit(value)
+        .map(|i| 2 * i)
+        .unwrap_or(value.len() & !1);
+    for r in char::decode_utf16(code_units(&value[..end])) {
+        w.write_char(r.unwrap_or(char::REPLACEMENT_CHARACTER))?;
+    }
+    Ok(())
+}
+
 /// Encodes `text` as UTF-16LE with no terminator.
 pub fn encode_utf16(text: &str) -> Vec<u8> {
     text.encode_utf16().flat_map(u16::to_le_bytes).collect()

@@ -40,6 +40,16 @@ pub fn hex_upper(bytes: impl AsRef<[u8]>) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// [`hex_upper`], appended to `out`.
+pub fn hex_upper_to(bytes: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(2 * bytes.len());
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 15) as usize]);
+    }
+}
+
 impl FromStr for Thumbprint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -3,10 +3,13 @@
 //! name findings; the errors of a file go to stderr, so they come
 //! separately.
 
+use std::fmt::{self, Write as _};
+
 use certmig_engine::scan::{
-    CertificateReport, ErrorReport, FileReport, FileStart, ScanReport, ScanSink, ScanTotals,
+    CertificateRecord, CertificateReport, ErrorReport, FileReport, FileStart, ScanReport, ScanSink,
+    ScanTotals,
 };
-use certmig_format::FileFormat;
+use certmig_format::{friendly_name, thumbprint, FileFormat};
 
 /// One file's listing (for stdout).
 pub fn file(f: &FileReport) -> String {
@@ -83,6 +86,260 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
     }
 }
 
+/// A `fmt::Write` appending to bytes.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A `fmt::Write` appending the inside of a JSON string: the text escaped as
+/// `serde_json` escapes it (`"`, `\\` and control characters below 0x20;
+/// `\b \t \n \f \r` short, the others as `\u00xx`).
+struct JsonText<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for JsonText<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let out = &mut *self.0;
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            out.extend_from_slice(&bytes[start..i]);
+            start = i + 1;
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                0x0C => out.extend_from_slice(b"\\f"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 15) as usize]);
+                }
+            }
+        }
+        out.extend_from_slice(&bytes[start..]);
+        Ok(())
+    }
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        if c.is_ascii() && c as u8 >= 0x20 && c != '"' && c != '\\' {
+            self.0.push(c as u8);
+            Ok(())
+        } else {
+            self.write_str(c.encode_utf8(&mut [0; 4]))
+        }
+    }
+}
+
+/// Appends `value` (a UTF-16LE name, valid UTF-16) as text.
+fn utf16_to<W: fmt::Write>(units: &[u8], w: &mut W) -> fmt::Result {
+    for r in char::decode_utf16(friendly_name::code_units(units)) {
+        w.write_char(r.unwrap_or(char::REPLACEMENT_CHARACTER))?;
+    }
+    Ok(())
+}
+
+fn signature_text(c: &CertificateRecord<'_>) -> &'static str {
+    if !c.signature_checked {
+        "not checked"
+    } else if c.signature_valid {
+        "valid"
+    } else {
+        "NOT valid"
+    }
+}
+
+/// [`certificate`] of the record's report, written from the record itself
+/// (nothing allocated unless the certificate has name findings).
+pub fn certificate_record(c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
+    // Writing to a byte vector cannot fail.
+    let _ = certificate_record_fmt(c, &mut Bytes(out));
+}
+
+fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::Result {
+    w.write_str("  ")?;
+    thumbprint::hex_upper_to(&c.thumbprint.0, w.0);
+    w.write_str("  ")?;
+    c.write_subject(w)?;
+    match c.friendly_name {
+        Some(v) => {
+            w.write_str("\n    friendly name  \"")?;
+            friendly_name::escape_to(v, w)?;
+            w.write_str("\"  (")?;
+            w.write_str(friendly_name::classify(v).as_str())?;
+            w.write_str(")\n")?;
+        }
+        None => w.write_str("\n    friendly name  (none)\n")?,
+    }
+    w.write_str("    properties     ")?;
+    for (i, id) in c.property_ids().enumerate() {
+        if i > 0 {
+            w.write_str(", ")?;
+        }
+        write!(w, "{id}")?;
+    }
+    w.write_str("    key container ")?;
+    match c.key_container_units() {
+        Some(units) => utf16_to(units, w)?,
+        None => w.write_str("(none)")?,
+    }
+    w.write_str("    signature ")?;
+    w.write_str(signature_text(c))?;
+    let v = c.verdicts();
+    write!(
+        w,
+        "\n    import         legacy: {}    ms09-056: {}\n",
+        v.legacy, v.ms09_056
+    )?;
+    for (rules, rule, offence) in c.rejections() {
+        writeln!(
+            w,
+            "      {} refused by {} ({}): {}",
+            rules,
+            rule.id,
+            rule.refusal(),
+            offence
+        )?;
+    }
+    for n in &c.names() {
+        writeln!(
+            w,
+            "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}",
+            n.rule,
+            n.kind,
+            if n.modelling_choice {
+                ", modelling choice"
+            } else {
+                ""
+            },
+            n.offence,
+            n.legacy,
+            n.ms09_056
+        )?;
+    }
+    Ok(())
+}
+
+/// The record's report as `serde_json`'s pretty printer writes it four
+/// levels deep (an element of a file's `certificates`), written from the
+/// record itself (nothing allocated unless the certificate has name
+/// findings).
+pub fn certificate_record_json(c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
+    // Writing to a byte vector cannot fail.
+    let _ = certificate_record_json_fmt(c, out);
+}
+
+/// Starts a key of the certificate object: `"key": `.
+fn key(out: &mut Vec<u8>, first: bool, name: &str) {
+    out.extend_from_slice(if first { b"\n" } else { b",\n" });
+    out.extend_from_slice(b"          \"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\": ");
+}
+
+/// A JSON string written by `f`, or `null`.
+fn json_str_or_null<T>(
+    out: &mut Vec<u8>,
+    value: Option<T>,
+    f: impl FnOnce(T, &mut JsonText<'_>) -> fmt::Result,
+) -> fmt::Result {
+    match value {
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        Some(v) => {
+            out.push(b'"');
+            f(v, &mut JsonText(out))?;
+            out.push(b'"');
+            Ok(())
+        }
+    }
+}
+
+fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> fmt::Result {
+    out.push(b'{');
+    key(out, true, "thumbprint");
+    out.push(b'"');
+    thumbprint::hex_upper_to(&c.thumbprint.0, out);
+    out.push(b'"');
+    key(out, false, "subject");
+    out.push(b'"');
+    c.write_subject(&mut JsonText(out))?;
+    out.push(b'"');
+    let fname = c.friendly_name;
+    key(out, false, "friendly_name");
+    json_str_or_null(out, fname, |v, w| friendly_name::escape_to(v, w))?;
+    key(out, false, "friendly_name_hex");
+    json_str_or_null(out, fname, |v, w| {
+        thumbprint::hex_upper_to(v, w.0);
+        Ok(())
+    })?;
+    key(out, false, "friendly_name_shape");
+    json_str_or_null(out, fname, |v, w| {
+        w.write_str(friendly_name::classify(v).as_str())
+    })?;
+    key(out, false, "property_ids");
+    let mut any = false;
+    for id in c.property_ids() {
+        out.extend_from_slice(if any { b",\n" } else { b"[\n" });
+        out.extend_from_slice(b"            ");
+        write!(Bytes(out), "{id}")?;
+        any = true;
+    }
+    out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
+    key(out, false, "key_container");
+    json_str_or_null(out, c.key_container_units(), |u, w| utf16_to(u, w))?;
+    key(out, false, "signature_valid");
+    out.extend_from_slice(if c.signature_valid { b"true" } else { b"false" });
+    key(out, false, "verdicts");
+    let v = c.verdicts();
+    write!(
+        Bytes(out),
+        "{{\n            \"legacy\": \"{}\",\n            \"ms09-056\": \"{}\"\n          }}",
+        v.legacy,
+        v.ms09_056
+    )?;
+    key(out, false, "legacy_display_name");
+    json_str_or_null(out, fname, |v, w| friendly_name::displayed_to(v, w))?;
+    key(out, false, "rejections");
+    let mut any = false;
+    for (rules, rule, offence) in c.rejections() {
+        out.extend_from_slice(if any { b",\n" } else { b"[\n" });
+        write!(
+            Bytes(out),
+            "            {{\n              \"rules\": \"{}\",\n              \"rule\": \"{}\",\n              \"modelling_choice\": {},\n              \"hresult\": \"{}\",\n              \"where\": \"",
+            rules,
+            rule.id,
+            rule.modelling_choice,
+            rule.refusal()
+        )?;
+        write!(JsonText(out), "{offence}")?;
+        out.extend_from_slice(b"\"\n            }");
+        any = true;
+    }
+    out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
+    key(out, false, "names");
+    let names = c.names();
+    if names.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        json_at(&names, 5, out);
+    }
+    out.extend_from_slice(b"\n        }");
+    Ok(())
+}
+
 /// One file's errors, one line each with the line or byte offset (for
 /// stderr).
 pub fn file_errors(f: &FileReport) -> String {
@@ -137,15 +394,8 @@ impl<O: std::io::Write + Sync, E: std::io::Write + Sync> ScanSink for HumanSink<
     fn needs_count(&self) -> bool {
         true
     }
-    fn render(&self, _index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
-        thread_local! {
-            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-        }
-        TEXT.with_borrow_mut(|s| {
-            s.clear();
-            certificate(c, s);
-            out.extend_from_slice(s.as_bytes());
-        });
+    fn render(&self, _index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
+        certificate_record(c, out);
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
         let count = f.count.unwrap_or_default();
@@ -212,10 +462,10 @@ fn json_at<T: serde::Serialize + ?Sized>(value: &T, depth: usize, out: &mut Vec<
 }
 
 impl<O: std::io::Write + Sync> ScanSink for JsonSink<O> {
-    fn render(&self, index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
+    fn render(&self, index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
         out.extend_from_slice(b"        ");
-        json_at(c, 4, out);
+        certificate_record_json(c, out);
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
         let mut b = Vec::new();
