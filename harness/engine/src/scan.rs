@@ -607,11 +607,9 @@ impl<'a> CertificateRecord<'a> {
 // to a [`ScanSink`] as they are produced, with bounded memory.
 // ---------------------------------------------------------------------------
 
-/// How many elements one parallel batch holds at most.
-pub const BATCH_ELEMENTS: usize = 2048;
-/// How many bytes of elements one batch holds at most (one element may
+/// How many bytes of input one batch reads at a time (one element may
 /// exceed it).
-pub const BATCH_BYTES: usize = 2 << 20;
+pub const BATCH_BYTES: usize = 1 << 20;
 
 /// The start of one file's results.
 #[derive(Debug, Clone, Copy)]
@@ -861,21 +859,16 @@ fn scan_file_to(
 
 /// How many elements one core judges and renders into one buffer.
 const CHUNK: usize = 64;
+/// Batches in flight (being read, waiting, being judged): memory holds this
+/// many times [`BATCH_BYTES`] of input, and the output of one batch.
+const BATCHES: usize = 4;
 
-/// One batch of raw elements read from a store.
-struct Batch {
-    bytes: Vec<u8>,
-    /// Absolute offset and range in `bytes` of each element.
-    elements: Vec<(u64, std::ops::Range<usize>)>,
-    /// The bytes of the file consumed so far.
-    pos: u64,
-}
-
-/// Streams a strict `.sst` from `reader` (`len` bytes): a reader thread fills
-/// batches, every core judges and renders them, and the output goes to
-/// `sink` in input order (`render = None`: only count). Returns the number
-/// of certificates, the error that ended the store (if any), and the first
-/// error writing to the sink.
+/// Streams a strict `.sst` from `reader` (`len` bytes): a reader thread
+/// reads batches of whole elements ([`format::StoreReader::next_batch`],
+/// large reads into a few reused buffers), every core judges and renders
+/// them, and the output goes to `sink` in input order (`render = None`:
+/// only count). Returns the number of certificates, the error that ended
+/// the store (if any), and the first error writing to the sink.
 fn stream_sst<R: std::io::Read + Send>(
     reader: R,
     len: u64,
@@ -883,12 +876,16 @@ fn stream_sst<R: std::io::Read + Send>(
     render: Option<()>,
     sink: &mut dyn ScanSink,
 ) -> (usize, Option<ErrorReport>, std::io::Result<()>) {
+    use format::ElementBatch;
     use rayon::prelude::*;
     use std::sync::mpsc::sync_channel;
 
-    let reader = std::io::BufReader::with_capacity(1 << 20, reader);
-    let (full_tx, full_rx) = sync_channel::<Result<Batch, ErrorReport>>(2);
-    let (empty_tx, empty_rx) = sync_channel::<Batch>(4);
+    let (full_tx, full_rx) = sync_channel::<(ElementBatch, Option<ErrorReport>)>(BATCHES);
+    let (empty_tx, empty_rx) = sync_channel::<ElementBatch>(BATCHES);
+    for _ in 0..BATCHES {
+        // The channel holds them all.
+        let _ = empty_tx.send(ElementBatch::with_capacity(BATCH_BYTES));
+    }
     let mut count = 0usize;
     let mut error = None;
     let mut io = Ok(());
@@ -897,58 +894,24 @@ fn stream_sst<R: std::io::Read + Send>(
             let mut r = match format::StoreReader::open(reader, len, format::Limits::default()) {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = full_tx.send(Err(stream_error(&e)));
+                    let _ = full_tx.send((ElementBatch::default(), Some(stream_error(&e))));
                     return;
                 }
             };
-            loop {
-                let mut b = empty_rx.try_recv().unwrap_or_else(|_| Batch {
-                    bytes: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2)),
-                    elements: Vec::with_capacity(BATCH_ELEMENTS),
-                    pos: 0,
-                });
-                b.bytes.clear();
-                b.elements.clear();
-                let mut end = None;
-                while b.elements.len() < BATCH_ELEMENTS && b.bytes.len() < BATCH_BYTES {
-                    let at = b.bytes.len();
-                    match r.next_element_into(&mut b.bytes) {
-                        Ok(Some(offset)) => b.elements.push((offset, at..b.bytes.len())),
-                        Ok(None) => {
-                            end = Some(Ok(()));
-                            break;
-                        }
-                        Err(e) => {
-                            b.bytes.truncate(at);
-                            end = Some(Err(stream_error(&e)));
-                            break;
-                        }
-                    }
-                }
-                b.pos = r_pos(&b, len, end.is_some());
-                if !b.elements.is_empty() && full_tx.send(Ok(b)).is_err() {
+            // Ends when the store ends or the receiver is gone.
+            while let Ok(mut b) = empty_rx.recv() {
+                let (more, end) = match r.next_batch(&mut b) {
+                    Ok(more) => (more, None),
+                    Err(e) => (false, Some(stream_error(&e))),
+                };
+                if full_tx.send((b, end)).is_err() || !more {
                     return;
-                }
-                match end {
-                    None => {}
-                    Some(Ok(())) => return,
-                    Some(Err(e)) => {
-                        let _ = full_tx.send(Err(e));
-                        return;
-                    }
                 }
             }
         });
         // One output buffer per chunk of a batch, reused from batch to batch.
         let mut outs: Vec<Vec<u8>> = Vec::new();
-        for msg in full_rx.iter() {
-            let batch = match msg {
-                Ok(b) => b,
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            };
+        for (batch, end) in full_rx.iter() {
             let s: &dyn ScanSink = sink;
             let base = count;
             let chunks = batch.elements.len().div_ceil(CHUNK);
@@ -996,28 +959,22 @@ fn stream_sst<R: std::io::Read + Send>(
                 }
             }
             if render.is_some() && io.is_ok() {
-                sink.progress(batch.pos, len);
+                sink.progress(batch.consumed, len);
             }
             if error.is_some() || io.is_err() {
                 break;
             }
-            let _ = empty_tx.try_send(batch);
+            if end.is_some() {
+                error = end;
+                break;
+            }
+            let _ = empty_tx.send(batch);
         }
-        // Dropping the receiver stops the reader thread at its next send.
+        // Dropping these stops the reader thread at its next send or receive.
         drop(full_rx);
+        drop(empty_tx);
     });
     (count, error, io)
-}
-
-/// The bytes consumed once a batch is complete (the whole file at its end).
-fn r_pos(b: &Batch, len: u64, ended: bool) -> u64 {
-    if ended {
-        len
-    } else {
-        b.elements
-            .last()
-            .map_or(0, |(offset, range)| offset + range.len() as u64)
-    }
 }
 
 fn stream_error(e: &format::store::StreamError) -> ErrorReport {
