@@ -421,6 +421,8 @@ pub struct CertificateRecord<'a> {
     pub kind: ContextKind,
     /// The raw friendly-name value (property 11), if any.
     pub friendly_name: Option<&'a [u8]>,
+    /// Its shape.
+    pub friendly_name_shape: Option<format::FriendlyNameShape>,
     /// The raw key provider info (property 2), if any.
     key_prov_info: Option<&'a [u8]>,
     props: Props<'a>,
@@ -487,6 +489,7 @@ impl<'a> CertificateRecord<'a> {
             thumbprint: Thumbprint::of(der),
             kind,
             friendly_name,
+            friendly_name_shape: friendly_name.map(format::friendly_name::classify),
             key_prov_info,
             props,
             view,
@@ -572,7 +575,7 @@ impl<'a> CertificateRecord<'a> {
                 s
             }),
             friendly_name_hex: fname.map(format::thumbprint::hex_upper),
-            friendly_name_shape: fname.map(format::friendly_name::classify),
+            friendly_name_shape: self.friendly_name_shape,
             property_ids: self.property_ids().collect(),
             key_container: self.key_container_units().map(|u| {
                 char::decode_utf16(format::friendly_name::code_units(u))

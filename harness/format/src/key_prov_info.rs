@@ -247,6 +247,10 @@ fn string_units(value: &[u8], off: u32) -> Option<Option<&[u8]>> {
         return None;
     }
     let text = &tail[..2 * units];
+    // Without a surrogate it is valid UTF-16.
+    if text.chunks_exact(2).all(|p| !(0xD8..0xE0).contains(&p[1])) {
+        return Some(Some(text));
+    }
     char::decode_utf16(
         text.chunks_exact(2)
             .map(|p| u16::from_le_bytes([p[0], p[1]])),

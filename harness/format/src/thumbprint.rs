@@ -43,10 +43,11 @@ pub fn hex_upper(bytes: impl AsRef<[u8]>) -> String {
 /// [`hex_upper`], appended to `out`.
 pub fn hex_upper_to(bytes: &[u8], out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    out.reserve(2 * bytes.len());
-    for &b in bytes {
-        out.push(DIGITS[(b >> 4) as usize]);
-        out.push(DIGITS[(b & 15) as usize]);
+    let at = out.len();
+    out.resize(at + 2 * bytes.len(), 0);
+    for (pair, &b) in out[at..].chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 15) as usize];
     }
 }
 

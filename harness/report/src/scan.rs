@@ -10,6 +10,7 @@ use certmig_engine::scan::{
     ScanTotals,
 };
 use certmig_format::{friendly_name, thumbprint, FileFormat};
+use certmig_model::cryptoapi::{Hresult, Verdict};
 
 /// One file's listing (for stdout).
 pub fn file(f: &FileReport) -> String {
@@ -149,6 +150,40 @@ fn utf16_to<W: fmt::Write>(units: &[u8], w: &mut W) -> fmt::Result {
     Ok(())
 }
 
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends a verdict as its `Display` gives it: `ok` or `0x80092024`.
+fn push_verdict(out: &mut Vec<u8>, v: Verdict) {
+    match v {
+        Verdict::Ok => out.extend_from_slice(b"ok"),
+        Verdict::Rejected(h) => push_hresult(out, h),
+    }
+}
+
+/// Appends an HRESULT as its `Display` gives it: `0x` and eight lower-case
+/// hex digits.
+fn push_hresult(out: &mut Vec<u8>, h: Hresult) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"0x");
+    for shift in (0..8).rev() {
+        out.push(HEX[(h.0 >> (4 * shift)) as usize & 15]);
+    }
+}
+
 fn signature_text(c: &CertificateRecord<'_>) -> &'static str {
     if !c.signature_checked {
         "not checked"
@@ -176,7 +211,7 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
             w.write_str("\n    friendly name  \"")?;
             friendly_name::escape_to(v, w)?;
             w.write_str("\"  (")?;
-            w.write_str(friendly_name::classify(v).as_str())?;
+            w.write_str(c.friendly_name_shape.map_or("", |s| s.as_str()))?;
             w.write_str(")\n")?;
         }
         None => w.write_str("\n    friendly name  (none)\n")?,
@@ -186,7 +221,7 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
         if i > 0 {
             w.write_str(", ")?;
         }
-        write!(w, "{id}")?;
+        push_decimal(w.0, id.into());
     }
     w.write_str("    key container ")?;
     match c.key_container_units() {
@@ -196,20 +231,19 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
     w.write_str("    signature ")?;
     w.write_str(signature_text(c))?;
     let v = c.verdicts();
-    write!(
-        w,
-        "\n    import         legacy: {}    ms09-056: {}\n",
-        v.legacy, v.ms09_056
-    )?;
+    w.write_str("\n    import         legacy: ")?;
+    push_verdict(w.0, v.legacy);
+    w.write_str("    ms09-056: ")?;
+    push_verdict(w.0, v.ms09_056);
+    w.write_str("\n")?;
     for (rules, rule, offence) in c.rejections() {
-        writeln!(
-            w,
-            "      {} refused by {} ({}): {}",
-            rules,
-            rule.id,
-            rule.refusal(),
-            offence
-        )?;
+        w.write_str("      ")?;
+        w.write_str(rules.as_str())?;
+        w.write_str(" refused by ")?;
+        w.write_str(rule.id.as_str())?;
+        w.write_str(" (")?;
+        push_hresult(w.0, rule.refusal());
+        writeln!(w, "): {offence}")?;
     }
     for n in &c.names() {
         writeln!(
@@ -286,15 +320,13 @@ fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> 
         Ok(())
     })?;
     key(out, false, "friendly_name_shape");
-    json_str_or_null(out, fname, |v, w| {
-        w.write_str(friendly_name::classify(v).as_str())
-    })?;
+    json_str_or_null(out, c.friendly_name_shape, |s, w| w.write_str(s.as_str()))?;
     key(out, false, "property_ids");
     let mut any = false;
     for id in c.property_ids() {
         out.extend_from_slice(if any { b",\n" } else { b"[\n" });
         out.extend_from_slice(b"            ");
-        write!(Bytes(out), "{id}")?;
+        push_decimal(out, id.into());
         any = true;
     }
     out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
@@ -304,26 +336,30 @@ fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> 
     out.extend_from_slice(if c.signature_valid { b"true" } else { b"false" });
     key(out, false, "verdicts");
     let v = c.verdicts();
-    write!(
-        Bytes(out),
-        "{{\n            \"legacy\": \"{}\",\n            \"ms09-056\": \"{}\"\n          }}",
-        v.legacy,
-        v.ms09_056
-    )?;
+    out.extend_from_slice(b"{\n            \"legacy\": \"");
+    push_verdict(out, v.legacy);
+    out.extend_from_slice(b"\",\n            \"ms09-056\": \"");
+    push_verdict(out, v.ms09_056);
+    out.extend_from_slice(b"\"\n          }");
     key(out, false, "legacy_display_name");
     json_str_or_null(out, fname, |v, w| friendly_name::displayed_to(v, w))?;
     key(out, false, "rejections");
     let mut any = false;
     for (rules, rule, offence) in c.rejections() {
         out.extend_from_slice(if any { b",\n" } else { b"[\n" });
-        write!(
-            Bytes(out),
-            "            {{\n              \"rules\": \"{}\",\n              \"rule\": \"{}\",\n              \"modelling_choice\": {},\n              \"hresult\": \"{}\",\n              \"where\": \"",
-            rules,
-            rule.id,
-            rule.modelling_choice,
-            rule.refusal()
-        )?;
+        out.extend_from_slice(b"            {\n              \"rules\": \"");
+        out.extend_from_slice(rules.as_str().as_bytes());
+        out.extend_from_slice(b"\",\n              \"rule\": \"");
+        out.extend_from_slice(rule.id.as_str().as_bytes());
+        out.extend_from_slice(b"\",\n              \"modelling_choice\": ");
+        out.extend_from_slice(if rule.modelling_choice {
+            b"true"
+        } else {
+            b"false"
+        });
+        out.extend_from_slice(b",\n              \"hresult\": \"");
+        push_hresult(out, rule.refusal());
+        out.extend_from_slice(b"\",\n              \"where\": \"");
         write!(JsonText(out), "{offence}")?;
         out.extend_from_slice(b"\"\n            }");
         any = true;

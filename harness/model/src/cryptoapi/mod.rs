@@ -628,6 +628,18 @@ pub fn write_name<W: fmt::Write + ?Sized>(
             }
         }
         w.write_char('=')?;
+        // Text with no NUL that is UTF-8 as it stands (ASCII in any
+        // byte-per-character string, or valid UTF8String) goes out whole.
+        let plain = match a.value.tag {
+            der::tag::UTF8_STRING => std::str::from_utf8(a.value.value).ok(),
+            der::tag::BMP_STRING | der::tag::UNIVERSAL_STRING => None,
+            _ if a.value.value.is_ascii() => std::str::from_utf8(a.value.value).ok(),
+            _ => None,
+        };
+        if let Some(text) = plain.filter(|t| !t.as_bytes().contains(&0)) {
+            w.write_str(text)?;
+            continue;
+        }
         let mut result = Ok(());
         let mut cut = false;
         der::for_each_char(&a.value, |c| {
