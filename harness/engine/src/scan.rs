@@ -463,8 +463,8 @@ impl<'a> CertificateRecord<'a> {
         Self::build(
             e.der,
             e.kind,
-            e.property(PropertyId::FriendlyName),
-            e.property(PropertyId::KeyProvInfo),
+            e.friendly_name,
+            e.key_prov_info,
             Props::Raw(e),
             scratch,
             opts,

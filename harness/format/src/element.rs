@@ -239,6 +239,10 @@ pub struct ElementView<'a> {
     pub kind: ContextKind,
     /// The DER certificate (or CRL / CTL) exactly as stored.
     pub der: &'a [u8],
+    /// The value of the first friendly-name property (11), if any.
+    pub friendly_name: Option<&'a [u8]>,
+    /// The value of the first key provider info property (2), if any.
+    pub key_prov_info: Option<&'a [u8]>,
 }
 
 impl<'a> ElementView<'a> {
@@ -297,15 +301,24 @@ impl<'a> ElementView<'a> {
         let Some((id, der)) = last else {
             return Err(FormatError::MissingContext { offset: first });
         };
-        let view = ElementView {
+        let mut view = ElementView {
             properties: &bytes[..ctx_offset - base],
             base,
             kind: ContextKind::from_id(PropertyId::from_u32(id)).expect("context id"),
             der,
+            friendly_name: None,
+            key_prov_info: None,
         };
         for (offset, id, value) in view.entries() {
-            if id == PropertyId::FriendlyName.to_u32() {
-                friendly_name::validate(value, offset + ENTRY_HEADER_LEN)?;
+            match PropertyId::from_u32(id) {
+                PropertyId::FriendlyName => {
+                    friendly_name::validate(value, offset + ENTRY_HEADER_LEN)?;
+                    view.friendly_name.get_or_insert(value);
+                }
+                PropertyId::KeyProvInfo => {
+                    view.key_prov_info.get_or_insert(value);
+                }
+                _ => {}
             }
         }
         Ok(view)

@@ -236,8 +236,14 @@ pub fn displayed_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Res
     let end = first_nul_unit(value)
         .map(|i| 2 * i)
         .unwrap_or(value.len() & !1);
+    decode_to(&value[..end], w)
+}
+
+/// UTF-16LE `units` decoded as `String::from_utf16_lossy` decodes them (an
+/// odd last byte ignored), written to `w`.
+pub fn decode_to<W: fmt::Write + ?Sized>(units: &[u8], w: &mut W) -> fmt::Result {
     let mut buf = [0u8; 64];
-    let mut rest = &value[..end];
+    let mut rest = &units[..units.len() & !1];
     while !rest.is_empty() {
         let n = plain_ascii_prefix(rest, &mut buf);
         if n > 0 {

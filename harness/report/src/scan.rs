@@ -106,6 +106,11 @@ impl fmt::Write for JsonText<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let out = &mut *self.0;
         let bytes = s.as_bytes();
+        // Most text needs no escape: check eight bytes at a time.
+        if !needs_escape(bytes) {
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -142,12 +147,35 @@ impl fmt::Write for JsonText<'_> {
     }
 }
 
+/// True when some byte of `bytes` is below 0x20, `"` or `\\` (what JSON
+/// escapes), eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `x` is zero / below `n` (n <= 128) when its high bit is
+    // set in these (the "haszero" and "hasless" word tricks).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let has_less = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if has_less(x, 0x20)
+            | has_zero(x ^ (ONES * b'"' as u64))
+            | has_zero(x ^ (ONES * b'\\' as u64))
+            != 0
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `value` (a UTF-16LE name, valid UTF-16) as text.
 fn utf16_to<W: fmt::Write>(units: &[u8], w: &mut W) -> fmt::Result {
-    for r in char::decode_utf16(friendly_name::code_units(units)) {
-        w.write_char(r.unwrap_or(char::REPLACEMENT_CHARACTER))?;
-    }
-    Ok(())
+    friendly_name::decode_to(units, w)
 }
 
 /// Appends `n` in decimal.
@@ -243,7 +271,9 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
         w.write_str(rule.id.as_str())?;
         w.write_str(" (")?;
         push_hresult(w.0, rule.refusal());
-        writeln!(w, "): {offence}")?;
+        w.write_str("): ")?;
+        offence.write_to(w)?;
+        w.write_str("\n")?;
     }
     for n in &c.names() {
         writeln!(
@@ -360,7 +390,7 @@ fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> 
         out.extend_from_slice(b",\n              \"hresult\": \"");
         push_hresult(out, rule.refusal());
         out.extend_from_slice(b"\",\n              \"where\": \"");
-        write!(JsonText(out), "{offence}")?;
+        offence.write_to(&mut JsonText(out))?;
         out.extend_from_slice(b"\"\n            }");
         any = true;
     }
