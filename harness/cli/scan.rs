@@ -64,7 +64,10 @@ pub fn run(a: ScanArgs) -> u8 {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    // Small: the streamed listing comes in chunks of tens of kilobytes,
+    // which a buffer smaller than them passes straight to stdout instead
+    // of copying.
+    let stdout = BufWriter::with_capacity(1 << 13, std::io::stdout());
     let result = if a.json {
         JsonSink::new(stdout).and_then(|sink| {
             let mut sink = Progress {

@@ -669,8 +669,9 @@ pub fn write_name<W: fmt::Write + ?Sized>(
         let plain = match a.value.tag {
             der::tag::UTF8_STRING => std::str::from_utf8(a.value.value).ok(),
             der::tag::BMP_STRING | der::tag::UNIVERSAL_STRING => None,
-            _ if a.value.value.is_ascii() => std::str::from_utf8(a.value.value).ok(),
-            _ => None,
+            _ => std::str::from_utf8(a.value.value)
+                .ok()
+                .filter(|t| t.is_ascii()),
         };
         if let Some(text) = plain.filter(|t| !t.as_bytes().contains(&0)) {
             w.write_str(text)?;
