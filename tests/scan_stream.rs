@@ -381,8 +381,11 @@ fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
     tlv(0x30, &parts.concat())
 }
 
-/// A Name: one RDN per group, each with its (type OID value, tag, value).
-fn name(rdns: &[&[(&[u8], u8, &[u8])]]) -> Vec<u8> {
+/// One attribute: its type (OID value bytes), the value's tag, the value.
+type Atv<'a> = (&'a [u8], u8, &'a [u8]);
+
+/// A Name: one RDN per group, each with its attributes.
+fn name(rdns: &[&[Atv<'_>]]) -> Vec<u8> {
     let sets: Vec<Vec<u8>> = rdns
         .iter()
         .map(|rdn| {
