@@ -519,6 +519,8 @@ pub struct ElementBatch {
     /// from batch to batch, so it is zeroed once).
     pub bytes: Vec<u8>,
     filled: usize,
+    /// The buffer's length between elements larger than it.
+    capacity: usize,
     /// Each element: its absolute offset in the input and its range in
     /// `bytes`.
     pub elements: Vec<(u64, std::ops::Range<usize>)>,
@@ -531,9 +533,11 @@ impl ElementBatch {
     /// A batch that reads up to `capacity` bytes of input at a time (more
     /// only when one element needs it).
     pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(ENTRY_HEADER_LEN);
         ElementBatch {
-            bytes: vec![0; capacity.max(ENTRY_HEADER_LEN)],
+            bytes: vec![0; capacity],
             filled: 0,
+            capacity,
             elements: Vec::new(),
             consumed: 0,
         }
@@ -570,6 +574,12 @@ impl<R: Read> StoreReader<R> {
         batch.elements.clear();
         // The bytes read ahead last time start this batch.
         let carried = self.carry.len();
+        // A buffer grown for one large element goes back to its size, so
+        // memory stays a few batches whatever the elements before.
+        if batch.bytes.len() > batch.capacity.max(carried) {
+            batch.bytes.truncate(batch.capacity.max(carried));
+            batch.bytes.shrink_to_fit();
+        }
         if batch.bytes.len() < carried {
             batch.bytes.resize(carried, 0);
         }
