@@ -612,7 +612,7 @@ impl<'a> CertificateRecord<'a> {
 
 /// How many bytes of input one batch reads at a time (one element may
 /// exceed it).
-pub const BATCH_BYTES: usize = 1 << 20;
+pub const BATCH_BYTES: usize = 2 << 20;
 
 /// The start of one file's results.
 #[derive(Debug, Clone, Copy)]
@@ -861,7 +861,7 @@ fn scan_file_to(
 }
 
 /// How many elements one core judges and renders into one buffer.
-const CHUNK: usize = 64;
+const CHUNK: usize = 32;
 /// Batches in flight (being read, waiting, being judged): memory holds this
 /// many times [`BATCH_BYTES`] of input, and the output of one batch.
 const BATCHES: usize = 4;
