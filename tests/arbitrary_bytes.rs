@@ -14,8 +14,8 @@ use certmig::format::registry::parse_blob;
 use certmig::format::store::{StreamError, STORE_HEADER};
 use certmig::format::{detect, ContextKind, Defect, FileFormat, Property, PropertyId};
 use certmig::format::{
-    parse_element_file, KeyProvInfo, Limits, Location, ReadMode, SerializedElement,
-    SerializedStore, StoreIter, StoreReader,
+    friendly_name, key_prov_info, parse_element_file, ElementBatch, ElementView, KeyProvInfo,
+    Limits, Location, ReadMode, SerializedElement, SerializedStore, StoreIter, StoreReader,
 };
 use certmig::scan::{self, ScanOptions};
 
@@ -69,9 +69,132 @@ fn stores(bytes: &[u8]) -> Result<(), TestCaseError> {
             return Err(TestCaseError::fail(format!("I/O error from memory: {e}")))
         }
     }
+    batches_agree(bytes)?;
     scan_both_modes(bytes);
     scan_agrees(bytes);
     reference_fixer_agrees(bytes);
+    Ok(())
+}
+
+/// What a streaming read of `bytes` gives: each element's offset and bytes,
+/// then how it ended (`Ok` after the end marker, or the error).
+type Streamed = (Vec<(u64, Vec<u8>)>, Result<(), String>);
+
+fn open(bytes: &[u8], limits: Limits) -> Result<StoreReader<std::io::Cursor<&[u8]>>, String> {
+    StoreReader::open(std::io::Cursor::new(bytes), bytes.len() as u64, limits)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// Element by element (`next_element_into`).
+fn streamed_by_element(bytes: &[u8], limits: Limits) -> Streamed {
+    let mut r = match open(bytes, limits) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
+    let mut out = Vec::new();
+    loop {
+        let mut buf = Vec::new();
+        match r.next_element_into(&mut buf) {
+            Ok(Some(offset)) => out.push((offset, buf)),
+            Ok(None) => return (out, Ok(())),
+            Err(e) => return (out, Err(format!("{e:?}"))),
+        }
+    }
+}
+
+/// In batches of `capacity` bytes (`next_batch`), with the bytes consumed
+/// after each batch checked.
+fn streamed_in_batches(bytes: &[u8], capacity: usize, limits: Limits) -> Streamed {
+    let mut r = match open(bytes, limits) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
+    let mut out = Vec::new();
+    let mut batch = ElementBatch::with_capacity(capacity);
+    loop {
+        let result = r.next_batch(&mut batch);
+        for (offset, range) in &batch.elements {
+            out.push((*offset, batch.bytes[range.clone()].to_vec()));
+        }
+        match result {
+            Ok(true) => {
+                let end = out.last().map_or(0, |(o, b)| o + b.len() as u64);
+                assert_eq!(batch.consumed, end, "consumed after a batch");
+            }
+            Ok(false) => {
+                assert_eq!(batch.consumed, bytes.len() as u64, "consumed at the end");
+                return (out, Ok(()));
+            }
+            Err(e) => return (out, Err(format!("{e:?}"))),
+        }
+    }
+}
+
+/// The batch reader reads exactly the elements, and stops with exactly the
+/// error, of the element-by-element reader, whatever the batch size (a
+/// batch smaller than one element grows to hold it), under the default
+/// limits and under small ones.
+fn batches_agree(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let small = Limits {
+        max_element_size: 400,
+        max_certificates: 4,
+        max_properties_per_element: 3,
+        ..Limits::default()
+    };
+    for limits in [Limits::default(), small] {
+        let want = streamed_by_element(bytes, limits);
+        for capacity in [1, 12, 13, 50, 160, 4096] {
+            let got = streamed_in_batches(bytes, capacity, limits);
+            prop_assert_eq!(&got, &want, "batches of {} bytes, {:?}", capacity, limits);
+        }
+    }
+    Ok(())
+}
+
+/// The allocation-free element reader accepts and refuses exactly what the
+/// strict element parser does, and reads the same entries.
+fn element_views_agree(bytes: &[u8], base: usize) -> Result<(), TestCaseError> {
+    let want = SerializedElement::parse(bytes, base, ReadMode::Strict);
+    let got = ElementView::parse_strict(bytes, base);
+    match (got, want) {
+        (Ok(v), Ok(e)) => {
+            prop_assert_eq!(v.kind, e.kind);
+            prop_assert_eq!(v.der, &e.der[..]);
+            let entries: Vec<(u32, &[u8])> =
+                v.entries().map(|(_, id, value)| (id, value)).collect();
+            let want: Vec<(u32, &[u8])> = e
+                .properties
+                .iter()
+                .map(|p| (p.id.to_u32(), &p.value[..]))
+                .collect();
+            prop_assert_eq!(entries, want);
+            prop_assert_eq!(v.property_ids().collect::<Vec<_>>(), e.property_ids());
+            prop_assert_eq!(v.friendly_name, e.friendly_name());
+            prop_assert_eq!(
+                v.key_prov_info,
+                e.property(PropertyId::KeyProvInfo).map(|p| &p.value[..])
+            );
+        }
+        (Err(g), Err(w)) => prop_assert_eq!(g, w),
+        (g, w) => prop_assert!(
+            false,
+            "view {:?}, element {:?}",
+            g.map(|_| ()),
+            w.map(|_| ())
+        ),
+    }
+    Ok(())
+}
+
+/// `container_units` is `KeyProvInfo::decode`'s container, without allocating.
+fn containers_agree(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let want = KeyProvInfo::decode(bytes, 0).ok().and_then(|k| k.container);
+    let got = key_prov_info::container_units(bytes).map(|units| {
+        let mut s = String::new();
+        friendly_name::decode_to(units, &mut s).unwrap();
+        s
+    });
+    prop_assert_eq!(got, want);
     Ok(())
 }
 
@@ -297,6 +420,8 @@ proptest! {
 
     #[test]
     fn elements_and_blob_files(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        element_views_agree(&bytes, 0)?;
+        element_views_agree(&bytes, 1000)?;
         for mode in [ReadMode::Strict, ReadMode::Lenient] {
             if let Err(e) = SerializedElement::parse(&bytes, 0, mode) {
                 prop_assert!(in_range(&e, bytes.len()), "{e}");
@@ -316,6 +441,26 @@ proptest! {
         if let Err(e) = KeyProvInfo::decode(&bytes, 0) {
             prop_assert!(in_range(&e, bytes.len()), "{e}");
         }
+        containers_agree(&bytes)?;
+    }
+
+    /// The friendly-name writers write what the functions that build
+    /// strings return, on any code units (unpaired surrogates, controls,
+    /// odd lengths).
+    #[test]
+    fn friendly_name_writers(units in prop::collection::vec(prop_oneof![
+        0u16..0x80, Just(0u16), Just(0x5Cu16), 0x80u16..0xD800, 0xD800u16..0xE000, 0xE000u16..=0xFFFF
+    ], 0..80), odd in proptest::option::of(any::<u8>())) {
+        let mut bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+        bytes.extend(odd);
+        let (mut escaped, mut displayed) = (String::new(), String::new());
+        friendly_name::escape_to(&bytes, &mut escaped).unwrap();
+        friendly_name::displayed_to(&bytes, &mut displayed).unwrap();
+        prop_assert_eq!(escaped, friendly_name::escape(&bytes));
+        prop_assert_eq!(displayed, friendly_name::displayed(&bytes));
+        let mut hex = Vec::new();
+        certmig::format::thumbprint::hex_upper_to(&bytes, &mut hex);
+        prop_assert_eq!(String::from_utf8(hex).unwrap(), hex::encode_upper(&bytes));
     }
 
     #[test]
@@ -385,7 +530,12 @@ proptest! {
             bytes.truncate(cut.index(bytes.len() + 1));
         }
         match which {
-            0 => stores(&bytes)?,
+            0 => {
+                stores(&bytes)?;
+                // Its first element, changed the same way.
+                let end = bytes.len().min(8 + 1400);
+                element_views_agree(&bytes[8.min(end)..end], 8)?;
+            }
             1 => {
                 if let Err(e) = parse_reg(&bytes, ReadMode::Strict) {
                     prop_assert!(in_range(&e, bytes.len()), "{e}");
@@ -398,5 +548,59 @@ proptest! {
                 verdicts_agree(&bytes);
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Key provider info values that decode, then with a few bytes changed
+    /// or cut short: `container_units` keeps agreeing with `decode`.
+    #[test]
+    fn mutated_key_provider_info(container in "[A-Za-z0-9_\u{e9}\u{1F600}]{0,12}", params in 0usize..3, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4), cut in proptest::option::of(any::<prop::sample::Index>())) {
+        let mut k = KeyProvInfo::sccm_machine_key(&container, key_prov_info::AT_SIGNATURE);
+        for i in 0..params {
+            k.params.push(key_prov_info::ProvParam { param: i as u32, flags: 0, data: vec![i as u8; 3 * i] });
+        }
+        let mut bytes = k.encode();
+        containers_agree(&bytes)?;
+        for (at, b) in &edits {
+            let i = at.index(bytes.len());
+            bytes[i] = *b;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        containers_agree(&bytes)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Stores built from elements of any size (properties of any id and
+    /// length, a certificate, CRL or CTL last, or no context), with or
+    /// without the end marker, with bytes after it, cut anywhere: the batch
+    /// reader agrees with the element reader, and the element views with
+    /// the element parser.
+    #[test]
+    fn structured_stores(elements in prop::collection::vec((prop::collection::vec((prop_oneof![Just(2u32), Just(11), 1u32..40, any::<u32>()], 0usize..300), 0..4), prop_oneof![Just(32u32), Just(33), Just(34), Just(11)], 0usize..200), 0..6), end in any::<bool>(), trailing in prop::collection::vec(any::<u8>(), 0..3), cut in proptest::option::of(any::<prop::sample::Index>())) {
+        let mut bytes = STORE_HEADER.to_vec();
+        for (properties, context, len) in &elements {
+            let start = bytes.len();
+            for (id, len) in properties {
+                certmig::format::property::write_entry(&mut bytes, *id, &vec![0x41; *len]);
+            }
+            certmig::format::property::write_entry(&mut bytes, *context, &vec![0x30; *len]);
+            element_views_agree(&bytes[start..], start)?;
+        }
+        if end {
+            bytes.extend_from_slice(&[0; 12]);
+        }
+        bytes.extend_from_slice(&trailing);
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        batches_agree(&bytes)?;
     }
 }

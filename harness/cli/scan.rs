@@ -9,7 +9,7 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::format::{self, ReadMode};
 use certmig::report::scan::{HumanSink, JsonSink};
 use certmig::scan::{
-    scan_paths_to, CertificateReport, ErrorReport, FileStart, ScanOptions, ScanSink,
+    scan_paths_to, CertificateRecord, ErrorReport, FileStart, ScanOptions, ScanSink,
 };
 
 #[derive(Debug, Args)]
@@ -64,7 +64,10 @@ pub fn run(a: ScanArgs) -> u8 {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    // Small: the streamed listing comes in chunks of tens of kilobytes,
+    // which a buffer smaller than them passes straight to stdout instead
+    // of copying.
+    let stdout = BufWriter::with_capacity(1 << 13, std::io::stdout());
     let result = if a.json {
         JsonSink::new(stdout).and_then(|sink| {
             let mut sink = Progress {
@@ -111,7 +114,7 @@ impl<S: ScanSink> ScanSink for Progress<'_, S> {
     fn needs_count(&self) -> bool {
         self.inner.needs_count()
     }
-    fn render(&self, index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
+    fn render(&self, index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
         self.inner.render(index, c, out)
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {

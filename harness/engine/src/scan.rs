@@ -9,12 +9,17 @@
 //! offset, and line for `.reg`), the certificates read before the error are
 //! still listed, and other files are still scanned.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cryptoapi::{self, Hresult, RuleSet, Verdict};
-use crate::format::{self, detect, FileFormat, FormatError, Location, ReadMode, SerializedElement};
+use crate::cryptoapi::der::{CertificateView, DerError};
+use crate::cryptoapi::{self, Hresult, Offence, Rule, RuleSet, Verdict};
+use crate::format::{
+    self, detect, ContextKind, ElementView, FileFormat, FormatError, Location, PropertyId,
+    ReadMode, SerializedElement, Thumbprint,
+};
 
 /// Options for a scan.
 #[derive(Debug, Clone, Copy)]
@@ -400,13 +405,217 @@ pub fn certificate_report_reference(
 }
 
 // ---------------------------------------------------------------------------
+// Records: one certificate's report as views over the input bytes, for the
+// streamed output (no owned strings, nothing allocated per certificate in
+// the usual case). [`CertificateRecord::to_report`] gives the
+// [`CertificateReport`] it stands for.
+// ---------------------------------------------------------------------------
+
+/// Where a record's property ids come from.
+#[derive(Clone, Copy)]
+enum Props<'a> {
+    Parsed(&'a [format::Property<'a>]),
+    Raw(ElementView<'a>),
+}
+
+/// One certificate as `scan` reports it, borrowed from the element it was
+/// read from: the fields of a [`CertificateReport`], each computed or
+/// written on demand (see [`CertificateRecord::to_report`]).
+pub struct CertificateRecord<'a> {
+    pub thumbprint: Thumbprint,
+    pub kind: ContextKind,
+    /// The raw friendly-name value (property 11), if any.
+    pub friendly_name: Option<&'a [u8]>,
+    /// Its shape.
+    pub friendly_name_shape: Option<format::FriendlyNameShape>,
+    /// The raw key provider info (property 2), if any.
+    key_prov_info: Option<&'a [u8]>,
+    props: Props<'a>,
+    /// The DER walked once (whatever the element's kind).
+    pub view: Result<&'a CertificateView<'a>, DerError>,
+    /// The refusal under each rule set, legacy then ms09-056.
+    pub refusals: [Option<(&'static Rule, Offence)>; 2],
+    /// False when the signature was not checked (see `signature_checked`).
+    pub signature_valid: bool,
+    pub signature_checked: bool,
+}
+
+impl<'a> CertificateRecord<'a> {
+    /// The record of a parsed element; `scratch` (reused from element to
+    /// element) holds its walked DER.
+    pub fn of_element<'e: 'a>(
+        e: &'e SerializedElement<'_>,
+        scratch: &'a mut CertificateView<'e>,
+        opts: ScanOptions,
+    ) -> Self {
+        Self::build(
+            &e.der,
+            e.kind,
+            e.friendly_name(),
+            e.property(PropertyId::KeyProvInfo).map(|p| &p.value[..]),
+            Props::Parsed(&e.properties),
+            scratch,
+            opts,
+        )
+    }
+
+    /// The record of an element read without allocating.
+    pub fn of_view<'e: 'a>(
+        e: ElementView<'e>,
+        scratch: &'a mut CertificateView<'e>,
+        opts: ScanOptions,
+    ) -> Self {
+        Self::build(
+            e.der,
+            e.kind,
+            e.friendly_name,
+            e.key_prov_info,
+            Props::Raw(e),
+            scratch,
+            opts,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build<'e: 'a>(
+        der: &'e [u8],
+        kind: ContextKind,
+        friendly_name: Option<&'e [u8]>,
+        key_prov_info: Option<&'e [u8]>,
+        props: Props<'e>,
+        scratch: &'a mut CertificateView<'e>,
+        opts: ScanOptions,
+    ) -> Self {
+        let walked = scratch.parse_in(der);
+        let view: &'a CertificateView<'e> = scratch;
+        let view = walked.map(|()| view);
+        let refusals = cryptoapi::refusals_of(kind, view.as_ref().err(), friendly_name);
+        CertificateRecord {
+            thumbprint: Thumbprint::of(der),
+            kind,
+            friendly_name,
+            friendly_name_shape: friendly_name.map(format::friendly_name::classify),
+            key_prov_info,
+            props,
+            view,
+            refusals,
+            signature_valid: opts.verify_signatures && crate::cert::verify_signature_cached(der),
+            signature_checked: opts.verify_signatures,
+        }
+    }
+
+    /// The property ids in file order.
+    pub fn property_ids(&self) -> impl Iterator<Item = u32> + 'a {
+        let (parsed, raw) = match self.props {
+            Props::Parsed(p) => (Some(p.iter().map(|p| p.id.to_u32())), None),
+            Props::Raw(v) => (None, Some(v.property_ids())),
+        };
+        parsed
+            .into_iter()
+            .flatten()
+            .chain(raw.into_iter().flatten())
+    }
+
+    /// Writes the subject exactly (NULs as `\0`); nothing when the DER
+    /// cannot be walked.
+    pub fn write_subject<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        match &self.view {
+            Ok(v) => cryptoapi::write_name(&v.subject, false, w),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The key container name as UTF-16LE code units (valid UTF-16), when
+    /// the key provider info decodes and names one.
+    pub fn key_container_units(&self) -> Option<&'a [u8]> {
+        self.key_prov_info
+            .and_then(format::key_prov_info::container_units)
+    }
+
+    /// The import verdict under each rule set.
+    pub fn verdicts(&self) -> Verdicts {
+        let v = |r: &Option<(&'static Rule, Offence)>| match r {
+            None => Verdict::Ok,
+            Some((rule, _)) => Verdict::Rejected(rule.refusal()),
+        };
+        Verdicts {
+            legacy: v(&self.refusals[0]),
+            ms09_056: v(&self.refusals[1]),
+        }
+    }
+
+    /// Each refusal: the rule set, the rule and where.
+    pub fn rejections(&self) -> impl Iterator<Item = (RuleSet, &'static Rule, &Offence)> + '_ {
+        RuleSet::ALL
+            .into_iter()
+            .zip(&self.refusals)
+            .filter_map(|(rules, r)| r.as_ref().map(|(rule, offence)| (rules, *rule, offence)))
+    }
+
+    /// The name findings (empty, without allocating, for the usual
+    /// certificate that has none).
+    pub fn names(&self) -> Vec<NameFindingReport> {
+        match (self.kind, &self.view) {
+            (ContextKind::Certificate, Ok(view)) if cryptoapi::may_have_name_findings(view) => {
+                cryptoapi::name_findings_in(view)
+                    .into_iter()
+                    .map(NameFindingReport::from)
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The report this record stands for.
+    pub fn to_report(&self) -> CertificateReport {
+        let mut subject = String::new();
+        let _ = self.write_subject(&mut subject);
+        let fname = self.friendly_name;
+        CertificateReport {
+            thumbprint: self.thumbprint.to_hex(),
+            subject,
+            friendly_name: fname.map(|v| {
+                let mut s = String::new();
+                let _ = format::friendly_name::escape_to(v, &mut s);
+                s
+            }),
+            friendly_name_hex: fname.map(format::thumbprint::hex_upper),
+            friendly_name_shape: self.friendly_name_shape,
+            property_ids: self.property_ids().collect(),
+            key_container: self.key_container_units().map(|u| {
+                char::decode_utf16(format::friendly_name::code_units(u))
+                    .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                    .collect()
+            }),
+            signature_valid: self.signature_valid,
+            signature_checked: self.signature_checked,
+            verdicts: self.verdicts(),
+            legacy_display_name: fname.map(|v| {
+                let mut s = String::new();
+                let _ = format::friendly_name::displayed_to(v, &mut s);
+                s
+            }),
+            rejections: self
+                .rejections()
+                .map(|(rules, rule, offence)| RejectionReport {
+                    rules,
+                    rule: rule.id,
+                    modelling_choice: rule.modelling_choice,
+                    hresult: rule.refusal(),
+                    offence: offence.to_string(),
+                })
+                .collect(),
+            names: self.names(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Streaming: what `certmig scan` runs. Same results as [`scan_paths`], handed
 // to a [`ScanSink`] as they are produced, with bounded memory.
 // ---------------------------------------------------------------------------
 
-/// How many elements one parallel batch holds at most.
-pub const BATCH_ELEMENTS: usize = 2048;
-/// How many bytes of elements one batch holds at most (one element may
+/// How many bytes of input one batch reads at a time (one element may
 /// exceed it).
 pub const BATCH_BYTES: usize = 2 << 20;
 
@@ -433,7 +642,7 @@ pub trait ScanSink: Sync {
     }
     /// Appends the output for certificate number `index` (from 0) of the
     /// current file to `out`.
-    fn render(&self, index: usize, c: &CertificateReport, out: &mut Vec<u8>);
+    fn render(&self, index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>);
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()>;
     /// Output of consecutive certificates, made by [`ScanSink::render`].
     fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()>;
@@ -469,18 +678,14 @@ pub fn scan_paths_to(
     for f in files {
         let (count, errors) = match f {
             Ok(path) => scan_file_to(&path, opts, sink)?,
-            Err((path, e)) => {
-                let display = path.display().to_string();
-                emit_report(
-                    &FileReport {
-                        path: display,
-                        format: None,
-                        certificates: Vec::new(),
-                        errors: vec![ErrorReport::io(&e)],
-                    },
-                    sink,
-                )?
-            }
+            Err((path, e)) => emit_elements(
+                &path.display().to_string(),
+                None,
+                &[],
+                &[ErrorReport::io(&e)],
+                opts,
+                sink,
+            )?,
         };
         totals.files += 1;
         totals.certificates += count;
@@ -489,30 +694,121 @@ pub fn scan_paths_to(
     Ok(totals)
 }
 
-/// Hands a whole file's report to `sink`; returns (certificates, errors).
-fn emit_report(r: &FileReport, sink: &mut dyn ScanSink) -> std::io::Result<(usize, usize)> {
+/// Hands a whole file's results to `sink`: `elements` rendered on every
+/// core, then `errors`; returns (certificates, errors).
+fn emit_elements(
+    path: &str,
+    format: Option<FileFormat>,
+    elements: &[&SerializedElement<'_>],
+    errors: &[ErrorReport],
+    opts: ScanOptions,
+    sink: &mut dyn ScanSink,
+) -> std::io::Result<(usize, usize)> {
     use rayon::prelude::*;
     sink.file_start(FileStart {
-        path: &r.path,
-        format: r.format,
-        count: Some(r.certificates.len()),
+        path,
+        format,
+        count: Some(elements.len()),
     })?;
     let s: &dyn ScanSink = sink;
-    let rendered: Vec<Vec<u8>> = r
-        .certificates
-        .par_iter()
+    let rendered: Vec<Vec<u8>> = elements
+        .par_chunks(CHUNK)
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(ci, chunk)| {
+            let mut scratch = CertificateView::empty();
             let mut out = Vec::new();
-            s.render(i, c, &mut out);
+            for (j, e) in chunk.iter().enumerate() {
+                let record = CertificateRecord::of_element(e, &mut scratch, opts);
+                s.render(ci * CHUNK + j, &record, &mut out);
+            }
             out
         })
         .collect();
     for chunk in rendered {
         sink.rendered(&chunk)?;
     }
-    sink.file_end(&r.path, r.certificates.len(), &r.errors)?;
-    Ok((r.certificates.len(), r.errors.len()))
+    sink.file_end(path, elements.len(), errors)?;
+    Ok((elements.len(), errors.len()))
+}
+
+/// Reads a whole file and hands its results to `sink` (what
+/// [`scan_file`] reports, rendered from the elements).
+fn emit_whole(
+    path: &Path,
+    opts: ScanOptions,
+    sink: &mut dyn ScanSink,
+) -> std::io::Result<(usize, usize)> {
+    let display = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return emit_elements(&display, None, &[], &[ErrorReport::io(&e)], opts, sink),
+    };
+    let file_name = path.file_stem().and_then(|s| s.to_str());
+    let format = detect(&bytes);
+    with_elements(format, &bytes, file_name, opts, |elements, error| {
+        let errors: Vec<ErrorReport> = error
+            .iter()
+            .map(|e| ErrorReport::from_format(e, &bytes))
+            .collect();
+        emit_elements(&display, Some(format), elements, &errors, opts, sink)
+    })
+}
+
+/// The elements [`scan_bytes`] reports, in order, and the error that
+/// stopped the reading (if any), handed to `f`.
+fn with_elements<R>(
+    format: FileFormat,
+    bytes: &[u8],
+    name: Option<&str>,
+    opts: ScanOptions,
+    f: impl FnOnce(&[&SerializedElement<'_>], Option<FormatError>) -> R,
+) -> R {
+    match format {
+        FileFormat::Sst => {
+            // Lenient reading also accepts stores whose properties follow
+            // their certificate.
+            if opts.mode == ReadMode::Lenient {
+                if let Ok(store) = format::SerializedStore::parse(bytes, opts.mode) {
+                    let refs: Vec<&SerializedElement<'_>> = store.elements.iter().collect();
+                    return f(&refs, None);
+                }
+            }
+            let mut elements = Vec::new();
+            let error = match format::StoreIter::new(bytes, opts.mode) {
+                Err(e) => Some(e),
+                Ok(iter) => iter
+                    .map(|item| item.map(|(_, e)| elements.push(e)))
+                    .find_map(Result::err),
+            };
+            let refs: Vec<&SerializedElement<'_>> = elements.iter().collect();
+            f(&refs, error)
+        }
+        FileFormat::Blob | FileFormat::BlobDir => {
+            let read = format::parse_element_file(bytes, opts.mode).and_then(|e| {
+                // A file named like a thumbprint must be named for its certificate.
+                if let Some(stem) = name.filter(|n| format::Thumbprint::looks_like(n)) {
+                    format::registry::parse_blob(bytes, stem, opts.mode)?;
+                }
+                Ok(e)
+            });
+            match read {
+                Ok(e) => f(&[&e], None),
+                Err(err) => f(&[], Some(err)),
+            }
+        }
+        FileFormat::Reg => match format::reg::parse_reg(bytes, opts.mode) {
+            Ok(parsed) => {
+                let refs: Vec<&SerializedElement<'_>> = parsed
+                    .store
+                    .certificates
+                    .iter()
+                    .map(|c| &c.element)
+                    .collect();
+                f(&refs, None)
+            }
+            Err(err) => f(&[], Some(err)),
+        },
+    }
 }
 
 /// Scans one file into `sink`; returns (certificates, errors).
@@ -523,7 +819,7 @@ fn scan_file_to(
 ) -> std::io::Result<(usize, usize)> {
     use std::io::{Read, Seek};
     let display = path.display().to_string();
-    let whole = |sink: &mut dyn ScanSink| emit_report(&scan_file(path, opts), sink);
+    let whole = |sink: &mut dyn ScanSink| emit_whole(path, opts, sink);
     if opts.mode != ReadMode::Strict {
         return whole(sink);
     }
@@ -570,22 +866,17 @@ fn scan_file_to(
 }
 
 /// How many elements one core judges and renders into one buffer.
-const CHUNK: usize = 64;
+const CHUNK: usize = 32;
+/// Batches in flight (being read, waiting, being judged): memory holds this
+/// many times [`BATCH_BYTES`] of input, and the output of one batch.
+const BATCHES: usize = 4;
 
-/// One batch of raw elements read from a store.
-struct Batch {
-    bytes: Vec<u8>,
-    /// Absolute offset and range in `bytes` of each element.
-    elements: Vec<(u64, std::ops::Range<usize>)>,
-    /// The bytes of the file consumed so far.
-    pos: u64,
-}
-
-/// Streams a strict `.sst` from `reader` (`len` bytes): a reader thread fills
-/// batches, every core judges and renders them, and the output goes to
-/// `sink` in input order (`render = None`: only count). Returns the number
-/// of certificates, the error that ended the store (if any), and the first
-/// error writing to the sink.
+/// Streams a strict `.sst` from `reader` (`len` bytes): a reader thread
+/// reads batches of whole elements ([`format::StoreReader::next_batch`],
+/// large reads into a few reused buffers), every core judges and renders
+/// them, and the output goes to `sink` in input order (`render = None`:
+/// only count). Returns the number of certificates, the error that ended
+/// the store (if any), and the first error writing to the sink.
 fn stream_sst<R: std::io::Read + Send>(
     reader: R,
     len: u64,
@@ -593,12 +884,16 @@ fn stream_sst<R: std::io::Read + Send>(
     render: Option<()>,
     sink: &mut dyn ScanSink,
 ) -> (usize, Option<ErrorReport>, std::io::Result<()>) {
+    use format::ElementBatch;
     use rayon::prelude::*;
     use std::sync::mpsc::sync_channel;
 
-    let reader = std::io::BufReader::with_capacity(1 << 20, reader);
-    let (full_tx, full_rx) = sync_channel::<Result<Batch, ErrorReport>>(2);
-    let (empty_tx, empty_rx) = sync_channel::<Batch>(4);
+    let (full_tx, full_rx) = sync_channel::<(ElementBatch, Option<ErrorReport>)>(BATCHES);
+    let (empty_tx, empty_rx) = sync_channel::<ElementBatch>(BATCHES);
+    for _ in 0..BATCHES {
+        // The channel holds them all.
+        let _ = empty_tx.send(ElementBatch::with_capacity(BATCH_BYTES));
+    }
     let mut count = 0usize;
     let mut error = None;
     let mut io = Ok(());
@@ -607,58 +902,24 @@ fn stream_sst<R: std::io::Read + Send>(
             let mut r = match format::StoreReader::open(reader, len, format::Limits::default()) {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = full_tx.send(Err(stream_error(&e)));
+                    let _ = full_tx.send((ElementBatch::default(), Some(stream_error(&e))));
                     return;
                 }
             };
-            loop {
-                let mut b = empty_rx.try_recv().unwrap_or_else(|_| Batch {
-                    bytes: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2)),
-                    elements: Vec::with_capacity(BATCH_ELEMENTS),
-                    pos: 0,
-                });
-                b.bytes.clear();
-                b.elements.clear();
-                let mut end = None;
-                while b.elements.len() < BATCH_ELEMENTS && b.bytes.len() < BATCH_BYTES {
-                    let at = b.bytes.len();
-                    match r.next_element_into(&mut b.bytes) {
-                        Ok(Some(offset)) => b.elements.push((offset, at..b.bytes.len())),
-                        Ok(None) => {
-                            end = Some(Ok(()));
-                            break;
-                        }
-                        Err(e) => {
-                            b.bytes.truncate(at);
-                            end = Some(Err(stream_error(&e)));
-                            break;
-                        }
-                    }
-                }
-                b.pos = r_pos(&b, len, end.is_some());
-                if !b.elements.is_empty() && full_tx.send(Ok(b)).is_err() {
+            // Ends when the store ends or the receiver is gone.
+            while let Ok(mut b) = empty_rx.recv() {
+                let (more, end) = match r.next_batch(&mut b) {
+                    Ok(more) => (more, None),
+                    Err(e) => (false, Some(stream_error(&e))),
+                };
+                if full_tx.send((b, end)).is_err() || !more {
                     return;
-                }
-                match end {
-                    None => {}
-                    Some(Ok(())) => return,
-                    Some(Err(e)) => {
-                        let _ = full_tx.send(Err(e));
-                        return;
-                    }
                 }
             }
         });
         // One output buffer per chunk of a batch, reused from batch to batch.
         let mut outs: Vec<Vec<u8>> = Vec::new();
-        for msg in full_rx.iter() {
-            let batch = match msg {
-                Ok(b) => b,
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            };
+        for (batch, end) in full_rx.iter() {
             let s: &dyn ScanSink = sink;
             let base = count;
             let chunks = batch.elements.len().div_ceil(CHUNK);
@@ -674,18 +935,19 @@ fn stream_sst<R: std::io::Read + Send>(
                 .enumerate()
                 .map(|(ci, (elements, out))| {
                     out.clear();
+                    let mut scratch = CertificateView::empty();
                     for (j, (offset, range)) in elements.iter().enumerate() {
-                        let e = match SerializedElement::parse(
+                        let e = match ElementView::parse_strict(
                             &batch.bytes[range.clone()],
                             *offset as usize,
-                            opts.mode,
                         ) {
                             Ok(e) => e,
                             Err(err) => return (j, Some(err)),
                         };
                         if render.is_some() {
                             let index = base + ci * CHUNK + j;
-                            s.render(index, &certificate_report(&e, opts), out);
+                            let record = CertificateRecord::of_view(e, &mut scratch, opts);
+                            s.render(index, &record, out);
                         }
                     }
                     (elements.len(), None)
@@ -705,28 +967,22 @@ fn stream_sst<R: std::io::Read + Send>(
                 }
             }
             if render.is_some() && io.is_ok() {
-                sink.progress(batch.pos, len);
+                sink.progress(batch.consumed, len);
             }
             if error.is_some() || io.is_err() {
                 break;
             }
-            let _ = empty_tx.try_send(batch);
+            if end.is_some() {
+                error = end;
+                break;
+            }
+            let _ = empty_tx.send(batch);
         }
-        // Dropping the receiver stops the reader thread at its next send.
+        // Dropping these stops the reader thread at its next send or receive.
         drop(full_rx);
+        drop(empty_tx);
     });
     (count, error, io)
-}
-
-/// The bytes consumed once a batch is complete (the whole file at its end).
-fn r_pos(b: &Batch, len: u64, ended: bool) -> u64 {
-    if ended {
-        len
-    } else {
-        b.elements
-            .last()
-            .map_or(0, |(offset, range)| offset + range.len() as u64)
-    }
 }
 
 fn stream_error(e: &format::store::StreamError) -> ErrorReport {

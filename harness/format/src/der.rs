@@ -316,6 +316,36 @@ pub struct CertificateView<'a> {
 impl<'a> CertificateView<'a> {
     /// Walks `der` (a whole certificate).
     pub fn parse(der: &'a [u8]) -> Result<Self, DerError> {
+        let mut view = CertificateView::empty();
+        view.parse_in(der)?;
+        Ok(view)
+    }
+
+    /// A view of nothing, whose vectors [`CertificateView::parse_in`] fills.
+    pub fn empty() -> Self {
+        const NONE: Tlv<'static> = Tlv {
+            tag: 0,
+            offset: 0,
+            value_offset: 0,
+            value: &[],
+        };
+        CertificateView {
+            signed: false,
+            signature_algorithm: NONE,
+            issuer: Vec::new(),
+            subject: Vec::new(),
+            public_key_algorithm: NONE,
+            extension_ids: Vec::new(),
+        }
+    }
+
+    /// Walks `der` into `self`, reusing its vectors (what
+    /// [`CertificateView::parse`] does, without allocating once the vectors
+    /// have grown). On error `self` holds whatever was read before it.
+    pub fn parse_in(&mut self, der: &'a [u8]) -> Result<(), DerError> {
+        self.issuer.clear();
+        self.subject.clear();
+        self.extension_ids.clear();
         let mut top = DerReader::new(der, 0);
         let cert = top.expect(tag::SEQUENCE, "a certificate is a SEQUENCE")?;
         let mut c = DerReader::inside(&cert);
@@ -330,26 +360,32 @@ impl<'a> CertificateView<'a> {
         } else {
             cert
         };
+        self.signed = signed;
         let mut t = DerReader::inside(&tbs);
         if t.peek_tag() == Some(tag::CONTEXT_0) {
             t.read()?; // version
         }
         t.expect(tag::INTEGER, "serialNumber is an INTEGER")?;
         let sig = t.expect(tag::SEQUENCE, "signature is an AlgorithmIdentifier")?;
-        let signature_algorithm =
+        self.signature_algorithm =
             DerReader::inside(&sig).expect(tag::OID, "an algorithm starts with its OID")?;
-        let issuer = name(&t.expect(tag::SEQUENCE, "issuer is a Name")?)?;
+        name(
+            &t.expect(tag::SEQUENCE, "issuer is a Name")?,
+            &mut self.issuer,
+        )?;
         t.expect(tag::SEQUENCE, "validity is a SEQUENCE")?;
-        let subject = name(&t.expect(tag::SEQUENCE, "subject is a Name")?)?;
+        name(
+            &t.expect(tag::SEQUENCE, "subject is a Name")?,
+            &mut self.subject,
+        )?;
         let spki = t.expect(tag::SEQUENCE, "subjectPublicKeyInfo is a SEQUENCE")?;
         let mut s = DerReader::inside(&spki);
         let alg = s.expect(
             tag::SEQUENCE,
             "subjectPublicKeyInfo starts with an AlgorithmIdentifier",
         )?;
-        let public_key_algorithm =
+        self.public_key_algorithm =
             DerReader::inside(&alg).expect(tag::OID, "an algorithm starts with its OID")?;
-        let mut extension_ids = Vec::new();
         while !t.is_empty() {
             let field = t.read()?;
             if field.tag == tag::CONTEXT_3 {
@@ -358,21 +394,14 @@ impl<'a> CertificateView<'a> {
                 let mut l = DerReader::inside(&list);
                 while !l.is_empty() {
                     let ext = l.expect(tag::SEQUENCE, "an extension is a SEQUENCE")?;
-                    extension_ids.push(
+                    self.extension_ids.push(
                         DerReader::inside(&ext)
                             .expect(tag::OID, "an extension starts with its OID")?,
                     );
                 }
             }
         }
-        Ok(CertificateView {
-            signed,
-            signature_algorithm,
-            issuer,
-            subject,
-            public_key_algorithm,
-            extension_ids,
-        })
+        Ok(())
     }
 
     /// Every OID the walker saw, in encoded order.
@@ -385,9 +414,9 @@ impl<'a> CertificateView<'a> {
     }
 }
 
-/// Reads a Name: SEQUENCE OF SET OF AttributeTypeAndValue.
-fn name<'a>(seq: &Tlv<'a>) -> Result<Vec<Attribute<'a>>, DerError> {
-    let mut out = Vec::with_capacity(4);
+/// Reads a Name: SEQUENCE OF SET OF AttributeTypeAndValue, into `out`.
+fn name<'a>(seq: &Tlv<'a>, out: &mut Vec<Attribute<'a>>) -> Result<(), DerError> {
+    out.reserve(4);
     let mut rdns = DerReader::inside(seq);
     while !rdns.is_empty() {
         let set = rdns.expect(tag::SET, "a relative distinguished name is a SET")?;
@@ -400,7 +429,7 @@ fn name<'a>(seq: &Tlv<'a>) -> Result<Vec<Attribute<'a>>, DerError> {
             out.push(Attribute { oid, value });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A string value decoded into characters, by its tag. Unknown tags are read
@@ -422,6 +451,33 @@ pub fn decode_string(value: &Tlv<'_>) -> Vec<char> {
             })
             .collect(),
         _ => v.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// The characters [`decode_string`] gives, handed to `f` one by one without
+/// collecting them.
+pub fn for_each_char(value: &Tlv<'_>, mut f: impl FnMut(char)) {
+    let v = value.value;
+    match value.tag {
+        tag::UTF8_STRING => {
+            // What `String::from_utf8_lossy` gives: one U+FFFD per invalid
+            // sequence.
+            for chunk in v.utf8_chunks() {
+                chunk.valid().chars().for_each(&mut f);
+                if !chunk.invalid().is_empty() {
+                    f(char::REPLACEMENT_CHARACTER);
+                }
+            }
+        }
+        tag::BMP_STRING => {
+            char::decode_utf16(v.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])))
+                .for_each(|r| f(r.unwrap_or(char::REPLACEMENT_CHARACTER)))
+        }
+        tag::UNIVERSAL_STRING => v.chunks_exact(4).for_each(|p| {
+            f(char::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]]))
+                .unwrap_or(char::REPLACEMENT_CHARACTER))
+        }),
+        _ => v.iter().for_each(|&b| f(b as char)),
     }
 }
 

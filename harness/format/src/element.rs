@@ -225,6 +225,126 @@ impl<'a> SerializedElement<'a> {
     }
 }
 
+/// One element read strictly (properties first, then the context) without
+/// allocating: its property entries stay raw bytes, walked again on demand.
+/// What `scan` streams a store through; [`ElementView::parse_strict`] accepts
+/// and refuses exactly what [`SerializedElement::parse`] does in
+/// [`ReadMode::Strict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElementView<'a> {
+    /// The property entries, before the context entry.
+    properties: &'a [u8],
+    /// Absolute offset of `properties`.
+    base: usize,
+    pub kind: ContextKind,
+    /// The DER certificate (or CRL / CTL) exactly as stored.
+    pub der: &'a [u8],
+    /// The value of the first friendly-name property (11), if any.
+    pub friendly_name: Option<&'a [u8]>,
+    /// The value of the first key provider info property (2), if any.
+    pub key_prov_info: Option<&'a [u8]>,
+}
+
+impl<'a> ElementView<'a> {
+    /// Parses exactly one element occupying all of `bytes`, whose first
+    /// byte is at absolute offset `base`: the same result as
+    /// [`SerializedElement::parse`]`(bytes, base, ReadMode::Strict)`.
+    pub fn parse_strict(bytes: &'a [u8], base: usize) -> Result<Self, FormatError> {
+        let mut c = Cursor::at(bytes, base);
+        let first = c.offset();
+        let mut n = 0usize;
+        // The first context entry: its index and offset.
+        let mut context: Option<(usize, usize)> = None;
+        // The offset of the entry after the first context, and of a second
+        // context.
+        let mut after_context = None;
+        let mut second_context = None;
+        let mut last = None;
+        while !c.is_empty() {
+            match read_entry(&mut c)? {
+                RawEntry::EndMarker { offset } => {
+                    return Err(FormatError::EndMarkerInElement { offset })
+                }
+                RawEntry::Entry { offset, id, value } => {
+                    if let Some((i, _)) = context {
+                        if n == i + 1 {
+                            after_context = Some(offset);
+                        }
+                    }
+                    if PropertyId::from_u32(id).is_context() {
+                        if context.is_none() {
+                            context = Some((n, offset));
+                        } else if second_context.is_none() {
+                            second_context = Some(offset);
+                        }
+                    }
+                    last = Some((id, value));
+                    n += 1;
+                }
+            }
+        }
+        let (ctx, ctx_offset) = match (context, second_context) {
+            (None, _) => return Err(FormatError::MissingContext { offset: first }),
+            (Some(_), Some(second)) => {
+                return Err(FormatError::TrailingData {
+                    offset: second,
+                    len: bytes.len() - (second - base),
+                })
+            }
+            (Some(c), None) => c,
+        };
+        if ctx != n - 1 {
+            return Err(FormatError::PropertiesAfterContext {
+                offset: after_context.unwrap_or(first),
+            });
+        }
+        let Some((id, der)) = last else {
+            return Err(FormatError::MissingContext { offset: first });
+        };
+        let mut view = ElementView {
+            properties: &bytes[..ctx_offset - base],
+            base,
+            kind: ContextKind::from_id(PropertyId::from_u32(id)).expect("context id"),
+            der,
+            friendly_name: None,
+            key_prov_info: None,
+        };
+        for (offset, id, value) in view.entries() {
+            match PropertyId::from_u32(id) {
+                PropertyId::FriendlyName => {
+                    friendly_name::validate(value, offset + ENTRY_HEADER_LEN)?;
+                    view.friendly_name.get_or_insert(value);
+                }
+                PropertyId::KeyProvInfo => {
+                    view.key_prov_info.get_or_insert(value);
+                }
+                _ => {}
+            }
+        }
+        Ok(view)
+    }
+
+    /// The property entries in file order: (absolute offset, id, value).
+    pub fn entries(&self) -> impl Iterator<Item = (usize, u32, &'a [u8])> + 'a {
+        let mut c = Cursor::at(self.properties, self.base);
+        std::iter::from_fn(move || match read_entry(&mut c) {
+            Ok(RawEntry::Entry { offset, id, value }) => Some((offset, id, value)),
+            _ => None,
+        })
+    }
+
+    /// The property ids in file order.
+    pub fn property_ids(&self) -> impl Iterator<Item = u32> + 'a {
+        self.entries().map(|(_, id, _)| id)
+    }
+
+    /// The value of the first property with this id.
+    pub fn property(&self, id: PropertyId) -> Option<&'a [u8]> {
+        let id = id.to_u32();
+        self.entries().find(|e| e.1 == id).map(|e| e.2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,8 +90,12 @@ pub fn classify(value: &[u8]) -> FriendlyNameShape {
 
 /// Index of the first U+0000 code unit, if any.
 pub fn first_nul_unit(value: &[u8]) -> Option<usize> {
-    // memchr finds candidate zero bytes fast; a NUL code unit is an aligned
-    // zero pair.
+    // A NUL code unit is an aligned zero pair. Names are short: a plain
+    // scan of the pairs beats setting up memchr for them.
+    if value.len() <= 512 {
+        return value.chunks_exact(2).position(|p| p == [0, 0]);
+    }
+    // memchr finds candidate zero bytes fast.
     let mut from = 0;
     while let Some(rel) = memchr::memchr(0, &value[from..]) {
         let pos = from + rel;
@@ -176,6 +180,87 @@ pub fn displayed(value: &[u8]) -> String {
         .map(|i| 2 * i)
         .unwrap_or(value.len() & !1);
     String::from_utf16_lossy(&code_units(&value[..end]).collect::<Vec<_>>())
+}
+
+/// The longest prefix of `units` (UTF-16LE) that is printable ASCII other
+/// than `\\`, narrowed to bytes in `buf`: how many units it is.
+fn plain_ascii_prefix(units: &[u8], buf: &mut [u8; 64]) -> usize {
+    let mut n = 0;
+    for (p, b) in units.chunks_exact(2).zip(buf.iter_mut()) {
+        if p[1] != 0 || !(0x20..0x7F).contains(&p[0]) || p[0] == b'\\' {
+            break;
+        }
+        *b = p[0];
+        n += 1;
+    }
+    n
+}
+
+/// [`escape`], written to `w` without building a `String`.
+pub fn escape_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result {
+    let mut buf = [0u8; 64];
+    let mut rest = &value[..value.len() & !1];
+    while !rest.is_empty() {
+        // Runs of printable ASCII go out as they are, a run at a time.
+        let n = plain_ascii_prefix(rest, &mut buf);
+        if n > 0 {
+            // Printable ASCII is UTF-8.
+            w.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)?;
+            rest = &rest[2 * n..];
+            continue;
+        }
+        // Anything else one character (or unpaired surrogate) at a time.
+        let mut one = char::decode_utf16(code_units(rest));
+        let (r, used) = match one.next() {
+            Some(Ok(c)) => (Ok(c), c.len_utf16()),
+            Some(Err(e)) => (Err(e), 1),
+            None => break,
+        };
+        match r {
+            Ok('\0') => w.write_str("\\0")?,
+            Ok('\\') => w.write_str("\\\\")?,
+            Ok(c) if c.is_control() => write!(w, "\\u{{{:04X}}}", c as u32)?,
+            Ok(c) => w.write_char(c)?,
+            Err(e) => write!(w, "\\u{{{:04X}}}", e.unpaired_surrogate())?,
+        }
+        rest = &rest[2 * used..];
+    }
+    if value.len() % 2 == 1 {
+        write!(w, "\\x{:02X}", value[value.len() - 1])?;
+    }
+    Ok(())
+}
+
+/// [`displayed`], written to `w` without building a `String`.
+pub fn displayed_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result {
+    let end = first_nul_unit(value)
+        .map(|i| 2 * i)
+        .unwrap_or(value.len() & !1);
+    decode_to(&value[..end], w)
+}
+
+/// UTF-16LE `units` decoded as `String::from_utf16_lossy` decodes them (an
+/// odd last byte ignored), written to `w`.
+pub fn decode_to<W: fmt::Write + ?Sized>(units: &[u8], w: &mut W) -> fmt::Result {
+    let mut buf = [0u8; 64];
+    let mut rest = &units[..units.len() & !1];
+    while !rest.is_empty() {
+        let n = plain_ascii_prefix(rest, &mut buf);
+        if n > 0 {
+            w.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)?;
+            rest = &rest[2 * n..];
+            continue;
+        }
+        let mut one = char::decode_utf16(code_units(rest));
+        let (c, used) = match one.next() {
+            Some(Ok(c)) => (c, c.len_utf16()),
+            Some(Err(_)) => (char::REPLACEMENT_CHARACTER, 1),
+            None => break,
+        };
+        w.write_char(c)?;
+        rest = &rest[2 * used..];
+    }
+    Ok(())
 }
 
 /// Encodes `text` as UTF-16LE with no terminator.

@@ -193,6 +193,72 @@ fn nul_terminated(s: &str) -> Vec<u8> {
 }
 
 /// Reads the NUL-terminated UTF-16LE string at `off` (0 = none).
+/// The container name of a persisted value, as UTF-16LE code units without
+/// its terminator, when [`KeyProvInfo::decode`] would decode the value and
+/// find a container name: the same answer as
+/// `KeyProvInfo::decode(value, 0).ok().and_then(|k| k.container)`, without
+/// allocating (decode the units with [`char::decode_utf16`]: they are valid
+/// UTF-16).
+pub fn container_units(value: &[u8]) -> Option<&[u8]> {
+    let field = |k: usize| u32_at(value, 4 * k);
+    let (container_off, provider_off) = (field(0)?, field(1)?);
+    let (param_count, params_off) = (field(4)?, field(5)?);
+    field(6)?;
+    let container = string_units(value, container_off)?;
+    string_units(value, provider_off)?;
+    if param_count > 0 {
+        let start = params_off as usize;
+        let end = (param_count as usize)
+            .checked_mul(PARAM_LEN)
+            .and_then(|l| start.checked_add(l))?;
+        if params_off == 0 || end > value.len() {
+            return None;
+        }
+        let mut copied = 0usize;
+        for i in 0..param_count as usize {
+            let at = start + i * PARAM_LEN;
+            let (data_off, data_len) = (u32_at(value, at + 4)?, u32_at(value, at + 8)?);
+            let data_end = (data_off as usize).checked_add(data_len as usize)?;
+            if data_end > value.len() || data_off as usize > data_end {
+                return None;
+            }
+            copied += data_len as usize;
+            if copied > value.len() {
+                return None;
+            }
+        }
+    }
+    container
+}
+
+/// [`read_string`] without allocating: `Some(None)` for no string, `None`
+/// when `read_string` fails, else the units before the terminator.
+#[allow(clippy::option_option)]
+fn string_units(value: &[u8], off: u32) -> Option<Option<&[u8]>> {
+    if off == 0 {
+        return Some(None);
+    }
+    let tail = value.get(off as usize..)?;
+    let units = tail
+        .chunks_exact(2)
+        .position(|p| p == [0, 0])
+        .unwrap_or(tail.len() / 2);
+    if 2 * units + 2 > tail.len() {
+        return None;
+    }
+    let text = &tail[..2 * units];
+    // Without a surrogate it is valid UTF-16.
+    if text.chunks_exact(2).all(|p| !(0xD8..0xE0).contains(&p[1])) {
+        return Some(Some(text));
+    }
+    char::decode_utf16(
+        text.chunks_exact(2)
+            .map(|p| u16::from_le_bytes([p[0], p[1]])),
+    )
+    .all(|r| r.is_ok())
+    .then_some(Some(text))
+}
+
 fn read_string(
     value: &[u8],
     off: u32,

@@ -33,11 +33,11 @@ pub mod store;
 pub mod thumbprint;
 
 pub use detect::{detect, parse_element_file, FileFormat};
-pub use element::{ContextKind, EntryOrder, ReadMode, SerializedElement};
+pub use element::{ContextKind, ElementView, EntryOrder, ReadMode, SerializedElement};
 pub use error::{Field, FormatError, LocatedError, Location, NotAStore, RegError};
 pub use friendly_name::{Defect, FriendlyNameShape};
 pub use key_prov_info::KeyProvInfo;
 pub use limits::Limits;
 pub use property::{Property, PropertyId};
-pub use store::{SerializedStore, StoreIter, StoreReader, StoreWriter};
+pub use store::{ElementBatch, SerializedStore, StoreIter, StoreReader, StoreWriter};
 pub use thumbprint::Thumbprint;

@@ -356,6 +356,9 @@ pub struct StoreReader<R> {
     finished: bool,
     /// The input was an empty file.
     pub empty_file: bool,
+    /// Bytes read ahead by [`StoreReader::next_batch`] that start the next
+    /// element.
+    carry: Vec<u8>,
 }
 
 impl<R: Read> StoreReader<R> {
@@ -373,6 +376,7 @@ impl<R: Read> StoreReader<R> {
                 count: 0,
                 finished: true,
                 empty_file: true,
+                carry: Vec::new(),
             });
         }
         if header[..n] != STORE_HEADER[..n] {
@@ -396,6 +400,7 @@ impl<R: Read> StoreReader<R> {
             count: 0,
             finished: false,
             empty_file: false,
+            carry: Vec::new(),
         })
     }
 
@@ -498,6 +503,249 @@ impl<R: Read> StoreReader<R> {
                             .into());
                         }
                         return Ok(Some(start));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whole elements read by [`StoreReader::next_batch`]: their raw bytes, one
+/// after the other, and where each one is.
+#[derive(Debug, Default)]
+pub struct ElementBatch {
+    /// The buffer; only `bytes[..filled]` holds input, and the elements
+    /// end at or before `filled`. Its length is the batch's capacity (kept
+    /// from batch to batch, so it is zeroed once).
+    pub bytes: Vec<u8>,
+    filled: usize,
+    /// The buffer's length between elements larger than it.
+    capacity: usize,
+    /// Each element: its absolute offset in the input and its range in
+    /// `bytes`.
+    pub elements: Vec<(u64, std::ops::Range<usize>)>,
+    /// The bytes of the input consumed once this batch's elements are: the
+    /// end of the last one, or the input's length after the end marker.
+    pub consumed: u64,
+}
+
+impl ElementBatch {
+    /// A batch that reads up to `capacity` bytes of input at a time (more
+    /// only when one element needs it).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(ENTRY_HEADER_LEN);
+        ElementBatch {
+            bytes: vec![0; capacity],
+            filled: 0,
+            capacity,
+            elements: Vec::new(),
+            consumed: 0,
+        }
+    }
+}
+
+/// Why [`StoreReader::next_batch`] could not read an element at some point.
+enum Stop {
+    /// The batch is full: the element starts the next batch.
+    Full,
+    Error(StreamError),
+}
+
+impl From<FormatError> for Stop {
+    fn from(e: FormatError) -> Self {
+        Stop::Error(e.into())
+    }
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        Stop::Error(e.into())
+    }
+}
+
+impl<R: Read> StoreReader<R> {
+    /// Reads as many whole elements as fit in `batch` (at least one), in
+    /// large reads straight into the batch's buffer, with exactly the checks
+    /// and errors of [`StoreReader::next_element_into`]. Returns `Ok(true)`
+    /// when more elements may follow, `Ok(false)` after the end marker; on
+    /// an error the elements before it are in the batch. Do not mix with
+    /// `next_element_into` on one reader.
+    pub fn next_batch(&mut self, batch: &mut ElementBatch) -> Result<bool, StreamError> {
+        batch.elements.clear();
+        // The bytes read ahead last time start this batch.
+        let carried = self.carry.len();
+        // A buffer grown for one large element goes back to its size, so
+        // memory stays a few batches whatever the elements before.
+        if batch.bytes.len() > batch.capacity.max(carried) {
+            batch.bytes.truncate(batch.capacity.max(carried));
+            batch.bytes.shrink_to_fit();
+        }
+        if batch.bytes.len() < carried {
+            batch.bytes.resize(carried, 0);
+        }
+        batch.bytes[..carried].copy_from_slice(&self.carry);
+        self.carry.clear();
+        batch.filled = carried;
+        // Absolute offset of `batch.bytes[0]`.
+        let base = self.pos;
+        let mut at = 0usize;
+        let result = loop {
+            if self.finished {
+                break Ok(false);
+            }
+            match self.batch_element(batch, base, at) {
+                Ok(Some(end)) => {
+                    batch.elements.push((base + at as u64, at..end));
+                    at = end;
+                }
+                Ok(None) => {
+                    self.finished = true;
+                    break Ok(false);
+                }
+                Err(Stop::Full) => break Ok(true),
+                Err(Stop::Error(e)) => {
+                    self.finished = true;
+                    break Err(e);
+                }
+            }
+        };
+        self.pos = base + at as u64;
+        batch.consumed = if matches!(result, Ok(false)) {
+            self.total_len
+        } else {
+            self.pos
+        };
+        if matches!(result, Ok(true)) {
+            self.carry.extend_from_slice(&batch.bytes[at..batch.filled]);
+        }
+        result
+    }
+
+    /// Reads until `batch.bytes[..want]` is filled or the input ends (then
+    /// less is filled). A request past the buffer stops the batch
+    /// ([`Stop::Full`]) unless the element starts it (`at == 0`): then the
+    /// buffer grows.
+    fn fill(&mut self, batch: &mut ElementBatch, at: usize, want: usize) -> Result<(), Stop> {
+        if want <= batch.filled {
+            return Ok(());
+        }
+        if want > batch.bytes.len() {
+            if at > 0 {
+                return Err(Stop::Full);
+            }
+            batch.bytes.resize(want, 0);
+        }
+        while batch.filled < want {
+            match self.inner.read(&mut batch.bytes[batch.filled..]) {
+                Ok(0) => break,
+                Ok(k) => batch.filled += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// One element starting at `batch.bytes[at]` (absolute offset `base +
+    /// at`): `Some(end)`, or `None` after the end marker.
+    fn batch_element(
+        &mut self,
+        batch: &mut ElementBatch,
+        base: u64,
+        at: usize,
+    ) -> Result<Option<usize>, Stop> {
+        let mut i = at;
+        let mut properties = 0usize;
+        loop {
+            let offset = (base + i as u64) as usize;
+            self.fill(batch, at, i + ENTRY_HEADER_LEN)?;
+            let n = batch.filled.saturating_sub(i).min(ENTRY_HEADER_LEN);
+            if n == 0 {
+                return Err(FormatError::MissingEndMarker { offset }.into());
+            }
+            if n < ENTRY_HEADER_LEN {
+                return Err(FormatError::Truncated {
+                    field: match n {
+                        0..=3 => Field::PropertyId,
+                        4..=7 => Field::PropertyReserved,
+                        _ => Field::PropertyLength,
+                    },
+                    offset,
+                    needed: ENTRY_HEADER_LEN,
+                    available: n,
+                }
+                .into());
+            }
+            let mut header = [0u8; ENTRY_HEADER_LEN];
+            header.copy_from_slice(&batch.bytes[i..i + ENTRY_HEADER_LEN]);
+            i += ENTRY_HEADER_LEN;
+            let pos = base + i as u64;
+            let available = self.total_len.saturating_sub(pos) as usize;
+            match check_header(&header, offset, available)? {
+                EntryHeader::EndMarker => {
+                    if i - ENTRY_HEADER_LEN > at {
+                        return Err(FormatError::MissingContext {
+                            offset: (base + at as u64) as usize,
+                        }
+                        .into());
+                    }
+                    // Anything after the end marker? (The end marker is
+                    // never more than a batch away from the batch's start.)
+                    if batch.filled == i && i == batch.bytes.len() {
+                        batch.bytes.push(0);
+                    }
+                    self.fill(batch, 0, i + 1)?;
+                    if batch.filled > i {
+                        return Err(FormatError::TrailingData {
+                            offset: pos as usize,
+                            len: self.total_len.saturating_sub(pos) as usize,
+                        }
+                        .into());
+                    }
+                    return Ok(None);
+                }
+                EntryHeader::Entry { id, len } => {
+                    let len = len as usize;
+                    if i - at + len > self.limits.max_element_size {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "element size",
+                            limit: self.limits.max_element_size,
+                        }
+                        .into());
+                    }
+                    properties += 1;
+                    if properties > self.limits.max_properties_per_element {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "properties in one element",
+                            limit: self.limits.max_properties_per_element,
+                        }
+                        .into());
+                    }
+                    self.fill(batch, at, i + len)?;
+                    let got = batch.filled.saturating_sub(i).min(len);
+                    if got < len {
+                        return Err(FormatError::Truncated {
+                            field: Field::PropertyValue,
+                            offset: pos as usize,
+                            needed: len,
+                            available: got,
+                        }
+                        .into());
+                    }
+                    i += len;
+                    if PropertyId::from_u32(id).is_context() {
+                        self.count += 1;
+                        if self.count > self.limits.max_certificates {
+                            return Err(FormatError::LimitExceeded {
+                                offset,
+                                what: "elements in one store",
+                                limit: self.limits.max_certificates,
+                            }
+                            .into());
+                        }
+                        return Ok(Some(i));
                     }
                 }
             }

@@ -40,6 +40,17 @@ pub fn hex_upper(bytes: impl AsRef<[u8]>) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// [`hex_upper`], appended to `out`.
+pub fn hex_upper_to(bytes: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let at = out.len();
+    out.resize(at + 2 * bytes.len(), 0);
+    for (pair, &b) in out[at..].chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 15) as usize];
+    }
+}
+
 impl FromStr for Thumbprint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -3,10 +3,14 @@
 //! name findings; the errors of a file go to stderr, so they come
 //! separately.
 
+use std::fmt::{self, Write as _};
+
 use certmig_engine::scan::{
-    CertificateReport, ErrorReport, FileReport, FileStart, ScanReport, ScanSink, ScanTotals,
+    CertificateRecord, CertificateReport, ErrorReport, FileReport, FileStart, ScanReport, ScanSink,
+    ScanTotals,
 };
-use certmig_format::FileFormat;
+use certmig_format::{friendly_name, thumbprint, FileFormat};
+use certmig_model::cryptoapi::{Hresult, Verdict};
 
 /// One file's listing (for stdout).
 pub fn file(f: &FileReport) -> String {
@@ -83,6 +87,325 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
     }
 }
 
+/// A `fmt::Write` appending to bytes.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A `fmt::Write` appending the inside of a JSON string: the text escaped as
+/// `serde_json` escapes it (`"`, `\\` and control characters below 0x20;
+/// `\b \t \n \f \r` short, the others as `\u00xx`).
+struct JsonText<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for JsonText<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let out = &mut *self.0;
+        let bytes = s.as_bytes();
+        // Most text needs no escape: check eight bytes at a time.
+        if !needs_escape(bytes) {
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            out.extend_from_slice(&bytes[start..i]);
+            start = i + 1;
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                0x0C => out.extend_from_slice(b"\\f"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 15) as usize]);
+                }
+            }
+        }
+        out.extend_from_slice(&bytes[start..]);
+        Ok(())
+    }
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        if c.is_ascii() && c as u8 >= 0x20 && c != '"' && c != '\\' {
+            self.0.push(c as u8);
+            Ok(())
+        } else {
+            self.write_str(c.encode_utf8(&mut [0; 4]))
+        }
+    }
+}
+
+/// True when some byte of `bytes` is below 0x20, `"` or `\\` (what JSON
+/// escapes), eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `x` is zero / below `n` (n <= 128) when its high bit is
+    // set in these (the "haszero" and "hasless" word tricks).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let has_less = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if has_less(x, 0x20)
+            | has_zero(x ^ (ONES * b'"' as u64))
+            | has_zero(x ^ (ONES * b'\\' as u64))
+            != 0
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Appends `value` (a UTF-16LE name, valid UTF-16) as text.
+fn utf16_to<W: fmt::Write>(units: &[u8], w: &mut W) -> fmt::Result {
+    friendly_name::decode_to(units, w)
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends a verdict as its `Display` gives it: `ok` or `0x80092024`.
+fn push_verdict(out: &mut Vec<u8>, v: Verdict) {
+    match v {
+        Verdict::Ok => out.extend_from_slice(b"ok"),
+        Verdict::Rejected(h) => push_hresult(out, h),
+    }
+}
+
+/// Appends an HRESULT as its `Display` gives it: `0x` and eight lower-case
+/// hex digits.
+fn push_hresult(out: &mut Vec<u8>, h: Hresult) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"0x");
+    for shift in (0..8).rev() {
+        out.push(HEX[(h.0 >> (4 * shift)) as usize & 15]);
+    }
+}
+
+fn signature_text(c: &CertificateRecord<'_>) -> &'static str {
+    if !c.signature_checked {
+        "not checked"
+    } else if c.signature_valid {
+        "valid"
+    } else {
+        "NOT valid"
+    }
+}
+
+/// [`certificate`] of the record's report, written from the record itself
+/// (nothing allocated unless the certificate has name findings).
+pub fn certificate_record(c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
+    // Writing to a byte vector cannot fail.
+    let _ = certificate_record_fmt(c, &mut Bytes(out));
+}
+
+fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::Result {
+    w.write_str("  ")?;
+    thumbprint::hex_upper_to(&c.thumbprint.0, w.0);
+    w.write_str("  ")?;
+    c.write_subject(w)?;
+    match c.friendly_name {
+        Some(v) => {
+            w.write_str("\n    friendly name  \"")?;
+            friendly_name::escape_to(v, w)?;
+            w.write_str("\"  (")?;
+            w.write_str(c.friendly_name_shape.map_or("", |s| s.as_str()))?;
+            w.write_str(")\n")?;
+        }
+        None => w.write_str("\n    friendly name  (none)\n")?,
+    }
+    w.write_str("    properties     ")?;
+    for (i, id) in c.property_ids().enumerate() {
+        if i > 0 {
+            w.write_str(", ")?;
+        }
+        push_decimal(w.0, id.into());
+    }
+    w.write_str("    key container ")?;
+    match c.key_container_units() {
+        Some(units) => utf16_to(units, w)?,
+        None => w.write_str("(none)")?,
+    }
+    w.write_str("    signature ")?;
+    w.write_str(signature_text(c))?;
+    let v = c.verdicts();
+    w.write_str("\n    import         legacy: ")?;
+    push_verdict(w.0, v.legacy);
+    w.write_str("    ms09-056: ")?;
+    push_verdict(w.0, v.ms09_056);
+    w.write_str("\n")?;
+    for (rules, rule, offence) in c.rejections() {
+        w.write_str("      ")?;
+        w.write_str(rules.as_str())?;
+        w.write_str(" refused by ")?;
+        w.write_str(rule.id.as_str())?;
+        w.write_str(" (")?;
+        push_hresult(w.0, rule.refusal());
+        w.write_str("): ")?;
+        offence.write_to(w)?;
+        w.write_str("\n")?;
+    }
+    for n in &c.names() {
+        writeln!(
+            w,
+            "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}",
+            n.rule,
+            n.kind,
+            if n.modelling_choice {
+                ", modelling choice"
+            } else {
+                ""
+            },
+            n.offence,
+            n.legacy,
+            n.ms09_056
+        )?;
+    }
+    Ok(())
+}
+
+/// The record's report as `serde_json`'s pretty printer writes it four
+/// levels deep (an element of a file's `certificates`), written from the
+/// record itself (nothing allocated unless the certificate has name
+/// findings).
+pub fn certificate_record_json(c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
+    // Writing to a byte vector cannot fail.
+    let _ = certificate_record_json_fmt(c, out);
+}
+
+/// Starts a key of the certificate object: `"key": `.
+fn key(out: &mut Vec<u8>, first: bool, name: &str) {
+    out.extend_from_slice(if first { b"\n" } else { b",\n" });
+    out.extend_from_slice(b"          \"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\": ");
+}
+
+/// A JSON string written by `f`, or `null`.
+fn json_str_or_null<T>(
+    out: &mut Vec<u8>,
+    value: Option<T>,
+    f: impl FnOnce(T, &mut JsonText<'_>) -> fmt::Result,
+) -> fmt::Result {
+    match value {
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        Some(v) => {
+            out.push(b'"');
+            f(v, &mut JsonText(out))?;
+            out.push(b'"');
+            Ok(())
+        }
+    }
+}
+
+fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> fmt::Result {
+    out.push(b'{');
+    key(out, true, "thumbprint");
+    out.push(b'"');
+    thumbprint::hex_upper_to(&c.thumbprint.0, out);
+    out.push(b'"');
+    key(out, false, "subject");
+    out.push(b'"');
+    c.write_subject(&mut JsonText(out))?;
+    out.push(b'"');
+    let fname = c.friendly_name;
+    key(out, false, "friendly_name");
+    json_str_or_null(out, fname, |v, w| friendly_name::escape_to(v, w))?;
+    key(out, false, "friendly_name_hex");
+    json_str_or_null(out, fname, |v, w| {
+        thumbprint::hex_upper_to(v, w.0);
+        Ok(())
+    })?;
+    key(out, false, "friendly_name_shape");
+    json_str_or_null(out, c.friendly_name_shape, |s, w| w.write_str(s.as_str()))?;
+    key(out, false, "property_ids");
+    let mut any = false;
+    for id in c.property_ids() {
+        out.extend_from_slice(if any { b",\n" } else { b"[\n" });
+        out.extend_from_slice(b"            ");
+        push_decimal(out, id.into());
+        any = true;
+    }
+    out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
+    key(out, false, "key_container");
+    json_str_or_null(out, c.key_container_units(), |u, w| utf16_to(u, w))?;
+    key(out, false, "signature_valid");
+    out.extend_from_slice(if c.signature_valid { b"true" } else { b"false" });
+    key(out, false, "verdicts");
+    let v = c.verdicts();
+    out.extend_from_slice(b"{\n            \"legacy\": \"");
+    push_verdict(out, v.legacy);
+    out.extend_from_slice(b"\",\n            \"ms09-056\": \"");
+    push_verdict(out, v.ms09_056);
+    out.extend_from_slice(b"\"\n          }");
+    key(out, false, "legacy_display_name");
+    json_str_or_null(out, fname, |v, w| friendly_name::displayed_to(v, w))?;
+    key(out, false, "rejections");
+    let mut any = false;
+    for (rules, rule, offence) in c.rejections() {
+        out.extend_from_slice(if any { b",\n" } else { b"[\n" });
+        out.extend_from_slice(b"            {\n              \"rules\": \"");
+        out.extend_from_slice(rules.as_str().as_bytes());
+        out.extend_from_slice(b"\",\n              \"rule\": \"");
+        out.extend_from_slice(rule.id.as_str().as_bytes());
+        out.extend_from_slice(b"\",\n              \"modelling_choice\": ");
+        out.extend_from_slice(if rule.modelling_choice {
+            b"true"
+        } else {
+            b"false"
+        });
+        out.extend_from_slice(b",\n              \"hresult\": \"");
+        push_hresult(out, rule.refusal());
+        out.extend_from_slice(b"\",\n              \"where\": \"");
+        offence.write_to(&mut JsonText(out))?;
+        out.extend_from_slice(b"\"\n            }");
+        any = true;
+    }
+    out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
+    key(out, false, "names");
+    let names = c.names();
+    if names.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        json_at(&names, 5, out);
+    }
+    out.extend_from_slice(b"\n        }");
+    Ok(())
+}
+
 /// One file's errors, one line each with the line or byte offset (for
 /// stderr).
 pub fn file_errors(f: &FileReport) -> String {
@@ -137,15 +460,8 @@ impl<O: std::io::Write + Sync, E: std::io::Write + Sync> ScanSink for HumanSink<
     fn needs_count(&self) -> bool {
         true
     }
-    fn render(&self, _index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
-        thread_local! {
-            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-        }
-        TEXT.with_borrow_mut(|s| {
-            s.clear();
-            certificate(c, s);
-            out.extend_from_slice(s.as_bytes());
-        });
+    fn render(&self, _index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
+        certificate_record(c, out);
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
         let count = f.count.unwrap_or_default();
@@ -212,10 +528,10 @@ fn json_at<T: serde::Serialize + ?Sized>(value: &T, depth: usize, out: &mut Vec<
 }
 
 impl<O: std::io::Write + Sync> ScanSink for JsonSink<O> {
-    fn render(&self, index: usize, c: &CertificateReport, out: &mut Vec<u8>) {
+    fn render(&self, index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
         out.extend_from_slice(b"        ");
-        json_at(c, 4, out);
+        certificate_record_json(c, out);
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
         let mut b = Vec::new();

@@ -313,6 +313,42 @@ impl fmt::Display for Offence {
     }
 }
 
+impl Offence {
+    /// Writes what `Display` writes, faster for the usual offence (a NUL in
+    /// the friendly name: no `core::fmt` machinery).
+    pub fn write_to<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        match self {
+            Offence::FriendlyName {
+                code_unit,
+                byte_offset,
+            } => {
+                w.write_str("NUL at code unit ")?;
+                write_decimal(*code_unit, w)?;
+                w.write_str(" (byte ")?;
+                write_decimal(*byte_offset, w)?;
+                w.write_str(") of the friendly name")
+            }
+            other => write!(w, "{other}"),
+        }
+    }
+}
+
+/// `n` in decimal, as `Display` writes it.
+fn write_decimal<W: fmt::Write + ?Sized>(n: usize, w: &mut W) -> fmt::Result {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    w.write_str(std::str::from_utf8(&digits[i..]).map_err(|_| fmt::Error)?)
+}
+
 /// A refused import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{thumbprint}: rejected by {} ({hresult}): {offence}", rule.id)]
@@ -399,7 +435,12 @@ fn walk(e: &SerializedElement<'_>) -> Result<(), Offence> {
 
 /// The friendly-name rule (MS09-056, KB 977203).
 fn check_friendly_name(e: &SerializedElement<'_>) -> Option<(&'static Rule, Offence)> {
-    let v = e.friendly_name()?;
+    check_friendly_name_value(e.friendly_name())
+}
+
+/// The friendly-name rule on the value of property 11, if any.
+fn check_friendly_name_value(v: Option<&[u8]>) -> Option<(&'static Rule, Offence)> {
+    let v = v?;
     if !friendly_name::has_embedded_nul(v) {
         return None;
     }
@@ -426,21 +467,32 @@ pub struct Judged<'a> {
 /// Judges `e` under both rule sets with one walk of its DER: see [`Judged`].
 pub fn judge<'a>(e: &'a SerializedElement<'_>) -> Judged<'a> {
     let view = CertificateView::parse(&e.der);
-    let walked = match (&view, e.kind) {
-        (Err(DerError { offset, message }), ContextKind::Certificate) => Err(Offence::Der {
-            der_offset: *offset,
-            message: (*message).into(),
-        }),
-        _ => Ok(()),
-    };
-    let refusals = match walked {
-        Err(offence) => [
-            Some((&MALFORMED_CERTIFICATE, offence.clone())),
-            Some((&MALFORMED_CERTIFICATE, offence)),
-        ],
-        Ok(()) => [None, check_friendly_name(e)],
-    };
+    let refusals = refusals_of(e.kind, view.as_ref().err(), e.friendly_name());
     Judged { view, refusals }
+}
+
+/// The refusal under each rule set ([`RuleSet::Legacy`], [`RuleSet::Ms09056`])
+/// of an element of this kind whose DER walk failed with `walk_error` (or
+/// not), with this friendly-name value: what [`judge`] decides, from the
+/// parts of an element.
+pub fn refusals_of(
+    kind: ContextKind,
+    walk_error: Option<&DerError>,
+    friendly_name: Option<&[u8]>,
+) -> [Option<(&'static Rule, Offence)>; 2] {
+    match (walk_error, kind) {
+        (Some(DerError { offset, message }), ContextKind::Certificate) => {
+            let offence = Offence::Der {
+                der_offset: *offset,
+                message: (*message).into(),
+            };
+            [
+                Some((&MALFORMED_CERTIFICATE, offence.clone())),
+                Some((&MALFORMED_CERTIFICATE, offence)),
+            ]
+        }
+        _ => [None, check_friendly_name_value(friendly_name)],
+    }
 }
 
 /// [`exact_subject`] of a certificate already walked.
@@ -565,6 +617,96 @@ fn render(attrs: &[Attribute<'_>], legacy: bool) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The short name of an attribute type whose OID is encoded canonically as
+/// `value` (what [`short_name`] of its dotted form gives), without decoding it.
+fn known_short_name(value: &[u8]) -> Option<&'static str> {
+    Some(match value {
+        [0x55, 0x04, 0x03] => "CN",
+        [0x55, 0x04, 0x04] => "SN",
+        [0x55, 0x04, 0x05] => "SERIALNUMBER",
+        [0x55, 0x04, 0x06] => "C",
+        [0x55, 0x04, 0x07] => "L",
+        [0x55, 0x04, 0x08] => "S",
+        [0x55, 0x04, 0x09] => "STREET",
+        [0x55, 0x04, 0x0A] => "O",
+        [0x55, 0x04, 0x0B] => "OU",
+        [0x55, 0x04, 0x0C] => "T",
+        [0x55, 0x04, 0x2A] => "G",
+        [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01] => "E",
+        [0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19] => "DC",
+        _ => return None,
+    })
+}
+
+/// The subject exactly (what [`exact_subject_in`] returns), or as legacy
+/// CryptoAPI displayed it (`legacy`), written to `w` without building
+/// strings for the usual attribute types.
+pub fn write_name<W: fmt::Write + ?Sized>(
+    attrs: &[Attribute<'_>],
+    legacy: bool,
+    w: &mut W,
+) -> fmt::Result {
+    for (i, a) in attrs.iter().enumerate() {
+        if i > 0 {
+            w.write_str(", ")?;
+        }
+        match known_short_name(a.oid.value) {
+            // A canonical encoding of a known type: no arc overflows, so
+            // the legacy reading is the same.
+            Some(key) => w.write_str(key)?,
+            None => {
+                // Anything else, as `render` does it.
+                let text = render(std::slice::from_ref(a), legacy);
+                let key = text.split_once('=').map_or(&text[..], |(k, _)| k);
+                w.write_str(key)?;
+            }
+        }
+        w.write_char('=')?;
+        // Text with no NUL that is UTF-8 as it stands (ASCII in any
+        // byte-per-character string, or valid UTF8String) goes out whole.
+        let plain = match a.value.tag {
+            der::tag::UTF8_STRING => std::str::from_utf8(a.value.value).ok(),
+            der::tag::BMP_STRING | der::tag::UNIVERSAL_STRING => None,
+            _ => std::str::from_utf8(a.value.value)
+                .ok()
+                .filter(|t| t.is_ascii()),
+        };
+        if let Some(text) = plain.filter(|t| !t.as_bytes().contains(&0)) {
+            w.write_str(text)?;
+            continue;
+        }
+        let mut result = Ok(());
+        let mut cut = false;
+        der::for_each_char(&a.value, |c| {
+            if result.is_err() || cut {
+                return;
+            }
+            result = match c {
+                '\0' if legacy => {
+                    cut = true;
+                    Ok(())
+                }
+                '\0' => w.write_str("\\0"),
+                c => w.write_char(c),
+            };
+        });
+        result?;
+    }
+    Ok(())
+}
+
+/// False when [`name_findings_in`] is sure to find nothing: no name value
+/// holds a NUL and no OID it reads has an arc that might pass 32 bits (a
+/// quick check that allocates nothing; true means "look").
+pub fn may_have_name_findings(view: &CertificateView<'_>) -> bool {
+    view.oids().any(|o| der::oid_has_overflowing_arc(o.value))
+        || view
+            .issuer
+            .iter()
+            .chain(&view.subject)
+            .any(|a| first_nul(&a.value).is_some())
 }
 
 /// The subject as legacy CryptoAPI displayed it: attributes in encoded order,
