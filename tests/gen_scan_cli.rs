@@ -240,3 +240,18 @@ fn bulk_scan_reports_invalid_signatures() {
     assert_eq!(certs.len(), 10);
     assert!(certs.iter().all(|c| c["signature_valid"] == false));
 }
+
+/// `scan --system-store` reads a Windows machine's own store: elsewhere it
+/// says so and exits 2 (its Windows test: tests/system_store_windows.rs).
+#[cfg(not(windows))]
+#[test]
+fn scan_system_store_needs_windows() {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("certmig"))
+        .args(["scan", "--system-store", "SMS"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs Windows"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+}

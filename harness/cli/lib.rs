@@ -17,7 +17,9 @@
 //!   [`crosscheck`], [`cmtrace`] (`certmig-engine`);
 //! - [`report`] (`certmig-report`): tables, CSV, HTML and JUnit printers.
 
-pub use certmig_engine::{cmtrace, crosscheck, fix, fleet, generate, scan, sim, validate};
+pub use certmig_engine::{
+    cmtrace, crosscheck, fix, fleet, generate, platform, scan, sim, validate,
+};
 pub use certmig_format as format;
 pub use certmig_model::{cert, cryptoapi};
 pub use certmig_report as report;

@@ -17,13 +17,21 @@ use certmig::scan::{
 Examples:
   certmig scan out/                 every store under out/, recursively
   certmig scan PC0001.reg --json    one object: {\"files\":[{\"path\",\"format\",\"certificates\",\"errors\"}]}
+  certmig scan --system-store SMS   (Windows) this machine's LocalMachine SMS store, read-only
 
 Signatures are not checked unless --verify-signatures (CryptoAPI's import does not check them).
 Exit codes: 0 every file parsed, 2 any file had an error (all errors are printed; other files are still scanned).")]
 pub struct ScanArgs {
     /// Files or directories (scanned recursively); format detected from content.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "system_store")]
     pub paths: Vec<PathBuf>,
+    /// Windows only: scan this system store of the machine (e.g. SMS), opened read-only through
+    /// crypt32, instead of files; LocalMachine unless --current-user.
+    #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+    pub system_store: Option<String>,
+    /// With --system-store: the current user's store instead of LocalMachine's.
+    #[arg(long, requires = "system_store")]
+    pub current_user: bool,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
@@ -48,6 +56,18 @@ pub fn run(a: ScanArgs) -> u8 {
             ReadMode::Strict
         },
         verify_signatures: a.verify_signatures,
+    };
+    let store = match a
+        .system_store
+        .as_deref()
+        .map(|n| read_system_store(n, a.current_user))
+    {
+        None => None,
+        Some(Ok(read)) => Some(read),
+        Some(Err(message)) => {
+            eprintln!("certmig: {message}");
+            return EXIT_BAD_INPUT;
+        }
     };
     // A progress bar on stderr when it is a terminal and the listing is not
     // (bars and a scrolling listing on one screen garble each other).
@@ -74,7 +94,7 @@ pub fn run(a: ScanArgs) -> u8 {
                 inner: sink,
                 bar: &bar,
             };
-            let totals = scan_paths_to(&a.paths, opts, &mut sink)?;
+            let totals = scan_inputs(&a, &store, opts, &mut sink)?;
             bar.finish_and_clear();
             sink.inner.finish()?;
             Ok(totals)
@@ -87,7 +107,7 @@ pub fn run(a: ScanArgs) -> u8 {
             },
             bar: &bar,
         };
-        scan_paths_to(&a.paths, opts, &mut sink).and_then(|totals| {
+        scan_inputs(&a, &store, opts, &mut sink).and_then(|totals| {
             bar.finish_and_clear();
             sink.inner.finish(&totals)?;
             Ok(totals)
@@ -95,6 +115,8 @@ pub fn run(a: ScanArgs) -> u8 {
     };
     bar.finish_and_clear();
     match result {
+        // The listing's reader went away (Windows; Unix ends by SIGPIPE).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::output_failed(&e),
         Err(e) => {
             eprintln!("certmig: cannot write the report: {e}");
             EXIT_FAILURE
@@ -102,6 +124,45 @@ pub fn run(a: ScanArgs) -> u8 {
         Ok(t) if t.errors > 0 => EXIT_BAD_INPUT,
         Ok(_) => EXIT_OK,
     }
+}
+
+/// What to scan: the files and directories given, or the certificates of a
+/// system store, read (before any output starts) as `(label, elements)`.
+type StoreRead = Option<(String, Vec<Vec<u8>>)>;
+
+fn scan_inputs(
+    a: &ScanArgs,
+    store: &StoreRead,
+    opts: ScanOptions,
+    sink: &mut dyn ScanSink,
+) -> std::io::Result<certmig::scan::ScanTotals> {
+    match store {
+        None => scan_paths_to(&a.paths, opts, sink),
+        Some((label, blobs)) => certmig::scan::scan_elements_to(label, blobs, opts, sink),
+    }
+}
+
+/// Reads `--system-store NAME` through crypt32, read-only.
+#[cfg(windows)]
+fn read_system_store(name: &str, current_user: bool) -> Result<(String, Vec<Vec<u8>>), String> {
+    use certmig::platform::system_store::{read, Location};
+    let location = if current_user {
+        Location::CurrentUser
+    } else {
+        Location::LocalMachine
+    };
+    let label = format!("{}\\{name}", location.name());
+    read(location, name)
+        .map(|blobs| (label.clone(), blobs))
+        .map_err(|e| format!("cannot open the system store {label}: {e}"))
+}
+
+#[cfg(not(windows))]
+fn read_system_store(name: &str, _current_user: bool) -> Result<(String, Vec<Vec<u8>>), String> {
+    Err(format!(
+        "--system-store {name}: reading a system store needs Windows (or Wine: build certmig.exe with \
+         `cargo build --release --target x86_64-pc-windows-gnu`, see the README's \"Windows\")"
+    ))
 }
 
 /// Draws the progress bar around another sink.
@@ -165,7 +226,7 @@ pub fn dump(a: DumpArgs) -> u8 {
     };
     match format::dump::file(&bytes, mode) {
         Ok(text) => {
-            print!("{text}");
+            out!("{text}");
             EXIT_OK
         }
         Err(e) => {

@@ -694,6 +694,35 @@ pub fn scan_paths_to(
     Ok(totals)
 }
 
+/// Scans serialized elements that come from somewhere other than a file
+/// (`scan --system-store`: each certificate of a Windows system store as
+/// crypt32 serializes it, i.e. a registry `Blob`), reported under `label`
+/// as one input of format `blob`. An element that does not parse is an
+/// error of that input, located in its own bytes.
+pub fn scan_elements_to(
+    label: &str,
+    blobs: &[Vec<u8>],
+    opts: ScanOptions,
+    sink: &mut dyn ScanSink,
+) -> std::io::Result<ScanTotals> {
+    let mut elements = Vec::new();
+    let mut errors = Vec::new();
+    for b in blobs {
+        match SerializedElement::parse(b, 0, opts.mode) {
+            Ok(e) => elements.push(e),
+            Err(e) => errors.push(ErrorReport::from_format(&e, b)),
+        }
+    }
+    let refs: Vec<&SerializedElement<'_>> = elements.iter().collect();
+    let (certificates, errors) =
+        emit_elements(label, Some(FileFormat::Blob), &refs, &errors, opts, sink)?;
+    Ok(ScanTotals {
+        files: 1,
+        certificates,
+        errors,
+    })
+}
+
 /// Hands a whole file's results to `sink`: `elements` rendered on every
 /// core, then `errors`; returns (certificates, errors).
 fn emit_elements(
