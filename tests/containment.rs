@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin;
 
+#[path = "support/validate_report.rs"]
+mod validate_report;
+use validate_report::{evidence, hazards};
+
 fn hostile() -> PathBuf {
     cargo_bin("certmig").with_file_name(format!("certmig-hostile{}", std::env::consts::EXE_SUFFIX))
 }
@@ -62,27 +66,6 @@ impl Caller {
         });
         (out.status.code().unwrap(), report)
     }
-}
-
-fn evidence(r: &serde_json::Value, inv: &str) -> Vec<String> {
-    r["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["violations"].as_array().unwrap().iter())
-        .filter(|v| v["invariant"] == inv)
-        .map(|v| v["evidence"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn hazards(r: &serde_json::Value) -> Vec<String> {
-    r["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["hazards"].as_array().unwrap().iter())
-        .map(|h| h.as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// True when the ticker writing `file` is still running (the file grows).

@@ -15,6 +15,10 @@ use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin;
 
+#[path = "support/validate_report.rs"]
+mod validate_report;
+use validate_report::{evidence, hazards};
+
 struct Caller {
     dir: tempfile::TempDir,
 }
@@ -60,32 +64,6 @@ impl Caller {
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code().unwrap(), report)
     }
-}
-
-fn evidence(r: &serde_json::Value, inv: &str) -> Vec<String> {
-    r["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["violations"].as_array().unwrap().iter())
-        .filter(|v| v["invariant"] == inv)
-        .map(|v| v["evidence"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn hazards(r: &serde_json::Value) -> Vec<String> {
-    r["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| {
-            c["hazards"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| h.as_str().unwrap().to_owned())
-        })
-        .collect()
 }
 
 fn running(marker: &str) -> bool {

@@ -1,0 +1,25 @@
+//! Reading `certmig validate --json` reports in the tests of hostile tools
+//! (`tests/hostile_tools.rs`, `tests/containment.rs`).
+
+/// The evidence of every violation of invariant `inv`, over all cases.
+pub fn evidence(r: &serde_json::Value, inv: &str) -> Vec<String> {
+    r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["violations"].as_array().unwrap().iter())
+        .filter(|v| v["invariant"] == inv)
+        .map(|v| v["evidence"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every hazard reported, over all cases.
+pub fn hazards(r: &serde_json::Value) -> Vec<String> {
+    r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["hazards"].as_array().unwrap().iter())
+        .map(|h| h.as_str().unwrap().to_owned())
+        .collect()
+}
