@@ -146,27 +146,43 @@ fn sigkill_at_any_point_leaves_the_original_or_the_complete_repair() {
 
 #[test]
 fn a_second_run_on_a_file_being_repaired_fails_clearly() {
+    // The second run must start while the first is still working. Where
+    // starting a process is slow (Windows under Wine: about half a second),
+    // the first may already be done; then the second simply finds a
+    // repaired file. So: a bigger store each time, until a run collides
+    // (at most 4 tries); a collision must then be refused clearly.
     let work = tempfile::tempdir().unwrap();
-    let file = big_store(work.path(), 40_000);
-    let original = std::fs::read(&file).unwrap();
-    let mut first = Command::new(exe())
-        .arg("fix")
-        .arg(&file)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the first run is writing (it holds the lock by then).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while temps(work.path()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_micros(200));
+    let mut collided = None;
+    for (attempt, n) in [40_000, 120_000, 300_000, 600_000].into_iter().enumerate() {
+        let dir = work.path().join(format!("try{attempt}"));
+        let file = big_store(&dir, n);
+        let original = std::fs::read(&file).unwrap();
+        let mut first = Command::new(exe())
+            .arg("fix")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the first run is writing (it holds the lock by then).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while temps(&dir).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        assert!(!temps(&dir).is_empty(), "the first run started writing");
+        let second = Command::new(exe()).arg("fix").arg(&file).output().unwrap();
+        let first_status = first.wait().unwrap();
+        assert!(first_status.success());
+        if second.status.code() == Some(0) {
+            // Too late: the first run had renamed its repair over the file
+            // before the second looked, and the second found nothing to do.
+            continue;
+        }
+        collided = Some((dir, file, original, second));
+        break;
     }
-    assert!(
-        !temps(work.path()).is_empty(),
-        "the first run started writing"
-    );
-    let second = Command::new(exe()).arg("fix").arg(&file).output().unwrap();
-    let first_status = first.wait().unwrap();
-    assert!(first_status.success());
+    let (dir, file, original, second) =
+        collided.expect("a second run started while the first was still working");
+    let work = &dir;
     assert_eq!(
         second.status.code(),
         Some(1),
@@ -179,11 +195,11 @@ fn a_second_run_on_a_file_being_repaired_fails_clearly() {
         "{err}"
     );
     // The result is the first run's repair, whole.
-    let expected = work.path().join("expected.sst");
-    std::fs::write(work.path().join("orig.sst"), &original).unwrap();
+    let expected = work.join("expected.sst");
+    std::fs::write(work.join("orig.sst"), &original).unwrap();
     let status = Command::new(exe())
         .arg("fix")
-        .arg(work.path().join("orig.sst"))
+        .arg(work.join("orig.sst"))
         .arg("-o")
         .arg(&expected)
         .stdout(Stdio::null())
