@@ -443,10 +443,12 @@ fn matrix_case(opts: &ValidateOptions) -> CaseReport {
             let failed = o.kind != OutcomeKind::Success && o.kind != OutcomeKind::Unsupported;
             (failed || o.identity_preserved == Some(false)).then(|| {
                 let why = match (&o.step, o.hresult) {
+                    // The product's line, then certmig's note of why (for a
+                    // failed CCMCertFix step: the tool's own error).
                     (Some(step), Some(h)) => format!(
                         "{} at {step} ({h}): {}",
                         o.kind.as_str(),
-                        o.evidence.first().map(String::as_str).unwrap_or("")
+                        o.evidence.join(" ")
                     ),
                     _ => format!(
                         "{}, identity preserved: {:?}",
