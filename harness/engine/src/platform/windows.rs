@@ -173,29 +173,46 @@ fn wide(s: &OsStr) -> Vec<u16> {
 /// is used, which asks for POSIX semantics (the open file keeps its bytes,
 /// the name moves: Windows 10 1709 and later, on NTFS), and the renamed
 /// file is flushed (`FlushFileBuffers`, which on NTFS commits its metadata).
+/// A target that someone else holds open for a moment is waited for (up to
+/// about two seconds).
 /// `from` loses the temporary-file attribute first, so the result is an
 /// ordinary file.
 pub fn replace_file(from: &Path, to: &Path) -> io::Result<()> {
     let (f, t) = (wide(from.as_os_str()), wide(to.as_os_str()));
     // SAFETY: `f` is a NUL-terminated wide string alive across the call.
     unsafe { SetFileAttributesW(f.as_ptr(), FILE_ATTRIBUTE_NORMAL) };
-    // SAFETY: both are NUL-terminated wide strings alive across the call.
-    let ok = unsafe {
-        MoveFileExW(
-            f.as_ptr(),
-            t.as_ptr(),
-            MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
-        )
-    };
-    if ok != 0 {
-        return Ok(());
+    // Another process may have the target open for a moment (another
+    // certmig run checking its identity, a virus scanner, an indexer): the
+    // replace is refused while it does, so it is tried again for about two
+    // seconds before the refusal is reported.
+    let mut wait = std::time::Duration::from_millis(5);
+    let mut tries = 0;
+    loop {
+        // SAFETY: both are NUL-terminated wide strings alive across the call.
+        let ok = unsafe {
+            MoveFileExW(
+                f.as_ptr(),
+                t.as_ptr(),
+                MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
+            )
+        };
+        if ok != 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::PermissionDenied {
+            return Err(e);
+        }
+        if std::fs::rename(from, to).is_ok() {
+            return std::fs::OpenOptions::new().write(true).open(to)?.sync_all();
+        }
+        tries += 1;
+        if tries == 16 {
+            return Err(e);
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(std::time::Duration::from_millis(250));
     }
-    let e = io::Error::last_os_error();
-    if e.kind() != io::ErrorKind::PermissionDenied {
-        return Err(e);
-    }
-    std::fs::rename(from, to)?;
-    std::fs::OpenOptions::new().write(true).open(to)?.sync_all()
 }
 
 /// Splits a command line the way Windows programs split theirs
