@@ -262,10 +262,10 @@ fn junit_structure(xml: &str) -> (usize, usize, Vec<String>) {
 /// A fixer that breaks V4 alone (its repaired names are one code unit
 /// short), from `certmig-mutant`: a program on every platform.
 fn v4_breaker() -> String {
-    let mutant = exe().with_file_name(format!("certmig-mutant{}", std::env::consts::EXE_SUFFIX));
+    let mutant = certmig::validate::selftest::mutants_exe(&exe());
     format!(
-        "\"{}\" truncates-one-early --policy strip {{in}} {{out}}",
-        mutant.display()
+        "{} truncates-one-early --policy strip {{in}} {{out}}",
+        certmig::platform::quote_path(&mutant)
     )
 }
 
