@@ -16,7 +16,7 @@ use assert_cmd::cargo::cargo_bin;
 
 #[path = "support/validate_report.rs"]
 mod validate_report;
-use validate_report::{evidence, hazards};
+use validate_report::{evidence, hazards, outside_writes};
 
 fn hostile() -> PathBuf {
     cargo_bin("certmig").with_file_name(format!("certmig-hostile{}", std::env::consts::EXE_SUFFIX))
@@ -84,7 +84,7 @@ fn a_tool_that_only_copies_is_not_hostile() {
     // defective (V1 and others), but nothing about the run is hostile.
     assert!(evidence(&r, "V10").is_empty(), "{r}");
     assert!(hazards(&r).is_empty(), "{r}");
-    assert!(r["outside_writes"].as_array().unwrap().is_empty(), "{r}");
+    assert!(outside_writes(&r).is_empty(), "{r}");
     assert_eq!(code, 1, "a copy is not a fix");
 }
 
@@ -182,12 +182,7 @@ fn writes_outside_the_temporary_directory_are_reported() {
     let target = c.dir.path().join("outside.txt");
     let (code, r) = c.validate("outside", Some(&target));
     assert_eq!(code, 1);
-    let writes: Vec<&str> = r["outside_writes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let writes = outside_writes(&r);
     assert!(
         writes
             .iter()

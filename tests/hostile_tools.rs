@@ -17,7 +17,7 @@ use assert_cmd::cargo::cargo_bin;
 
 #[path = "support/validate_report.rs"]
 mod validate_report;
-use validate_report::{evidence, hazards};
+use validate_report::{evidence, hazards, outside_writes};
 
 struct Caller {
     dir: tempfile::TempDir,
@@ -183,12 +183,7 @@ fn writes_outside_the_temporary_directory_are_reported() {
     );
     let (code, r) = c.validate(&s, &[]);
     assert_eq!(code, 1);
-    let writes: Vec<&str> = r["outside_writes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let writes = outside_writes(&r);
     assert!(
         writes
             .iter()
@@ -205,6 +200,6 @@ fn writes_outside_the_temporary_directory_are_reported() {
     );
     std::fs::remove_file(&target).unwrap();
     let (code, r) = c.validate(&fine, &[]);
-    assert_eq!(r["outside_writes"].as_array().unwrap().len(), 0, "{r}");
+    assert_eq!(outside_writes(&r).len(), 0, "{r}");
     assert_eq!(code, 0, "{}", r["cases"]);
 }

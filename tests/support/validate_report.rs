@@ -23,3 +23,13 @@ pub fn hazards(r: &serde_json::Value) -> Vec<String> {
         .map(|h| h.as_str().unwrap().to_owned())
         .collect()
 }
+
+/// The files the tool created, changed or removed outside its directory.
+pub fn outside_writes(r: &serde_json::Value) -> Vec<String> {
+    r["outside_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect()
+}
