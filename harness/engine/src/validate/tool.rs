@@ -557,10 +557,33 @@ mod containment {
         job: Job,
     }
 
+    /// `ERROR_INTERNAL_ERROR`: what `CreateProcessW` returns when the new
+    /// process died while the loader was still starting it. Seen under Wine
+    /// with many tools starting at once (one start in several hundred, in
+    /// CI's V9 matrix); it says nothing about the tool.
+    const ERROR_INTERNAL_ERROR: i32 = 1359;
+
+    /// How many times a start that failed with `ERROR_INTERNAL_ERROR` is
+    /// tried again (a labelled choice: other start errors, such as "not
+    /// found" or "access denied", are reported at once).
+    const START_RETRIES: u32 = 3;
+
     /// Starts the tool suspended, puts it in a new job, lets it run.
     pub fn spawn(command: &mut Command) -> io::Result<Contained> {
         command.creation_flags(CREATE_SUSPENDED);
-        let mut child = command.spawn()?;
+        let mut attempt = 0;
+        let mut child = loop {
+            match command.spawn() {
+                Err(e)
+                    if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR)
+                        && attempt < START_RETRIES =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100 << attempt));
+                }
+                other => break other?,
+            }
+        };
         match Job::contain_suspended(&child) {
             Ok(job) => Ok(Contained { child, job }),
             Err(e) => {
