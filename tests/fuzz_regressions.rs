@@ -197,3 +197,36 @@ fn lenient_store_parse_accepts_an_odd_length_friendly_name() {
     );
     assert_eq!(store.to_bytes(), bytes);
 }
+
+/// fuzz target `reg`: a REGEDIT5 export read in pieces (how `scan` streams
+/// one) reports the error the whole file reports. A file with a broken
+/// header and an unpaired surrogate further down was an encoding error at
+/// the surrogate's line for the whole file (the UTF-16 was checked before
+/// the header) but a header error for the pieces (the first piece ends
+/// before that line). Both now report the first error in the file, the
+/// header's. (The fuzzer's input, reduced by hand.)
+#[test]
+fn a_broken_header_is_the_first_error_even_with_a_bad_surrogate_below() {
+    use certmig::format::reg::{parse_reg5_piece, parse_reg_partial, RegPieces};
+    let mut bytes = vec![0xFF, 0xFE];
+    let text = "Windows Registry Editor Version 5.0X\r\n\r\n[A]\r\n\"x\"=\"?\"\r\n";
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    // The `?` becomes a lone high surrogate on line 4.
+    let q = bytes.len() - 8;
+    bytes[q..q + 2].copy_from_slice(&0xD961u16.to_le_bytes());
+    let (_, whole) = parse_reg_partial(&bytes, ReadMode::Strict, &Limits::default());
+    let whole = whole.expect("an error").to_string();
+    assert!(
+        whole.starts_with("line 1:") && whole.contains("must start with"),
+        "{whole}"
+    );
+    let mut pieces = RegPieces::new(&bytes[..], 8);
+    let mut buf = Vec::new();
+    let at = pieces.next_piece(&mut buf).unwrap().unwrap();
+    assert!(
+        buf.len() < bytes.len(),
+        "the first piece ends before the surrogate"
+    );
+    let (_, first) = parse_reg5_piece(&buf, at, ReadMode::Strict, &Limits::default());
+    assert_eq!(first.map(|e| e.to_string()), Some(whole));
+}

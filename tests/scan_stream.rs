@@ -276,6 +276,80 @@ fn streamed_output_equals_buffered_for_every_profile_and_defect() {
     assert_same(&[d.to_path_buf()]);
 }
 
+/// A REGEDIT5 export is streamed in pieces of whole sections
+/// (`scan::REG_PIECE_BYTES`), parsed on every core: the output equals the
+/// buffered report on an export of several pieces, and on that export
+/// broken in its first, a middle and its last piece; the certificates
+/// before the error are listed, as for a store.
+#[test]
+fn streamed_reg_output_equals_buffered_across_pieces_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    gen(
+        &d.join("g"),
+        &[
+            "--bulk",
+            "--defect",
+            "mixed",
+            "--format",
+            "reg",
+            "--certs-per-machine",
+            "2200",
+        ],
+    );
+    let good = std::fs::read(d.join("g/PC0001.reg")).unwrap();
+    assert!(
+        good.len() > 3 * scan::REG_PIECE_BYTES,
+        "{} bytes",
+        good.len()
+    );
+    assert_same(&[d.join("g/PC0001.reg")]);
+    let bad = d.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(bad.join(name), bytes).unwrap();
+    // Even places (whole UTF-16 code units) in the first piece, at the
+    // first piece's end, in a middle piece and in the last.
+    let even = |at: usize| at & !1;
+    let places = [
+        even(5000),
+        even(scan::REG_PIECE_BYTES - 3),
+        even(good.len() / 2),
+        even(good.len() - 2000),
+    ];
+    for (i, at) in places.into_iter().enumerate() {
+        write(&format!("cut{i}.reg"), &good[..at]);
+        // Not a hex digit, or not a structural character, whichever it hits.
+        let mut b = good.clone();
+        b[at..at + 2].copy_from_slice(&u16::from(b'g').to_le_bytes());
+        write(&format!("g{i}.reg"), &b);
+        let mut b = good.clone();
+        b[at..at + 2].copy_from_slice(&0xD800u16.to_le_bytes());
+        write(&format!("surrogate{i}.reg"), &b);
+        let mut b = good.clone();
+        b[at..at + 2].copy_from_slice(&u16::from(b'\\').to_le_bytes());
+        write(&format!("backslash{i}.reg"), &b);
+    }
+    // An odd length: the whole-file reader's encoding error.
+    write("odd.reg", &good[..good.len() - 1]);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&bad)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in &files {
+        assert_same(std::slice::from_ref(f));
+    }
+    // A break in the middle lists the certificates before it.
+    let r = scan::scan_paths(&[bad.join("g2.reg")], ScanOptions::default());
+    let f = &r.files[0];
+    assert_eq!(f.errors.len(), 1, "{:?}", f.errors);
+    assert!(
+        (800..1400).contains(&f.certificates.len()),
+        "{} certificates before the error",
+        f.certificates.len()
+    );
+}
+
 /// A store of `sizes.len()` certificate elements, element `i` taking
 /// `sizes[i]` bytes (a friendly name, a key provider info, then an
 /// unknown property padding it out, and a certificate).

@@ -13,10 +13,8 @@
 //! the same bytes: `tests/arbitrary_bytes.rs`.)
 #![no_main]
 
-use certmig_format::repair::{
-    self as fix, check_repair, repair_element, stream_repair, Policy,
-};
 use certmig_format::friendly_name::has_embedded_nul;
+use certmig_format::repair::{self as fix, check_repair, repair_element, stream_repair, Policy};
 use certmig_format::store::StreamError;
 use certmig_format::{Limits, ReadMode, SerializedElement, SerializedStore, StoreReader};
 use certmig_fuzz::assert_offset_in;

@@ -12,8 +12,7 @@
 
 use certmig_format::store::StreamError;
 use certmig_format::{
-    dump, FormatError, Limits, ReadMode, SerializedElement, SerializedStore, StoreIter,
-    StoreReader,
+    dump, FormatError, Limits, ReadMode, SerializedElement, SerializedStore, StoreIter, StoreReader,
 };
 use certmig_fuzz::assert_offset_in;
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,7 @@
 //! Shared builders for the integration tests.
 #![allow(dead_code)]
 
+use certmig::format::registry::{RegistryStore, SYSTEM_CERTIFICATES};
 use certmig::format::{Defect, Property, PropertyId, SerializedElement, SerializedStore};
 
 /// A small DER-looking certificate body: the format layer treats the context
@@ -28,4 +29,117 @@ pub fn sccm_element(n: u8, defect: Defect) -> SerializedElement<'static> {
 
 pub fn sccm_store(count: u8, defect: Defect) -> SerializedStore<'static> {
     SerializedStore::new((0..count).map(|i| sccm_element(i, defect)).collect())
+}
+
+/// Three certificates: a doubled terminator, a clean one, an embedded NUL
+/// (the store of `tests/reg_exports.rs` and `tests/reg_pieces.rs`).
+pub fn store() -> RegistryStore<'static> {
+    RegistryStore::from_elements(
+        "SMS",
+        vec![
+            sccm_element(1, Defect::DoubledTerminator),
+            sccm_element(2, Defect::Clean),
+            sccm_element(3, Defect::EmbeddedNul),
+        ],
+    )
+}
+
+/// Hex tokens of `bytes`, wrapped `per_line` to a line, continuation lines
+/// indented by `indent`, separated by `sep` (`,` or `, `).
+pub fn hex_wrapped(bytes: &[u8], per_line: usize, indent: &str, sep: &str, nl: &str) -> String {
+    let tokens: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    tokens
+        .chunks(per_line)
+        .map(|c| c.join(sep))
+        .collect::<Vec<_>>()
+        .join(&format!("{sep}\\{nl}{indent}"))
+}
+
+/// A whole-store export as regedit writes it, with what real exports carry
+/// besides the certificates: the `CRLs`/`CTLs` keys (one with a CRL `Blob`),
+/// an unrelated key with string, dword, hex(2), hex(7), hex(0) and default
+/// values, a key deletion, comments, and three wrappings of `Blob`.
+pub fn real_export(s: &RegistryStore<'_>, header: &str, nl: &str) -> String {
+    let root = format!("{SYSTEM_CERTIFICATES}\\SMS");
+    let mut t = String::new();
+    let mut line = |l: &str| {
+        t.push_str(l);
+        t.push_str(nl);
+    };
+    line(header);
+    line("");
+    line("; exported from PC0042 before the migration");
+    line(&format!("[{root}]"));
+    line("@=\"\"");
+    line("");
+    line(&format!("[{root}\\Certificates]"));
+    line("");
+    for (i, c) in s.certificates.iter().enumerate() {
+        let blob = c.element.to_bytes();
+        line(&format!("[{root}\\Certificates\\{}]", c.thumbprint));
+        match i {
+            // regedit's own wrapping.
+            0 => line(&format!(
+                "\"Blob\"=hex:{},\\{nl}  {}",
+                hex_wrapped(&blob[..22], 22, "  ", ",", nl),
+                hex_wrapped(&blob[22..], 25, "  ", ",", nl)
+            )),
+            // One long line, upper case.
+            1 => line(&format!(
+                "\"Blob\"=hex:{}",
+                hex_wrapped(&blob, usize::MAX, "", ",", nl).to_uppercase()
+            )),
+            // Narrow, indented, spaced, `hex(3):`, lower-case name.
+            _ => line(&format!(
+                "\"blob\"=hex(3):{}",
+                hex_wrapped(&blob, 8, "      ", ", ", nl)
+            )),
+        }
+        line("");
+    }
+    line(&format!("[{root}\\CRLs]"));
+    line("");
+    line(&format!("[{root}\\CRLs\\{}]", "AB".repeat(20)));
+    line(&format!(
+        "\"Blob\"=hex:20,00,00,00,01,00,00,00,05,00,00,00,\\{nl}  30,03,02,01,00"
+    ));
+    line("");
+    line(&format!("[{root}\\CTLs]"));
+    line("");
+    line("; unrelated keys, as in an export of a larger branch");
+    line("[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\CCM]");
+    line("@=\"default \\\"quoted\\\" value\"");
+    line("\"Site Code\"=\"P01\"");
+    line("\"Flags\"=dword:0000001f");
+    line(&format!(
+        "\"Path\"=hex(2):25,00,53,00,79,00,73,00,74,00,65,00,6d,00,52,00,6f,00,6f,00,\\{nl}  74,00,25,00,00,00"
+    ));
+    line(&format!(
+        "\"Servers\"=hex(7):61,00,00,00,62,00,00,00,\\{nl}    00,00"
+    ));
+    line("\"Nothing\"=hex(0):");
+    line("\"Empty\"=hex:");
+    line("\"Blob\"=hex:de,ad,be,ef");
+    line("");
+    line("[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Old]");
+    line("");
+    t
+}
+
+pub fn utf16(text: &str) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xFE];
+    v.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    v
+}
+
+pub fn regedit5(s: &RegistryStore<'_>) -> Vec<u8> {
+    utf16(&real_export(
+        s,
+        "Windows Registry Editor Version 5.00",
+        "\r\n",
+    ))
+}
+
+pub fn regedit4(s: &RegistryStore<'_>) -> Vec<u8> {
+    real_export(s, "REGEDIT4", "\n").into_bytes()
 }

@@ -287,11 +287,15 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
             push(&e);
             Ok(())
         })(),
-        FileFormat::Reg => format::reg::parse_reg(bytes, opts.mode).map(|parsed| {
+        FileFormat::Reg => {
+            // The certificates before an error are listed, as for a store.
+            let (parsed, error) =
+                format::reg::parse_reg_partial(bytes, opts.mode, &format::Limits::default());
             for c in &parsed.store.certificates {
                 push(&c.element);
             }
-        }),
+            error.map_or(Ok(()), Err)
+        }
     };
     if let Err(e) = result {
         report.errors.push(ErrorReport::from_format(&e, bytes));
@@ -825,18 +829,17 @@ fn with_elements<R>(
                 Err(err) => f(&[], Some(err)),
             }
         }
-        FileFormat::Reg => match format::reg::parse_reg(bytes, opts.mode) {
-            Ok(parsed) => {
-                let refs: Vec<&SerializedElement<'_>> = parsed
-                    .store
-                    .certificates
-                    .iter()
-                    .map(|c| &c.element)
-                    .collect();
-                f(&refs, None)
-            }
-            Err(err) => f(&[], Some(err)),
-        },
+        FileFormat::Reg => {
+            let (parsed, error) =
+                format::reg::parse_reg_partial(bytes, opts.mode, &format::Limits::default());
+            let refs: Vec<&SerializedElement<'_>> = parsed
+                .store
+                .certificates
+                .iter()
+                .map(|c| &c.element)
+                .collect();
+            f(&refs, error)
+        }
     }
 }
 
@@ -870,7 +873,13 @@ fn scan_file_to(
             Err(_) => return whole(sink),
         }
     }
-    if detect(&head[..n]) != FileFormat::Sst || file.rewind().is_err() {
+    let format = detect(&head[..n]);
+    let streamed = match format {
+        FileFormat::Sst => stream_sst,
+        FileFormat::Reg if format::reg::reads_in_pieces(&head[..n], len) => stream_reg,
+        _ => return whole(sink),
+    };
+    if file.rewind().is_err() {
         return whole(sink);
     }
     let count = if sink.needs_count() {
@@ -878,16 +887,16 @@ fn scan_file_to(
             Ok(f) => f,
             Err(_) => return whole(sink),
         };
-        Some(stream_sst(again, len, opts, None, sink).0)
+        Some(streamed(again, len, opts, None, sink).0)
     } else {
         None
     };
     sink.file_start(FileStart {
         path: &display,
-        format: Some(FileFormat::Sst),
+        format: Some(format),
         count,
     })?;
-    let (certificates, error, io) = stream_sst(file, len, opts, Some(()), sink);
+    let (certificates, error, io) = streamed(file, len, opts, Some(()), sink);
     io?;
     let errors: Vec<ErrorReport> = error.into_iter().collect();
     sink.file_end(&display, certificates, &errors)?;
@@ -900,19 +909,23 @@ const CHUNK: usize = 32;
 /// many times [`BATCH_BYTES`] of input, and the output of one batch.
 const BATCHES: usize = 4;
 
+/// What a streamed reading found: certificates, the error that ended the
+/// file (if any), and the first error writing to the sink.
+type Streamed = (usize, Option<ErrorReport>, std::io::Result<()>);
+
 /// Streams a strict `.sst` from `reader` (`len` bytes): a reader thread
 /// reads batches of whole elements ([`format::StoreReader::next_batch`],
 /// large reads into a few reused buffers), every core judges and renders
 /// them, and the output goes to `sink` in input order (`render = None`:
 /// only count). Returns the number of certificates, the error that ended
 /// the store (if any), and the first error writing to the sink.
-fn stream_sst<R: std::io::Read + Send>(
-    reader: R,
+fn stream_sst(
+    reader: std::fs::File,
     len: u64,
     opts: ScanOptions,
     render: Option<()>,
     sink: &mut dyn ScanSink,
-) -> (usize, Option<ErrorReport>, std::io::Result<()>) {
+) -> Streamed {
     use format::ElementBatch;
     use rayon::prelude::*;
     use std::sync::mpsc::sync_channel;
@@ -1009,6 +1022,150 @@ fn stream_sst<R: std::io::Read + Send>(
         }
         // Dropping these stops the reader thread at its next send or receive.
         drop(full_rx);
+        drop(empty_tx);
+    });
+    (count, error, io)
+}
+
+/// Bytes of `.reg` text in one piece ([`format::reg::RegPieces`]): about
+/// 1 000 certificates of a `reg export`.
+pub const REG_PIECE_BYTES: usize = 4 << 20;
+
+/// Streams a REGEDIT5 export from `reader` (`len` bytes), with the results
+/// of the whole-file reader ([`with_elements`]): a reader thread cuts it
+/// into pieces of whole sections, each group of pieces (one per core) is
+/// parsed and then rendered on every core, and the output goes to `sink`
+/// in file order, up to the first error (`render = None`: only count).
+/// Memory holds a few pieces (each about [`REG_PIECE_BYTES`], more only for
+/// a longer section) and their certificates.
+fn stream_reg(
+    reader: std::fs::File,
+    len: u64,
+    opts: ScanOptions,
+    render: Option<()>,
+    sink: &mut dyn ScanSink,
+) -> Streamed {
+    use format::reg::{parse_reg5_piece, PieceAt, RegPieces};
+    use rayon::prelude::*;
+    use std::sync::mpsc::sync_channel;
+
+    type Piece = (Vec<u8>, PieceAt);
+    let group = rayon::current_num_threads().max(1);
+    let (full_tx, full_rx) = sync_channel::<std::io::Result<Piece>>(group);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(2 * group + 1);
+    for _ in 0..2 * group + 1 {
+        // The channel holds them all.
+        let _ = empty_tx.send(Vec::with_capacity(REG_PIECE_BYTES + REG_PIECE_BYTES / 4));
+    }
+    let limits = format::Limits::default();
+    let mut count = 0usize;
+    let mut error = None;
+    let mut io = Ok(());
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut pieces = RegPieces::new(reader, REG_PIECE_BYTES);
+            // Ends at the end of the file, or when the receiver is gone.
+            while let Ok(mut buf) = empty_rx.recv() {
+                let sent = match pieces.next_piece(&mut buf) {
+                    Ok(Some(at)) => full_tx.send(Ok((buf, at))),
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        return;
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut outs: Vec<Vec<u8>> = Vec::new();
+        let mut done_bytes = 0u64;
+        let mut pending = full_rx.into_iter().peekable();
+        while pending.peek().is_some() {
+            let mut batch: Vec<Piece> = Vec::with_capacity(group);
+            while batch.len() < group {
+                match pending.next() {
+                    Some(Ok(p)) => batch.push(p),
+                    Some(Err(e)) => {
+                        error = Some(ErrorReport::io(&e));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let parsed: Vec<_> = batch
+                .par_iter()
+                .map(|(bytes, at)| parse_reg5_piece(bytes, *at, opts.mode, &limits))
+                .collect();
+            // Certificates up to the first error, in file order.
+            let mut take = Vec::with_capacity(parsed.len());
+            let mut stop = None;
+            for (k, (p, err)) in parsed.iter().enumerate() {
+                take.push(p.store.certificates.len());
+                if let Some(err) = err {
+                    stop = Some((k, err));
+                    break;
+                }
+            }
+            if render.is_some() {
+                if outs.len() < take.len() {
+                    outs.resize_with(take.len(), Vec::new);
+                }
+                let s: &dyn ScanSink = sink;
+                let bases: Vec<usize> = take
+                    .iter()
+                    .scan(count, |acc, &n| {
+                        let b = *acc;
+                        *acc += n;
+                        Some(b)
+                    })
+                    .collect();
+                parsed[..take.len()]
+                    .par_iter()
+                    .zip(outs[..take.len()].par_iter_mut())
+                    .zip(bases.par_iter())
+                    .for_each(|(((p, _), out), &base)| {
+                        out.clear();
+                        let mut scratch = CertificateView::empty();
+                        for (j, c) in p.store.certificates.iter().enumerate() {
+                            let record =
+                                CertificateRecord::of_element(&c.element, &mut scratch, opts);
+                            s.render(base + j, &record, out);
+                        }
+                    });
+                for out in &outs[..take.len()] {
+                    if let Err(e) = sink.rendered(out) {
+                        io = Err(e);
+                        break;
+                    }
+                }
+            }
+            count += take.iter().sum::<usize>();
+            for (bytes, _) in &batch[..take.len()] {
+                done_bytes += bytes.len() as u64;
+            }
+            if render.is_some() && io.is_ok() {
+                sink.progress(done_bytes, len);
+            }
+            if let Some((k, err)) = stop {
+                let mut report = ErrorReport::from_format(err, &[]);
+                if let Some(line) = report.line {
+                    // The offset of the line's start, as for the whole file.
+                    let (bytes, at) = &batch[k];
+                    report.offset = format::reg::piece_line_start(bytes, *at, line);
+                }
+                error = Some(report);
+            }
+            if error.is_some() || io.is_err() {
+                break;
+            }
+            for (buf, _) in batch {
+                let _ = empty_tx.send(buf);
+            }
+        }
+        // Dropping these stops the reader thread at its next send or receive.
+        drop(pending);
         drop(empty_tx);
     });
     (count, error, io)

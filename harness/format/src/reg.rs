@@ -52,6 +52,9 @@ use super::registry::{
 };
 use super::thumbprint::Thumbprint;
 
+mod pieces;
+pub use pieces::{parse_reg5_piece, piece_line_start, reads_in_pieces, RegPieces};
+
 /// The two `.reg` dialects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -317,16 +320,97 @@ pub fn parse_reg_with(
     mode: ReadMode,
     limits: &Limits,
 ) -> Result<ParsedReg, FormatError> {
-    let text = decode(bytes)?;
+    match parse_reg_partial(bytes, mode, limits) {
+        (parsed, None) => Ok(parsed),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// Parses a `.reg` file as far as it can: what was read before the first
+/// error (in file order), and that error. A file whose encoding or header
+/// is wrong gives nothing and its error.
+pub fn parse_reg_partial(
+    bytes: &[u8],
+    mode: ReadMode,
+    limits: &Limits,
+) -> (ParsedReg, Option<FormatError>) {
+    match decode(bytes) {
+        // The header line (checked by `decode`) is skipped.
+        Ok(text) => parse_text(&text, 0, true, mode, limits),
+        Err(e) => (ParsedReg::empty(RegEncoding::Regedit5), Some(e)),
+    }
+}
+
+/// Where a piece of a REGEDIT5 export starts in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PieceAt {
+    /// The file offset of the piece's first byte (even: after the BOM).
+    pub offset: usize,
+    /// How many lines of the file come before the piece.
+    pub lines_before: usize,
+}
+
+/// Parses a piece of a REGEDIT5 export that holds whole sections: its
+/// UTF-16LE bytes from the start of a `[key]` line up to a line end, found
+/// at `at` in the file (see [`RegPieces`]). What it reads is what
+/// [`parse_reg_partial`] reads from those lines of the whole file: lines,
+/// notes and spans are the file's, and the first error stops the piece.
+fn parse_reg5_piece_sections(
+    piece: &[u8],
+    at: PieceAt,
+    mode: ReadMode,
+    limits: &Limits,
+) -> (ParsedReg, Option<FormatError>) {
+    let empty = || ParsedReg::empty(RegEncoding::Regedit5);
+    if piece.len() % 2 != 0 {
+        return (
+            empty(),
+            Some(encoding_error(
+                at.lines_before + 1,
+                "UTF-16LE text with an odd number of bytes",
+            )),
+        );
+    }
+    // Each thread reuses one buffer for the narrowed text of its pieces
+    // (a new one per piece would be fresh pages to fault in and clear).
+    thread_local! {
+        static NARROW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    NARROW.with_borrow_mut(|narrow| {
+        let bad = narrow_utf16_into(piece, at.lines_before + 1, narrow);
+        let text = Text {
+            file: piece,
+            narrow: Cow::Borrowed(narrow),
+            base: 0,
+            origin: at.offset,
+            encoding: RegEncoding::Regedit5,
+            latin1: false,
+            bad,
+        };
+        parse_text(&text, at.lines_before, false, mode, limits)
+    })
+}
+
+/// Parses decoded text whose first line is line `lines_before + 1` of the
+/// file (the header when `header`, which is skipped).
+fn parse_text(
+    text: &Text<'_>,
+    lines_before: usize,
+    header: bool,
+    mode: ReadMode,
+    limits: &Limits,
+) -> (ParsedReg, Option<FormatError>) {
+    let cut = text.bad.as_ref().map_or(text.narrow.len(), |b| b.cut);
     let mut lines = Lines {
-        text: &text.narrow,
+        text: &text.narrow[..cut],
         pos: 0,
-        line: 0,
+        line: lines_before,
     };
-    // The header (checked by `decode`).
-    lines.next();
-    Parser {
-        text: &text,
+    if header {
+        lines.next();
+    }
+    let (parsed, error) = Parser {
+        text,
         lines: lines.peekable(),
         mode,
         limits,
@@ -338,7 +422,36 @@ pub fn parse_reg_with(
         store_name: None,
         scratch: Vec::new(),
     }
-    .run()
+    .run();
+    let Some(bad) = &text.bad else {
+        return (parsed, error);
+    };
+    // An error before the bad line wins, except a value left dangling by
+    // the cut itself: its continuation is the bad line.
+    let error = match error {
+        Some(FormatError::Reg(RegError::DanglingContinuation { line })) if line + 1 == bad.line => {
+            bad.error()
+        }
+        Some(e) => e,
+        None => bad.error(),
+    };
+    (parsed, Some(error))
+}
+
+impl ParsedReg {
+    fn empty(encoding: RegEncoding) -> Self {
+        ParsedReg {
+            store: RegistryStore {
+                name: "SMS".to_owned(),
+                certificates: Vec::new(),
+            },
+            encoding,
+            notes: Vec::new(),
+            blob_lines: Vec::new(),
+            key_names: Vec::new(),
+            blob_spans: Vec::new(),
+        }
+    }
 }
 
 fn encoding_error(line: usize, message: impl Into<String>) -> FormatError {
@@ -354,18 +467,44 @@ fn encoding_error(line: usize, message: impl Into<String>) -> FormatError {
 /// kept as they are). Structural characters are all ASCII, so the parser
 /// works on these bytes and offsets map back to the file by `base + i * unit`.
 struct Text<'a> {
+    /// The bytes decoded (the whole file, or a piece of it).
     file: &'a [u8],
     narrow: Cow<'a, [u8]>,
+    /// Where the text starts in `file` (after the BOM or UTF-8 mark).
     base: usize,
+    /// The file offset of `file[0]` (0 unless `file` is a piece).
+    origin: usize,
     encoding: RegEncoding,
     /// REGEDIT4 text that is not valid UTF-8 (read as Latin-1).
     latin1: bool,
+    /// The first unpaired UTF-16 surrogate, where the reading stops.
+    bad: Option<BadUnit>,
+}
+
+/// An unpaired UTF-16 surrogate: the text is read up to the start of its
+/// line, and the error is reported there (see [`parse_text`]).
+struct BadUnit {
+    /// The narrow index where its line starts.
+    cut: usize,
+    line: usize,
+    message: String,
+}
+
+impl BadUnit {
+    fn error(&self) -> FormatError {
+        encoding_error(self.line, self.message.clone())
+    }
 }
 
 impl Text<'_> {
-    /// The file offset of narrow index `i`.
+    /// The index in `file` of narrow index `i`.
     fn offset(&self, i: usize) -> usize {
         self.base + i * self.encoding.unit()
+    }
+
+    /// The file offset of narrow index `i`.
+    fn file_offset(&self, i: usize) -> usize {
+        self.origin + self.offset(i)
     }
 
     /// The characters of narrow range `r`, decoded from the file.
@@ -398,19 +537,27 @@ fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
                 "UTF-16LE text with an odd number of bytes",
             ));
         }
-        let narrow = narrow_utf16(body)?;
+        let mut narrow = Vec::new();
+        let bad = narrow_utf16_into(body, 1, &mut narrow);
         if !narrow.starts_with(REGEDIT5_HEADER.as_bytes()) {
-            return Err(encoding_error(
-                1,
-                format!("a UTF-16LE file must start with `{REGEDIT5_HEADER}`"),
-            ));
+            // The first error in the file: an unpaired surrogate in the
+            // header line itself, or else the header.
+            return Err(match bad {
+                Some(b) if b.line == 1 => b.error(),
+                _ => encoding_error(
+                    1,
+                    format!("a UTF-16LE file must start with `{REGEDIT5_HEADER}`"),
+                ),
+            });
         }
         return Ok(Text {
             file: bytes,
             narrow: Cow::Owned(narrow),
             base: 2,
+            origin: 0,
             encoding: RegEncoding::Regedit5,
             latin1: false,
+            bad,
         });
     }
     if bytes.starts_with(&[0xFE, 0xFF]) {
@@ -430,9 +577,11 @@ fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
             file: bytes,
             narrow: Cow::Borrowed(body),
             base,
+            origin: 0,
             encoding: RegEncoding::Regedit4,
             // REGEDIT4 files are ANSI: what is not UTF-8 is read as Latin-1.
             latin1: std::str::from_utf8(body).is_err(),
+            bad: None,
         });
     }
     if body.starts_with(REGEDIT5_HEADER.as_bytes()) {
@@ -451,9 +600,12 @@ fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
 }
 
 /// UTF-16LE code units to one byte each (ASCII as itself, others `0x80`),
-/// refusing unpaired surrogates. All-ASCII text is one copying pass.
-fn narrow_utf16(body: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let mut narrow = vec![0u8; body.len() / 2];
+/// into `narrow` (replacing its contents); returns the first unpaired
+/// surrogate (its line counted from `first_line`, the line `body` starts
+/// on). All-ASCII text is one copying pass.
+fn narrow_utf16_into(body: &[u8], first_line: usize, narrow: &mut Vec<u8>) -> Option<BadUnit> {
+    narrow.clear();
+    narrow.resize(body.len() / 2, 0);
     let mut high = 0u8;
     // 16 code units at a time, in fixed-size arrays the compiler vectorises.
     let mut dst = narrow.chunks_exact_mut(16);
@@ -479,46 +631,42 @@ fn narrow_utf16(body: &[u8]) -> Result<Vec<u8>, FormatError> {
         high |= p[1] | (p[0] & 0x80);
     }
     if high == 0 {
-        return Ok(narrow);
+        return None;
     }
     // Some code unit is not ASCII: mark them and check the surrogates.
-    let mut line = 1;
+    let mut line = first_line;
+    let mut line_start = 0;
     let mut pending_high: Option<u16> = None;
-    for (d, p) in narrow.iter_mut().zip(body.chunks_exact(2)) {
+    for (i, p) in body.chunks_exact(2).enumerate() {
         let u = u16::from_le_bytes([p[0], p[1]]);
-        let unpaired = |s: u16| encoding_error(line, format!("unpaired UTF-16 surrogate {s:#06x}"));
-        match u {
-            0xD800..=0xDBFF => {
-                if let Some(h) = pending_high {
-                    return Err(unpaired(h));
-                }
-                pending_high = Some(u);
-            }
-            0xDC00..=0xDFFF => {
-                if pending_high.take().is_none() {
-                    return Err(unpaired(u));
-                }
-            }
-            _ => {
-                if let Some(h) = pending_high {
-                    return Err(unpaired(h));
-                }
-            }
+        let unpaired = match u {
+            0xD800..=0xDBFF => pending_high.replace(u),
+            0xDC00..=0xDFFF => match pending_high.take() {
+                Some(_) => None,
+                None => Some(u),
+            },
+            _ => pending_high.take(),
+        };
+        if let Some(s) = unpaired {
+            return Some(BadUnit {
+                cut: line_start,
+                line,
+                message: format!("unpaired UTF-16 surrogate {s:#06x}"),
+            });
         }
         if u == u16::from(b'\n') {
             line += 1;
+            line_start = i + 1;
         }
         if u >= 0x80 {
-            *d = 0x80;
+            narrow[i] = 0x80;
         }
     }
-    if let Some(h) = pending_high {
-        return Err(encoding_error(
-            line,
-            format!("unpaired UTF-16 surrogate {h:#06x}"),
-        ));
-    }
-    Ok(narrow)
+    pending_high.map(|h| BadUnit {
+        cut: line_start,
+        line,
+        message: format!("unpaired UTF-16 surrogate {h:#06x}"),
+    })
 }
 
 /// One physical line: its 1-based number, where it starts (narrow index),
@@ -692,7 +840,25 @@ impl<'t> Parser<'t, '_> {
         self.text.string(key.path.clone())
     }
 
-    fn run(mut self) -> Result<ParsedReg, FormatError> {
+    /// Reads every line; returns what was read before the first error,
+    /// and that error.
+    fn run(mut self) -> (ParsedReg, Option<FormatError>) {
+        let error = self.read_lines().err();
+        let parsed = ParsedReg {
+            store: RegistryStore {
+                name: self.store_name.unwrap_or_else(|| "SMS".to_owned()),
+                certificates: self.certificates,
+            },
+            encoding: self.text.encoding,
+            notes: self.notes,
+            blob_lines: self.blob_lines,
+            key_names: self.key_names,
+            blob_spans: self.blob_spans,
+        };
+        (parsed, error)
+    }
+
+    fn read_lines(&mut self) -> Result<(), FormatError> {
         let mut key: Option<Key> = None;
         let mut blob_seen_for_key = false;
         while let Some(l) = self.lines.next() {
@@ -770,23 +936,13 @@ impl<'t> Parser<'t, '_> {
                         ));
                     }
                     blob_seen_for_key = true;
-                    let span = self.text.offset(l.start + indent)..self.text.offset(end);
+                    let span = self.text.file_offset(l.start + indent)..self.text.file_offset(end);
                     self.entry(l.no, &k, kind, &bytes, span)?;
                     self.scratch = bytes;
                 }
             }
         }
-        Ok(ParsedReg {
-            store: RegistryStore {
-                name: self.store_name.unwrap_or_else(|| "SMS".to_owned()),
-                certificates: self.certificates,
-            },
-            encoding: self.text.encoding,
-            notes: self.notes,
-            blob_lines: self.blob_lines,
-            key_names: self.key_names,
-            blob_spans: self.blob_spans,
-        })
+        Ok(())
     }
 
     fn note(&mut self, line: usize, message: impl Into<String>) {
