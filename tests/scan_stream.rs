@@ -728,8 +728,9 @@ fn every_record_prints_what_its_reference_report_prints() {
 }
 
 /// A large store (1 000 000 bulk certificates, about 1 GB, or
-/// `CERTMIG_SCAN_BIG_CERTS`) scanned within a fixed memory budget, its
-/// streamed output byte for byte the buffered report's. Run with
+/// `CERTMIG_SCAN_BIG_CERTS`) and a REGEDIT5 export of a tenth as many
+/// (about 675 MB) scanned within a fixed memory budget, the streamed output
+/// byte for byte the buffered report's. Run with
 /// `cargo test --release --test scan_stream -- --ignored`.
 #[test]
 #[ignore]
@@ -739,45 +740,53 @@ fn scanning_a_large_store_stays_under_64_mb_and_prints_the_buffered_report() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let tmp = tempfile::tempdir().unwrap();
-    gen(
-        tmp.path(),
-        &[
-            "--bulk",
-            "--format",
-            "sst",
-            "--certs-per-machine",
-            &n.to_string(),
-        ],
-    );
-    let store = tmp.path().join("PC0001.sst");
-    let listing = tmp.path().join("listing.txt");
-    for json in [true, false] {
-        let bin = assert_cmd::cargo::cargo_bin("certmig");
-        let o = Command::new("/usr/bin/time")
-            .arg("-v")
-            .arg(bin)
-            .arg("scan")
-            .arg(&store)
-            .args(if json { &["--json"][..] } else { &[][..] })
-            .stdout(std::fs::File::create(&listing).unwrap())
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        let kb: u64 = stderr
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("Maximum resident set size (kbytes): ")
-            })
-            .and_then(|v| v.trim().parse().ok())
-            .expect("GNU time -v prints the peak RSS");
-        assert!(kb <= 64 * 1024, "json {json}: peak RSS {kb} kB");
-        let opts = ScanOptions::default();
-        let (want, _, code) = buffered(std::slice::from_ref(&store), opts, json);
-        assert_eq!(code, 0);
-        let got = std::fs::read(&listing).unwrap();
-        assert_eq!(got.len(), want.len(), "json {json}: output length");
-        assert!(got == want, "json {json}: the streamed output differs");
+    // The store, and a REGEDIT5 export of a tenth as many certificates
+    // (about two thirds of the store's size).
+    for (format, count) in [("sst", n), ("reg", n / 10)] {
+        let dir = tmp.path().join(format);
+        gen(
+            &dir,
+            &[
+                "--bulk",
+                "--format",
+                format,
+                "--certs-per-machine",
+                &count.to_string(),
+            ],
+        );
+        let store = dir.join(format!("PC0001.{format}"));
+        let listing = tmp.path().join("listing.txt");
+        for json in [true, false] {
+            let bin = assert_cmd::cargo::cargo_bin("certmig");
+            let o = Command::new("/usr/bin/time")
+                .arg("-v")
+                .arg(bin)
+                .arg("scan")
+                .arg(&store)
+                .args(if json { &["--json"][..] } else { &[][..] })
+                .stdout(std::fs::File::create(&listing).unwrap())
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            let kb: u64 = stderr
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("Maximum resident set size (kbytes): ")
+                })
+                .and_then(|v| v.trim().parse().ok())
+                .expect("GNU time -v prints the peak RSS");
+            assert!(kb <= 64 * 1024, "{format} json {json}: peak RSS {kb} kB");
+            let opts = ScanOptions::default();
+            let (want, _, code) = buffered(std::slice::from_ref(&store), opts, json);
+            assert_eq!(code, 0);
+            let got = std::fs::read(&listing).unwrap();
+            assert_eq!(got.len(), want.len(), "{format} json {json}: output length");
+            assert!(
+                got == want,
+                "{format} json {json}: the streamed output differs"
+            );
+        }
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! Errors never stop a scan: each file reports its own errors (with byte
 //! offset, and line for `.reg`), the certificates read before the error are
-//! still listed, and other files are still scanned.
+//! still listed (for a `.reg`, those whose values end before it:
+//! `format::reg::parse_reg_partial`), and other files are still scanned.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -666,9 +667,10 @@ pub struct ScanTotals {
 
 /// Scans files and directories like [`scan_paths`], in the same order and
 /// with the same results, handing them to `sink` as they are produced.
-/// `.sst` files read strictly are streamed (memory bounded by a few batches
-/// whatever the file's size) and their certificates are judged on every
-/// core; `.reg`, `.blob` and lenient reads take the whole file.
+/// Strict reads of `.sst` files and of REGEDIT5 exports are streamed
+/// (memory bounded by a few batches or pieces whatever the file's size)
+/// and their certificates judged on every core; `.blob` files, REGEDIT4
+/// exports and lenient reads take the whole file.
 pub fn scan_paths_to(
     paths: &[PathBuf],
     opts: ScanOptions,

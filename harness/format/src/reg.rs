@@ -38,6 +38,12 @@
 //! decoded through a 256-entry table, with a fast path for regedit's
 //! `xx,xx,...` layout.
 //!
+//! The reading stops at the first error in file order; [`parse_reg_partial`]
+//! also returns what was read before it (an unpaired surrogate stops the
+//! reading at the start of its line). A REGEDIT5 export can be read in
+//! pieces of whole sections, in bounded memory and on every core, with the
+//! same results ([`RegPieces`], [`parse_reg5_piece`]; docs/FORMATS.md 4.3).
+//!
 //! `write_reg(parse_reg(b)) == b` for every file `write_reg` produces.
 
 use std::borrow::Cow;
@@ -327,8 +333,9 @@ pub fn parse_reg_with(
 }
 
 /// Parses a `.reg` file as far as it can: what was read before the first
-/// error (in file order), and that error. A file whose encoding or header
-/// is wrong gives nothing and its error.
+/// error (in file order), and that error. A file of an odd UTF-16 length or
+/// with a wrong header gives nothing and its error; an unpaired surrogate
+/// stops the reading at the start of its line.
 pub fn parse_reg_partial(
     bytes: &[u8],
     mode: ReadMode,
