@@ -184,6 +184,7 @@ fn opts(input: &Path) -> FixOptions {
         log: None,
         log_clock: LogClock::seeded(1),
         max_reports: None,
+        spill: None,
     }
 }
 
@@ -490,4 +491,76 @@ fn dry_run_and_log() {
         .unwrap()
         .message
         .contains("2 of 2 certificates updated"));
+}
+
+/// `fix --json` writes each certificate's report to a temporary file as it
+/// is repaired (`ReportSpill`) instead of keeping them all: its output is
+/// byte for byte `serde_json::to_string_pretty` of the whole in-memory
+/// report, for every format, a dry run, a store with no certificates, and
+/// a store of many.
+#[test]
+fn fix_json_streamed_through_a_spill_equals_the_in_memory_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let gen = |dir: &str, args: &[&str]| {
+        Command::cargo_bin("certmig")
+            .unwrap()
+            .arg("gen")
+            .args(args)
+            .arg("--out")
+            .arg(d.join(dir))
+            .assert()
+            .success();
+    };
+    gen(
+        "g",
+        &[
+            "--machines",
+            "1",
+            "--defect",
+            "mixed",
+            "--format",
+            "sst,reg,blob",
+        ],
+    );
+    gen(
+        "bulk",
+        &["--bulk", "--format", "sst", "--certs-per-machine", "3000"],
+    );
+    let empty = d.join("empty.sst");
+    std::fs::write(&empty, SerializedStore::new(Vec::new()).to_bytes()).unwrap();
+    for (input, dry) in [
+        (d.join("g/PC0001.sst"), false),
+        (d.join("g/PC0001.reg"), false),
+        (d.join("g/PC0001"), false),
+        (d.join("g/PC0001.sst"), true),
+        (empty.clone(), false),
+        (d.join("bulk/PC0001.sst"), false),
+    ] {
+        let out = d.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_file(&out);
+        let mut o = opts(&input);
+        o.output = Some(out.clone());
+        o.dry_run = dry;
+        let want = {
+            let mut s = serde_json::to_string_pretty(&certmig::fix::run(&o).unwrap()).unwrap();
+            s.push('\n');
+            s
+        };
+        let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_file(&out);
+        let mut cmd = Command::cargo_bin("certmig").unwrap();
+        cmd.arg("fix").arg(&input).arg("-o").arg(&out).arg("--json");
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let got = cmd.assert().success().get_output().stdout.clone();
+        assert!(
+            got == want.as_bytes(),
+            "{input:?} dry {dry}:\n{}\n---\n{want}",
+            String::from_utf8_lossy(&got)
+        );
+        assert!(want.contains("\"certificates_total\""));
+    }
 }

@@ -317,6 +317,7 @@ fn fix_opts(input: &Path, output: &Path) -> FixOptions {
         log: None,
         log_clock: LogClock::seeded(1),
         max_reports: None,
+        spill: None,
     }
 }
 

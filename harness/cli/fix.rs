@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::{output_failed, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::cmtrace::LogClock;
-use certmig::fix::{run, FixOptions, Policy};
+use certmig::fix::{run, FixOptions, Policy, ReportSpill};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -68,11 +68,35 @@ pub fn run_cmd(a: FixArgs) -> u8 {
         } else {
             Some(HUMAN_REPORT_LINES)
         },
+        spill: None,
+    };
+    // The JSON report lists every certificate: they go to a temporary file
+    // as they are repaired, not into memory.
+    let spill = if a.json {
+        match ReportSpill::new(certmig::report::fix::certificate_json) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("certmig: cannot create a temporary file for the JSON report: {e}");
+                return EXIT_FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let opts = FixOptions {
+        spill: spill.clone(),
+        ..opts
     };
     match run(&opts) {
         Ok(report) => {
-            if a.json {
-                return print_json(&report);
+            if let Some(spill) = &spill {
+                let mut stdout = std::io::stdout().lock();
+                let written = certmig::report::fix::json_with_spill(&report, spill, &mut stdout)
+                    .and_then(|()| std::io::Write::flush(&mut stdout));
+                return match written {
+                    Ok(()) => EXIT_OK,
+                    Err(e) => output_failed(&e),
+                };
             }
             let (out, warnings) = certmig::report::fix::human(&report);
             eprint!("{warnings}");

@@ -519,7 +519,7 @@ impl<O: std::io::Write + Sync> JsonSink<O> {
 
 /// Serializes `value` as `serde_json`'s pretty printer does when the value
 /// sits `depth` levels deep in the document.
-fn json_at<T: serde::Serialize + ?Sized>(value: &T, depth: usize, out: &mut Vec<u8>) {
+pub(crate) fn json_at<T: serde::Serialize + ?Sized>(value: &T, depth: usize, out: &mut Vec<u8>) {
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, PrettyAt::new(depth));
     // Our reports are plain data: strings, numbers, options, vectors.
     value

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -32,6 +33,88 @@ pub struct FixOptions {
     pub log_clock: LogClock,
     /// Keep at most this many per-certificate reports (counts are always complete).
     pub max_reports: Option<usize>,
+    /// Write every per-certificate report here as it is made, instead of
+    /// keeping it (then `max_reports` does not apply).
+    pub spill: Option<ReportSpill>,
+}
+
+/// Per-certificate reports written out as they are made, so that a report
+/// of every certificate (`fix --json`) costs no memory per certificate:
+/// `write` serializes each (with its index) into a buffer that goes to an
+/// anonymous temporary file, deleted when the last clone is dropped.
+/// [`ReportSpill::copy_to`] reads it back once the run is over.
+#[derive(Clone)]
+pub struct ReportSpill(Arc<Mutex<SpillState>>);
+
+/// How one report is written: its index (from 0), the report, the output.
+pub type SpillWriter = fn(usize, &CertificateRepair, &mut Vec<u8>);
+
+struct SpillState {
+    file: io::BufWriter<File>,
+    write: SpillWriter,
+    buf: Vec<u8>,
+    count: usize,
+    error: Option<io::Error>,
+}
+
+impl std::fmt::Debug for ReportSpill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReportSpill")
+    }
+}
+
+impl ReportSpill {
+    /// A spill in a new anonymous temporary file (in the system's
+    /// temporary directory).
+    pub fn new(write: SpillWriter) -> io::Result<Self> {
+        Ok(ReportSpill(Arc::new(Mutex::new(SpillState {
+            file: io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            write,
+            buf: Vec::new(),
+            count: 0,
+            error: None,
+        }))))
+    }
+
+    fn push(&self, r: &CertificateRepair) {
+        let mut st = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let SpillState {
+            file,
+            write,
+            buf,
+            count,
+            error,
+        } = &mut *st;
+        if error.is_some() {
+            return;
+        }
+        buf.clear();
+        write(*count, r, buf);
+        *count += 1;
+        if let Err(e) = file.write_all(buf) {
+            *error = Some(e);
+        }
+    }
+
+    /// How many reports were written.
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).count
+    }
+
+    /// Copies every report written, in order, to `out` (once: the file is
+    /// read from where the copy left it). A write to the temporary file
+    /// that failed during the run is reported here.
+    pub fn copy_to(&self, out: &mut dyn Write) -> io::Result<u64> {
+        use std::io::{Seek, SeekFrom};
+        let mut st = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = st.error.take() {
+            return Err(e);
+        }
+        st.file.flush()?;
+        let file = st.file.get_mut();
+        file.seek(SeekFrom::Start(0))?;
+        io::copy(file, out)
+    }
 }
 
 /// What `fix` did.
@@ -229,7 +312,7 @@ fn replace_file(
     Ok(())
 }
 
-fn record(report: &mut FixReport, r: CertificateRepair, max: Option<usize>) {
+fn record(report: &mut FixReport, r: CertificateRepair, opts: &FixOptions) {
     report.certificates_total += 1;
     if r.changed {
         report.certificates_changed += 1;
@@ -237,7 +320,12 @@ fn record(report: &mut FixReport, r: CertificateRepair, max: Option<usize>) {
     if let Some(w) = &r.warning {
         report.warnings.push(format!("{}: {w}", r.thumbprint));
     }
-    if max.is_none_or(|m| report.certificates.len() < m) {
+    if let Some(spill) = &opts.spill {
+        spill.push(&r);
+    } else if opts
+        .max_reports
+        .is_none_or(|m| report.certificates.len() < m)
+    {
         report.certificates.push(r);
     }
 }
@@ -282,7 +370,7 @@ fn fix_sst(
             opts.policy,
             &limits,
             |i, e| p.hooks.repair(i, e, opts.policy),
-            |r| record(report, r, opts.max_reports),
+            |r| record(report, r, opts),
         )
         .map_err(|e| match e {
             SstError::Read(e) => stream_err(input, e),
@@ -368,7 +456,7 @@ fn fix_whole_file(
                 let mut e = e.clone();
                 let r = p.hooks.repair(i, &mut e, opts.policy);
                 let changed = r.changed;
-                record(report, r, opts.max_reports);
+                record(report, r, opts);
                 if changed {
                     repaired.push((i, e));
                 }
@@ -386,11 +474,7 @@ fn fix_whole_file(
                 registry::parse_blob(&bytes, stem, ReadMode::Strict).map_err(bad(input))?;
             }
             let before = vec![e.clone().into_owned()];
-            record(
-                report,
-                p.hooks.repair(0, &mut e, opts.policy),
-                opts.max_reports,
-            );
+            record(report, p.hooks.repair(0, &mut e, opts.policy), opts);
             (before, None, e.to_bytes())
         }
     };
@@ -499,7 +583,7 @@ fn fix_blob_dir(
         let mut after = before.clone();
         let r = p.hooks.repair(i, &mut after, opts.policy);
         let changed = r.changed;
-        record(report, r, opts.max_reports);
+        record(report, r, opts);
         if opts.dry_run {
             continue;
         }

@@ -29,7 +29,10 @@ pub use certmig_format::repair::{
     self, check_repair, repair_element, repair_friendly_name, stream_repair, stream_repair_with,
     CertificateRepair, InvariantViolation, NameRepair, Policy, StreamFixError,
 };
-pub use files::{run, run_hooked, run_with as files_run_with, FixError, FixOptions, FixReport};
+pub use files::{
+    run, run_hooked, run_with as files_run_with, FixError, FixOptions, FixReport, ReportSpill,
+    SpillWriter,
+};
 pub use hooks::{FixHooks, NoHooks};
 
 use crate::format::{ReadMode, SerializedStore};

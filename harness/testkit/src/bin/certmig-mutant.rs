@@ -761,6 +761,7 @@ fn main() -> ExitCode {
         log: None,
         log_clock: LogClock::seeded(0),
         max_reports: Some(0),
+        spill: None,
     };
     let outcome = match MUTANTS.iter().find(|m| m.name == args.mutant) {
         Some(mutant) => fix::run_hooked(&opts, &RealSteps, mutant),
