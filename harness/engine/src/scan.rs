@@ -1030,8 +1030,13 @@ fn stream_sst(
 }
 
 /// Bytes of `.reg` text in one piece ([`format::reg::RegPieces`]): about
-/// 1 000 certificates of a `reg export`.
+/// 600 certificates of a `reg export` (less on machines with more than 2
+/// cores: see [`REG_BUFFER_BYTES`]).
 pub const REG_PIECE_BYTES: usize = 4 << 20;
+
+/// What the pieces in flight may take together (each core has two, plus
+/// the one being read), so that memory does not grow with the cores.
+const REG_BUFFER_BYTES: usize = 24 << 20;
 
 /// Streams a REGEDIT5 export from `reader` (`len` bytes), with the results
 /// of the whole-file reader ([`with_elements`]): a reader thread cuts it
@@ -1053,11 +1058,13 @@ fn stream_reg(
 
     type Piece = (Vec<u8>, PieceAt);
     let group = rayon::current_num_threads().max(1);
+    let buffers = 2 * group + 1;
+    let piece_bytes = (REG_BUFFER_BYTES / buffers).clamp(256 << 10, REG_PIECE_BYTES);
     let (full_tx, full_rx) = sync_channel::<std::io::Result<Piece>>(group);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(2 * group + 1);
-    for _ in 0..2 * group + 1 {
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(buffers);
+    for _ in 0..buffers {
         // The channel holds them all.
-        let _ = empty_tx.send(Vec::with_capacity(REG_PIECE_BYTES + REG_PIECE_BYTES / 4));
+        let _ = empty_tx.send(Vec::with_capacity(piece_bytes + piece_bytes / 4));
     }
     let limits = format::Limits::default();
     let mut count = 0usize;
@@ -1065,7 +1072,7 @@ fn stream_reg(
     let mut io = Ok(());
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut pieces = RegPieces::new(reader, REG_PIECE_BYTES);
+            let mut pieces = RegPieces::new(reader, piece_bytes);
             // Ends at the end of the file, or when the receiver is gone.
             while let Ok(mut buf) = empty_rx.recv() {
                 let sent = match pieces.next_piece(&mut buf) {
