@@ -196,12 +196,17 @@ fn plain_ascii_prefix(units: &[u8], buf: &mut [u8; 64]) -> usize {
     n
 }
 
-/// [`escape`], written to `w` without building a `String`.
-pub fn escape_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result {
+/// Writes whole UTF-16LE code units (an odd last byte ignored) to `w`:
+/// runs of printable ASCII other than `\` as they are, a run at a time,
+/// and every other character (or unpaired surrogate) through `other`.
+fn write_units<W: fmt::Write + ?Sized>(
+    units: &[u8],
+    w: &mut W,
+    mut other: impl FnMut(Result<char, std::char::DecodeUtf16Error>, &mut W) -> fmt::Result,
+) -> fmt::Result {
     let mut buf = [0u8; 64];
-    let mut rest = &value[..value.len() & !1];
+    let mut rest = &units[..units.len() & !1];
     while !rest.is_empty() {
-        // Runs of printable ASCII go out as they are, a run at a time.
         let n = plain_ascii_prefix(rest, &mut buf);
         if n > 0 {
             // Printable ASCII is UTF-8.
@@ -209,22 +214,25 @@ pub fn escape_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result
             rest = &rest[2 * n..];
             continue;
         }
-        // Anything else one character (or unpaired surrogate) at a time.
-        let mut one = char::decode_utf16(code_units(rest));
-        let (r, used) = match one.next() {
-            Some(Ok(c)) => (Ok(c), c.len_utf16()),
-            Some(Err(e)) => (Err(e), 1),
-            None => break,
+        let Some(r) = char::decode_utf16(code_units(rest)).next() else {
+            break;
         };
-        match r {
-            Ok('\0') => w.write_str("\\0")?,
-            Ok('\\') => w.write_str("\\\\")?,
-            Ok(c) if c.is_control() => write!(w, "\\u{{{:04X}}}", c as u32)?,
-            Ok(c) => w.write_char(c)?,
-            Err(e) => write!(w, "\\u{{{:04X}}}", e.unpaired_surrogate())?,
-        }
+        let used = r.as_ref().map_or(1, |c| c.len_utf16());
+        other(r, w)?;
         rest = &rest[2 * used..];
     }
+    Ok(())
+}
+
+/// [`escape`], written to `w` without building a `String`.
+pub fn escape_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Result {
+    write_units(value, w, |r, w| match r {
+        Ok('\0') => w.write_str("\\0"),
+        Ok('\\') => w.write_str("\\\\"),
+        Ok(c) if c.is_control() => write!(w, "\\u{{{:04X}}}", c as u32),
+        Ok(c) => w.write_char(c),
+        Err(e) => write!(w, "\\u{{{:04X}}}", e.unpaired_surrogate()),
+    })?;
     if value.len() % 2 == 1 {
         write!(w, "\\x{:02X}", value[value.len() - 1])?;
     }
@@ -242,25 +250,9 @@ pub fn displayed_to<W: fmt::Write + ?Sized>(value: &[u8], w: &mut W) -> fmt::Res
 /// UTF-16LE `units` decoded as `String::from_utf16_lossy` decodes them (an
 /// odd last byte ignored), written to `w`.
 pub fn decode_to<W: fmt::Write + ?Sized>(units: &[u8], w: &mut W) -> fmt::Result {
-    let mut buf = [0u8; 64];
-    let mut rest = &units[..units.len() & !1];
-    while !rest.is_empty() {
-        let n = plain_ascii_prefix(rest, &mut buf);
-        if n > 0 {
-            w.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)?;
-            rest = &rest[2 * n..];
-            continue;
-        }
-        let mut one = char::decode_utf16(code_units(rest));
-        let (c, used) = match one.next() {
-            Some(Ok(c)) => (c, c.len_utf16()),
-            Some(Err(_)) => (char::REPLACEMENT_CHARACTER, 1),
-            None => break,
-        };
-        w.write_char(c)?;
-        rest = &rest[2 * used..];
-    }
-    Ok(())
+    write_units(units, w, |r, w| {
+        w.write_char(r.unwrap_or(char::REPLACEMENT_CHARACTER))
+    })
 }
 
 /// Encodes `text` as UTF-16LE with no terminator.
