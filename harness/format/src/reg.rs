@@ -1391,26 +1391,24 @@ pub fn line_start_offset(bytes: &[u8], line: usize) -> Option<usize> {
     if line <= 1 {
         return Some(0);
     }
-    let utf16 = bytes.starts_with(b"\xff\xfe");
-    let mut seen = 1;
-    if utf16 {
-        let mut i = 2;
-        while i + 1 < bytes.len() {
-            if bytes[i] == b'\n' && bytes[i + 1] == 0 {
-                seen += 1;
-                if seen == line {
-                    return Some(i + 2);
-                }
-            }
-            i += 2;
-        }
-    } else {
-        for pos in memchr::memchr_iter(b'\n', bytes) {
-            seen += 1;
-            if seen == line {
-                return Some(pos + 1);
-            }
-        }
+    if bytes.starts_with(b"\xff\xfe") {
+        return utf16_after_lf(&bytes[2..], line - 1).map(|i| i + 2);
     }
-    None
+    memchr::memchr_iter(b'\n', bytes)
+        .nth(line - 2)
+        .map(|pos| pos + 1)
+}
+
+/// The index just after the `n`-th `\n` code unit of UTF-16LE `units`
+/// (0 for `n == 0`): where line `n + 1` of the text starts.
+fn utf16_after_lf(units: &[u8], n: usize) -> Option<usize> {
+    if n == 0 {
+        return Some(0);
+    }
+    units
+        .chunks_exact(2)
+        .enumerate()
+        .filter(|(_, p)| p == &[b'\n', 0])
+        .nth(n - 1)
+        .map(|(k, _)| 2 * (k + 1))
 }

@@ -142,13 +142,7 @@ pub fn piece_line_start(piece: &[u8], at: PieceAt, line: usize) -> Option<usize>
         return super::line_start_offset(piece, line);
     }
     let nth = line.checked_sub(at.lines_before + 1)?;
-    if nth == 0 {
-        return Some(at.offset);
-    }
-    memchr::memchr_iter(b'\n', piece)
-        .filter(|&i| (at.offset + i) % 2 == 0 && piece.get(i + 1) == Some(&0))
-        .nth(nth - 1)
-        .map(|i| at.offset + i + 2)
+    super::utf16_after_lf(piece, nth).map(|i| at.offset + i)
 }
 
 /// Whether a file of `len` bytes starting with `head` is read by pieces: a
