@@ -460,23 +460,8 @@ impl<R: Read> StoreReader<R> {
                 }
                 EntryHeader::Entry { id, len } => {
                     let element_len = buf.len() - start_len + ENTRY_HEADER_LEN + len as usize;
-                    if element_len > self.limits.max_element_size {
-                        return Err(FormatError::LimitExceeded {
-                            offset: offset as usize,
-                            what: "element size",
-                            limit: self.limits.max_element_size,
-                        }
-                        .into());
-                    }
                     properties += 1;
-                    if properties > self.limits.max_properties_per_element {
-                        return Err(FormatError::LimitExceeded {
-                            offset: offset as usize,
-                            what: "properties in one element",
-                            limit: self.limits.max_properties_per_element,
-                        }
-                        .into());
-                    }
+                    self.check_element(offset as usize, element_len, properties)?;
                     buf.extend_from_slice(&header);
                     let value_start = buf.len();
                     buf.resize(value_start + len as usize, 0);
@@ -493,15 +478,7 @@ impl<R: Read> StoreReader<R> {
                     }
                     self.pos += len as u64;
                     if PropertyId::from_u32(id).is_context() {
-                        self.count += 1;
-                        if self.count > self.limits.max_certificates {
-                            return Err(FormatError::LimitExceeded {
-                                offset: offset as usize,
-                                what: "elements in one store",
-                                limit: self.limits.max_certificates,
-                            }
-                            .into());
-                        }
+                        self.count_element(offset as usize)?;
                         return Ok(Some(start));
                     }
                 }
@@ -706,23 +683,8 @@ impl<R: Read> StoreReader<R> {
                 }
                 EntryHeader::Entry { id, len } => {
                     let len = len as usize;
-                    if i - at + len > self.limits.max_element_size {
-                        return Err(FormatError::LimitExceeded {
-                            offset,
-                            what: "element size",
-                            limit: self.limits.max_element_size,
-                        }
-                        .into());
-                    }
                     properties += 1;
-                    if properties > self.limits.max_properties_per_element {
-                        return Err(FormatError::LimitExceeded {
-                            offset,
-                            what: "properties in one element",
-                            limit: self.limits.max_properties_per_element,
-                        }
-                        .into());
-                    }
+                    self.check_element(offset, i - at + len, properties)?;
                     self.fill(batch, at, i + len)?;
                     let got = batch.filled.saturating_sub(i).min(len);
                     if got < len {
@@ -736,20 +698,54 @@ impl<R: Read> StoreReader<R> {
                     }
                     i += len;
                     if PropertyId::from_u32(id).is_context() {
-                        self.count += 1;
-                        if self.count > self.limits.max_certificates {
-                            return Err(FormatError::LimitExceeded {
-                                offset,
-                                what: "elements in one store",
-                                limit: self.limits.max_certificates,
-                            }
-                            .into());
-                        }
+                        self.count_element(offset)?;
                         return Ok(Some(i));
                     }
                 }
             }
         }
+    }
+}
+
+impl<R> StoreReader<R> {
+    /// The limits on one element, checked as each entry is read (entry at
+    /// `offset`): its length so far with this entry's value, and its
+    /// number of entries.
+    fn check_element(
+        &self,
+        offset: usize,
+        element_len: usize,
+        properties: usize,
+    ) -> Result<(), FormatError> {
+        let over = |what, limit| FormatError::LimitExceeded {
+            offset,
+            what,
+            limit,
+        };
+        if element_len > self.limits.max_element_size {
+            return Err(over("element size", self.limits.max_element_size));
+        }
+        if properties > self.limits.max_properties_per_element {
+            return Err(over(
+                "properties in one element",
+                self.limits.max_properties_per_element,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one more element (its context entry is at `offset`) against
+    /// the store's limit.
+    fn count_element(&mut self, offset: usize) -> Result<(), FormatError> {
+        self.count += 1;
+        if self.count > self.limits.max_certificates {
+            return Err(FormatError::LimitExceeded {
+                offset,
+                what: "elements in one store",
+                limit: self.limits.max_certificates,
+            });
+        }
+        Ok(())
     }
 }
 
