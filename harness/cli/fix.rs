@@ -55,21 +55,6 @@ const HUMAN_REPORT_LINES: usize = 50;
 
 pub fn run_cmd(a: FixArgs) -> u8 {
     let now = chrono::Local::now().naive_local();
-    let opts = FixOptions {
-        input: a.input,
-        output: a.output,
-        policy: a.policy,
-        dry_run: a.dry_run,
-        backup: !a.no_backup,
-        log: a.log,
-        log_clock: LogClock::new(now, 1),
-        max_reports: if a.json {
-            None
-        } else {
-            Some(HUMAN_REPORT_LINES)
-        },
-        spill: None,
-    };
     // The JSON report lists every certificate: they go to a temporary file
     // as they are repaired, not into memory.
     let spill = if a.json {
@@ -84,12 +69,20 @@ pub fn run_cmd(a: FixArgs) -> u8 {
         None
     };
     let opts = FixOptions {
-        spill: spill.clone(),
-        ..opts
+        input: a.input,
+        output: a.output,
+        policy: a.policy,
+        dry_run: a.dry_run,
+        backup: !a.no_backup,
+        log: a.log,
+        log_clock: LogClock::new(now, 1),
+        // Only the human report is cut short (a spill keeps every report).
+        max_reports: Some(HUMAN_REPORT_LINES),
+        spill,
     };
     match run(&opts) {
         Ok(report) => {
-            if let Some(spill) = &spill {
+            if let Some(spill) = &opts.spill {
                 let mut stdout = std::io::stdout().lock();
                 let written = certmig::report::fix::json_with_spill(&report, spill, &mut stdout)
                     .and_then(|()| std::io::Write::flush(&mut stdout));

@@ -750,12 +750,8 @@ fn emit_elements(
         .par_chunks(CHUNK)
         .enumerate()
         .map(|(ci, chunk)| {
-            let mut scratch = CertificateView::empty();
             let mut out = Vec::new();
-            for (j, e) in chunk.iter().enumerate() {
-                let record = CertificateRecord::of_element(e, &mut scratch, opts);
-                s.render(ci * CHUNK + j, &record, &mut out);
-            }
+            render_elements(s, ci * CHUNK, chunk.iter().copied(), opts, &mut out);
             out
         })
         .collect();
@@ -764,6 +760,22 @@ fn emit_elements(
     }
     sink.file_end(path, elements.len(), errors)?;
     Ok((elements.len(), errors.len()))
+}
+
+/// Appends to `out` what `sink` renders for `elements`, numbered from
+/// `base` (one DER scratch for them all).
+fn render_elements<'e>(
+    sink: &dyn ScanSink,
+    base: usize,
+    elements: impl Iterator<Item = &'e SerializedElement<'e>>,
+    opts: ScanOptions,
+    out: &mut Vec<u8>,
+) {
+    let mut scratch = CertificateView::empty();
+    for (j, e) in elements.enumerate() {
+        let record = CertificateRecord::of_element(e, &mut scratch, opts);
+        sink.render(base + j, &record, out);
+    }
 }
 
 /// Reads a whole file and hands its results to `sink` (what
@@ -1136,12 +1148,8 @@ fn stream_reg(
                     .zip(bases.par_iter())
                     .for_each(|(((p, _), out), &base)| {
                         out.clear();
-                        let mut scratch = CertificateView::empty();
-                        for (j, c) in p.store.certificates.iter().enumerate() {
-                            let record =
-                                CertificateRecord::of_element(&c.element, &mut scratch, opts);
-                            s.render(base + j, &record, out);
-                        }
+                        let elements = p.store.certificates.iter().map(|c| &c.element);
+                        render_elements(s, base, elements, opts, out);
                     });
                 for out in &outs[..take.len()] {
                     if let Err(e) = sink.rendered(out) {
