@@ -70,21 +70,26 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
         );
     }
     for n in &c.names {
-        let _ = writeln!(
-            out,
-            "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}",
-            n.rule,
-            n.kind,
-            if n.modelling_choice {
-                ", modelling choice"
-            } else {
-                ""
-            },
-            n.offence,
-            n.legacy,
-            n.ms09_056
-        );
+        let _ = name_line(out, n);
     }
+}
+
+/// One name finding of the human listing (two lines).
+fn name_line<W: fmt::Write + ?Sized>(w: &mut W, n: &certmig_engine::scan::NameFindingReport) -> fmt::Result {
+    writeln!(
+        w,
+        "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}",
+        n.rule,
+        n.kind,
+        if n.modelling_choice {
+            ", modelling choice"
+        } else {
+            ""
+        },
+        n.offence,
+        n.legacy,
+        n.ms09_056
+    )
 }
 
 /// A `fmt::Write` appending to bytes.
@@ -276,20 +281,7 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
         w.write_str("\n")?;
     }
     for n in &c.names() {
-        writeln!(
-            w,
-            "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}",
-            n.rule,
-            n.kind,
-            if n.modelling_choice {
-                ", modelling choice"
-            } else {
-                ""
-            },
-            n.offence,
-            n.legacy,
-            n.ms09_056
-        )?;
+        name_line(w, n)?;
     }
     Ok(())
 }
