@@ -183,22 +183,6 @@ fn utf16_to<W: fmt::Write>(units: &[u8], w: &mut W) -> fmt::Result {
     friendly_name::decode_to(units, w)
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 /// Appends a verdict as its `Display` gives it: `ok` or `0x80092024`.
 fn push_verdict(out: &mut Vec<u8>, v: Verdict) {
     match v {
@@ -254,7 +238,7 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
         if i > 0 {
             w.write_str(", ")?;
         }
-        push_decimal(w.0, id.into());
+        w.0.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
     }
     w.write_str("    key container ")?;
     match c.key_container_units() {
@@ -348,7 +332,7 @@ fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> 
     for id in c.property_ids() {
         out.extend_from_slice(if any { b",\n" } else { b"[\n" });
         out.extend_from_slice(b"            ");
-        push_decimal(out, id.into());
+        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
         any = true;
     }
     out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });

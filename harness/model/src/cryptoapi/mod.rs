@@ -323,30 +323,14 @@ impl Offence {
                 byte_offset,
             } => {
                 w.write_str("NUL at code unit ")?;
-                write_decimal(*code_unit, w)?;
+                w.write_str(itoa::Buffer::new().format(*code_unit))?;
                 w.write_str(" (byte ")?;
-                write_decimal(*byte_offset, w)?;
+                w.write_str(itoa::Buffer::new().format(*byte_offset))?;
                 w.write_str(") of the friendly name")
             }
             other => write!(w, "{other}"),
         }
     }
-}
-
-/// `n` in decimal, as `Display` writes it.
-fn write_decimal<W: fmt::Write + ?Sized>(n: usize, w: &mut W) -> fmt::Result {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    w.write_str(std::str::from_utf8(&digits[i..]).map_err(|_| fmt::Error)?)
 }
 
 /// A refused import.
