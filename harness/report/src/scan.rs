@@ -75,7 +75,10 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
 }
 
 /// One name finding of the human listing (two lines).
-fn name_line<W: fmt::Write + ?Sized>(w: &mut W, n: &certmig_engine::scan::NameFindingReport) -> fmt::Result {
+fn name_line<W: fmt::Write + ?Sized>(
+    w: &mut W,
+    n: &certmig_engine::scan::NameFindingReport,
+) -> fmt::Result {
     writeln!(
         w,
         "    name           {} ({}{}): {}\n      legacy: {}    ms09-056: {}",
