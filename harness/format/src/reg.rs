@@ -344,7 +344,7 @@ pub fn parse_reg_partial(
     match decode(bytes) {
         // The header line (checked by `decode`) is skipped.
         Ok(text) => parse_text(&text, 0, true, mode, limits),
-        Err(e) => (ParsedReg::empty(RegEncoding::Regedit5), Some(e)),
+        Err(e) => (ParsedReg::empty(), Some(e)),
     }
 }
 
@@ -368,12 +368,13 @@ fn parse_reg5_piece_sections(
     mode: ReadMode,
     limits: &Limits,
 ) -> (ParsedReg, Option<FormatError>) {
-    let empty = || ParsedReg::empty(RegEncoding::Regedit5);
     if piece.len() % 2 != 0 {
+        // Only the file's last piece can be odd; its line as for the file.
+        let line = at.lines_before + 1 + piece.chunks_exact(2).filter(|p| p == &[b'\n', 0]).count();
         return (
-            empty(),
+            ParsedReg::empty(),
             Some(encoding_error(
-                at.lines_before + 1,
+                line,
                 "UTF-16LE text with an odd number of bytes",
             )),
         );
@@ -446,13 +447,14 @@ fn parse_text(
 }
 
 impl ParsedReg {
-    fn empty(encoding: RegEncoding) -> Self {
+    /// What a file that cannot be decoded gives: nothing.
+    fn empty() -> Self {
         ParsedReg {
             store: RegistryStore {
                 name: "SMS".to_owned(),
                 certificates: Vec::new(),
             },
-            encoding,
+            encoding: RegEncoding::Regedit5,
             notes: Vec::new(),
             blob_lines: Vec::new(),
             key_names: Vec::new(),

@@ -256,4 +256,17 @@ mod tests {
         assert_eq!(last_cut(&text[1..], 1), None);
         assert_eq!(last_cut(&text[1..], 0), Some(text.len() - 1 - 4 + 2 - 1));
     }
+
+    #[test]
+    fn an_odd_last_piece_is_the_error_the_whole_file_gives() {
+        let mut text = utf16("Windows Registry Editor Version 5.00\r\n\r\n[A]\r\n\r\n[B]\r\n");
+        text.push(b'x');
+        let limits = Limits::default();
+        let whole = parse_reg_partial(&text, ReadMode::Strict, &limits).1.unwrap();
+        let (at, last) = pieces(&text, 8).pop().unwrap();
+        assert!(at.offset > 0 && last.len() % 2 == 1);
+        let piece = parse_reg5_piece(&last, at, ReadMode::Strict, &limits).1.unwrap();
+        assert_eq!(piece.to_string(), whole.to_string());
+    }
+
 }
