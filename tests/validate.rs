@@ -330,17 +330,42 @@ fn bad_fixer_commands_are_bad_input() {
             .code(2)
             .stderr(predicate::str::contains(says));
     }
-    // A program that does not exist fails V10 (and everything after), exit 1.
-    certmig()
-        .args([
-            "validate",
-            "--no-matrix",
-            "--cases",
-            "1",
-            "--fixer",
-            "/nonexistent/fixer {in} {out}",
-        ])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("could not be started"));
+    // A program that cannot be found is bad input too, said at once,
+    // before any case runs.
+    for program in ["/nonexistent/fixer", "certmig-no-such-fixer-program"] {
+        certmig()
+            .args([
+                "validate",
+                "--no-matrix",
+                "--fixer",
+                &format!("{program} {{in}} {{out}}"),
+            ])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(format!(
+                "the fixer's program \"{program}\" was not found"
+            )));
+    }
+    // Numbers out of range are refused, not wrapped or allocated.
+    for (flag, value) in [
+        ("--max-output", "17592186044416"),
+        ("--max-output", "0"),
+        ("--cases", "1000000"),
+        ("--cases", "0"),
+        ("--timeout", "0"),
+        ("--max-memory", "1"),
+    ] {
+        certmig()
+            .args([
+                "validate",
+                flag,
+                value,
+                "--fixer",
+                &format!("{} fix {{in}} -o {{out}}", exe().display()),
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag));
+    }
 }

@@ -56,15 +56,25 @@ pub struct ValidateArgs {
     /// The corpus follows from this seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Valid cases in the corpus (malformed cases come on top).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES)]
-    pub cases: usize,
-    /// Seconds one run may take before its process group is killed.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Valid cases in the corpus (malformed cases come on top), 1 to 100000.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES as u64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub cases: u64,
+    /// Seconds one run may take, reading its output included, before
+    /// everything it started is killed (1 to 86400).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
-    /// Largest output one run may write, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    /// Largest output one run may write, and the most certmig reads of it,
+    /// in MiB (1 to 65536).
+    #[arg(long, value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_output: u64,
+    /// Memory one run (the tool and everything it starts) may commit, in
+    /// MiB; enforced on Windows (Job Object), not capped elsewhere.
+    #[arg(long, value_name = "MIB", default_value_t = 2048,
+          value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
+    pub max_memory: u64,
     /// Skip V9 (replaying refresh and replace with the tool as CCMCertFix).
     #[arg(long)]
     pub no_matrix: bool,
@@ -85,7 +95,10 @@ pub fn run(a: ValidateArgs) -> u8 {
         return self_test(&a, progress);
     }
     let template = a.fixer.clone().unwrap_or_default();
-    let command = match ToolCommand::parse(&template) {
+    let command = match ToolCommand::parse(&template).and_then(|mut c| {
+        c.resolve_program()?;
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("certmig: --fixer: {e}");
@@ -96,13 +109,26 @@ pub fn run(a: ValidateArgs) -> u8 {
     o.format = a.format;
     o.policy = a.policy;
     o.seed = a.seed;
-    o.cases = a.cases;
-    o.limits.timeout = Duration::from_secs(a.timeout.max(1));
+    o.cases = a.cases as usize;
+    o.limits.timeout = Duration::from_secs(a.timeout);
+    // In range by the parsers above: at most 64 GiB and 1 TiB.
     o.limits.max_output = a.max_output << 20;
+    o.limits.max_memory = a.max_memory << 20;
     o.matrix = !a.no_matrix;
     let bar = progress_bar(progress);
     let r = validate(&o, &|done, total| advance(&bar, done, total));
     bar.finish_and_clear();
+    let r = match r {
+        Ok(r) => r,
+        Err(e @ certmig::validate::ValidateError::Template(_)) => {
+            eprintln!("certmig: {e}");
+            return EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("certmig: {e}");
+            return EXIT_FAILURE;
+        }
+    };
     if let Some(f) = &a.junit {
         if let Err(e) = certmig::fix::write::write_file(f, report::validate::junit(&r).as_bytes()) {
             eprintln!("certmig: {}: {e}", f.display());
@@ -134,9 +160,14 @@ fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
     };
     let timeout = Duration::from_secs(a.timeout.clamp(1, 5));
     let bar = progress_bar(progress);
-    let s = selftest::run(&exe, a.seed, a.cases, a.policy, timeout, &|done, total| {
-        advance(&bar, done, total)
-    });
+    let s = selftest::run(
+        &exe,
+        a.seed,
+        a.cases as usize,
+        a.policy,
+        timeout,
+        &|done, total| advance(&bar, done, total),
+    );
     bar.finish_and_clear();
     let s = match s {
         Ok(s) => s,

@@ -24,12 +24,16 @@ pub fn hazards(r: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// The files the tool created, changed or removed outside its directory.
+/// The hazards that name a write outside the case directory.
 pub fn outside_writes(r: &serde_json::Value) -> Vec<String> {
-    r["outside_writes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_owned())
+    hazards(r)
+        .into_iter()
+        .filter(|h| h.contains("outside its case directory"))
         .collect()
+}
+
+/// True when the report says writes outside the case are prevented
+/// (Linux with user namespaces).
+pub fn writes_contained(r: &serde_json::Value) -> bool {
+    r["containment"]["writes_prevented"] == true
 }

@@ -29,8 +29,12 @@ pub fn human(r: &ValidationReport) -> String {
         t.add_row(row);
     }
     let mut out = format!(
-        "tool: {}\nformat: {}  policy: {}  seed: {}\n{t}\n",
-        r.tool, r.format, r.policy, r.seed
+        "tool: {}\nformat: {}  policy: {}  seed: {}\n{}\n{t}\n",
+        r.tool,
+        r.format,
+        r.policy,
+        r.seed,
+        r.containment.summary()
     );
     let failed = r.failed_invariants();
     for inv in &failed {
@@ -45,11 +49,6 @@ pub fn human(r: &ValidationReport) -> String {
         .cases
         .iter()
         .flat_map(|c| c.hazards.iter().map(move |h| format!("{}: {h}", c.name)))
-        .chain(
-            r.outside_writes
-                .iter()
-                .map(|w| format!("outside its temporary directory: {w}")),
-        )
         .collect();
     if !hazards.is_empty() {
         out.push_str("\nHAZARDS: the tool did what a fix tool must never do\n");
@@ -60,11 +59,20 @@ pub fn human(r: &ValidationReport) -> String {
     let cases = r.cases.len();
     if failed.is_empty() && hazards.is_empty() {
         out.push_str(&format!("\nall invariants hold on {cases} cases\n"));
-    } else {
-        let ids: Vec<&str> = failed.iter().map(|i| i.id()).collect();
+        return out;
+    }
+    out.push('\n');
+    for inv in &failed {
         out.push_str(&format!(
-            "\ninvariants broken: {} (on {cases} cases)\n",
-            ids.join(", ")
+            "{inv} failed on {} of {cases} cases\n",
+            r.failures_of(*inv)
+        ));
+    }
+    if !hazards.is_empty() {
+        let on = r.cases.iter().filter(|c| !c.hazards.is_empty()).count();
+        out.push_str(&format!(
+            "hazards: {} on {on} of {cases} cases\n",
+            hazards.len()
         ));
     }
     out
@@ -109,13 +117,6 @@ pub fn junit(r: &ValidationReport) -> String {
                 &c.hazards,
             ));
         }
-    }
-    if !r.outside_writes.is_empty() {
-        suite.add_test_case(hazard_case(
-            "writes outside the temporary directories",
-            "validation",
-            &r.outside_writes,
-        ));
     }
     report.add_test_suite(suite);
     report

@@ -1,7 +1,9 @@
 //! The Windows side of [`super`]: byte-range locks, file identity, the
-//! write-through replace, command-line splitting and Job Objects, over
-//! `windows-sys`. Every `unsafe` block is one documented Win32 call on
-//! handles and buffers owned by the caller for the duration of the call.
+//! write-through replace, command-line splitting, and Job Objects (with an
+//! optional job-wide memory cap, the list of the job's processes and
+//! [`process_image_name`] to name them), over `windows-sys`. Every `unsafe`
+//! block is one documented Win32 call on handles and buffers owned by the
+//! caller for the duration of the call.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -10,9 +12,11 @@ use std::os::windows::ffi::{OsStrExt, OsStringExt};
 use std::os::windows::io::AsRawHandle;
 use std::path::Path;
 use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, LocalFree, ERROR_IO_PENDING, ERROR_LOCK_VIOLATION, HANDLE, INVALID_HANDLE_VALUE,
+    CloseHandle, GetLastError, LocalFree, ERROR_INSUFFICIENT_BUFFER, ERROR_IO_PENDING,
+    ERROR_LOCK_VIOLATION, ERROR_MORE_DATA, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0};
 use windows_sys::Win32::Storage::FileSystem::{
@@ -24,15 +28,21 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
 };
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
-    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectAssociateCompletionPortInformation,
+    JobObjectBasicProcessIdList, JobObjectExtendedLimitInformation, QueryInformationJobObject,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_ASSOCIATE_COMPLETION_PORT,
+    JOBOBJECT_BASIC_PROCESS_ID_LIST, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION, JOB_OBJECT_LIMIT_JOB_MEMORY,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
-    CreateMutexW, OpenThread, ReleaseMutex, ResumeThread, WaitForSingleObject,
+    CreateMutexW, OpenProcess, OpenThread, QueryFullProcessImageNameW, ReleaseMutex, ResumeThread,
+    WaitForSingleObject, PROCESS_NAME_WIN32, PROCESS_QUERY_LIMITED_INFORMATION,
     THREAD_SUSPEND_RESUME,
 };
-use windows_sys::Win32::System::IO::OVERLAPPED;
+use windows_sys::Win32::System::IO::{
+    CreateIoCompletionPort, GetQueuedCompletionStatus, OVERLAPPED,
+};
 use windows_sys::Win32::UI::Shell::CommandLineToArgvW;
 
 /// The offset of the byte certmig's locks take. Windows' byte-range locks
@@ -255,31 +265,59 @@ pub fn split_command_line(line: &str) -> Vec<String> {
 /// (drop) kills whatever is still in it (`KILL_ON_JOB_CLOSE`); processes
 /// cannot leave it (no `BREAKAWAY_OK`), and a process that crashes ends at
 /// once instead of waiting on an error-report dialog
-/// (`DIE_ON_UNHANDLED_EXCEPTION`).
-pub struct Job(HANDLE);
+/// (`DIE_ON_UNHANDLED_EXCEPTION`). It may also cap the memory committed by
+/// all its processes together (`JOB_MEMORY`, see [`Job::memory_limit_hit`]).
+pub struct Job {
+    handle: HANDLE,
+    /// The job-wide memory cap in bytes, if one was set.
+    limit: Option<u64>,
+    /// A completion port receiving the job's notifications (null when
+    /// there is no limit or the port could not be set up): it is how a
+    /// refused commit is noticed, since a refusal does not raise the peak.
+    port: HANDLE,
+    /// Whether a `JOB_MEMORY_LIMIT` notification has been read off `port`.
+    limit_hit: AtomicBool,
+}
 
-// SAFETY: a Job Object handle may be used from any thread.
+// SAFETY: Job Object and completion port handles may be used from any thread.
 unsafe impl Send for Job {}
+
+/// The notification a job posts to its completion port when a process is
+/// refused memory over the job-wide limit (`winnt.h`; windows-sys keeps it
+/// under the `Win32_System_SystemServices` feature).
+const JOB_OBJECT_MSG_JOB_MEMORY_LIMIT: u32 = 10;
 
 impl Job {
     /// Puts a child started with `CREATE_SUSPENDED` into a new job, then
     /// lets it run: nothing it starts can be created outside the job.
-    pub fn contain_suspended(child: &Child) -> io::Result<Job> {
+    /// With `memory_limit`, the memory committed by all the job's
+    /// processes together is capped at that many bytes: a commit past it
+    /// fails (the process sees an allocation failure; nothing is killed).
+    pub fn contain_suspended(child: &Child, memory_limit: Option<u64>) -> io::Result<Job> {
         // SAFETY: no security attributes, no name.
         let handle = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
         if handle.is_null() {
             return Err(io::Error::last_os_error());
         }
-        let job = Job(handle);
+        let mut job = Job {
+            handle,
+            limit: memory_limit,
+            port: std::ptr::null_mut(),
+            limit_hit: AtomicBool::new(false),
+        };
         // SAFETY: plain data; zeroed means "no limits" before the flags below.
         let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
         limits.BasicLimitInformation.LimitFlags =
             JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
+        if let Some(bytes) = memory_limit {
+            limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_JOB_MEMORY;
+            limits.JobMemoryLimit = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
         // SAFETY: `limits` is the structure the information class names,
         // with its size; the job handle is open.
         let ok = unsafe {
             SetInformationJobObject(
-                job.0,
+                job.handle,
                 JobObjectExtendedLimitInformation,
                 &limits as *const _ as *const _,
                 std::mem::size_of_val(&limits) as u32,
@@ -288,8 +326,12 @@ impl Job {
         if ok == 0 {
             return Err(io::Error::last_os_error());
         }
+        if memory_limit.is_some() {
+            // Best effort: without the port, only the peak tells.
+            job.port = completion_port_for(job.handle);
+        }
         // SAFETY: both handles are open (the child's is owned by `child`).
-        if unsafe { AssignProcessToJobObject(job.0, child.as_raw_handle() as HANDLE) } == 0 {
+        if unsafe { AssignProcessToJobObject(job.handle, child.as_raw_handle() as HANDLE) } == 0 {
             return Err(io::Error::last_os_error());
         }
         resume_threads(child.id())?;
@@ -299,15 +341,197 @@ impl Job {
     /// Ends every process in the job at once.
     pub fn kill_all(&self) {
         // SAFETY: the job handle is open until drop.
-        unsafe { TerminateJobObject(self.0, 1) };
+        unsafe { TerminateJobObject(self.handle, 1) };
+    }
+
+    /// The ids of the processes in the job now (its nested jobs' included).
+    pub fn process_ids(&self) -> io::Result<Vec<u32>> {
+        // JOBOBJECT_BASIC_PROCESS_ID_LIST is two counts followed by as many
+        // ids (ULONG_PTR) as the buffer holds; a Vec<usize> keeps the
+        // buffer aligned for it, and the ids are then its words after the
+        // header.
+        let header = std::mem::offset_of!(JOBOBJECT_BASIC_PROCESS_ID_LIST, ProcessIdList)
+            / std::mem::size_of::<usize>();
+        let mut capacity = 1024;
+        for _ in 0..2 {
+            let mut buf = vec![0usize; header + capacity];
+            let bytes = u32::try_from(std::mem::size_of_val(buf.as_slice()))
+                .map_err(|_| io::Error::other("the job holds too many processes to list"))?;
+            // SAFETY: `buf` is writable for `bytes` bytes, aligned for the
+            // structure the information class names and at least its size;
+            // the job handle is open.
+            let ok = unsafe {
+                QueryInformationJobObject(
+                    self.handle,
+                    JobObjectBasicProcessIdList,
+                    buf.as_mut_ptr().cast(),
+                    bytes,
+                    std::ptr::null_mut(),
+                )
+            };
+            if ok == 0 {
+                // A buffer too small for every id still gets the counts
+                // and the ids that fit.
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(ERROR_MORE_DATA as i32) {
+                    return Err(e);
+                }
+            }
+            // SAFETY: `buf` is aligned for the structure and larger than
+            // it, and its counts were written by the call above.
+            let (assigned, listed) = unsafe {
+                let list = &*buf.as_ptr().cast::<JOBOBJECT_BASIC_PROCESS_ID_LIST>();
+                (
+                    list.NumberOfAssignedProcesses,
+                    list.NumberOfProcessIdsInList,
+                )
+            };
+            let listed = (listed as usize).min(capacity);
+            if (assigned as usize) <= listed || capacity > 1024 {
+                return Ok(buf[header..header + listed]
+                    .iter()
+                    .filter_map(|&id| u32::try_from(id).ok())
+                    .collect());
+            }
+            // More processes than room: once more, with room to spare for
+            // those started meanwhile.
+            capacity = assigned as usize + 256;
+        }
+        unreachable!("the second pass always returns")
+    }
+
+    /// Whether the job's processes were refused memory over the limit
+    /// given to [`Job::contain_suspended`] (always `false` without one):
+    /// the job said so on its completion port, or its peak commit reached
+    /// the limit.
+    pub fn memory_limit_hit(&self) -> bool {
+        let Some(limit) = self.limit else {
+            return false;
+        };
+        self.drain_notifications();
+        if self.limit_hit.load(Ordering::Relaxed) {
+            return true;
+        }
+        // SAFETY: plain data, filled by the call below.
+        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is the structure the information class names, with
+        // its size; the job handle is open.
+        let ok = unsafe {
+            QueryInformationJobObject(
+                self.handle,
+                JobObjectExtendedLimitInformation,
+                (&mut info as *mut JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
+                std::mem::size_of_val(&info) as u32,
+                std::ptr::null_mut(),
+            )
+        };
+        ok != 0 && info.PeakJobMemoryUsed as u64 >= limit
+    }
+
+    /// Reads every notification queued on the job's completion port,
+    /// remembering a `JOB_MEMORY_LIMIT` one.
+    fn drain_notifications(&self) {
+        if self.port.is_null() {
+            return;
+        }
+        loop {
+            let (mut message, mut key) = (0u32, 0usize);
+            let mut overlapped: *mut OVERLAPPED = std::ptr::null_mut();
+            // SAFETY: the port is open until drop; the three out-pointers
+            // are valid; a zero timeout only polls.
+            let ok = unsafe {
+                GetQueuedCompletionStatus(self.port, &mut message, &mut key, &mut overlapped, 0)
+            };
+            if ok == 0 {
+                return;
+            }
+            if message == JOB_OBJECT_MSG_JOB_MEMORY_LIMIT {
+                self.limit_hit.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 
 impl Drop for Job {
     fn drop(&mut self) {
-        // SAFETY: closed once, here.
-        unsafe { CloseHandle(self.0) };
+        // SAFETY: each handle is closed once, here (the port only if open).
+        unsafe {
+            CloseHandle(self.handle);
+            if !self.port.is_null() {
+                CloseHandle(self.port);
+            }
+        }
     }
+}
+
+/// A new completion port associated with `job`, so that the job's
+/// notifications queue on it; null when either step fails.
+fn completion_port_for(job: HANDLE) -> HANDLE {
+    // SAFETY: creates a port tied to no file; closed below or by Job's drop.
+    let port = unsafe { CreateIoCompletionPort(INVALID_HANDLE_VALUE, std::ptr::null_mut(), 0, 1) };
+    if port.is_null() {
+        return port;
+    }
+    let association = JOBOBJECT_ASSOCIATE_COMPLETION_PORT {
+        CompletionKey: std::ptr::null_mut(),
+        CompletionPort: port,
+    };
+    // SAFETY: `association` is the structure the information class names,
+    // with its size; both handles are open.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job,
+            JobObjectAssociateCompletionPortInformation,
+            (&association as *const JOBOBJECT_ASSOCIATE_COMPLETION_PORT).cast(),
+            std::mem::size_of_val(&association) as u32,
+        )
+    };
+    if ok == 0 {
+        // SAFETY: the port was created above and is closed once, here.
+        unsafe { CloseHandle(port) };
+        return std::ptr::null_mut();
+    }
+    port
+}
+
+/// The full path of the executable of process `pid`
+/// (`QueryFullProcessImageNameW`), or `None` when the process cannot be
+/// opened for `PROCESS_QUERY_LIMITED_INFORMATION` or queried.
+pub fn process_image_name(pid: u32) -> Option<String> {
+    // SAFETY: opens one process by id; the handle is closed below.
+    let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if process.is_null() {
+        return None;
+    }
+    let mut name = None;
+    // A path usually fits in the first buffer; a long one (`\\?\`, up
+    // to 32767 characters) in the second.
+    for room in [1024usize, 32768] {
+        let mut buf = vec![0u16; room];
+        let mut len = room as u32;
+        // SAFETY: `process` is open with QUERY_LIMITED_INFORMATION; `buf`
+        // is writable for `len` characters and `len` is a valid in/out
+        // pointer.
+        let ok = unsafe {
+            QueryFullProcessImageNameW(process, PROCESS_NAME_WIN32, buf.as_mut_ptr(), &mut len)
+        };
+        if ok != 0 {
+            let len = (len as usize).min(room);
+            name = Some(
+                std::ffi::OsString::from_wide(&buf[..len])
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            break;
+        }
+        // SAFETY: reads this thread's last error; no handles or buffers.
+        if unsafe { GetLastError() } != ERROR_INSUFFICIENT_BUFFER {
+            break;
+        }
+    }
+    // SAFETY: opened above; closed once, here.
+    unsafe { CloseHandle(process) };
+    name
 }
 
 /// Resumes the threads of a process created suspended (std keeps the

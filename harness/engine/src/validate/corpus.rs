@@ -201,129 +201,164 @@ fn malformed(
     out
 }
 
-/// Generates the corpus: a fixed set of cases that cover every shape and
-/// structure, then random stores up to `cases` valid cases, then the
-/// malformed inputs.
-pub fn generate(seed: u64, cases: usize, format: FileFormat) -> Vec<Case> {
-    let pool = Pool::new(seed);
-    let mut rng = certmig_model::seed::rng(seed, "validate corpus");
-    let mut valid: Vec<(String, String, Vec<SerializedElement<'static>>)> = Vec::new();
-    let mut add = |name: &str, description: &str, elements: Vec<SerializedElement<'static>>| {
-        valid.push((name.to_owned(), description.to_owned(), elements));
-    };
-    let pair = |shape: usize| {
+/// The fixed cases, in order: every shape and structure.
+const FIXED_CASES: usize = 13;
+
+/// The malformed cases that follow the valid ones (for every format).
+const MALFORMED_CASES: usize = 3;
+
+/// The corpus, made one case at a time: a fixed set of cases that cover
+/// every shape and structure, then random stores up to `cases` valid cases,
+/// then the malformed inputs. The same seed gives the same cases in the
+/// same order, whatever consumes them.
+pub struct Corpus {
+    pool: Pool,
+    rng: ChaCha8Rng,
+    seed: u64,
+    format: FileFormat,
+    valid: usize,
+    made: usize,
+    random: usize,
+    malformed: Option<std::vec::IntoIter<Case>>,
+}
+
+/// The corpus of `cases` valid cases (at least one) and the malformed ones.
+pub fn generate(seed: u64, cases: usize, format: FileFormat) -> Corpus {
+    Corpus {
+        pool: Pool::new(seed),
+        rng: certmig_model::seed::rng(seed, "validate corpus"),
+        seed,
+        format,
+        valid: cases.max(1),
+        made: 0,
+        random: 0,
+        malformed: None,
+    }
+}
+
+impl Corpus {
+    /// How many cases the corpus holds in all.
+    pub fn total(&self) -> usize {
+        self.valid + MALFORMED_CASES
+    }
+
+    fn pair(&self, shape: usize) -> Vec<SerializedElement<'static>> {
+        let pool = &self.pool;
         vec![
             pool.sms(0, name_value(shape, pool.text(0))),
             pool.sms(1, name_value(shape, pool.text(1))),
         ]
-    };
-    add(
-        "one-doubled-terminator",
-        "one SMS Signing Certificate with the ConfigMgr 2007 doubled terminator",
-        vec![pool.sms(0, name_value(1, pool.text(0)))],
-    );
-    add(
-        "pair-doubled-terminator",
-        "an SP1/SP2 client's SMS store: signing and encryption certificates, doubled terminators",
-        pair(1),
-    );
-    add(
-        "pair-embedded-nul",
-        "a NUL in place of the first space (SMS\\0Signing Certificate\\0)",
-        pair(2),
-    );
-    add(
-        "pair-only-nuls",
-        "names that are only NULs: the repaired name is empty (a warning)",
-        pair(3),
-    );
-    add(
-        "pair-many-nuls",
-        "NULs before, inside and after the text",
-        pair(5),
-    );
-    add("clean-store", "clean names: nothing to repair", pair(0));
-    add(
-        "no-terminator",
-        "names without a terminator: tolerated, not repaired",
-        pair(4),
-    );
-    add("empty-store", "a store with no certificates", vec![]);
-    let non_sms = {
-        let mut e = pool.sms(2, encode_utf16("Contoso Web Server\0"));
-        e.properties.retain(|p| p.id != PropertyId::KeyProvInfo);
-        let bare = SerializedElement::certificate(pool.certs[3].der.clone(), vec![]);
-        vec![e, bare]
-    };
-    add(
-        "non-sms",
-        "certificates that are not ConfigMgr's: another name, and one with no properties at all",
-        non_sms,
-    );
-    add(
-        "mixed",
-        "doubled, clean, embedded-NUL and a non-SMS certificate in one store",
-        vec![
-            pool.sms(0, name_value(1, pool.text(0))),
-            pool.sms(1, name_value(0, pool.text(1))),
-            pool.sms(2, name_value(2, pool.text(2))),
-            SerializedElement::certificate(
-                pool.certs[3].der.clone(),
-                vec![Property::new(
-                    PropertyId::FriendlyName,
-                    encode_utf16("Other\0"),
-                )],
+    }
+
+    /// Fixed case `k`: name, description, elements.
+    fn fixed(&mut self, k: usize) -> (String, String, Vec<SerializedElement<'static>>) {
+        let pool = &self.pool;
+        let (name, description, elements) = match k {
+            0 => (
+                "one-doubled-terminator",
+                "one SMS Signing Certificate with the ConfigMgr 2007 doubled terminator",
+                vec![pool.sms(0, name_value(1, pool.text(0)))],
             ),
-        ],
-    );
-    let unusual = {
-        let mut e = pool.sms(4, name_value(1, pool.text(4)));
-        e.properties.reverse(); // key provider info before the friendly name
-        let mut f = pool.sms(5, name_value(2, pool.text(5)));
-        f.properties.insert(
-            0,
-            Property::new(
-                PropertyId::Description,
-                encode_utf16("issued by ConfigMgr\0"),
+            1 => (
+                "pair-doubled-terminator",
+                "an SP1/SP2 client's SMS store: signing and encryption certificates, doubled terminators",
+                self.pair(1),
             ),
-        );
-        vec![e, f]
-    };
-    add(
-        "unusual-order",
-        "key provider info before the friendly name; a description property first",
-        unusual,
-    );
-    let unknown = {
-        let mut e = pool.sms(6, name_value(1, pool.text(6)));
-        e.properties.insert(
-            1,
-            Property::new(PropertyId::from_u32(0x5A), vec![1, 2, 3, 4, 5]),
-        );
-        e.properties
-            .push(Property::new(PropertyId::from_u32(0x7FFF), vec![]));
-        vec![e, pool.sms(7, name_value(0, pool.text(7)))]
-    };
-    add(
-        "unknown-properties",
-        "property ids the harness does not know (0x5A, 0x7FFF) between and after the known ones",
-        unknown,
-    );
-    add(
-        "large",
-        "a large store: 600 stamped certificates, half of them bad",
-        bulk_elements(seed, 600, &mut rng),
-    );
-    let mut i = 0;
-    while valid.len() < cases {
+            2 => (
+                "pair-embedded-nul",
+                "a NUL in place of the first space (SMS\\0Signing Certificate\\0)",
+                self.pair(2),
+            ),
+            3 => (
+                "pair-only-nuls",
+                "names that are only NULs: the repaired name is empty (a warning)",
+                self.pair(3),
+            ),
+            4 => ("pair-many-nuls", "NULs before, inside and after the text", self.pair(5)),
+            5 => ("clean-store", "clean names: nothing to repair", self.pair(0)),
+            6 => (
+                "no-terminator",
+                "names without a terminator: tolerated, not repaired",
+                self.pair(4),
+            ),
+            7 => ("empty-store", "a store with no certificates", vec![]),
+            8 => {
+                let mut e = pool.sms(2, encode_utf16("Contoso Web Server\0"));
+                e.properties.retain(|p| p.id != PropertyId::KeyProvInfo);
+                let bare = SerializedElement::certificate(pool.certs[3].der.clone(), vec![]);
+                (
+                    "non-sms",
+                    "certificates that are not ConfigMgr's: another name, and one with no properties at all",
+                    vec![e, bare],
+                )
+            }
+            9 => (
+                "mixed",
+                "doubled, clean, embedded-NUL and a non-SMS certificate in one store",
+                vec![
+                    pool.sms(0, name_value(1, pool.text(0))),
+                    pool.sms(1, name_value(0, pool.text(1))),
+                    pool.sms(2, name_value(2, pool.text(2))),
+                    SerializedElement::certificate(
+                        pool.certs[3].der.clone(),
+                        vec![Property::new(
+                            PropertyId::FriendlyName,
+                            encode_utf16("Other\0"),
+                        )],
+                    ),
+                ],
+            ),
+            10 => {
+                let mut e = pool.sms(4, name_value(1, pool.text(4)));
+                e.properties.reverse(); // key provider info before the friendly name
+                let mut f = pool.sms(5, name_value(2, pool.text(5)));
+                f.properties.insert(
+                    0,
+                    Property::new(
+                        PropertyId::Description,
+                        encode_utf16("issued by ConfigMgr\0"),
+                    ),
+                );
+                (
+                    "unusual-order",
+                    "key provider info before the friendly name; a description property first",
+                    vec![e, f],
+                )
+            }
+            11 => {
+                let mut e = pool.sms(6, name_value(1, pool.text(6)));
+                e.properties.insert(
+                    1,
+                    Property::new(PropertyId::from_u32(0x5A), vec![1, 2, 3, 4, 5]),
+                );
+                e.properties
+                    .push(Property::new(PropertyId::from_u32(0x7FFF), vec![]));
+                (
+                    "unknown-properties",
+                    "property ids the harness does not know (0x5A, 0x7FFF) between and after the known ones",
+                    vec![e, pool.sms(7, name_value(0, pool.text(7)))],
+                )
+            }
+            _ => (
+                "large",
+                "a large store: 600 stamped certificates, half of them bad",
+                bulk_elements(self.seed, 600, &mut self.rng),
+            ),
+        };
+        (name.to_owned(), description.to_owned(), elements)
+    }
+
+    /// The next random store.
+    fn random(&mut self) -> (String, String, Vec<SerializedElement<'static>>) {
+        let (pool, rng) = (&self.pool, &mut self.rng);
         // Distinct certificates: a store holds each certificate once.
         let n = rng.gen_range(1..=pool.certs.len());
-        let picks: Vec<usize> = rand::seq::index::sample(&mut rng, pool.certs.len(), n).into_vec();
+        let picks: Vec<usize> = rand::seq::index::sample(rng, pool.certs.len(), n).into_vec();
         let mut elements = Vec::with_capacity(n);
         for c in picks {
             let mut e = pool.sms(c, name_value(rng.gen_range(0..6), pool.text(c)));
             if rng.gen_bool(0.3) {
-                e.properties.shuffle(&mut rng);
+                e.properties.shuffle(rng);
             }
             if rng.gen_bool(0.2) {
                 e.properties.push(Property::new(
@@ -333,33 +368,48 @@ pub fn generate(seed: u64, cases: usize, format: FileFormat) -> Vec<Case> {
             }
             elements.push(e);
         }
-        i += 1;
-        valid.push((
-            format!("random-{i:02}"),
+        self.random += 1;
+        (
+            format!("random-{:02}", self.random),
             format!("{n} certificates, random shapes and property orders"),
             elements,
-        ));
+        )
     }
-    valid.truncate(cases.max(1));
-    let mut out: Vec<Case> = valid
-        .into_iter()
-        .map(|(name, description, elements)| Case {
-            name,
-            description,
-            valid: true,
-            input: render(&elements, format),
-        })
-        .collect();
-    let reference = render(&pair(1), format);
-    out.extend(
-        malformed(&reference, format)
-            .into_iter()
-            .map(|(name, description, input)| Case {
-                name: name.to_owned(),
-                description: description.to_owned(),
-                valid: false,
-                input,
-            }),
-    );
-    out
+}
+
+impl Iterator for Corpus {
+    type Item = Case;
+
+    fn next(&mut self) -> Option<Case> {
+        if self.made < self.valid {
+            let k = self.made;
+            self.made += 1;
+            let (name, description, elements) = if k < FIXED_CASES {
+                self.fixed(k)
+            } else {
+                self.random()
+            };
+            return Some(Case {
+                name,
+                description,
+                valid: true,
+                input: render(&elements, self.format),
+            });
+        }
+        if self.malformed.is_none() {
+            let reference = render(&self.pair(1), self.format);
+            let cases: Vec<Case> = malformed(&reference, self.format)
+                .into_iter()
+                .map(|(name, description, input)| Case {
+                    name: name.to_owned(),
+                    description: description.to_owned(),
+                    valid: false,
+                    input,
+                })
+                .collect();
+            debug_assert_eq!(cases.len(), MALFORMED_CASES);
+            self.malformed = Some(cases.into_iter());
+        }
+        self.malformed.as_mut().and_then(Iterator::next)
+    }
 }

@@ -2,9 +2,12 @@
 //!
 //! A tool is any program that repairs an SMS store: the reference `certmig
 //! fix`, an administrator's script, a vendor's binary. It is run on a corpus
-//! generated from a seed ([`corpus`]), each case in its own temporary
-//! directory with a copy of the input ([`tool`]: no shell, timeout that kills
-//! the whole process group, output size limit, stdout and stderr captured), and
+//! generated from a seed ([`corpus`], made one case at a time), each run in a
+//! fresh case directory with a copy of the input, contained ([`contain`]:
+//! writes outside the case prevented and named, every process it starts
+//! ended with its run, where the platform allows), bounded ([`tool`]: no
+//! shell, a timeout, an output size limit, stdout and stderr captured, its
+//! output read back as untrusted input), and
 //! judged against invariants V1-V10 ([`check`]), with the evidence for every
 //! failure. V9 replays refresh and replace through the simulator with the tool
 //! as the CCMCertFix step. [`selftest`] proves the validator on the reference
@@ -13,10 +16,10 @@
 //! them as a table or JUnit XML, and `--json` as they are.
 
 pub mod check;
+pub mod contain;
 pub mod corpus;
 pub mod selftest;
 pub mod tool;
-mod watch;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,11 +29,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use check::{Invariant, Violation};
+pub use contain::Containment;
+use contain::Sandbox;
 use corpus::{Case, CaseInput};
-use tool::{
-    case_paths, read_input, run_tool, size_of, write_input, ExternalFixer, Run, RunLimits,
-    ToolCommand,
-};
+use tool::{attempt, ExternalFixer, Run, RunLimits, TemplateError, ToolCommand};
 
 use crate::fix::Policy;
 use crate::format::{Defect, FileFormat};
@@ -70,6 +72,7 @@ impl ValidateOptions {
             limits: RunLimits {
                 timeout: Duration::from_secs(30),
                 max_output: 256 << 20,
+                max_memory: 2 << 30,
             },
             matrix: true,
             stop_at: None,
@@ -93,8 +96,8 @@ pub struct CaseReport {
     pub checked: Vec<Invariant>,
     pub violations: Vec<Violation>,
     /// Hostile behaviour seen in this case's runs: changing or removing its
-    /// input when it has an output of its own, leaving a process running
-    /// outside its process group.
+    /// input when it has an output of its own, writing outside its case
+    /// directory, leaving processes running after it exited.
     pub hazards: Vec<String>,
     /// The tool's runs (the fix, then the re-run on its own output).
     pub runs: Vec<Run>,
@@ -114,9 +117,19 @@ pub struct ValidationReport {
     pub policy: Policy,
     pub seed: u64,
     pub cases: Vec<CaseReport>,
-    /// Files created, changed or removed outside the tool's temporary
-    /// directories while it ran (in the current directory and in $HOME).
-    pub outside_writes: Vec<String>,
+    /// What contained the tool's runs, and what that guarantees here.
+    pub containment: Containment,
+}
+
+/// Why a validation could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// The command template is unusable (bad input).
+    #[error("--fixer: {0}")]
+    Template(#[from] TemplateError),
+    /// The runs' directory could not be made.
+    #[error("cannot prepare the tool's runs: {0}")]
+    Sandbox(std::io::Error),
 }
 
 impl ValidationReport {
@@ -129,11 +142,14 @@ impl ValidationReport {
     }
 
     pub fn passed(&self) -> bool {
-        self.outside_writes.is_empty()
-            && self
-                .cases
-                .iter()
-                .all(|c| c.violations.is_empty() && c.hazards.is_empty())
+        self.cases
+            .iter()
+            .all(|c| c.violations.is_empty() && c.hazards.is_empty())
+    }
+
+    /// On how many cases invariant `inv` failed.
+    pub fn failures_of(&self, inv: Invariant) -> usize {
+        self.cases.iter().filter(|c| c.failed(inv)).count()
     }
 }
 
@@ -142,18 +158,24 @@ impl ValidationReport {
 /// counts as one) is finished; `total` is the number of cases plus one for
 /// V9 when [`ValidateOptions::matrix`] is set. A run that stops early
 /// ([`ValidateOptions::stop_at`]) ends below `total`.
-pub fn validate(opts: &ValidateOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> ValidationReport {
+pub fn validate(
+    opts: &ValidateOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<ValidationReport, ValidateError> {
+    let mut opts = opts.clone();
+    opts.command.resolve_program()?;
+    let opts = &opts;
+    let sandbox = Sandbox::new().map_err(ValidateError::Sandbox)?;
     let corpus = corpus::generate(opts.seed, opts.cases, opts.format);
-    let watched = watch::Watched::snapshot();
-    let total = corpus.len() as u64 + u64::from(opts.matrix);
+    let total = corpus.total() as u64 + u64::from(opts.matrix);
     let done = AtomicU64::new(0);
     let tick = || progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
     progress(0, total);
     let mut cases: Vec<CaseReport> = if let Some(target) = opts.stop_at {
         // Sequential, so the first kill stops the run.
         let mut out = Vec::new();
-        for c in &corpus {
-            let r = run_case(opts, c);
+        for c in corpus {
+            let r = run_case(opts, &sandbox, &c);
             tick();
             let killed = r.failed(target);
             out.push(r);
@@ -163,14 +185,18 @@ pub fn validate(opts: &ValidateOptions, progress: &(dyn Fn(u64, u64) + Sync)) ->
         }
         out
     } else {
-        corpus
-            .par_iter()
-            .map(|c| {
-                let r = run_case(opts, c);
+        // The corpus is made as the cases are taken, in order.
+        let mut numbered: Vec<(usize, CaseReport)> = corpus
+            .enumerate()
+            .par_bridge()
+            .map(|(i, c)| {
+                let r = run_case(opts, &sandbox, &c);
                 tick();
-                r
+                (i, r)
             })
-            .collect()
+            .collect();
+        numbered.sort_by_key(|(i, _)| *i);
+        numbered.into_iter().map(|(_, r)| r).collect()
     };
     if opts.matrix
         && !(opts.stop_at.is_some()
@@ -178,17 +204,17 @@ pub fn validate(opts: &ValidateOptions, progress: &(dyn Fn(u64, u64) + Sync)) ->
                 .iter()
                 .any(|c| c.failed(opts.stop_at.unwrap_or(Invariant::V9))))
     {
-        cases.push(matrix_case(opts));
+        cases.push(matrix_case(opts, &sandbox));
         tick();
     }
-    ValidationReport {
+    Ok(ValidationReport {
         tool: opts.template.clone(),
         format: opts.format,
         policy: opts.policy,
         seed: opts.seed,
         cases,
-        outside_writes: watched.changes(),
-    }
+        containment: sandbox.containment.clone(),
+    })
 }
 
 fn v(invariant: Invariant, evidence: impl Into<String>) -> Violation {
@@ -213,7 +239,7 @@ fn crash_or_timeout(run: &Run) -> Option<Violation> {
     }
 }
 
-fn run_case(opts: &ValidateOptions, case: &Case) -> CaseReport {
+fn run_case(opts: &ValidateOptions, sandbox: &Sandbox, case: &Case) -> CaseReport {
     let mut report = CaseReport {
         name: case.name.clone(),
         description: case.description.clone(),
@@ -223,60 +249,59 @@ fn run_case(opts: &ValidateOptions, case: &Case) -> CaseReport {
         hazards: vec![],
         runs: vec![],
     };
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
+    let first = match attempt(
+        sandbox,
+        &case.name,
+        &opts.command,
+        &case.input,
+        opts.format,
+        opts.limits,
+    ) {
+        Ok(a) => a,
         Err(e) => {
             report.checked.push(Invariant::V10);
             report.violations.push(v(
                 Invariant::V10,
-                format!("cannot create a temporary directory: {e}"),
+                format!("certmig cannot prepare the case: {e}"),
             ));
             return report;
         }
     };
-    let (inp, out) = case_paths(dir.path(), opts.format, 1);
-    if let Err(e) = write_input(&inp, &case.input) {
-        report.violations.push(v(
-            Invariant::V10,
-            format!("cannot write the case input: {e}"),
-        ));
-        return report;
-    }
-    let run = run_tool(&opts.command, &inp, &out, dir.path(), opts.limits);
     if case.valid && opts.command.has_out {
-        match read_input(&inp, opts.format) {
-            Ok(now) if now == case.input => {}
-            Ok(_) => report.hazards.push(format!(
-                "changed its input {} although it writes its output to {{out}}",
-                inp.display()
-            )),
+        match &first.input_after {
+            Ok(now) if *now == case.input => {}
+            Ok(_) => report
+                .hazards
+                .push("changed its input {in} although it writes its output to {out}".to_owned()),
             Err(e) => report
                 .hazards
-                .push(format!("removed or broke its input {}: {e}", inp.display())),
+                .push(format!("removed or broke its input {{in}}: {e}")),
         }
     }
     if case.valid {
-        valid_case(opts, case, &mut report, run, dir.path(), &inp, &out);
+        valid_case(opts, sandbox, case, &mut report, first);
     } else {
         report.checked = vec![Invariant::V8, Invariant::V10];
-        report.violations.extend(crash_or_timeout(&run));
-        if run.exit.success() {
+        report.violations.extend(crash_or_timeout(&first.run));
+        if first.run.exit.success() {
             report
                 .violations
                 .push(v(Invariant::V8, "exited 0 on malformed input"));
         }
-        if opts.command.has_out && out.exists() {
+        if opts.command.has_out && first.output_exists {
             report.violations.push(v(
                 Invariant::V8,
                 format!(
-                    "wrote {} ({} bytes) for malformed input",
-                    out.display(),
-                    size_of(&out)
+                    "wrote {{out}} for malformed input ({})",
+                    match &first.output {
+                        Ok(o) => format!("{} bytes", case_len(o)),
+                        Err(e) => e.to_string(),
+                    }
                 ),
             ));
         }
-        match read_input(&inp, opts.format) {
-            Ok(now) if now == case.input => {}
+        match &first.input_after {
+            Ok(now) if *now == case.input => {}
             Ok(_) => report
                 .violations
                 .push(v(Invariant::V8, "changed its input")),
@@ -284,31 +309,33 @@ fn run_case(opts: &ValidateOptions, case: &Case) -> CaseReport {
                 .violations
                 .push(v(Invariant::V8, format!("removed or broke its input: {e}"))),
         }
-        report.runs.push(run);
+        report.runs.push(first.run);
     }
     for r in &report.runs {
-        if r.escaped {
-            report.hazards.push(format!("{}: a process it started left its process group and kept running (its output pipe was still open after the group was killed)", r.argv.join(" ")));
-        }
+        report.hazards.extend(r.hazards());
     }
     report
 }
 
-#[allow(clippy::too_many_arguments)]
+fn case_len(input: &CaseInput) -> usize {
+    match input {
+        CaseInput::File(b) => b.len(),
+        CaseInput::BlobDir(files) => files.iter().map(|f| f.1.len()).sum(),
+    }
+}
+
 fn valid_case(
     opts: &ValidateOptions,
+    sandbox: &Sandbox,
     case: &Case,
     report: &mut CaseReport,
-    run: Run,
-    dir: &std::path::Path,
-    inp: &std::path::Path,
-    out: &std::path::Path,
+    first: tool::Attempt,
 ) {
     use Invariant::*;
     report.checked = vec![V10];
-    let crashed = crash_or_timeout(&run);
-    let code_ok = run.exit.success();
-    report.runs.push(run);
+    let crashed = crash_or_timeout(&first.run);
+    let code_ok = first.run.exit.success();
+    report.runs.push(first.run);
     if let Some(c) = crashed {
         report.violations.push(c);
         return;
@@ -319,16 +346,14 @@ fn valid_case(
             .push(v(V10, format!("{} on valid input", report.runs[0].exit)));
         return;
     }
-    let written = if opts.command.has_out { out } else { inp };
     report.checked.push(V7);
-    let output = match read_input(written, opts.format) {
+    let output = match first.output {
         Ok(o) => o,
         Err(e) => {
-            report.violations.push(v(
-                V10,
-                format!("exited 0 but wrote no output at {}: {e}", written.display()),
-            ));
-            report.violations.push(v(V7, "no output"));
+            report
+                .violations
+                .push(v(V10, format!("exited 0 but left no readable output: {e}")));
+            report.violations.push(v(V7, format!("no output: {e}")));
             return;
         }
     };
@@ -349,36 +374,44 @@ fn valid_case(
         opts.format,
         opts.policy,
     ));
-    // V6: the tool on its own output.
+    // V6: the tool on its own output, in a fresh case directory.
     report.checked.push(V6);
-    let (inp2, out2) = case_paths(dir, opts.format, 2);
-    if let Err(e) = write_input(&inp2, &output) {
+    let second = match attempt(
+        sandbox,
+        &format!("{}-again", case.name),
+        &opts.command,
+        &output,
+        opts.format,
+        opts.limits,
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            report
+                .violations
+                .push(v(V6, format!("certmig cannot prepare the second run: {e}")));
+            return;
+        }
+    };
+    if let Some(c) = crash_or_timeout(&second.run) {
+        report.violations.push(c);
+    } else if !second.run.exit.success() {
         report.violations.push(v(
             V6,
-            format!("cannot copy the output for a second run: {e}"),
+            format!("the second run ended with {}", second.run.exit),
         ));
-        return;
-    }
-    let run2 = run_tool(&opts.command, &inp2, &out2, dir, opts.limits);
-    let second = if opts.command.has_out { &out2 } else { &inp2 };
-    if let Some(c) = crash_or_timeout(&run2) {
-        report.violations.push(c);
-    } else if !run2.exit.success() {
-        report
-            .violations
-            .push(v(V6, format!("the second run ended with {}", run2.exit)));
     } else {
-        match read_input(second, opts.format) {
-            Ok(again) if again == output => {}
+        match &second.output {
+            Ok(again) if *again == output => {}
             Ok(again) => report
                 .violations
-                .push(v(V6, first_difference(&output, &again))),
-            Err(e) => report
-                .violations
-                .push(v(V6, format!("the second run wrote no output: {e}"))),
+                .push(v(V6, first_difference(&output, again))),
+            Err(e) => report.violations.push(v(
+                V6,
+                format!("the second run left no readable output: {e}"),
+            )),
         }
     }
-    report.runs.push(run2);
+    report.runs.push(second.run);
 }
 
 /// Where a second output first differs from the first.
@@ -411,12 +444,14 @@ fn first_difference(a: &CaseInput, b: &CaseInput) -> String {
 /// V9: refresh and replace of an unhotfixed client's doubled-terminator
 /// certificates with the tool as the CCMCertFix step, for every source and
 /// target OS (with and without 974571).
-fn matrix_case(opts: &ValidateOptions) -> CaseReport {
+fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
     let fixer = ExternalFixer {
+        sandbox,
         command: opts.command.clone(),
         format: opts.format,
         limits: opts.limits,
         label: opts.template.clone(),
+        hazards: Default::default(),
     };
     let cells: Vec<Migration> = crate::sim::matrix::cells()
         .into_iter()
@@ -481,7 +516,10 @@ fn matrix_case(opts: &ValidateOptions) -> CaseReport {
         valid: true,
         checked: vec![Invariant::V9],
         violations: violations.into_iter().map(|(_, v)| v).collect(),
-        hazards: vec![],
+        hazards: fixer
+            .hazards
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner()),
         runs: vec![],
     }
 }

@@ -57,6 +57,8 @@ pub enum SelfTestError {
     MutantsMissing(PathBuf),
     #[error("{}: {message}", path.display())]
     List { path: PathBuf, message: String },
+    #[error(transparent)]
+    Validate(#[from] super::ValidateError),
 }
 
 /// The mutants binary beside `certmig_exe`.
@@ -147,7 +149,7 @@ pub fn run(
             FileFormat::Reg,
         ),
         progress,
-    );
+    )?;
     let mut results = Vec::new();
     for m in mutants {
         let mut result = None;
@@ -164,7 +166,7 @@ pub fn run(
             );
             o.stop_at = Some(m.breaks);
             o.matrix = m.breaks == Invariant::V9;
-            let report = validate(&o, progress);
+            let report = validate(&o, progress)?;
             let failed: Vec<Invariant> = report.failed_invariants().into_iter().collect();
             let evidence = report
                 .cases

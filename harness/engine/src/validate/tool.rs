@@ -1,9 +1,12 @@
 //! Running an external fix tool in isolation: a command template split like
-//! the platform splits command lines (never run through a shell),
-//! `{in}`/`{out}` replaced by paths inside a private temporary directory,
-//! the tool and everything it starts (a process group on Unix, a Job Object
-//! on Windows) killed whole on timeout or when the output grows past a
-//! limit, stdout and stderr captured (bounded).
+//! the platform splits command lines (never run through a shell), its
+//! program found before any case runs, `{in}`/`{out}` replaced by paths
+//! inside a fresh case directory of the validation's [`Sandbox`] (see
+//! [`super::contain`] for what each platform contains), everything it
+//! starts killed on timeout, when the output grows past a limit or when it
+//! exits, stdout and stderr captured (bounded), and what it wrote read back
+//! as untrusted input ([`read_output`]: regular files only, links never
+//! followed, bounded by `--max-output` whatever the file claims).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -14,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::contain::{self, CaseDir, Sandbox};
 use super::corpus::{render, CaseInput};
 use crate::fix::{FixError, Fixer};
 use crate::format::reg::parse_reg;
@@ -42,6 +46,8 @@ pub enum TemplateError {
         "the fixer command must contain {{in}} (and {{out}} unless the tool repairs in place): {0}"
     )]
     NoInput(String),
+    #[error("the fixer's program {0:?} was not found ({1})")]
+    NotFound(String, String),
 }
 
 impl ToolCommand {
@@ -82,6 +88,18 @@ impl ToolCommand {
         Ok(ToolCommand { words, has_out })
     }
 
+    /// Finds the program as the shell would (a path with a directory part
+    /// against the current directory, a bare name on `PATH`) and puts its
+    /// full path in place: a program that is missing or not executable is
+    /// bad input before any case runs, and the sandbox executes a full path.
+    pub fn resolve_program(&mut self) -> Result<(), TemplateError> {
+        let program = which::which(&self.words[0])
+            .map_err(|e| TemplateError::NotFound(self.words[0].clone(), e.to_string()))?;
+        let program = std::path::absolute(&program).unwrap_or(program);
+        self.words[0] = program.display().to_string();
+        Ok(())
+    }
+
     fn argv(&self, input: &Path, output: &Path) -> Vec<String> {
         let (i, o) = (input.display().to_string(), output.display().to_string());
         self.words
@@ -95,9 +113,16 @@ impl ToolCommand {
 #[derive(Debug, Clone, Copy)]
 pub struct RunLimits {
     pub timeout: Duration,
-    /// Largest output the tool may write (bytes, a directory's files added up).
+    /// Largest output the tool may write (bytes, a directory's files added
+    /// up), and the most certmig reads of it.
     pub max_output: u64,
+    /// Memory the tool and everything it starts may commit together
+    /// (enforced on Windows by the Job Object; not capped elsewhere).
+    pub max_memory: u64,
 }
+
+/// At most this many entries of a `blob-dir` output are read.
+pub const MAX_OUTPUT_ENTRIES: usize = 10_000;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,14 +166,12 @@ impl std::fmt::Display for Exit {
             Exit::TimedOut { after_ms } => {
                 write!(
                     f,
-                    "timed out after {after_ms} ms ({} killed)",
-                    containment::GROUP
+                    "timed out after {after_ms} ms (everything it started killed)"
                 )
             }
             Exit::OutputTooLarge { bytes } => write!(
                 f,
-                "output grew past the limit ({bytes} bytes; {} killed)",
-                containment::GROUP
+                "output grew past the limit ({bytes} bytes; everything it started killed)"
             ),
             Exit::SpawnFailed { error } => write!(f, "could not be started: {error}"),
         }
@@ -163,9 +186,37 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub millis: u64,
-    /// A process the tool started left its process group (e.g. `setsid`)
-    /// and still held the tool's output pipes after the group was killed.
+    /// (Process-group containment only.) A process the tool started left
+    /// its process group and still held the tool's output pipes after the
+    /// group was killed.
     pub escaped: bool,
+    /// Processes the tool left running after it exited (killed with the
+    /// run), as `pid N: command line`.
+    pub left_running: Vec<String>,
+    /// Writes outside its case directory (prevented), one line each
+    /// (`wrote /tmp/x`, `removed ...`), at most 20, then a count.
+    pub writes_outside: Vec<String>,
+}
+
+impl Run {
+    /// What this run did that a fix tool must never do, one line each.
+    pub fn hazards(&self) -> Vec<String> {
+        let who = self.argv.join(" ");
+        let mut out = Vec::new();
+        if self.escaped {
+            out.push(format!("{who}: a process it started left its process group and kept running (its output pipe was still open after the group was killed)"));
+        }
+        if !self.left_running.is_empty() {
+            out.push(format!(
+                "{who}: left processes running after it exited (killed): {}",
+                self.left_running.join("; ")
+            ));
+        }
+        for w in &self.writes_outside {
+            out.push(format!("outside its case directory (prevented): {w}"));
+        }
+        out
+    }
 }
 
 /// Reads a pipe to the end in a thread, keeping the first
@@ -193,42 +244,49 @@ fn drain(mut r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
-/// How long to wait for the output pipes once the tool's group is dead.
+/// How long to wait for the output pipes once the tool's processes are dead.
 const PIPE_GRACE: Duration = Duration::from_secs(1);
 
-/// The captured text, or a note when a process outside the group still holds
-/// the pipe (the reading thread is then left to finish on its own).
+/// The captured text, or a note when a process outside the containment
+/// still holds the pipe (the reading thread is then left to finish on its
+/// own).
 fn collect(rx: Option<mpsc::Receiver<String>>, escaped: &mut bool) -> String {
     match rx.map(|r| r.recv_timeout(PIPE_GRACE)) {
         Some(Ok(s)) => s,
         Some(Err(_)) => {
             *escaped = true;
-            format!(
-                "[the pipe was still held open by a process that left the tool's {}]",
-                containment::GROUP
-            )
+            "[the pipe was still held open by a process that left the tool's process group]"
+                .to_owned()
         }
         None => String::new(),
     }
 }
 
-/// Bytes under `p` (a file, or a directory's files).
+/// Bytes under `p` (a file, or a directory's files, one level), without
+/// following links; used to watch a running tool's output.
 pub fn size_of(p: &Path) -> u64 {
-    match std::fs::metadata(p) {
+    match std::fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => std::fs::read_dir(p)
-            .map(|rd| rd.filter_map(Result::ok).map(|e| size_of(&e.path())).sum())
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .take(MAX_OUTPUT_ENTRIES + 1)
+                    .filter_map(|e| std::fs::symlink_metadata(e.path()).ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0),
         Ok(m) => m.len(),
         Err(_) => 0,
     }
 }
 
-/// Runs the tool once with `input`/`output`, in `dir` as working directory.
+/// Runs the tool once in `case` with `input`/`output` (paths inside it).
 pub fn run_tool(
+    sandbox: &Sandbox,
+    case: &CaseDir,
     cmd: &ToolCommand,
     input: &Path,
     output: &Path,
-    dir: &Path,
     limits: RunLimits,
 ) -> Run {
     let argv = cmd.argv(input, output);
@@ -236,34 +294,28 @@ pub fn run_tool(
     let mut command = Command::new(&argv[0]);
     command
         .args(&argv[1..])
-        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // A private temporary directory: well-behaved tools stay in the case's.
-        .env("TMPDIR", dir)
-        .env("TMP", dir)
-        .env("TEMP", dir);
-    let mut child = match containment::spawn(&mut command) {
-        Ok(c) => c,
-        Err(e) => {
-            return Run {
-                argv,
-                exit: Exit::SpawnFailed {
-                    error: e.to_string(),
-                },
-                stdout: String::new(),
-                stderr: String::new(),
-                millis: 0,
-                escaped: false,
-            }
-        }
+        .stderr(Stdio::piped());
+    let spawn_failed = |argv: Vec<String>, error: String| Run {
+        argv,
+        exit: Exit::SpawnFailed { error },
+        stdout: String::new(),
+        stderr: String::new(),
+        millis: 0,
+        escaped: false,
+        left_running: vec![],
+        writes_outside: vec![],
     };
-    let out = child.child.stdout.take().map(drain);
-    let err = child.child.stderr.take().map(drain);
+    let mut running = match sandbox.spawn(&mut command, case, &argv, limits.max_memory) {
+        Ok(c) => c,
+        Err(e) => return spawn_failed(argv, e.to_string()),
+    };
+    let out = running.child().stdout.take().map(drain);
+    let err = running.child().stderr.take().map(drain);
     let mut poll = Duration::from_millis(1);
     let ended = loop {
-        if child.exited() {
+        if running.exited(poll) {
             break None;
         }
         let elapsed = start.elapsed();
@@ -276,23 +328,26 @@ pub fn run_tool(
         if written > limits.max_output {
             break Some(Exit::OutputTooLarge { bytes: written });
         }
-        thread::sleep(poll);
         poll = (poll * 2).min(Duration::from_millis(20));
     };
-    // The tool (exited but not yet reaped, or still running) and whatever it
-    // left running go now; then the tool is reaped.
-    child.kill_all();
-    let status = child.child.wait();
-    let exit = match (ended, status) {
-        (Some(e), _) => e,
-        (None, Ok(status)) => containment::exit(status),
-        (None, Err(e)) => Exit::SpawnFailed {
-            error: e.to_string(),
+    // The tool (exited, or still running) and whatever it left running go
+    // now; what it left behind is looked at.
+    let finished = running.finish();
+    let exit = match (ended, finished.status, finished.start_error) {
+        (Some(e), _, _) => e,
+        (None, _, Some(error)) => Exit::SpawnFailed { error },
+        (None, Some(status), None) => contain::describe_status(status),
+        (None, None, None) => Exit::SpawnFailed {
+            error: "its exit status is unknown".into(),
         },
     };
     let mut escaped = false;
     let stdout = collect(out, &mut escaped);
     let stderr = collect(err, &mut escaped);
+    let mut writes_outside = finished.writes;
+    if finished.more_writes > 0 {
+        writes_outside.push(format!("and {} more", finished.more_writes));
+    }
     Run {
         argv,
         exit,
@@ -300,81 +355,266 @@ pub fn run_tool(
         stderr,
         millis: start.elapsed().as_millis() as u64,
         escaped,
+        left_running: finished.leftovers,
+        writes_outside,
     }
 }
 
-/// Writes a case input at `path` (a file, or a directory of blob files).
+/// Writes a case input at `path` (a file, or a directory of blob files),
+/// creating every file new: nothing already there is written through.
 pub fn write_input(path: &Path, input: &CaseInput) -> std::io::Result<()> {
+    let create = |p: &Path, bytes: &[u8]| {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p)?
+            .write_all(bytes)
+    };
     match input {
-        CaseInput::File(b) => std::fs::write(path, b),
+        CaseInput::File(b) => create(path, b),
         CaseInput::BlobDir(files) => {
-            std::fs::create_dir_all(path)?;
+            std::fs::create_dir(path)?;
             for (name, bytes) in files {
-                std::fs::write(path.join(name), bytes)?;
+                create(&path.join(name), bytes)?;
             }
             Ok(())
         }
     }
 }
 
-/// Reads back what is at `path` in the shape of `like`.
-pub fn read_input(path: &Path, format: FileFormat) -> std::io::Result<CaseInput> {
-    if format == FileFormat::BlobDir {
-        let mut files = Vec::new();
-        for e in std::fs::read_dir(path)? {
-            let e = e?;
-            files.push((
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path())?,
-            ));
+/// Why what a tool left could not be read as output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    #[error("{path}: nothing there")]
+    Missing { path: String },
+    #[error("{path}: {what}, not a regular file (not read)")]
+    NotRegular { path: String, what: &'static str },
+    #[error("{path}: {bytes} bytes, more than --max-output ({limit} bytes; not read)")]
+    TooLarge {
+        path: String,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("{path}: more than {MAX_OUTPUT_ENTRIES} entries (not read)")]
+    TooManyEntries { path: String },
+    #[error("{path}: {error}")]
+    Io { path: String, error: String },
+}
+
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO";
         }
-        files.sort();
-        Ok(CaseInput::BlobDir(files))
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+    }
+    if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_file() {
+        "a regular file"
     } else {
-        std::fs::read(path).map(CaseInput::File)
+        "a special file"
     }
 }
 
+/// Opens `path` only if it is a regular file, without following a link
+/// and without blocking on a FIFO, and reads at most `budget` bytes of it.
+fn read_regular(path: &Path, budget: u64, limit: u64) -> Result<Vec<u8>, OutputError> {
+    let shown = || path.display().to_string();
+    let io = |e: std::io::Error| OutputError::Io {
+        path: shown(),
+        error: e.to_string(),
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OutputError::Missing { path: shown() })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if !meta.is_file() {
+        return Err(OutputError::NotRegular {
+            path: shown(),
+            what: kind_of(meta.file_type()),
+        });
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_OPEN_REPARSE_POINT: a link is opened as itself.
+        options.custom_flags(0x0020_0000);
+    }
+    let file = options.open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(OutputError::NotRegular {
+            path: shown(),
+            what: kind_of(meta.file_type()),
+        });
+    }
+    if meta.len() > budget {
+        return Err(OutputError::TooLarge {
+            path: shown(),
+            bytes: meta.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(budget + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > budget {
+        return Err(OutputError::TooLarge {
+            path: shown(),
+            bytes: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads back what is at `path` in the shape of `format`, as untrusted
+/// input: regular files only, links never followed, at most `max_bytes`
+/// in all and [`MAX_OUTPUT_ENTRIES`] files.
+pub fn read_output(
+    path: &Path,
+    format: FileFormat,
+    max_bytes: u64,
+) -> Result<CaseInput, OutputError> {
+    if format != FileFormat::BlobDir {
+        return read_regular(path, max_bytes, max_bytes).map(CaseInput::File);
+    }
+    let shown = || path.display().to_string();
+    let meta =
+        std::fs::symlink_metadata(path).map_err(|_| OutputError::Missing { path: shown() })?;
+    if !meta.is_dir() {
+        return Err(OutputError::NotRegular {
+            path: shown(),
+            what: kind_of(meta.file_type()),
+        });
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| OutputError::Io {
+        path: shown(),
+        error: e.to_string(),
+    })?;
+    let mut files = Vec::new();
+    let mut left = max_bytes;
+    for e in entries {
+        let e = e.map_err(|e| OutputError::Io {
+            path: shown(),
+            error: e.to_string(),
+        })?;
+        if files.len() >= MAX_OUTPUT_ENTRIES {
+            return Err(OutputError::TooManyEntries { path: shown() });
+        }
+        let bytes = read_regular(&e.path(), left, max_bytes)?;
+        left -= bytes.len() as u64;
+        files.push((e.file_name().to_string_lossy().into_owned(), bytes));
+    }
+    files.sort();
+    Ok(CaseInput::BlobDir(files))
+}
+
 /// The file names a case uses inside its directory.
-pub fn case_paths(dir: &Path, format: FileFormat, n: usize) -> (PathBuf, PathBuf) {
+pub fn case_paths(dir: &Path, format: FileFormat) -> (PathBuf, PathBuf) {
     let ext = format.as_str();
     if format == FileFormat::BlobDir {
-        (dir.join(format!("in{n}")), dir.join(format!("out{n}")))
+        (dir.join("in"), dir.join("out"))
     } else {
         (
-            dir.join(format!("in{n}.{ext}")),
-            dir.join(format!("out{n}.{ext}")),
+            dir.join(format!("in.{ext}")),
+            dir.join(format!("out.{ext}")),
         )
     }
 }
 
-/// Runs the tool on `input` in a fresh temporary directory and reads back
-/// what it wrote; the error says how it failed, with its stderr.
-pub fn fix_once(
+/// One run of the tool on `input` in a fresh case directory, and what it
+/// wrote (read as untrusted input).
+pub struct Attempt {
+    pub run: Run,
+    /// The case directory's input path, and what is there after the run.
+    pub input_after: Result<CaseInput, OutputError>,
+    /// What the tool wrote (`{out}`, or `{in}` for an in-place tool).
+    pub output: Result<CaseInput, OutputError>,
+    /// Whether anything is at `{out}` after the run.
+    pub output_exists: bool,
+    pub output_path: PathBuf,
+}
+
+/// Runs the tool on `input` in a fresh case directory of `sandbox`.
+pub fn attempt(
+    sandbox: &Sandbox,
+    label: &str,
     cmd: &ToolCommand,
     input: &CaseInput,
     format: FileFormat,
     limits: RunLimits,
+) -> std::io::Result<Attempt> {
+    let case = sandbox.case(label)?;
+    let (inp, out) = case_paths(&case.path, format);
+    write_input(&inp, input)?;
+    let run = run_tool(sandbox, &case, cmd, &inp, &out, limits);
+    let input_limit = limits.max_output.max(case_input_len(input) as u64);
+    let input_after = read_output(&inp, format, input_limit);
+    let output_exists = std::fs::symlink_metadata(&out).is_ok();
+    let output = if cmd.has_out {
+        read_output(&out, format, limits.max_output)
+    } else {
+        input_after.clone()
+    };
+    Ok(Attempt {
+        run,
+        input_after,
+        output,
+        output_exists,
+        output_path: if cmd.has_out { out } else { inp },
+    })
+}
+
+fn case_input_len(input: &CaseInput) -> usize {
+    match input {
+        CaseInput::File(b) => b.len(),
+        CaseInput::BlobDir(files) => files.iter().map(|f| f.1.len()).sum(),
+    }
+}
+
+/// Runs the tool on `input` and reads back what it wrote; the error says
+/// how it failed, with its stderr. The run's hazards go to `hazards`.
+pub fn fix_once(
+    sandbox: &Sandbox,
+    cmd: &ToolCommand,
+    input: &CaseInput,
+    format: FileFormat,
+    limits: RunLimits,
+    hazards: &mut Vec<String>,
 ) -> Result<CaseInput, String> {
-    let dir =
-        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-    let (inp, out) = case_paths(dir.path(), format, 1);
-    write_input(&inp, input).map_err(|e| format!("cannot write the input: {e}"))?;
-    let run = run_tool(cmd, &inp, &out, dir.path(), limits);
-    if !run.exit.success() {
+    let a = attempt(sandbox, "v9", cmd, input, format, limits)
+        .map_err(|e| format!("cannot prepare the run: {e}"))?;
+    hazards.extend(a.run.hazards());
+    if !a.run.exit.success() {
         return Err(format!(
             "the tool ended with {}: {}",
-            run.exit,
-            run.stderr.trim()
+            a.run.exit,
+            a.run.stderr.trim()
         ));
     }
-    let written = if cmd.has_out { out } else { inp };
-    read_input(&written, format).map_err(|e| {
-        format!(
-            "the tool exited 0 but its output {} cannot be read: {e}",
-            written.display()
-        )
-    })
+    a.output
+        .map_err(|e| format!("the tool exited 0 but its output cannot be read: {e}"))
 }
 
 /// Parses what a tool wrote, strictly, into elements in file order.
@@ -414,14 +654,17 @@ pub fn parse_output(
 
 /// An external tool as the simulator's CCMCertFix (invariant V9): the SMS
 /// store is handed to it in the format under test and read back.
-pub struct ExternalFixer {
+pub struct ExternalFixer<'a> {
+    pub sandbox: &'a Sandbox,
     pub command: ToolCommand,
     pub format: FileFormat,
     pub limits: RunLimits,
     pub label: String,
+    /// Hazards of every run (deduplicated, at most 20).
+    pub hazards: std::sync::Mutex<Vec<String>>,
 }
 
-impl Fixer for ExternalFixer {
+impl Fixer for ExternalFixer<'_> {
     fn name(&self) -> &str {
         &self.label
     }
@@ -437,7 +680,24 @@ impl Fixer for ExternalFixer {
                 source,
             })?;
         let input = render(&store.elements, self.format);
-        let output = fix_once(&self.command, &input, self.format, self.limits).map_err(fail)?;
+        let mut hazards = Vec::new();
+        let output = fix_once(
+            self.sandbox,
+            &self.command,
+            &input,
+            self.format,
+            self.limits,
+            &mut hazards,
+        );
+        if !hazards.is_empty() {
+            let mut all = self.hazards.lock().unwrap_or_else(|e| e.into_inner());
+            for h in hazards {
+                if all.len() < 20 && !all.contains(&h) {
+                    all.push(h);
+                }
+            }
+        }
+        let output = output.map_err(fail)?;
         let mut elements = parse_output(&output, self.format).map_err(fail)?;
         if self.format != FileFormat::Sst {
             // The registry layout keys certificates by thumbprint (regedit's
@@ -464,199 +724,6 @@ impl Fixer for ExternalFixer {
             }
         }
         Ok(SerializedStore::new(elements).to_bytes())
-    }
-}
-
-/// How a tool run is contained: started in a group of its own, watched
-/// without being reaped, and killed with everything it started.
-#[cfg(unix)]
-mod containment {
-    use std::io;
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
-    use std::process::{Child, Command, ExitStatus};
-
-    use super::Exit;
-
-    /// What the reports call the set of processes killed together.
-    pub const GROUP: &str = "process group";
-
-    /// The tool, leading a process group of its own.
-    pub struct Contained {
-        pub child: Child,
-    }
-
-    /// Starts the tool as the leader of a new process group.
-    pub fn spawn(command: &mut Command) -> io::Result<Contained> {
-        command.process_group(0);
-        Ok(Contained {
-            child: command.spawn()?,
-        })
-    }
-
-    impl Contained {
-        /// True once the tool has exited; the child is not reaped, so its
-        /// pid (and process group id) cannot be reused before the group is
-        /// killed.
-        pub fn exited(&mut self) -> bool {
-            // SAFETY: waitid(2) with WNOWAIT only reads the child's state
-            // into `info`, a zeroed plain-data struct owned here.
-            unsafe {
-                let mut info: libc::siginfo_t = std::mem::zeroed();
-                let r = libc::waitid(
-                    libc::P_PID,
-                    self.child.id() as libc::id_t,
-                    &mut info,
-                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-                );
-                r == 0 && info.si_pid() != 0
-            }
-        }
-
-        /// Kills the tool's process group: the tool and everything it started.
-        pub fn kill_all(&mut self) {
-            // SAFETY: kill(2) with a negative pid signals a process group; no
-            // memory is involved.
-            unsafe {
-                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
-            }
-        }
-    }
-
-    pub fn exit(status: ExitStatus) -> Exit {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code { code },
-            (None, Some(signal)) => Exit::Signal { signal },
-            (None, None) => Exit::Signal { signal: 0 },
-        }
-    }
-}
-
-/// Windows: the tool is started suspended, put into a Job Object of its own
-/// and only then resumed, so every process it starts is in the job too (a
-/// process cannot leave it); on timeout, on too much output, or once the
-/// tool itself has exited, the whole job is terminated. The tool's own exit
-/// code is reported (not the job's), which is why this is not the
-/// `process-wrap` crate: its job child waits for every process in the job.
-#[cfg(windows)]
-mod containment {
-    use std::io;
-    use std::os::windows::process::CommandExt;
-    use std::process::{Child, Command, ExitStatus};
-
-    use super::Exit;
-    use crate::platform::windows::Job;
-
-    /// What the reports call the set of processes killed together.
-    pub const GROUP: &str = "job object";
-
-    const CREATE_SUSPENDED: u32 = 0x0000_0004;
-
-    /// The tool, and the job that holds it and its descendants.
-    pub struct Contained {
-        pub child: Child,
-        job: Job,
-    }
-
-    /// `ERROR_INTERNAL_ERROR`: what `CreateProcessW` returns when the new
-    /// process died while the loader was still starting it. Seen under Wine
-    /// with many tools starting at once (one start in several hundred, in
-    /// CI's V9 matrix); it says nothing about the tool.
-    const ERROR_INTERNAL_ERROR: i32 = 1359;
-
-    /// How many times a start that failed with `ERROR_INTERNAL_ERROR` is
-    /// tried again (a labelled choice: other start errors, such as "not
-    /// found" or "access denied", are reported at once).
-    const START_RETRIES: u32 = 3;
-
-    /// Starts the tool suspended, puts it in a new job, lets it run.
-    pub fn spawn(command: &mut Command) -> io::Result<Contained> {
-        command.creation_flags(CREATE_SUSPENDED);
-        let mut attempt = 0;
-        let mut child = loop {
-            match command.spawn() {
-                Err(e)
-                    if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR)
-                        && attempt < START_RETRIES =>
-                {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(100 << attempt));
-                }
-                other => break other?,
-            }
-        };
-        match Job::contain_suspended(&child) {
-            Ok(job) => Ok(Contained { child, job }),
-            Err(e) => {
-                // Never let an uncontained tool run.
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot put the tool in a job object: {e}"),
-                ))
-            }
-        }
-    }
-
-    impl Contained {
-        /// True once the tool has exited (its handle, held by `child`,
-        /// keeps its pid from being reused).
-        pub fn exited(&mut self) -> bool {
-            matches!(self.child.try_wait(), Ok(Some(_)))
-        }
-
-        /// Terminates the job: the tool and everything it started.
-        pub fn kill_all(&mut self) {
-            self.job.kill_all();
-        }
-    }
-
-    pub fn exit(status: ExitStatus) -> Exit {
-        match status.code() {
-            // NTSTATUS errors (severity bits 11): a crash, not an answer.
-            Some(code) if (code as u32) >= 0xC000_0000 => Exit::Exception { code: code as u32 },
-            Some(code) => Exit::Code { code },
-            None => Exit::Signal { signal: 0 },
-        }
-    }
-}
-
-/// Elsewhere, with the standard library only: the tool itself is watched and
-/// killed, but processes it starts are not contained.
-#[cfg(not(any(unix, windows)))]
-mod containment {
-    use std::io;
-    use std::process::{Child, Command, ExitStatus};
-
-    use super::Exit;
-
-    pub const GROUP: &str = "tool";
-
-    pub struct Contained {
-        pub child: Child,
-    }
-
-    pub fn spawn(command: &mut Command) -> io::Result<Contained> {
-        Ok(Contained {
-            child: command.spawn()?,
-        })
-    }
-
-    impl Contained {
-        pub fn exited(&mut self) -> bool {
-            matches!(self.child.try_wait(), Ok(Some(_)))
-        }
-
-        pub fn kill_all(&mut self) {
-            let _ = self.child.kill();
-        }
-    }
-
-    pub fn exit(status: ExitStatus) -> Exit {
-        match status.code() {
-            Some(code) => Exit::Code { code },
-            None => Exit::Signal { signal: 0 },
-        }
     }
 }
 

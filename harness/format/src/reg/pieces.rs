@@ -262,11 +262,14 @@ mod tests {
         let mut text = utf16("Windows Registry Editor Version 5.00\r\n\r\n[A]\r\n\r\n[B]\r\n");
         text.push(b'x');
         let limits = Limits::default();
-        let whole = parse_reg_partial(&text, ReadMode::Strict, &limits).1.unwrap();
+        let whole = parse_reg_partial(&text, ReadMode::Strict, &limits)
+            .1
+            .unwrap();
         let (at, last) = pieces(&text, 8).pop().unwrap();
         assert!(at.offset > 0 && last.len() % 2 == 1);
-        let piece = parse_reg5_piece(&last, at, ReadMode::Strict, &limits).1.unwrap();
+        let piece = parse_reg5_piece(&last, at, ReadMode::Strict, &limits)
+            .1
+            .unwrap();
         assert_eq!(piece.to_string(), whole.to_string());
     }
-
 }
