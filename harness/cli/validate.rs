@@ -17,11 +17,16 @@ use certmig::validate::{selftest, validate, ValidateOptions, DEFAULT_CASES};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The tool is run once per corpus case, each case in its own temporary directory with a copy of the
-input (your own files are never given to it), then once more on its own output. The command is
-split like a shell would split it but never run through a shell; {in} and {out} are replaced by
-paths (a tool that repairs in place takes only {in}). With --format blob, {in} and {out} are
-directories of <THUMBPRINT>.blob files.
+The tool is run once per corpus case, each case in a fresh directory with a copy of the input
+(your own files are never given to it), then once more on its own output. The command is split
+like a shell would split it but never run through a shell; its program must exist (exit 2
+otherwise); {in} and {out} are replaced by paths (a tool that repairs in place takes only {in}).
+With --format blob-dir, {in} and {out} are directories of <THUMBPRINT>.blob files.
+
+Containment (the report's first lines say which held): on Linux, user/mount/PID namespaces make
+every write outside the case fail or land in a private overlay (named in the report as a hazard)
+and end every process the tool starts; without user namespaces, only its process group is killed;
+on Windows, a Job Object ends everything it started and caps its memory (--max-memory).
 
 Invariants:
   V1 every certificate imports under ms09-056 after repair   V6 a second run changes nothing

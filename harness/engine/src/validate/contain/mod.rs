@@ -515,8 +515,17 @@ mod platform {
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|p| *p != tool)
+                .map(|p| (p, process_image_name(p)))
+                // The console host Windows starts for a console program
+                // without one is the system's, not the tool's (a labelled
+                // choice).
+                .filter(|(_, name)| {
+                    !name
+                        .as_deref()
+                        .is_some_and(|n| n.to_ascii_lowercase().ends_with("\\conhost.exe"))
+                })
                 .take(20)
-                .map(|p| match process_image_name(p) {
+                .map(|(p, name)| match name {
                     Some(name) => format!("pid {p}: {name}"),
                     None => format!("pid {p}"),
                 })
