@@ -53,6 +53,8 @@ use std::time::{Duration, Instant};
 /// Upper bound on what the tool may write into the private places,
 /// together (the tmpfs size): beyond it its writes fail with `ENOSPC`.
 const PRIVATE_BYTES: u64 = 64 << 20;
+/// And on how many files and directories it may make there.
+const PRIVATE_INODES: u64 = 16_384;
 
 /// At most this many entries of the private places are looked at.
 const WALK_ENTRIES: usize = 10_000;
@@ -288,7 +290,7 @@ impl Plan {
             case_dir: cpath(case_dir)?,
             layers,
             overlays,
-            tmpfs_options: cstring(format!("size={PRIVATE_BYTES},mode=0700").as_bytes())?,
+            tmpfs_options: cstring(format!("size={PRIVATE_BYTES},nr_inodes={PRIVATE_INODES},mode=0700").as_bytes())?,
             program,
             _argv: argv,
             argv_ptrs,
@@ -997,7 +999,12 @@ fn walk_upper(dir: &Path, place: &Path, depth: usize, budget: &mut usize, after:
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
+    // Bounded before sorting: a directory may hold more than the budget.
+    let mut names: Vec<_> = rd
+        .flatten()
+        .map(|e| e.file_name())
+        .take(*budget + 1)
+        .collect();
     names.sort();
     for name in names {
         if *budget == 0 {
