@@ -23,7 +23,7 @@ use assert_cmd::cargo::cargo_bin;
 
 #[path = "support/validate_report.rs"]
 mod validate_report;
-use validate_report::{evidence, hazards, outside_writes, writes_contained};
+use validate_report::{evidence, hazards, left_running, outside_writes, writes_contained};
 
 /// What one `certmig validate --json` run gave.
 struct Outcome {
@@ -210,13 +210,7 @@ fn a_hang_a_crash_and_a_child_that_outlives_the_tool() {
         "the child was killed with the run"
     );
     if writes_contained(&r) {
-        assert!(
-            hazards(&r)
-                .iter()
-                .any(|h| h.contains("left processes running") && h.contains("sleep 876543")),
-            "{:?}",
-            hazards(&r)
-        );
+        assert!(left_running(&r, "sleep 876543"), "{:?}", hazards(&r));
     }
 }
 
@@ -240,9 +234,7 @@ fn a_detached_daemon_is_named_killed_and_writes_nothing() {
     assert_contained(&o.report);
     assert_eq!(o.code, 1);
     assert!(
-        hazards(&o.report)
-            .iter()
-            .any(|h| h.contains("left processes running") && h.contains("sleep 2")),
+        left_running(&o.report, "sleep 2"),
         "{:?}",
         hazards(&o.report)
     );

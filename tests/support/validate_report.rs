@@ -37,3 +37,11 @@ pub fn outside_writes(r: &serde_json::Value) -> Vec<String> {
 pub fn writes_contained(r: &serde_json::Value) -> bool {
     r["containment"]["writes_prevented"] == true
 }
+
+/// True when a hazard names a process left running whose command line
+/// holds `marker`.
+pub fn left_running(r: &serde_json::Value, marker: &str) -> bool {
+    hazards(r)
+        .iter()
+        .any(|h| h.contains("left processes running") && h.contains(marker))
+}

@@ -50,6 +50,8 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::Finished;
+
 /// Upper bound on what the tool may write into the private places,
 /// together (the tmpfs size): beyond it its writes fail with `ENOSPC`.
 const PRIVATE_BYTES: u64 = 64 << 20;
@@ -290,7 +292,9 @@ impl Plan {
             case_dir: cpath(case_dir)?,
             layers,
             overlays,
-            tmpfs_options: cstring(format!("size={PRIVATE_BYTES},nr_inodes={PRIVATE_INODES},mode=0700").as_bytes())?,
+            tmpfs_options: cstring(
+                format!("size={PRIVATE_BYTES},nr_inodes={PRIVATE_INODES},mode=0700").as_bytes(),
+            )?,
             program,
             _argv: argv,
             argv_ptrs,
@@ -793,21 +797,6 @@ pub fn spawn(
     Ok(c)
 }
 
-/// What a contained run left behind.
-#[derive(Debug, Default)]
-pub struct Aftermath {
-    /// The tool's wait status, when it exited by itself.
-    pub status: Option<i32>,
-    /// Why it never ran (it could not be executed, or not contained).
-    pub start_error: Option<String>,
-    /// Processes still alive after the tool exited (all killed).
-    pub leftovers: Vec<String>,
-    /// Paths written outside the case directory (all prevented).
-    pub writes: Vec<String>,
-    /// More paths than listed.
-    pub more_writes: usize,
-}
-
 impl Contained {
     /// Reads what arrives within `wait` (returning as soon as something
     /// does) and takes the records it completes.
@@ -908,11 +897,13 @@ impl Contained {
     /// Ends the run: names the processes the tool left (if it exited),
     /// kills everything, finds what it wrote outside, and lets the sandbox
     /// go.
-    pub fn finish(mut self) -> Aftermath {
-        let mut after = Aftermath {
-            status: self.status.map(|s| s.0),
+    pub fn finish(mut self) -> Finished {
+        let mut after = Finished {
+            status: self
+                .status
+                .map(|s| std::os::unix::process::ExitStatusExt::from_raw(s.0)),
             start_error: self.start_error.clone(),
-            ..Aftermath::default()
+            ..Finished::default()
         };
         if let (Some((init, _)), Some((_, true))) = (self.init, self.status) {
             after.leftovers = namespace_processes(init);
@@ -995,7 +986,7 @@ fn namespace_processes(init: libc::pid_t) -> Vec<String> {
 /// Lists what the tool wrote under one private place (an overlay's upper
 /// layer), as paths of the real place; links are never followed, and the
 /// walk is bounded.
-fn walk_upper(dir: &Path, place: &Path, depth: usize, budget: &mut usize, after: &mut Aftermath) {
+fn walk_upper(dir: &Path, place: &Path, depth: usize, budget: &mut usize, after: &mut Finished) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };

@@ -319,18 +319,7 @@ impl Running {
     pub fn finish(self) -> Finished {
         match self {
             #[cfg(target_os = "linux")]
-            Running::Namespaces(c) => {
-                let a = c.finish();
-                Finished {
-                    status: a
-                        .status
-                        .map(std::os::unix::process::ExitStatusExt::from_raw),
-                    start_error: a.start_error,
-                    leftovers: a.leftovers,
-                    writes: a.writes,
-                    more_writes: a.more_writes,
-                }
-            }
+            Running::Namespaces(c) => c.finish(),
             Running::Plain(mut c) => {
                 let leftovers = c.leftovers();
                 c.kill_all();
