@@ -332,7 +332,12 @@ fn bad_fixer_commands_are_bad_input() {
     }
     // A program that cannot be found is bad input too, said at once,
     // before any case runs.
-    for program in ["/nonexistent/fixer", "certmig-no-such-fixer-program"] {
+    let missing = if cfg!(windows) {
+        r"C:\nonexistent\fixer.exe"
+    } else {
+        "/nonexistent/fixer"
+    };
+    for program in [missing, "certmig-no-such-fixer-program"] {
         certmig()
             .args([
                 "validate",
@@ -344,7 +349,7 @@ fn bad_fixer_commands_are_bad_input() {
             .code(2)
             .stdout("")
             .stderr(predicate::str::contains(format!(
-                "the fixer's program \"{program}\" was not found"
+                "the fixer's program `{program}` was not found"
             )));
     }
     // Numbers out of range are refused, not wrapped or allocated.

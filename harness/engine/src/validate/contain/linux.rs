@@ -1035,3 +1035,54 @@ fn walk_upper(dir: &Path, place: &Path, depth: usize, budget: &mut usize, after:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_octal(br"/mnt/a\040b\134c"), b"/mnt/a b\\c");
+        assert_eq!(unescape_octal(br"/x\09"), br"/x\09"); // not octal
+        assert_eq!(unescape_octal(br"/x\04"), br"/x\04"); // cut short
+    }
+
+    #[test]
+    fn fd_paths_are_written_without_allocating() {
+        for (fd, want) in [
+            (0, "/proc/self/fd/0"),
+            (7, "/proc/self/fd/7"),
+            (1234, "/proc/self/fd/1234"),
+        ] {
+            let mut buf = [0u8; 32];
+            fd_path(fd, &mut buf);
+            let end = buf.iter().position(|b| *b == 0).unwrap();
+            assert_eq!(&buf[..end], want.as_bytes());
+        }
+    }
+
+    #[test]
+    fn places_are_outermost_canonical_and_never_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let places = Places::discover(&root.path().join("cases"));
+        for p in &places.overlaid {
+            assert!(p.is_absolute() && p != Path::new("/"), "{p:?}");
+            assert_eq!(std::fs::canonicalize(p).unwrap(), *p);
+            assert!(
+                !places.overlaid.iter().any(|q| q != p && p.starts_with(q)),
+                "{p:?} is inside another place: {:?}",
+                places.overlaid
+            );
+        }
+        // The directory holding the cases is covered.
+        let tmp = std::fs::canonicalize(root.path()).unwrap();
+        assert!(
+            places.overlaid.iter().any(|p| tmp.starts_with(p))
+                || places.skipped.iter().any(|(p, _)| tmp.starts_with(p)),
+            "{places:?}"
+        );
+        assert!(!plain_option_path(Path::new("/a,b")));
+        assert!(!plain_option_path(Path::new("/a:b")));
+        assert!(plain_option_path(Path::new("/tmp/certmig-validate-x1")));
+    }
+}
