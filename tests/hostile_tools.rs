@@ -519,3 +519,64 @@ fn the_summary_counts_failed_cases_per_invariant() {
     assert!(0 < k && k < n && n == 23, "{line}");
     assert!(!text.contains("invariants broken"), "{text}");
 }
+
+/// The same guarantee for a user without privileges: when the tests run as
+/// root, certmig is also run as `nobody` (through `setpriv`), where the
+/// sandbox's set-up and certmig's reading of it take other paths (an
+/// unprivileged user namespace; no right to inspect a non-dumpable init).
+/// Run as another user, the rest of this file already covers that case.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unprivileged_user_gets_the_same_containment() {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        return; // every other test here already runs unprivileged
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let open = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(dir.path(), open).unwrap();
+    let exe = dir.path().join("certmig");
+    std::fs::copy(cargo_bin("certmig"), &exe).unwrap();
+    let tag = format!("certmig-nobody-{}", std::process::id());
+    let tool = dir.path().join("tool.sh");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\necho x > /tmp/{tag} 2>/dev/null\n(setsid sleep 654321 &)\nexec {} fix \"$1\" -o \"$2\"\n",
+            exe.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&exe)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .args([
+            "validate",
+            "--json",
+            "--no-matrix",
+            "--cases",
+            "1",
+            "--fixer",
+        ])
+        .arg(format!("{} {{in}} {{out}}", tool.display()))
+        .output()
+        .expect("setpriv (util-linux) runs certmig as nobody");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_contained(&r);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        outside_writes(&r)
+            .iter()
+            .any(|w| w.ends_with(&format!("wrote /tmp/{tag}"))),
+        "{:?}",
+        hazards(&r)
+    );
+    assert!(left_running(&r, "sleep 654321"), "{:?}", hazards(&r));
+    assert!(!Path::new(&format!("/tmp/{tag}")).exists());
+    assert!(!running("sleep 654321"));
+}

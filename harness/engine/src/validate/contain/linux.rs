@@ -30,9 +30,9 @@
 //! process group or descriptors it takes. Capabilities: the tool runs with
 //! none (`SECBIT_NOROOT` and `no_new_privs`), so it cannot undo the mounts.
 //!
-//! The protocol between certmig and the sandbox is a pair of pipes: records
-//! `A` (the sandbox is up: init's pid and the descriptor of the private
-//! tmpfs), `B` (the tool exited: its wait status, and whether processes are
+//! The protocol between certmig and the sandbox is a Unix socket and a pipe:
+//! records `A` (the sandbox is up: init's pid, with the private tmpfs
+//! attached as a descriptor, which certmig alone then holds), `B` (the tool exited: its wait status, and whether processes are
 //! left), `C` (everything is dead), `E` (the tool could not be executed),
 //! `F` (the sandbox could not be set up: step and errno); certmig answers
 //! with one byte, "kill everything now", and finally closes its end.
@@ -311,6 +311,33 @@ unsafe fn put(fd: RawFd, buf: &[u8]) {
     libc::write(fd, buf.as_ptr().cast(), buf.len());
 }
 
+/// Sends record A (`'A'` and `data`) with descriptor `fd` attached
+/// (SCM_RIGHTS), from the forked child: a stack buffer, no allocation.
+unsafe fn send_with_fd(sock: RawFd, data: &[u8; 4], fd: RawFd) {
+    let mut bytes = [b'A', data[0], data[1], data[2], data[3]];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_mut_ptr().cast(),
+        iov_len: bytes.len(),
+    };
+    // Room for one descriptor's control message, aligned for cmsghdr.
+    let mut control = [0u64; 8];
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as _;
+    let cmsg = libc::CMSG_FIRSTHDR(&msg);
+    (*cmsg).cmsg_level = libc::SOL_SOCKET;
+    (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+    (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+    std::ptr::copy_nonoverlapping(
+        (&fd as *const RawFd).cast::<u8>(),
+        libc::CMSG_DATA(cmsg),
+        std::mem::size_of::<RawFd>(),
+    );
+    libc::sendmsg(sock, &msg, 0);
+}
+
 /// Reports a failed set-up step and ends the child.
 unsafe fn fail(res: RawFd, step: u8) -> ! {
     let e = errno().to_le_bytes();
@@ -505,11 +532,11 @@ unsafe fn sandbox_child(plan: &Plan, res: RawFd, ctl: RawFd) -> ! {
         fail(res, 13);
     }
     if init == 0 {
-        init_main(plan, res, ctl, private);
+        init_main(plan, res, ctl);
     }
-    let p = private.to_le_bytes();
-    let i = init.to_le_bytes();
-    put(res, &[b'A', p[0], p[1], p[2], p[3], i[0], i[1], i[2], i[3]]);
+    // Record A carries the private tmpfs to certmig, which alone keeps it:
+    // no process of the namespace holds a way to it.
+    send_with_fd(res, &init.to_le_bytes(), private);
     close_all_but(&[]);
     loop {
         let mut status = 0;
@@ -558,10 +585,19 @@ unsafe fn kill_everything_and_reap() {
 }
 
 /// PID 1 of the namespace: starts the tool and watches it.
-unsafe fn init_main(plan: &Plan, res: RawFd, ctl: RawFd, private: RawFd) -> ! {
+unsafe fn init_main(plan: &Plan, res: RawFd, ctl: RawFd) -> ! {
     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-    // /proc/1/fd (the private tmpfs) is closed to the tool.
+    // The tool cannot ptrace init (and make it lie to certmig)...
     libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    // ...nor see any process outside its namespace: a /proc of its own
+    // (where that is refused, the tool sees the machine's /proc).
+    libc::mount(
+        c"proc".as_ptr(),
+        c"/proc".as_ptr(),
+        c"proc".as_ptr(),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+        std::ptr::null(),
+    );
     let tool = libc::fork();
     if tool < 0 {
         fail(res, 14);
@@ -569,7 +605,7 @@ unsafe fn init_main(plan: &Plan, res: RawFd, ctl: RawFd, private: RawFd) -> ! {
     if tool == 0 {
         tool_main(plan, res);
     }
-    close_all_but(&[res, ctl, private]);
+    close_all_but(&[res, ctl]);
     let pidfd = libc::syscall(libc::SYS_pidfd_open, tool, 0) as RawFd;
     let mut status = 0;
     let mut exited = false;
@@ -656,6 +692,25 @@ fn step_name(step: u8) -> &'static str {
     }
 }
 
+/// The report channel: a Unix socket pair (record A carries a descriptor).
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two descriptors into `fds`, which we own.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both are fresh descriptors owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two descriptors into `fds`, which we then own.
@@ -721,6 +776,51 @@ fn probe() -> Result<(), String> {
     }
 }
 
+/// Reads what is there (at most `buf`'s length), and a descriptor sent
+/// with it (SCM_RIGHTS), if any.
+fn receive(sock: &OwnedFd, buf: &mut [u8]) -> (usize, Option<OwnedFd>) {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 8];
+    loop {
+        // SAFETY: recvmsg writes into `buf` and `control`, both owned here
+        // and sized as the header says; a descriptor it passes is ours.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control) as _;
+            let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n < 0 {
+                if errno() == libc::EINTR {
+                    continue;
+                }
+                return (0, None);
+            }
+            let mut fd = None;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            if !cmsg.is_null()
+                && (*cmsg).cmsg_level == libc::SOL_SOCKET
+                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            {
+                let mut raw: RawFd = -1;
+                std::ptr::copy_nonoverlapping(
+                    libc::CMSG_DATA(cmsg),
+                    (&mut raw as *mut RawFd).cast::<u8>(),
+                    std::mem::size_of::<RawFd>(),
+                );
+                if raw >= 0 {
+                    fd = Some(OwnedFd::from_raw_fd(raw));
+                }
+            }
+            return (n as usize, fd);
+        }
+    }
+}
+
 fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> usize {
     loop {
         // SAFETY: reads into `buf`, owned here, at most its length.
@@ -741,7 +841,9 @@ pub struct Contained {
     ctl: Option<OwnedFd>,
     places: Vec<PathBuf>,
     /// From record A.
-    init: Option<(libc::pid_t, RawFd)>,
+    init: Option<libc::pid_t>,
+    /// From record A: the private tmpfs holding the overlays' upper layers.
+    private: Option<OwnedFd>,
     /// From record B: the tool's wait status and whether it left processes.
     status: Option<(i32, bool)>,
     /// From record E or F: why the tool never ran.
@@ -763,7 +865,7 @@ pub fn spawn(
     argv: &[String],
 ) -> io::Result<Contained> {
     let plan = Plan::new(places, case_dir, argv)?;
-    let (res_r, res_w) = pipe()?;
+    let (res_r, res_w) = socket_pair()?;
     let (ctl_r, ctl_w) = pipe()?;
     let (res, ctl) = (res_w.as_raw_fd(), ctl_r.as_raw_fd());
     command.process_group(0);
@@ -781,6 +883,7 @@ pub fn spawn(
         ctl: Some(ctl_w),
         places: places.overlaid.clone(),
         init: None,
+        private: None,
         status: None,
         start_error: None,
         dead: false,
@@ -815,7 +918,10 @@ impl Contained {
             return;
         }
         let mut buf = [0u8; 64];
-        let got = read_some(&self.res, &mut buf);
+        let (got, fd) = receive(&self.res, &mut buf);
+        if let Some(fd) = fd {
+            self.private = Some(fd);
+        }
         if got == 0 {
             self.closed = true; // every writer is gone
         }
@@ -839,7 +945,7 @@ impl Contained {
         loop {
             let need = match self.pending.first() {
                 None => return,
-                Some(b'A') => 9,
+                Some(b'A') => 5,
                 Some(b'B') => 6,
                 Some(b'C') => 1,
                 Some(b'E') => 5,
@@ -855,7 +961,7 @@ impl Contained {
             let r: Vec<u8> = self.pending.drain(..need).collect();
             let int = |i: usize| i32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
             match r[0] {
-                b'A' => self.init = Some((int(5), int(1))),
+                b'A' => self.init = Some(int(1)),
                 b'B' => self.status = Some((int(1), r[5] != 0)),
                 b'C' => self.dead = true,
                 b'E' => {
@@ -905,16 +1011,16 @@ impl Contained {
             start_error: self.start_error.clone(),
             ..Finished::default()
         };
-        if let (Some((init, _)), Some((_, true))) = (self.init, self.status) {
-            after.leftovers = namespace_processes(init);
+        if let (Some(init), Some((_, true))) = (self.init, self.status) {
+            after.leftovers = namespace_processes(self.child.id(), init);
         }
         self.word();
         if self.init.is_some() {
             self.pump_until(Duration::from_secs(10), |c| c.dead);
         }
-        if let Some((init, private)) = self.init {
-            if self.dead {
-                let root = PathBuf::from(format!("/proc/{init}/fd/{private}"));
+        if self.init.is_some() {
+            if let (true, Some(private)) = (self.dead, &self.private) {
+                let root = PathBuf::from(format!("/proc/self/fd/{}", private.as_raw_fd()));
                 let mut budget = WALK_ENTRIES;
                 for (i, place) in self.places.iter().enumerate() {
                     walk_upper(
@@ -940,11 +1046,12 @@ impl Contained {
     }
 }
 
-/// The processes of init's PID namespace other than init, as
-/// `pid N: command line`, from `/proc`.
-fn namespace_processes(init: libc::pid_t) -> Vec<String> {
+/// The processes of the sandbox's PID namespace other than init, as
+/// `pid N: command line`, from `/proc` (the namespace is known from the
+/// child certmig spawned, `sandbox`: init itself cannot be inspected).
+fn namespace_processes(sandbox: u32, init: libc::pid_t) -> Vec<String> {
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let Some(mine) = ns(&init.to_string()) else {
+    let Some(mine) = std::fs::read_link(format!("/proc/{sandbox}/ns/pid_for_children")).ok() else {
         return vec!["(processes left running, not named: /proc is not readable)".into()];
     };
     let mut out = Vec::new();
