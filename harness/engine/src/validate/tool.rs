@@ -93,8 +93,15 @@ impl ToolCommand {
     /// full path in place: a program that is missing or not executable is
     /// bad input before any case runs, and the sandbox executes a full path.
     pub fn resolve_program(&mut self) -> Result<(), TemplateError> {
-        let program = match which::which(&self.words[0]) {
+        let word = Path::new(&self.words[0]);
+        let program = match which::which(word) {
             Ok(p) => p,
+            // A path to a file that `which` does not take for a program
+            // (under Wine it refuses some valid executables): the start
+            // decides.
+            Err(_) if platform::has_directory_part(&self.words[0]) && word.is_file() => {
+                word.to_path_buf()
+            }
             // Under Wine a Unix path ("/usr/bin/tool") names no file through
             // the Windows file API, yet CreateProcess starts it (Wine falls
             // back to Unix paths there): it is left to the start, where a

@@ -109,6 +109,10 @@ impl Sandbox {
             .prefix("certmig-validate-")
             .tempdir()?
             .keep();
+        // Canonical on Unix (the overlays compare real paths); on Windows
+        // canonicalize gives a verbatim `\\?\` path, which programs given it
+        // as their directory or arguments do not all understand.
+        #[cfg(unix)]
         let root = std::fs::canonicalize(&root)?;
         #[cfg(target_os = "linux")]
         {
