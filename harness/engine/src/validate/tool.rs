@@ -93,28 +93,8 @@ impl ToolCommand {
     /// full path in place: a program that is missing or not executable is
     /// bad input before any case runs, and the sandbox executes a full path.
     pub fn resolve_program(&mut self) -> Result<(), TemplateError> {
-        let word = Path::new(&self.words[0]);
-        let program = match which::which(word) {
-            Ok(p) => p,
-            // A path to a file that `which` does not take for a program
-            // (under Wine it refuses some valid executables): the start
-            // decides.
-            Err(_) if platform::has_directory_part(&self.words[0]) && word.is_file() => {
-                word.to_path_buf()
-            }
-            // Under Wine a Unix path ("/usr/bin/tool") names no file through
-            // the Windows file API, yet CreateProcess starts it (Wine falls
-            // back to Unix paths there): it is left to the start, where a
-            // missing program fails every run (a labelled choice, for the
-            // test suite under Wine; Windows itself has no such paths).
-            Err(_) if cfg!(windows) && self.words[0].starts_with('/') => return Ok(()),
-            Err(e) => {
-                return Err(TemplateError::NotFound(
-                    self.words[0].clone(),
-                    e.to_string(),
-                ))
-            }
-        };
+        let program = which::which(&self.words[0])
+            .map_err(|e| TemplateError::NotFound(self.words[0].clone(), e.to_string()))?;
         let program = std::path::absolute(&program).unwrap_or(program);
         self.words[0] = program.display().to_string();
         Ok(())
