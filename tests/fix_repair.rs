@@ -493,6 +493,114 @@ fn dry_run_and_log() {
         .contains("2 of 2 certificates updated"));
 }
 
+/// `--log` is never the input, its backup, the output or a file inside a
+/// blob directory being repaired, however it is spelled (another name for
+/// the directory, a hard link): bad input, exit 2, nothing written.
+#[test]
+fn the_log_never_lands_on_the_input_its_backup_or_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+    let out = tmp.path().join("out.sst");
+    let bak = tmp.path().join("s.sst.bak");
+    std::fs::write(&bak, b"an older backup").unwrap();
+    std::fs::write(&out, b"an older output").unwrap();
+    let sub = tmp.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let respelled = sub.join("..").join("s.sst");
+    let linked = tmp.path().join("hard-link.sst");
+    let blobs = tmp.path().join("blobs");
+    std::fs::create_dir(&blobs).unwrap();
+    std::fs::write(
+        blobs.join("x.blob"),
+        machine_store(Defect::DoubledTerminator).elements[0].to_bytes(),
+    )
+    .unwrap();
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (
+            vec![
+                p.clone().into(),
+                "--dry-run".into(),
+                "--log".into(),
+                p.clone().into(),
+            ],
+            "the log is",
+        ),
+        (
+            vec![
+                p.clone().into(),
+                "--no-backup".into(),
+                "--log".into(),
+                p.clone().into(),
+            ],
+            "the log is",
+        ),
+        (
+            vec![p.clone().into(), "--log".into(), respelled.clone().into()],
+            "the log is",
+        ),
+        (
+            vec![p.clone().into(), "--log".into(), linked.clone().into()],
+            "the log is",
+        ),
+        (
+            vec![p.clone().into(), "--log".into(), bak.clone().into()],
+            "the backup",
+        ),
+        (
+            vec![
+                p.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--log".into(),
+                out.clone().into(),
+            ],
+            "the output",
+        ),
+        (
+            vec![
+                blobs.clone().into(),
+                "--log".into(),
+                blobs.join("fix.log").into(),
+            ],
+            "inside the blob directory",
+        ),
+    ];
+    for (args, says) in cases {
+        std::fs::write(&p, &bytes).unwrap();
+        let _ = std::fs::remove_file(&linked);
+        std::fs::hard_link(&p, &linked).unwrap();
+        let run = assert_cmd::Command::cargo_bin("certmig")
+            .unwrap()
+            .arg("fix")
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(says));
+        let _ = run;
+        assert_eq!(std::fs::read(&p).unwrap(), bytes, "{args:?}");
+        assert_eq!(std::fs::read(&bak).unwrap(), b"an older backup", "{args:?}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"an older output", "{args:?}");
+        assert!(!blobs.join("fix.log").exists(), "{args:?}");
+    }
+    // A log beside them is written.
+    std::fs::write(&p, &bytes).unwrap();
+    let log = tmp.path().join("CCMCertFix.log");
+    assert_cmd::Command::cargo_bin("certmig")
+        .unwrap()
+        .args([
+            "fix".as_ref(),
+            p.as_os_str(),
+            "--log".as_ref(),
+            log.as_os_str(),
+        ])
+        .assert()
+        .code(0);
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("CCMCertFix"));
+}
+
 /// `fix --json` writes each certificate's report to a temporary file as it
 /// is repaired (`ReportSpill`) instead of keeping them all: its output is
 /// byte for byte `serde_json::to_string_pretty` of the whole in-memory

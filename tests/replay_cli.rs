@@ -286,3 +286,69 @@ fn matrix_json_marks_every_migration_usmt_cannot_perform_unsupported() {
     assert_eq!(hard_link_xp, 8 * 3 * 2 * 2);
     assert_eq!(unsupported, 1056);
 }
+
+/// A scenario is input like any other file: the names that become paths
+/// under `--logs DIR` (the scenario's, a machine's, the log a CCMCertFix
+/// step names) must be plain file names. Otherwise the scenario is bad input
+/// (exit 2, file named), and nothing is written anywhere.
+#[test]
+fn names_from_a_scenario_never_lead_outside_the_logs_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let logs = tmp.path().join("logs");
+    let base = std::fs::read_to_string(shipped("c04-refresh-xp-to-win7sp1.toml")).unwrap();
+    let step = |log: &str| {
+        format!(
+            "{}\n[[task_sequence]]\nstep = \"run-command-line\"\ncommand = 'CCMCertFix.exe {log}'\n",
+            base.replace("remediation = \"none\"\n", "")
+                .split("[expect]")
+                .next()
+                .unwrap()
+        )
+    };
+    let cases = [
+        (
+            base.replace(
+                "name = \"PC0002\"",
+                &format!("name = {:?}", elsewhere.display().to_string()),
+            ),
+            "a machine's name",
+        ),
+        (
+            base.replace("name = \"PC0002\"", "name = \"..\""),
+            "a machine's name",
+        ),
+        (
+            base.replace("name = \"PC0002\"", "name = \"CON\""),
+            "device name",
+        ),
+        (format!("name = \"../../x\"\n{base}"), "the scenario's name"),
+        (step(r"C:\Windows\.."), "the log named by"),
+        (
+            step(r"C:\Windows\certmig.log"),
+            "a log certmig writes itself",
+        ),
+    ];
+    for (i, (text, says)) in cases.iter().enumerate() {
+        let file = tmp.path().join(format!("bad-{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        certmig()
+            .args([
+                "replay".as_ref(),
+                file.as_os_str(),
+                "--logs".as_ref(),
+                logs.as_os_str(),
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(file.display().to_string()))
+            .stderr(predicate::str::contains(*says));
+        assert_eq!(
+            std::fs::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "case {i}"
+        );
+        assert!(!logs.exists(), "case {i}");
+    }
+}

@@ -168,12 +168,76 @@ pub enum FixError {
     Unsupported { path: PathBuf, message: String },
     #[error("{}: another certmig fix is working on it (the file is locked); nothing was done: run again when it has finished", path.display())]
     Locked { path: PathBuf },
+    /// Two paths of one run name the same file (bad input; nothing done).
+    #[error("{}: {what} is {other}; nothing was done", path.display())]
+    PathConflict {
+        path: PathBuf,
+        what: &'static str,
+        other: String,
+    },
 }
 
 impl FixError {
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, FixError::BadInput { .. })
+        matches!(
+            self,
+            FixError::BadInput { .. } | FixError::PathConflict { .. }
+        )
     }
+}
+
+/// True when `a` and `b` name one file: by identity (device and inode, or
+/// volume and file index) when both exist, so a link or another spelling
+/// is caught; by their canonical directory and name when one does not
+/// exist yet.
+fn same_place(a: &Path, b: &Path) -> bool {
+    use crate::platform::FileIdentity;
+    if let (Ok(x), Ok(y)) = (FileIdentity::of(a), FileIdentity::of(b)) {
+        return x == y;
+    }
+    let spelled = |p: &Path| -> Option<PathBuf> {
+        let dir = std::fs::canonicalize(parent(p)).ok()?;
+        Some(dir.join(p.file_name()?))
+    };
+    matches!((spelled(a), spelled(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The path rule for `--log`: never the input, its backup, the output, or
+/// a file inside a blob directory being repaired.
+fn check_log_path(opts: &FixOptions, target: &Path, in_place: bool) -> Result<(), FixError> {
+    let Some(log) = &opts.log else {
+        return Ok(());
+    };
+    let conflict = |what: &'static str, other: &Path| FixError::PathConflict {
+        path: log.clone(),
+        what,
+        other: format!("{}", other.display()),
+    };
+    if same_place(log, &opts.input) {
+        return Err(conflict("the log", &opts.input));
+    }
+    if !in_place && same_place(log, target) {
+        return Err(conflict("the log is the output", target));
+    }
+    let backup = backup_path(&opts.input);
+    if in_place && opts.backup && same_place(log, &backup) {
+        return Err(conflict("the log is the backup", &backup));
+    }
+    for dir in [Some(opts.input.as_path()), (!in_place).then_some(target)]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.is_dir())
+    {
+        if let (Ok(d), Ok(l)) = (
+            std::fs::canonicalize(dir),
+            std::fs::canonicalize(parent(log)),
+        ) {
+            if l.starts_with(&d) {
+                return Err(conflict("the log is inside the blob directory", dir));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> FixError + '_ {
@@ -221,6 +285,7 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
     let input = &opts.input;
     let meta = std::fs::metadata(input).map_err(io_err(input))?;
     let (target_path, in_place) = target(opts);
+    check_log_path(opts, &target_path, in_place)?;
     let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
     let mut report = FixReport::new(opts);
     if !opts.dry_run {

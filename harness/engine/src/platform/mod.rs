@@ -18,6 +18,7 @@ use std::path::Path;
 
 use tempfile::NamedTempFile;
 
+pub mod names;
 #[cfg(windows)]
 pub mod system_store;
 #[cfg(windows)]
@@ -94,6 +95,28 @@ impl PathLock {
         {
             let _ = (&self.file, path);
             Ok(true)
+        }
+    }
+}
+
+/// Which file a path names (links followed): device and inode on Unix,
+/// volume serial number and file index on Windows. Two paths with one
+/// identity name one file, whatever their spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity(u64, u64);
+
+impl FileIdentity {
+    pub fn of(path: &Path) -> io::Result<FileIdentity> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(path)?;
+            Ok(FileIdentity(m.dev(), m.ino()))
+        }
+        #[cfg(windows)]
+        {
+            let (volume, index) = windows::file_id(&windows::open_any(path)?)?;
+            Ok(FileIdentity(u64::from(volume), index))
         }
     }
 }

@@ -777,7 +777,7 @@ impl World<'_> {
 
 /// The file name of the log CCMCertFix's argument names (its only
 /// argument is the log file's path), if the command line gives one.
-fn ccmcertfix_log(command: &str) -> Option<String> {
+pub(crate) fn ccmcertfix_log(command: &str) -> Option<String> {
     let mut words = command.split_whitespace();
     words.find(|w| w.to_ascii_lowercase().contains("ccmcertfix"))?;
     let path = words.next()?.trim_matches('"');

@@ -221,6 +221,7 @@ impl Scenario {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.check_names()?;
         if self.source.client.is_none() {
             return Err("the source machine needs a `client` (sp1, sp2 or sp2-r3)".into());
         }
@@ -260,6 +261,40 @@ impl Scenario {
                     m.name,
                     Hotfix::Kb977384
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The names that become paths under `replay --logs DIR` (the
+    /// scenario's, each machine's, and the log each CCMCertFix step names)
+    /// are single plain path components, and a step's log is none of the
+    /// logs certmig writes beside it.
+    fn check_names(&self) -> Result<(), String> {
+        use crate::platform::names::{single_component, RESERVED_LOG_NAMES};
+        single_component(&self.name).map_err(|e| format!("the scenario's name: {e}"))?;
+        for m in std::iter::once(&self.source).chain(&self.target) {
+            single_component(&m.name).map_err(|e| format!("a machine's name: {e}"))?;
+        }
+        let steps = self
+            .task_sequence
+            .iter()
+            .chain(&self.restore_sequence)
+            .flatten();
+        for step in steps {
+            let TaskSequenceStep::RunCommandLine { command } = step else {
+                continue;
+            };
+            if let Some(log) = super::engine::ccmcertfix_log(command) {
+                single_component(&log).map_err(|e| format!("the log named by `{command}`: {e}"))?;
+                if RESERVED_LOG_NAMES
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&log))
+                {
+                    return Err(format!(
+                        "the log named by `{command}` is {log}, a log certmig writes itself"
+                    ));
+                }
             }
         }
         Ok(())
