@@ -255,3 +255,75 @@ fn scan_system_store_needs_windows() {
     assert!(stderr.contains("needs Windows"), "{stderr}");
     assert!(out.stdout.is_empty(), "nothing on stdout");
 }
+
+/// `scan`, `dump` and `fleet --inventory` over a directory that also holds a
+/// FIFO, a link to `/dev/zero`, two links back to the directory and a
+/// socket: each ends at once, small, names every such entry and reads none
+/// of them; the stores beside them are read once each.
+#[cfg(unix)]
+#[test]
+fn special_files_in_a_scanned_directory_are_named_and_never_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    gen(&d.join("gen"), 1);
+    let fifo = d.join("fifo.sst");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.sst")).unwrap();
+    std::os::unix::fs::symlink(".", d.join("a")).unwrap();
+    std::os::unix::fs::symlink(".", d.join("b")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(d.join("sock.sst")).unwrap();
+    let out = certmig()
+        .arg("scan")
+        .arg(d)
+        .arg("--json")
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the entries not read are errors"
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = r["files"].as_array().unwrap();
+    let error_of = |name: &str| -> String {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not listed: {r}"))["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(error_of("fifo.sst").contains("a FIFO"));
+    assert!(error_of("zero.sst").contains("a symbolic link"));
+    assert!(error_of("/a").contains("not followed"));
+    assert!(error_of("/b").contains("not followed"));
+    assert!(error_of("sock.sst").contains("a socket"));
+    // The generated stores, each once (no loop through a or b).
+    let stores = files
+        .iter()
+        .filter(|f| f["errors"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(stores, walk(&d.join("gen")).len(), "{r}");
+    for special in ["fifo.sst", "zero.sst"] {
+        certmig()
+            .args(["dump".as_ref(), d.join(special).as_os_str()])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains("not a regular file"));
+    }
+    certmig()
+        .args(["fleet", "--target", "win7-sp1", "--inventory"])
+        .arg(d)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("fifo.sst"))
+        .stdout(predicates::str::contains("zero.sst"));
+}

@@ -212,7 +212,7 @@ pub struct DumpArgs {
 }
 
 pub fn dump(a: DumpArgs) -> u8 {
-    let bytes = match std::fs::read(&a.path) {
+    let bytes = match certmig::platform::read_regular(&a.path) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("certmig: {}: {e}", a.path.display());

@@ -210,28 +210,67 @@ pub type Collected = Result<PathBuf, (PathBuf, std::io::Error)>;
 
 /// The files under `path` (itself when it is a file), directories walked
 /// recursively in sorted order: the walk of `scan` (and `crosscheck`).
+/// `path` itself may be a link (the user named it); inside a directory,
+/// links are not followed, and links, FIFOs, sockets and devices are
+/// listed as not read, so a walk never hangs, loops or counts a file twice.
 pub fn collect_files(path: &Path, out: &mut Vec<Collected>) {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
-            Ok(rd) => {
-                let mut entries: Vec<PathBuf> =
-                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                entries.sort();
-                for e in entries {
-                    collect_files(&e, out);
-                }
-            }
-            Err(e) => out.push(Err((path.to_owned(), e))),
-        },
-        Ok(_) => out.push(Ok(path.to_owned())),
+        Ok(m) if m.is_dir() => walk_dir(path, 0, out),
+        Ok(m) if m.is_file() => out.push(Ok(path.to_owned())),
+        Ok(m) => out.push(Err((path.to_owned(), not_read(m.file_type())))),
         Err(e) => out.push(Err((path.to_owned(), e))),
+    }
+}
+
+/// How deep a scanned directory tree may go.
+const MAX_DEPTH: usize = 64;
+
+fn not_read(ft: std::fs::FileType) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "{}, not a regular file: not read{}",
+            crate::platform::kind_of(ft),
+            if ft.is_symlink() {
+                " (links inside a scanned directory are not followed)"
+            } else {
+                ""
+            }
+        ),
+    )
+}
+
+fn walk_dir(dir: &Path, depth: usize, out: &mut Vec<Collected>) {
+    if depth > MAX_DEPTH {
+        out.push(Err((
+            dir.to_owned(),
+            std::io::Error::other(format!("deeper than {MAX_DEPTH} directories: not read")),
+        )));
+        return;
+    }
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => return out.push(Err((dir.to_owned(), e))),
+    };
+    let mut entries: Vec<(PathBuf, std::io::Result<std::fs::FileType>)> = rd
+        .filter_map(Result::ok)
+        .map(|e| (e.path(), e.file_type()))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, ft) in entries {
+        match ft {
+            Ok(ft) if ft.is_dir() => walk_dir(&p, depth + 1, out),
+            Ok(ft) if ft.is_file() => out.push(Ok(p)),
+            Ok(ft) => out.push(Err((p, not_read(ft)))),
+            Err(e) => out.push(Err((p, e))),
+        }
     }
 }
 
 /// Scans one file.
 pub fn scan_file(path: &Path, opts: ScanOptions) -> FileReport {
     let display = path.display().to_string();
-    match std::fs::read(path) {
+    match crate::platform::read_regular(path) {
         Ok(bytes) => {
             let file_name = path.file_stem().and_then(|s| s.to_str());
             scan_bytes(&display, &bytes, file_name, opts)
@@ -786,7 +825,7 @@ fn emit_whole(
     sink: &mut dyn ScanSink,
 ) -> std::io::Result<(usize, usize)> {
     let display = path.display().to_string();
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::platform::read_regular(path) {
         Ok(b) => b,
         Err(e) => return emit_elements(&display, None, &[], &[ErrorReport::io(&e)], opts, sink),
     };
@@ -869,12 +908,8 @@ fn scan_file_to(
     if opts.mode != ReadMode::Strict {
         return whole(sink);
     }
-    let Ok(mut file) = std::fs::File::open(path) else {
+    let Ok((mut file, len)) = crate::platform::open_regular(path) else {
         return whole(sink);
-    };
-    let len = match file.metadata() {
-        Ok(m) if m.is_file() => m.len(),
-        _ => return whole(sink),
     };
     // `detect` looks at no more than the first 26 bytes.
     let mut head = [0u8; 64];
@@ -897,8 +932,8 @@ fn scan_file_to(
         return whole(sink);
     }
     let count = if sink.needs_count() {
-        let again = match std::fs::File::open(path) {
-            Ok(f) => f,
+        let again = match crate::platform::open_regular(path) {
+            Ok((f, _)) => f,
             Err(_) => return whole(sink),
         };
         Some(streamed(again, len, opts, None, sink).0)

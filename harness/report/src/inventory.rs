@@ -152,7 +152,7 @@ impl HumanTable {
         }
         if !r.ignored.is_empty() {
             out.push_str(&format!(
-                "not read (directories, hidden files): {}\n",
+                "not read (directories, links, FIFOs, sockets, devices, hidden files): {}\n",
                 r.ignored.join(", ")
             ));
         }

@@ -518,7 +518,7 @@ pub fn crosscheck_paths(paths: &[PathBuf], api: &mut dyn CryptoApi) -> Crosschec
 
 fn check_file(path: &Path, api: &mut dyn CryptoApi, report: &mut CrosscheckReport) {
     let display = path.display().to_string();
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::platform::read_regular(path) {
         Ok(b) => b,
         Err(e) => {
             report.files.push(FileCheck {

@@ -430,7 +430,7 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| file.clone());
-    let bytes = std::fs::read(path).map_err(|e| Unreadable {
+    let bytes = crate::platform::read_regular(path).map_err(|e| Unreadable {
         machine: machine.clone(),
         file: file.clone(),
         line: None,

@@ -99,6 +99,80 @@ impl PathLock {
     }
 }
 
+/// What kind of file a non-regular file is, for messages.
+pub fn kind_of(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+    }
+    if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+/// Opens `path` for reading only if it is a regular file (links followed:
+/// the caller decides which links it takes), without blocking on a FIFO;
+/// returns the file and its size as the open file says it is.
+pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}, not a regular file: not read",
+                kind_of(meta.file_type())
+            ),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        // Reads block again (O_NONBLOCK only kept the open from waiting).
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor we own; flags read, then set.
+        unsafe {
+            let fd = file.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+    }
+    Ok((file, meta.len()))
+}
+
+/// Reads a whole regular file ([`open_regular`]), never more than the size
+/// it had when opened (a file that grows meanwhile is read to that size).
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Which file a path names (links followed): device and inode on Unix,
 /// volume serial number and file index on Windows. Two paths with one
 /// identity name one file, whatever their spelling.
