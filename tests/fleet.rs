@@ -295,6 +295,46 @@ fn malformed_mix_and_plan_files_name_line_and_column() {
     assert!(e.to_string().contains("line 1"), "{e}");
     let e = Plan::parse("p.toml", "default = \"ccmcertfix\"\n").unwrap_err();
     assert!(e.to_string().contains("p.toml: line 1"), "{e}");
+    // Weights that are each finite but add up past f64::MAX are refused,
+    // not turned into a mix where every machine is the last value.
+    let e = Mix::parse(
+        "m.toml",
+        "[source_os]\nxp-sp3 = 1.7e308\nvista-sp2 = 1.7e308\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("add up to more than"), "{e}");
+}
+
+/// A machine (an export's file name) that a spreadsheet would take for a
+/// formula goes into the inventory CSV as text, with a leading `'`.
+#[test]
+fn inventory_csv_cells_that_would_be_formulas_are_neutralised() {
+    use certmig::report::inventory::spreadsheet_safe;
+    for evil in [
+        "=HYPERLINK(\"http://x\")",
+        "+1",
+        "-1+2",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+    ] {
+        assert_eq!(spreadsheet_safe(evil), format!("'{evil}"));
+    }
+    for fine in ["PC0001", "a=b", "PC-01", ""] {
+        assert_eq!(spreadsheet_safe(fine), fine);
+    }
+    let d = tempfile::tempdir().unwrap();
+    gen_reg(d.path(), 1, 1, Defect::DoubledTerminator);
+    std::fs::rename(d.path().join("PC0001.reg"), d.path().join("=cmd|calc.reg")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("certmig")
+        .unwrap()
+        .args(["fleet", "--target", "win7-sp1", "--csv", "--inventory"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text.lines().nth(1).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.starts_with("'=cmd|calc,"), "{row}");
 }
 
 // ---------------------------------------------------------------- inventory

@@ -5,6 +5,7 @@ use certmig_engine::fleet::inventory::{
     Action, Assessed, Finding, InventoryReport, MachineReadiness, Unreadable,
 };
 use serde::Serialize;
+use std::borrow::Cow;
 
 use crate::fleet::table;
 
@@ -164,8 +165,9 @@ impl HumanTable {
 /// unreadable one has only its names, its status and the error).
 #[derive(Debug, Serialize)]
 pub struct ExportRow<'a> {
-    pub machine: &'a str,
-    pub file: &'a str,
+    /// Cells that come from the exports' names are [`spreadsheet_safe`].
+    pub machine: Cow<'a, str>,
+    pub file: Cow<'a, str>,
     /// `ok` or `unreadable`.
     pub status: &'static str,
     pub prediction: Option<&'static str>,
@@ -178,7 +180,19 @@ pub struct ExportRow<'a> {
     pub action: Option<&'static str>,
     /// Why the export could not be read (the message names the line or
     /// byte offset itself).
-    pub error: Option<&'a str>,
+    pub error: Option<Cow<'a, str>>,
+}
+
+/// A cell a spreadsheet would read as a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return: a machine named `=HYPERLINK(...)`)
+/// gets a leading `'`, which spreadsheets show as text (OWASP's advice for
+/// CSV injection); any other cell is kept as it is.
+pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
 }
 
 /// The header of [`csv`] (the field names of [`ExportRow`]; a test checks).
@@ -199,8 +213,8 @@ pub const CSV_HEADER: [&str; 11] = [
 /// The CSV row of a readable export.
 pub fn machine_row(m: &MachineReadiness) -> ExportRow<'_> {
     ExportRow {
-        machine: &m.machine,
-        file: &m.file,
+        machine: spreadsheet_safe(&m.machine),
+        file: spreadsheet_safe(&m.file),
         status: "ok",
         prediction: Some(m.prediction.as_str()),
         step: Some(m.step.unwrap_or("")),
@@ -222,8 +236,8 @@ pub fn machine_row(m: &MachineReadiness) -> ExportRow<'_> {
 /// The CSV row of an unreadable export.
 pub fn unreadable_row(u: &Unreadable) -> ExportRow<'_> {
     ExportRow {
-        machine: &u.machine,
-        file: &u.file,
+        machine: spreadsheet_safe(&u.machine),
+        file: spreadsheet_safe(&u.file),
         status: "unreadable",
         prediction: None,
         step: None,
@@ -232,7 +246,7 @@ pub fn unreadable_row(u: &Unreadable) -> ExportRow<'_> {
         bad_certificates: None,
         causes: None,
         action: None,
-        error: Some(&u.error),
+        error: Some(spreadsheet_safe(&u.error)),
     }
 }
 
@@ -244,7 +258,7 @@ pub fn csv_rows(r: &InventoryReport) -> Vec<ExportRow<'_>> {
         .map(machine_row)
         .chain(r.unreadable.iter().map(unreadable_row))
         .collect();
-    rows.sort_by(|a, b| a.file.cmp(b.file));
+    rows.sort_by(|a, b| a.file.cmp(&b.file));
     rows
 }
 
@@ -296,8 +310,8 @@ mod tests {
     #[test]
     fn the_csv_header_is_the_row_type_s_field_names() {
         let row = ExportRow {
-            machine: "PC0001",
-            file: "PC0001.reg",
+            machine: "PC0001".into(),
+            file: "PC0001.reg".into(),
             status: "unreadable",
             prediction: None,
             step: None,
@@ -306,7 +320,7 @@ mod tests {
             bad_certificates: None,
             causes: None,
             action: None,
-            error: Some("line 1: bad"),
+            error: Some("line 1: bad".into()),
         };
         let text = crate::csv_string(&CSV_HEADER, [row]);
         assert_eq!(

@@ -155,6 +155,11 @@ impl<T: Attribute> Weights<T> {
             weights[v.index()] += w;
         }
         let total: f64 = weights.iter().sum();
+        if !total.is_finite() {
+            return Err(format!(
+                "the weights add up to more than a number can hold ({total}): use smaller ones"
+            ));
+        }
         if total <= 0.0 {
             return Err("every weight is zero".into());
         }
