@@ -672,3 +672,62 @@ fn fix_json_streamed_through_a_spill_equals_the_in_memory_report() {
         assert!(want.contains("\"certificates_total\""));
     }
 }
+
+/// The CMTrace log of `fix --log` has every certificate, whatever the human
+/// listing shows (50 lines) and with `--json` too.
+#[test]
+fn the_log_has_every_certificate_with_or_without_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_cmd::Command::cargo_bin("certmig")
+        .unwrap()
+        .args([
+            "gen",
+            "--machines",
+            "1",
+            "--certs-per-machine",
+            "200",
+            "--bulk",
+            "--format",
+            "sst",
+            "--out",
+        ])
+        .arg(tmp.path().join("gen"))
+        .assert()
+        .success();
+    let store = tmp.path().join("gen").join("PC0001.sst");
+    for json in [false, true] {
+        let log = tmp.path().join(format!("CCMCertFix-{json}.log"));
+        let mut c = assert_cmd::Command::cargo_bin("certmig").unwrap();
+        c.args([
+            "fix".as_ref(),
+            store.as_os_str(),
+            "--dry-run".as_ref(),
+            "--log".as_ref(),
+            log.as_os_str(),
+        ]);
+        if json {
+            c.arg("--json");
+        }
+        c.assert().code(0);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<_> = text
+            .lines()
+            .map(|l| certmig::cmtrace::parse_line(l).unwrap())
+            .collect();
+        let processed = lines
+            .iter()
+            .filter(|l| l.message.starts_with("Processing certificate"))
+            .count();
+        assert_eq!(processed, 200, "json {json}");
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .message
+                .contains("of 200 certificates"),
+            "json {json}"
+        );
+        // One clock: the times never go back.
+        assert!(lines.windows(2).all(|w| w[0].time <= w[1].time));
+    }
+}

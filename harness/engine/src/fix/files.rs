@@ -12,7 +12,7 @@ use super::hooks::{FixHooks, NoHooks};
 use super::sst::{self, SstError};
 use super::write::{backup_path, parent, RealSteps, TempOutput, WriteSteps};
 use super::{check_repair, CertificateRepair, InvariantViolation, Policy};
-use crate::cmtrace::{CmTraceLog, LogClock, Severity};
+use crate::cmtrace::{LogClock, Severity};
 use crate::format::reg::{self, parse_reg};
 use crate::format::registry;
 use crate::format::{self, FileFormat, FormatError, Limits, ReadMode, SerializedElement};
@@ -271,12 +271,128 @@ pub fn run_hooked(
     steps: &dyn WriteSteps,
     hooks: &dyn FixHooks,
 ) -> Result<FixReport, FixError> {
-    let outcome = fix(opts, &Pipeline { steps, hooks });
+    let log = match &opts.log {
+        Some(path) => Some(Mutex::new(LogSpill::new(opts).map_err(|e| {
+            FixError::Io {
+                path: path.clone(),
+                source: e,
+            }
+        })?)),
+        None => None,
+    };
+    let outcome = fix(opts, &Pipeline { steps, hooks, log });
     hooks.finish(opts, outcome)
 }
 
-/// What every path of a run goes through: the write steps and the hooks.
+/// The CMTrace log of a run (`--log`), written as the certificates are
+/// repaired: every certificate's lines, whatever the listing keeps, go to
+/// an anonymous temporary file (no memory per certificate), copied into
+/// the log file (written safely) once the run is over.
+struct LogSpill {
+    clock: LogClock,
+    file: io::BufWriter<File>,
+    error: Option<io::Error>,
+}
+
+const LOG_COMPONENT: &str = "CCMCertFix";
+
+impl LogSpill {
+    fn new(opts: &FixOptions) -> io::Result<LogSpill> {
+        let mut log = LogSpill {
+            clock: opts.log_clock.clone(),
+            file: io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            error: None,
+        };
+        log.line(
+            Severity::Information,
+            format!(
+                "CCMCertFix (certmig reference) started; policy {}; input {}",
+                opts.policy,
+                opts.input.display()
+            ),
+        );
+        Ok(log)
+    }
+
+    fn line(&mut self, severity: Severity, message: String) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = crate::cmtrace::LogLine {
+            message,
+            time: self.clock.tick(),
+            component: LOG_COMPONENT.to_owned(),
+            severity,
+            thread: 1,
+        };
+        if let Err(e) = write!(self.file, "{line}\r\n") {
+            self.error = Some(e);
+        }
+    }
+
+    /// One certificate's lines.
+    fn certificate(&mut self, c: &CertificateRepair, policy: Policy) {
+        let info = Severity::Information;
+        self.line(
+            info,
+            format!("Processing certificate {} in store SMS", c.thumbprint),
+        );
+        if c.changed {
+            self.line(
+                info,
+                format!(
+                    "Friendly name \"{}\" contains an embedded NUL; rewritten as \"{}\" (policy {policy})",
+                    c.before.as_deref().map(format::friendly_name::escape).unwrap_or_default(),
+                    c.after.as_deref().map(format::friendly_name::escape).unwrap_or_default(),
+                ),
+            );
+        }
+        if let Some(w) = &c.warning {
+            self.line(Severity::Warning, w.clone());
+        }
+    }
+
+    /// The summary, then the whole log into `path` (temporary file in its
+    /// directory, fsync, rename).
+    fn finish(
+        &mut self,
+        opts: &FixOptions,
+        report: &FixReport,
+        path: &Path,
+        steps: &dyn WriteSteps,
+    ) -> Result<(), FixError> {
+        use std::io::{Seek, SeekFrom};
+        self.line(
+            Severity::Information,
+            format!(
+                "Certificate store {}: {} of {} certificates updated",
+                if opts.dry_run {
+                    "checked (dry run)"
+                } else {
+                    "repaired"
+                },
+                report.certificates_changed,
+                report.certificates_total
+            ),
+        );
+        let io = io_err(path);
+        if let Some(e) = self.error.take() {
+            return Err(io(e));
+        }
+        self.file.flush().map_err(&io)?;
+        let spill = self.file.get_mut();
+        spill.seek(SeekFrom::Start(0)).map_err(&io)?;
+        let mut out = TempOutput::create(steps, path).map_err(&io)?;
+        io::copy(spill, &mut out).map_err(&io)?;
+        out.fsync().map_err(&io)?;
+        out.commit(path, None).map_err(io)
+    }
+}
+
+/// What every path of a run goes through: the write steps, the hooks and
+/// the log.
 struct Pipeline<'a> {
+    log: Option<Mutex<LogSpill>>,
     steps: &'a dyn WriteSteps,
     hooks: &'a dyn FixHooks,
 }
@@ -315,8 +431,10 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
             }
         }
     }
-    if let Some(log) = &opts.log {
-        write_log(opts, &report, log, p.steps)?;
+    if let (Some(log), Some(path)) = (&p.log, &opts.log) {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(opts, &report, path, p.steps)?;
     }
     Ok(report)
 }
@@ -377,7 +495,12 @@ fn replace_file(
     Ok(())
 }
 
-fn record(report: &mut FixReport, r: CertificateRepair, opts: &FixOptions) {
+fn record(p: &Pipeline<'_>, report: &mut FixReport, r: CertificateRepair, opts: &FixOptions) {
+    if let Some(log) = &p.log {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .certificate(&r, opts.policy);
+    }
     report.certificates_total += 1;
     if r.changed {
         report.certificates_changed += 1;
@@ -435,7 +558,7 @@ fn fix_sst(
             opts.policy,
             &limits,
             |i, e| p.hooks.repair(i, e, opts.policy),
-            |r| record(report, r, opts),
+            |r| record(p, report, r, opts),
         )
         .map_err(|e| match e {
             SstError::Read(e) => stream_err(input, e),
@@ -521,7 +644,7 @@ fn fix_whole_file(
                 let mut e = e.clone();
                 let r = p.hooks.repair(i, &mut e, opts.policy);
                 let changed = r.changed;
-                record(report, r, opts);
+                record(p, report, r, opts);
                 if changed {
                     repaired.push((i, e));
                 }
@@ -539,7 +662,8 @@ fn fix_whole_file(
                 registry::parse_blob(&bytes, stem, ReadMode::Strict).map_err(bad(input))?;
             }
             let before = vec![e.clone().into_owned()];
-            record(report, p.hooks.repair(0, &mut e, opts.policy), opts);
+            let r = p.hooks.repair(0, &mut e, opts.policy);
+            record(p, report, r, opts);
             (before, None, e.to_bytes())
         }
     };
@@ -648,7 +772,7 @@ fn fix_blob_dir(
         let mut after = before.clone();
         let r = p.hooks.repair(i, &mut after, opts.policy);
         let changed = r.changed;
-        record(report, r, opts);
+        record(p, report, r, opts);
         if opts.dry_run {
             continue;
         }
@@ -676,66 +800,4 @@ fn fix_blob_dir(
         report.wrote = Some(out_dir.unwrap_or_else(|| dir.clone()));
     }
     Ok(())
-}
-
-/// CCMCertFix's log: one line per certificate and a summary.
-fn write_log(
-    opts: &FixOptions,
-    report: &FixReport,
-    path: &Path,
-    steps: &dyn WriteSteps,
-) -> Result<(), FixError> {
-    const COMPONENT: &str = "CCMCertFix";
-    let mut log = CmTraceLog::new(opts.log_clock.clone());
-    let info = Severity::Information;
-    log.log(
-        COMPONENT,
-        info,
-        1,
-        format!(
-            "CCMCertFix (certmig reference) started; policy {}; input {}",
-            opts.policy,
-            opts.input.display()
-        ),
-    );
-    for c in &report.certificates {
-        log.log(
-            COMPONENT,
-            info,
-            1,
-            format!("Processing certificate {} in store SMS", c.thumbprint),
-        );
-        if c.changed {
-            log.log(
-                COMPONENT,
-                info,
-                1,
-                format!(
-                    "Friendly name \"{}\" contains an embedded NUL; rewritten as \"{}\" (policy {})",
-                    c.before.as_deref().map(format::friendly_name::escape).unwrap_or_default(),
-                    c.after.as_deref().map(format::friendly_name::escape).unwrap_or_default(),
-                    opts.policy
-                ),
-            );
-        }
-        if let Some(w) = &c.warning {
-            log.log(COMPONENT, Severity::Warning, 1, w.clone());
-        }
-    }
-    log.log(
-        COMPONENT,
-        info,
-        1,
-        format!(
-            "Certificate store {}: {} of {} certificates updated",
-            if opts.dry_run {
-                "checked (dry run)"
-            } else {
-                "repaired"
-            },
-            report.certificates_changed,
-            report.certificates_total
-        ),
-    );
-    super::write::write_with(steps, path, log.render().as_bytes()).map_err(io_err(path))
 }
