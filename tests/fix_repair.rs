@@ -424,6 +424,136 @@ fn a_failure_at_each_write_step_leaves_a_blob_directory_byte_identical() {
     }
 }
 
+/// Real steps, but the `n`-th rename fails: a blob directory whose set of
+/// repaired files is half committed.
+struct FailsAtRename {
+    n: usize,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl certmig::fix::write::WriteSteps for FailsAtRename {
+    fn create(&self, dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+        certmig::fix::write::RealSteps.create(dir)
+    }
+    fn write(&self, file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+        certmig::fix::write::RealSteps.write(file, bytes)
+    }
+    fn fsync(&self, file: &std::fs::File) -> std::io::Result<()> {
+        certmig::fix::write::RealSteps.fsync(file)
+    }
+    fn backup(&self, input: &Path, backup: &Path) -> std::io::Result<()> {
+        certmig::fix::write::RealSteps.backup(input, backup)
+    }
+    fn rename(&self, temp: tempfile::NamedTempFile, target: &Path) -> std::io::Result<()> {
+        let k = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if k == self.n {
+            return Err(std::io::Error::other("no space left on device (injected)"));
+        }
+        certmig::fix::write::RealSteps.rename(temp, target)
+    }
+}
+
+/// A blob directory is repaired as a set: when the second or a later file
+/// cannot be committed (a full disk), the files already replaced and the
+/// backups made are put back, and the error says the directory is as it
+/// was; with and without backups, in place and into an output directory.
+#[test]
+fn a_blob_directory_is_committed_whole_or_not_at_all() {
+    let store = SerializedStore::new(
+        (1..=3)
+            .flat_map(|m| {
+                cert::generate_machine(&MachineSpec::sccm(
+                    &cert::machine_name(m),
+                    1,
+                    Defect::DoubledTerminator,
+                ))
+                .unwrap()
+                .into_iter()
+                .map(|c| c.element())
+            })
+            .collect(),
+    );
+    let registry = RegistryStore::from_elements("SMS", store.elements);
+    for (backup, to_out) in [(true, false), (false, false), (true, true)] {
+        for n in 2..=6 {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("in");
+            std::fs::create_dir(&dir).unwrap();
+            for (name, bytes) in registry.blob_files() {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+            // An earlier backup of one file must survive as it was.
+            let first = registry.blob_files()[0].0.clone();
+            std::fs::write(dir.join(format!("{first}.bak")), b"an earlier backup").unwrap();
+            let before = listing(&dir);
+            let mut o = opts(&dir);
+            o.backup = backup;
+            let out = tmp.path().join("out");
+            if to_out {
+                o.output = Some(out.clone());
+            }
+            let steps = FailsAtRename {
+                n,
+                seen: Default::default(),
+            };
+            let err = fix::files_run_with(&o, &steps).unwrap_err().to_string();
+            assert!(err.contains("the directory is as it was"), "{n}: {err}");
+            assert_eq!(listing(&dir), before, "backup {backup}, rename {n}");
+            if to_out {
+                assert_eq!(
+                    listing(&out).len(),
+                    0,
+                    "rename {n}: {:?}",
+                    listing(&out).keys()
+                );
+            }
+        }
+    }
+}
+
+/// `fix DIR` on a directory that is not a blob directory (what `gen`
+/// writes: `.sst` and `.reg` files and machine folders) is refused as bad
+/// input, naming what it found, instead of "0 of 0".
+#[test]
+fn a_directory_that_is_not_a_blob_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("gen");
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .args(["gen", "--machines", "2", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let before = listing(&out.join("PC0001"));
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("not a directory of .blob files"))
+        .stderr(predicates::str::contains("PC0001.reg"));
+    assert_eq!(listing(&out.join("PC0001")), before);
+    // An empty directory is an empty store (a key with no certificates).
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&empty)
+        .assert()
+        .code(0);
+    // A real blob directory, twice (the second run meets the backups).
+    for _ in 0..2 {
+        Command::cargo_bin("certmig")
+            .unwrap()
+            .arg("fix")
+            .arg(out.join("PC0001"))
+            .assert()
+            .code(0);
+    }
+}
+
 #[test]
 fn help_documents_the_exit_codes_and_other_failures_exit_1() {
     let out = Command::cargo_bin("certmig")

@@ -168,6 +168,16 @@ pub enum FixError {
     Unsupported { path: PathBuf, message: String },
     #[error("{}: another certmig fix is working on it (the file is locked); nothing was done: run again when it has finished", path.display())]
     Locked { path: PathBuf },
+    /// A directory that is not a blob directory (bad input; nothing done).
+    #[error("{}: not a directory of .blob files (it holds {found}); nothing was done: repair each store by itself (certmig fix FILE)", path.display())]
+    NotABlobDirectory { path: PathBuf, found: String },
+    /// A blob directory's set of repaired files could not be committed whole.
+    #[error("{}: {source}; the repair was not committed: {outcome}", path.display())]
+    SetNotCommitted {
+        path: PathBuf,
+        source: io::Error,
+        outcome: String,
+    },
     /// Two paths of one run name the same file (bad input; nothing done).
     #[error("{}: {what} is {other}; nothing was done", path.display())]
     PathConflict {
@@ -181,7 +191,9 @@ impl FixError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            FixError::BadInput { .. } | FixError::PathConflict { .. }
+            FixError::BadInput { .. }
+                | FixError::PathConflict { .. }
+                | FixError::NotABlobDirectory { .. }
         )
     }
 }
@@ -740,19 +752,79 @@ fn check_written(
 
 /// A directory of `<THUMBPRINT>.blob` files: every file is parsed and
 /// checked before any is replaced; each is then written safely.
+/// The `.blob` files of a blob directory, refusing a directory that holds
+/// anything else a store could be in (another file, a link, a FIFO, a
+/// subdirectory): such a directory is not a blob directory, and repairing
+/// only its `.blob` files would call a partial repair whole. Earlier
+/// backups (`*.blob.bak`) and certmig's own temporary files are allowed;
+/// an empty directory is an empty store (a registry key with no
+/// certificates).
+fn blob_dir_files(dir: &Path) -> Result<Vec<PathBuf>, FixError> {
+    let io = io_err(dir);
+    let mut blobs = Vec::new();
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(&io)? {
+        let entry = entry.map_err(&io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let lower = name.to_ascii_lowercase();
+        let regular = entry.file_type().map_err(&io)?.is_file();
+        if regular && lower.ends_with(".blob") {
+            blobs.push(entry.path());
+        } else if regular
+            && (lower.ends_with(".blob.bak") || name.starts_with(super::lock::TEMP_PREFIX))
+        {
+        } else {
+            others.push(name);
+        }
+    }
+    if !others.is_empty() {
+        others.sort();
+        let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
+        let more = others.len() - shown.len();
+        return Err(FixError::NotABlobDirectory {
+            path: dir.to_owned(),
+            found: format!(
+                "{}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    blobs.sort();
+    Ok(blobs)
+}
+
+/// One repaired blob file, staged (written, fsynced, checked) before any
+/// is committed.
+struct Staged<'s> {
+    temp: TempOutput<'s>,
+    target: PathBuf,
+    /// The file it backs up when repaired in place, and the backup's path.
+    backup: Option<(PathBuf, PathBuf)>,
+    /// What `target` and the backup held before (to restore them).
+    target_before: Option<Vec<u8>>,
+    backup_before: Option<Vec<u8>>,
+}
+
+/// A blob directory is repaired as a set: every changed file is staged
+/// first; only when all are ready are they committed, and if a commit
+/// fails, the files already replaced (and the backups made) are put back,
+/// so the directory is as it was; the error says so, or says exactly what
+/// could not be put back.
 fn fix_blob_dir(
     opts: &FixOptions,
     p: &Pipeline<'_>,
     report: &mut FixReport,
 ) -> Result<(), FixError> {
     let dir = &opts.input;
-    let paths = registry::blob_paths(dir).map_err(|e| match e {
-        format::LocatedError::Io { path, source } => FixError::Io { path, source },
-        format::LocatedError::Format { path, source } => FixError::BadInput { path, source },
-    })?;
+    let paths = blob_dir_files(dir)?;
     let mut files = Vec::with_capacity(paths.len());
     for path in &paths {
-        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let bytes = crate::platform::read_regular(path).map_err(io_err(path))?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -768,6 +840,7 @@ fn fix_blob_dir(
             std::fs::create_dir_all(o).map_err(io_err(o))?;
         }
     }
+    let mut staged: Vec<Staged<'_>> = Vec::new();
     for (i, (path, bytes, before)) in files.into_iter().enumerate() {
         let mut after = before.clone();
         let r = p.hooks.repair(i, &mut after, opts.policy);
@@ -782,22 +855,96 @@ fn fix_blob_dir(
             None => continue,
         };
         let new_bytes = if changed { after.to_bytes() } else { bytes };
-        let backup = (out_dir.is_none() && opts.backup).then(|| backup_path(&path));
-        let backup_of = backup.as_deref().map(|b| (path.as_path(), b));
-        safe_replace(
-            p,
-            report,
-            (&target, backup_of),
-            false,
-            |out, _| out.write_all(&new_bytes).map_err(io_err(&target)),
-            |temp| {
-                let before = std::slice::from_ref(&before);
-                check_written(FileFormat::Blob, before, None, temp, &target, opts.policy)
-            },
-        )?;
+        let backup = (out_dir.is_none() && opts.backup).then(|| (path.clone(), backup_path(&path)));
+        let mut temp = TempOutput::create(p.steps, &target).map_err(io_err(&target))?;
+        temp.write_all(&new_bytes).map_err(io_err(&target))?;
+        p.hooks
+            .output(report, temp.path())
+            .map_err(io_err(&target))?;
+        temp.fsync().map_err(io_err(&target))?;
+        if p.hooks.checks_output() {
+            let before = std::slice::from_ref(&before);
+            check_written(
+                FileFormat::Blob,
+                before,
+                None,
+                temp.path(),
+                &target,
+                opts.policy,
+            )?;
+        }
+        let previous = |p: &Path| crate::platform::read_regular(p).ok();
+        staged.push(Staged {
+            target_before: previous(&target),
+            backup_before: backup.as_ref().and_then(|(_, b)| previous(b)),
+            temp,
+            target,
+            backup,
+        });
+    }
+    let mut committed: Vec<Committed> = Vec::new();
+    for item in staged {
+        let backup_of = item
+            .backup
+            .as_ref()
+            .map(|(i, b)| (i.as_path(), b.as_path()));
+        if let Err(e) = item.temp.commit(&item.target, backup_of) {
+            let outcome = restore(&committed, p.steps);
+            return Err(FixError::SetNotCommitted {
+                path: item.target.clone(),
+                source: e,
+                outcome,
+            });
+        }
+        committed.push(Committed {
+            target: (item.target, item.target_before),
+            backup: item.backup.map(|(_, b)| (b, item.backup_before)),
+        });
     }
     if !opts.dry_run {
         report.wrote = Some(out_dir.unwrap_or_else(|| dir.clone()));
     }
     Ok(())
+}
+
+/// A path and what it held before a commit (`None`: nothing was there).
+type Previous = (PathBuf, Option<Vec<u8>>);
+
+/// One file of a set that was committed, and its backup if one was made.
+struct Committed {
+    target: Previous,
+    backup: Option<Previous>,
+}
+
+/// Puts back the files of a set committed so far (their bytes before, or
+/// nothing where there was nothing), and the backups; says what is on disk.
+fn restore(committed: &[Committed], steps: &dyn WriteSteps) -> String {
+    let mut failed = Vec::new();
+    let mut put = |path: &Path, before: &Option<Vec<u8>>| {
+        let r = match before {
+            Some(bytes) => super::write::write_with(steps, path, bytes),
+            None => std::fs::remove_file(path),
+        };
+        if let Err(e) = r {
+            failed.push(format!("{}: {e}", path.display()));
+        }
+    };
+    for c in committed {
+        for (path, before) in std::iter::once(&c.target).chain(&c.backup) {
+            put(path, before);
+        }
+    }
+    if failed.is_empty() {
+        format!(
+            "the {} file(s) already replaced were put back: the directory is as it was",
+            committed.len()
+        )
+    } else {
+        format!(
+            "{} of the {} file(s) already replaced could not be put back ({}): those hold the repair, the others are as they were",
+            failed.len(),
+            committed.len(),
+            failed.join("; ")
+        )
+    }
 }
