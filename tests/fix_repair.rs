@@ -861,3 +861,35 @@ fn the_log_has_every_certificate_with_or_without_json() {
         assert!(lines.windows(2).all(|w| w[0].time <= w[1].time));
     }
 }
+
+/// The clean-up of temporary files a killed run left removes only regular
+/// files named exactly like certmig's (prefix, six letters or digits,
+/// suffix): a FIFO with such a name is not opened (the repair does not
+/// hang), and a user's file with a looser name is kept.
+#[cfg(unix)]
+#[test]
+fn cleaning_up_never_opens_a_fifo_or_removes_a_users_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    std::fs::write(&p, machine_store(Defect::DoubledTerminator).to_bytes()).unwrap();
+    let fifo = tmp.path().join(".certmig-Ab12Cd.tmp");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let users = tmp.path().join(".certmig-my-notes.tmp");
+    std::fs::write(&users, b"mine").unwrap();
+    let stale = tmp.path().join(".certmig-Zz9Yy8.tmp");
+    std::fs::write(&stale, b"left by a killed run").unwrap();
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&p)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(0);
+    assert!(fifo.exists());
+    assert_eq!(std::fs::read(&users).unwrap(), b"mine");
+    assert!(!stale.exists(), "a real leftover is still removed");
+}

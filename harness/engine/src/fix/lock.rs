@@ -68,18 +68,25 @@ pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
         return vec![];
     };
     let mut warnings = Vec::new();
+    // Only regular files (no link, FIFO or device is opened) whose name is
+    // exactly what certmig's temporary files are called: the prefix, six
+    // letters or digits (tempfile's random part), the suffix.
+    let ours = |n: &str| {
+        n.strip_prefix(TEMP_PREFIX)
+            .and_then(|r| r.strip_suffix(TEMP_SUFFIX))
+            .is_some_and(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
     let mut stale: Vec<PathBuf> = entries
         .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
-        })
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(ours))
         .collect();
     stale.sort();
     for p in stale {
-        let Ok(f) = File::open(&p) else { continue };
+        let Ok((f, _)) = platform::open_regular(&p) else {
+            continue;
+        };
         // Locked: a live run is writing it.
         if !matches!(platform::try_lock(&f, true), Ok(true)) {
             continue;
