@@ -325,7 +325,7 @@ fn inventory_csv_cells_that_would_be_formulas_are_neutralised() {
     }
     let d = tempfile::tempdir().unwrap();
     gen_reg(d.path(), 1, 1, Defect::DoubledTerminator);
-    std::fs::rename(d.path().join("PC0001.reg"), d.path().join("=cmd|calc.reg")).unwrap();
+    std::fs::rename(d.path().join("PC0001.reg"), d.path().join("=calc.reg")).unwrap();
     let out = assert_cmd::Command::cargo_bin("certmig")
         .unwrap()
         .args(["fleet", "--target", "win7-sp1", "--csv", "--inventory"])
@@ -334,7 +334,7 @@ fn inventory_csv_cells_that_would_be_formulas_are_neutralised() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let row = text.lines().nth(1).unwrap_or_else(|| panic!("{text}"));
-    assert!(row.starts_with("'=cmd|calc,"), "{row}");
+    assert!(row.starts_with("'=calc,"), "{row}");
 }
 
 // ---------------------------------------------------------------- inventory
