@@ -893,3 +893,45 @@ fn cleaning_up_never_opens_a_fifo_or_removes_a_users_file() {
     assert_eq!(std::fs::read(&users).unwrap(), b"mine");
     assert!(!stale.exists(), "a real leftover is still removed");
 }
+
+/// `fix other.sst -o big.sst` while another run holds `big.sst` (an
+/// in-place repair locks its input exclusively): the output is locked too,
+/// so the second run fails at once as locked and `big.sst` is untouched,
+/// instead of being replaced under the first run (whose backup would then
+/// hold this run's output, the original lost).
+#[test]
+fn an_output_held_by_another_run_is_not_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.sst");
+    let other = tmp.path().join("other.sst");
+    let big_bytes = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&big, &big_bytes).unwrap();
+    std::fs::write(&other, machine_store(Defect::EmbeddedNul).to_bytes()).unwrap();
+    let held = certmig::platform::PathLock::try_acquire(&big, true)
+        .unwrap()
+        .expect("the lock is free");
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .args([
+            "fix".as_ref(),
+            other.as_os_str(),
+            "-o".as_ref(),
+            big.as_os_str(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("locked"));
+    assert_eq!(std::fs::read(&big).unwrap(), big_bytes);
+    drop(held);
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .args([
+            "fix".as_ref(),
+            other.as_os_str(),
+            "-o".as_ref(),
+            big.as_os_str(),
+        ])
+        .assert()
+        .code(0);
+    assert_ne!(std::fs::read(&big).unwrap(), big_bytes);
+}

@@ -415,6 +415,14 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
     let (target_path, in_place) = target(opts);
     check_log_path(opts, &target_path, in_place)?;
     let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
+    // An existing output is locked too, exclusively: another run repairing
+    // that file in place (or writing it with -o) must not have its file
+    // replaced under it, nor back up this run's output as its original.
+    let _output_lock = if !in_place && !opts.dry_run && target_path.exists() {
+        Some(super::lock::InputLock::acquire(&target_path, true)?)
+    } else {
+        None
+    };
     let mut report = FixReport::new(opts);
     if !opts.dry_run {
         let dir = if meta.is_dir() && in_place {

@@ -3,8 +3,10 @@
 //! - The input (a file, or a blob directory) is locked for the whole run
 //!   (`flock` on Unix; on Windows a named mutex named after the input's
 //!   identity: see [`crate::platform::PathLock`]): exclusively when it is repaired in place, shared when it is
-//!   only read. A second run on the same file fails at once with
-//!   [`FixError::Locked`] instead of interleaving its output with the first.
+//!   only read. An existing `-o` output is locked exclusively as well. A
+//!   second run on the same file (as its input or its output) fails at once
+//!   with [`FixError::Locked`] instead of interleaving its output with the
+//!   first.
 //!   After locking, the lock holder checks (by device and inode on Unix,
 //!   by volume serial number and file index on Windows) that the path still names the file it locked (a first run may have
 //!   renamed a repaired file over it) and locks again if not.
