@@ -226,17 +226,13 @@ pub fn collect_files(path: &Path, out: &mut Vec<Collected>) {
 const MAX_DEPTH: usize = 64;
 
 fn not_read(ft: std::fs::FileType) -> std::io::Error {
+    let e = crate::platform::not_regular(ft);
+    if !ft.is_symlink() {
+        return e;
+    }
     std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        format!(
-            "{}, not a regular file: not read{}",
-            crate::platform::kind_of(ft),
-            if ft.is_symlink() {
-                " (links inside a scanned directory are not followed)"
-            } else {
-                ""
-            }
-        ),
+        e.kind(),
+        format!("{e} (links inside a scanned directory are not followed)"),
     )
 }
 
@@ -908,7 +904,8 @@ fn scan_file_to(
     if opts.mode != ReadMode::Strict {
         return whole(sink);
     }
-    let Ok((mut file, len)) = crate::platform::open_regular(path) else {
+    let Ok((mut file, len)) = crate::platform::open_regular(path, crate::platform::Links::Follow)
+    else {
         return whole(sink);
     };
     // `detect` looks at no more than the first 26 bytes.
@@ -932,7 +929,7 @@ fn scan_file_to(
         return whole(sink);
     }
     let count = if sink.needs_count() {
-        let again = match crate::platform::open_regular(path) {
+        let again = match crate::platform::open_regular(path, crate::platform::Links::Follow) {
             Ok((f, _)) => f,
             Err(_) => return whole(sink),
         };

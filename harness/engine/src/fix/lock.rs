@@ -86,7 +86,7 @@ pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
         .collect();
     stale.sort();
     for p in stale {
-        let Ok((f, _)) = platform::open_regular(&p) else {
+        let Ok((f, _)) = platform::open_regular(&p, platform::Links::Refuse) else {
             continue;
         };
         // Locked: a live run is writing it.

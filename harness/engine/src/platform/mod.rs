@@ -125,27 +125,50 @@ pub fn kind_of(ft: std::fs::FileType) -> &'static str {
     }
 }
 
-/// Opens `path` for reading only if it is a regular file (links followed:
-/// the caller decides which links it takes), without blocking on a FIFO;
-/// returns the file and its size as the open file says it is.
-pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+/// Whether [`open_regular`] follows a link at the path itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Follow it (a path the user named, or one a walk found to be no link).
+    Follow,
+    /// Refuse it (`O_NOFOLLOW`; on Windows the link is opened as itself and
+    /// then refused as not a regular file).
+    Refuse,
+}
+
+/// The error for a file that is not regular: "a FIFO, not a regular file:
+/// not read".
+pub fn not_regular(ft: std::fs::FileType) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}, not a regular file: not read", kind_of(ft)),
+    )
+}
+
+/// Opens `path` for reading only if it is a regular file, without blocking
+/// on a FIFO; returns the file and its size as the open file says it is.
+pub fn open_regular(path: &Path, links: Links) -> io::Result<(File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
+        let nofollow = if links == Links::Refuse {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        options.custom_flags(libc::O_NONBLOCK | nofollow);
+    }
+    #[cfg(windows)]
+    if links == Links::Refuse {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_OPEN_REPARSE_POINT: a link is opened as itself.
+        options.custom_flags(0x0020_0000);
     }
     let file = options.open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{}, not a regular file: not read",
-                kind_of(meta.file_type())
-            ),
-        ));
+        return Err(not_regular(meta.file_type()));
     }
     #[cfg(unix)]
     {
@@ -167,7 +190,7 @@ pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
 /// it had when opened (a file that grows meanwhile is read to that size).
 pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let (file, len) = open_regular(path)?;
+    let (file, len) = open_regular(path, Links::Follow)?;
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(len).read_to_end(&mut bytes)?;
     Ok(bytes)

@@ -22,6 +22,17 @@ pub enum CaseInput {
     BlobDir(Vec<(String, Vec<u8>)>),
 }
 
+impl CaseInput {
+    /// Its bytes, a directory's files added up.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        match self {
+            CaseInput::File(b) => b.len(),
+            CaseInput::BlobDir(files) => files.iter().map(|f| f.1.len()).sum(),
+        }
+    }
+}
+
 /// One corpus case.
 #[derive(Debug, Clone)]
 pub struct Case {

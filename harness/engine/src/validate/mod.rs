@@ -294,7 +294,7 @@ fn run_case(opts: &ValidateOptions, sandbox: &Sandbox, case: &Case) -> CaseRepor
                 format!(
                     "wrote {{out}} for malformed input ({})",
                     match &first.output {
-                        Ok(o) => format!("{} bytes", case_len(o)),
+                        Ok(o) => format!("{} bytes", o.len()),
                         Err(e) => e.to_string(),
                     }
                 ),
@@ -315,13 +315,6 @@ fn run_case(opts: &ValidateOptions, sandbox: &Sandbox, case: &Case) -> CaseRepor
         report.hazards.extend(r.hazards());
     }
     report
-}
-
-fn case_len(input: &CaseInput) -> usize {
-    match input {
-        CaseInput::File(b) => b.len(),
-        CaseInput::BlobDir(files) => files.iter().map(|f| f.1.len()).sum(),
-    }
 }
 
 fn valid_case(

@@ -402,31 +402,6 @@ pub enum OutputError {
     Io { path: String, error: String },
 }
 
-fn kind_of(ft: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ft.is_fifo() {
-            return "a FIFO";
-        }
-        if ft.is_socket() {
-            return "a socket";
-        }
-        if ft.is_char_device() || ft.is_block_device() {
-            return "a device";
-        }
-    }
-    if ft.is_symlink() {
-        "a symbolic link"
-    } else if ft.is_dir() {
-        "a directory"
-    } else if ft.is_file() {
-        "a regular file"
-    } else {
-        "a special file"
-    }
-}
-
 /// Opens `path` only if it is a regular file, without following a link
 /// and without blocking on a FIFO, and reads at most `budget` bytes of it.
 fn read_regular(path: &Path, budget: u64, limit: u64) -> Result<Vec<u8>, OutputError> {
@@ -445,38 +420,20 @@ fn read_regular(path: &Path, budget: u64, limit: u64) -> Result<Vec<u8>, OutputE
     if !meta.is_file() {
         return Err(OutputError::NotRegular {
             path: shown(),
-            what: kind_of(meta.file_type()),
+            what: platform::kind_of(meta.file_type()),
         });
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    #[cfg(windows)]
-    {
-        use std::os::windows::fs::OpenOptionsExt;
-        // FILE_FLAG_OPEN_REPARSE_POINT: a link is opened as itself.
-        options.custom_flags(0x0020_0000);
-    }
-    let file = options.open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(OutputError::NotRegular {
-            path: shown(),
-            what: kind_of(meta.file_type()),
-        });
-    }
-    if meta.len() > budget {
+    // Not a regular file by now (it changed after the look above): the
+    // open says so.
+    let (file, len) = platform::open_regular(path, platform::Links::Refuse).map_err(io)?;
+    if len > budget {
         return Err(OutputError::TooLarge {
             path: shown(),
-            bytes: meta.len(),
+            bytes: len,
             limit,
         });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let mut bytes = Vec::with_capacity(len as usize);
     file.take(budget + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > budget {
         return Err(OutputError::TooLarge {
@@ -505,7 +462,7 @@ pub fn read_output(
     if !meta.is_dir() {
         return Err(OutputError::NotRegular {
             path: shown(),
-            what: kind_of(meta.file_type()),
+            what: platform::kind_of(meta.file_type()),
         });
     }
     let entries = std::fs::read_dir(path).map_err(|e| OutputError::Io {
@@ -569,7 +526,7 @@ pub fn attempt(
     let (inp, out) = case_paths(&case.path, format);
     write_input(&inp, input)?;
     let run = run_tool(sandbox, &case, cmd, &inp, &out, limits);
-    let input_limit = limits.max_output.max(case_input_len(input) as u64);
+    let input_limit = limits.max_output.max(input.len() as u64);
     let input_after = read_output(&inp, format, input_limit);
     let output_exists = std::fs::symlink_metadata(&out).is_ok();
     let output = if cmd.has_out {
@@ -584,13 +541,6 @@ pub fn attempt(
         output_exists,
         output_path: if cmd.has_out { out } else { inp },
     })
-}
-
-fn case_input_len(input: &CaseInput) -> usize {
-    match input {
-        CaseInput::File(b) => b.len(),
-        CaseInput::BlobDir(files) => files.iter().map(|f| f.1.len()).sum(),
-    }
 }
 
 /// Runs the tool on `input` and reads back what it wrote; the error says
