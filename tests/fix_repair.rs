@@ -863,24 +863,41 @@ fn the_log_has_every_certificate_with_or_without_json() {
 }
 
 /// The clean-up of temporary files a killed run left removes only regular
-/// files named exactly like certmig's (prefix, six letters or digits,
-/// suffix): a FIFO with such a name is not opened (the repair does not
-/// hang), and a user's file with a looser name is kept.
+/// files whose name carries certmig's tell (`lock::temp_prefix`): a FIFO
+/// with such a name is not opened (the repair does not hang), and a user's
+/// files named like certmig's temporary files, even exactly in the old
+/// `.certmig-XXXXXX.tmp` shape or with a forged tell, are kept.
 #[cfg(unix)]
 #[test]
 fn cleaning_up_never_opens_a_fifo_or_removes_a_users_file() {
+    use certmig::fix::lock::{is_our_temp_name, temp_prefix, TEMP_SUFFIX};
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("s.sst");
     std::fs::write(&p, machine_store(Defect::DoubledTerminator).to_bytes()).unwrap();
-    let fifo = tmp.path().join(".certmig-Ab12Cd.tmp");
+    let ours = |six: &str| format!("{}{six}{TEMP_SUFFIX}", temp_prefix());
+    let fifo = tmp.path().join(ours("Ab12Cd"));
     assert!(std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .unwrap()
         .success());
-    let users = tmp.path().join(".certmig-my-notes.tmp");
-    std::fs::write(&users, b"mine").unwrap();
-    let stale = tmp.path().join(".certmig-Zz9Yy8.tmp");
+    let users: Vec<_> = [
+        ".certmig-my-notes.tmp",
+        ".certmig-Ab12Cd.tmp",
+        ".certmig-0123456789abcdef-Ab12Cd.tmp",
+    ]
+    .iter()
+    .map(|n| {
+        assert!(!is_our_temp_name(n), "{n}");
+        let path = tmp.path().join(n);
+        std::fs::write(&path, b"mine").unwrap();
+        path
+    })
+    .collect();
+    let stale = tmp.path().join(ours("Zz9Yy8"));
+    assert!(is_our_temp_name(
+        stale.file_name().unwrap().to_str().unwrap()
+    ));
     std::fs::write(&stale, b"left by a killed run").unwrap();
     Command::cargo_bin("certmig")
         .unwrap()
@@ -890,7 +907,9 @@ fn cleaning_up_never_opens_a_fifo_or_removes_a_users_file() {
         .assert()
         .code(0);
     assert!(fifo.exists());
-    assert_eq!(std::fs::read(&users).unwrap(), b"mine");
+    for u in &users {
+        assert_eq!(std::fs::read(u).unwrap(), b"mine", "{}", u.display());
+    }
     assert!(!stale.exists(), "a real leftover is still removed");
 }
 
@@ -934,4 +953,265 @@ fn an_output_held_by_another_run_is_not_written() {
         .assert()
         .code(0);
     assert_ne!(std::fs::read(&big).unwrap(), big_bytes);
+}
+
+/// `fix links/a.sst` where the input is a symbolic link repairs the file it
+/// points to, where it is: the link stays a link, the real file is
+/// repaired with its mode (and, as root, its owner) kept, the backup is
+/// the real original beside it, and the run says which file it repaired.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_input_is_repaired_where_it_points_with_its_owner_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let real_dir = tmp.path().join("real");
+    let links = tmp.path().join("links");
+    std::fs::create_dir_all(&real_dir).unwrap();
+    std::fs::create_dir_all(&links).unwrap();
+    let real = real_dir.join("a.sst");
+    let original = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&real, &original).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(&real, Some(4321), Some(4321)).unwrap();
+    }
+    let link = links.join("a.sst");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&link)
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("is a symbolic link"));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), real);
+    let repaired = std::fs::read(&real).unwrap();
+    assert_ne!(repaired, original, "the real store was repaired");
+    let backup = real_dir.join("a.sst.bak");
+    assert!(std::fs::symlink_metadata(&backup).unwrap().is_file());
+    assert_eq!(std::fs::read(&backup).unwrap(), original);
+    assert!(!links.join("a.sst.bak").exists());
+    let meta = std::fs::metadata(&real).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+    if root {
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
+    }
+}
+
+/// Run as another user, an in-place repair of a store this user may write
+/// but does not own would change its owner: refused, nothing replaced.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_repair_that_cannot_keep_the_owner_replaces_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Only root can make the files of two users here; as an ordinary
+        // user this case is the ordinary user's own run, held by
+        // the root test above's owner check.
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let p = tmp.path().join("s.sst");
+    let original = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&p, &original).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("certmig");
+    let out = std::process::Command::new(bin)
+        .arg("fix")
+        .arg(&p)
+        .uid(4321)
+        .gid(4321)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("owner"), "{said}");
+    assert_eq!(std::fs::read(&p).unwrap(), original);
+    assert!(!tmp.path().join("s.sst.bak").exists());
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
+/// A full disk after the repair was committed: the log (or the JSON report
+/// on standard output) cannot be written. The run exits 1 and says exactly
+/// what is on disk (the input replaced, the original at `IN.bak`), instead
+/// of a bare error after the input was already replaced. Each case runs in
+/// a user and mount namespace with a 4 KiB tmpfs where the log or the
+/// report goes; the store itself is on the ordinary file system.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_after_the_repair_says_what_is_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s.sst");
+    let elements = (0..40u8)
+        .map(|i| support_element(i, Defect::DoubledTerminator))
+        .collect();
+    let original = SerializedStore::new(elements).to_bytes();
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("certmig");
+    let cases = [
+        (
+            "log",
+            "\"$BIN\" fix \"$STORE\" --log \"$FULL/CCMCertFix.log\"".to_owned(),
+            "the log could not be written",
+        ),
+        (
+            "json",
+            "\"$BIN\" fix \"$STORE\" --json > \"$FULL/report.json\"".to_owned(),
+            "the report on standard output is incomplete",
+        ),
+        (
+            "human",
+            "\"$BIN\" fix \"$STORE\" > \"$FULL/report.txt\"".to_owned(),
+            "the report on standard output is incomplete",
+        ),
+    ];
+    for (name, command, says) in cases {
+        std::fs::write(&store, &original).unwrap();
+        let _ = std::fs::remove_file(tmp.path().join("s.sst.bak"));
+        // Fill all but a little of the tmpfs first, for the human report
+        // (a few lines) to fail too.
+        let script = format!(
+            "mount -t tmpfs -o size=4k tmpfs \"$FULL\" || exit 99; \
+             head -c 3900 /dev/zero > \"$FULL/filler\"; {command}"
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+            .env("BIN", &bin)
+            .env("STORE", &store)
+            .env("FULL", &full)
+            .output()
+            .expect("unshare (util-linux) runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {said}");
+        assert!(said.contains(says), "{name}: {said}");
+        assert!(
+            said.contains("was replaced, its original is"),
+            "{name}: {said}"
+        );
+        assert_eq!(
+            std::fs::read(tmp.path().join("s.sst.bak")).unwrap(),
+            original,
+            "{name}"
+        );
+        assert_ne!(std::fs::read(&store).unwrap(), original, "{name}");
+    }
+}
+
+fn support_element(n: u8, defect: Defect) -> SerializedElement<'static> {
+    let mut der = vec![0x30, 0x82, 0x00, 0xc8];
+    der.extend((0..200u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(n)));
+    SerializedElement::certificate(
+        der,
+        vec![Property::new(
+            PropertyId::FriendlyName,
+            defect.apply("SMS Signing Certificate"),
+        )],
+    )
+}
+
+/// An output is never put over a FIFO, a device or a directory: `--log
+/// /dev/full` or `-o` onto a FIFO is refused before anything is written
+/// (as root, renaming over `/dev/null` would replace the device).
+#[cfg(unix)]
+#[test]
+fn an_output_over_a_special_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("s.sst");
+    let original = machine_store(Defect::DoubledTerminator).to_bytes();
+    let fifo = tmp.path().join("out.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for args in [
+        vec![
+            "--log".as_ref(),
+            std::path::Path::new("/dev/full").as_os_str(),
+        ],
+        vec!["-o".as_ref(), fifo.as_os_str()],
+        vec!["--log".as_ref(), tmp.path().as_os_str()],
+    ] {
+        std::fs::write(&p, &original).unwrap();
+        Command::cargo_bin("certmig")
+            .unwrap()
+            .arg("fix")
+            .arg(&p)
+            .args(&args)
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("not a regular file"));
+        assert_eq!(std::fs::read(&p).unwrap(), original, "{args:?}");
+        assert!(!tmp.path().join("s.sst.bak").exists(), "{args:?}");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata("/dev/full")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+}
+
+/// `fix DIR -o OUTDIR` where OUTDIR holds a link named like a repaired
+/// `.blob` file (to a file elsewhere, to `/dev/zero`): the set is refused
+/// before anything is committed, nothing is read or written through the
+/// link, and OUTDIR is as it was.
+#[cfg(unix)]
+#[test]
+fn a_link_in_the_output_directory_is_never_read_or_written_through() {
+    let registry =
+        RegistryStore::from_elements("SMS", machine_store(Defect::DoubledTerminator).elements);
+    for pointee in ["victim", "/dev/zero"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("in");
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        for (name, bytes) in registry.blob_files() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let names: Vec<String> = registry.blob_files().into_iter().map(|(n, _)| n).collect();
+        let link_at = out.join(names.last().unwrap());
+        let to = if pointee == "victim" {
+            victim.clone()
+        } else {
+            pointee.into()
+        };
+        std::os::unix::fs::symlink(&to, &link_at).unwrap();
+        let input_before = listing(&dir);
+        Command::cargo_bin("certmig")
+            .unwrap()
+            .arg("fix")
+            .arg(&dir)
+            .arg("-o")
+            .arg(&out)
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("a symbolic link"));
+        assert_eq!(listing(&dir), input_before, "{pointee}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{pointee}: only the link: {left:?}");
+        assert_eq!(std::fs::read_link(&link_at).unwrap(), to);
+    }
 }

@@ -352,3 +352,69 @@ fn names_from_a_scenario_never_lead_outside_the_logs_directory() {
         assert!(!logs.exists(), "case {i}");
     }
 }
+
+/// Links planted inside `--logs DIR` never send a write elsewhere: a
+/// scenario's directory that is a link to another directory is refused
+/// (exit 1, the message names it and says how many logs were written), and
+/// a log file that is a link is replaced by the log, the file it pointed to
+/// untouched.
+#[cfg(unix)]
+#[test]
+fn links_inside_the_logs_directory_are_never_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim_dir = tmp.path().join("victim");
+    std::fs::create_dir(&victim_dir).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let scenario = shipped("c04-refresh-xp-to-win7sp1.toml");
+    let name = certmig::sim::scenario::Scenario::load(&scenario)
+        .unwrap()
+        .name;
+    // A scenario directory that is a link: refused.
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::symlink(&victim_dir, logs.join(&name)).unwrap();
+    certmig()
+        .args([
+            "replay".as_ref(),
+            scenario.as_os_str(),
+            "--logs".as_ref(),
+            logs.as_os_str(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("a symbolic link"))
+        .stderr(predicate::str::contains("0 log file(s) were written whole"));
+    assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
+    // A log file that is a link: replaced, not written through.
+    let logs2 = tmp.path().join("logs2");
+    certmig()
+        .args([
+            "replay".as_ref(),
+            scenario.as_os_str(),
+            "--logs".as_ref(),
+            logs2.as_os_str(),
+        ])
+        .assert()
+        .code(0);
+    let machine_dir = std::fs::read_dir(logs2.join(&name))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let smsts = machine_dir.join("smsts.log");
+    std::fs::remove_file(&smsts).unwrap();
+    std::os::unix::fs::symlink(&victim, &smsts).unwrap();
+    certmig()
+        .args([
+            "replay".as_ref(),
+            scenario.as_os_str(),
+            "--logs".as_ref(),
+            logs2.as_os_str(),
+        ])
+        .assert()
+        .code(0);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(std::fs::symlink_metadata(&smsts).unwrap().is_file());
+}

@@ -88,13 +88,18 @@ pub fn run_cmd(a: FixArgs) -> u8 {
                     .and_then(|()| std::io::Write::flush(&mut stdout));
                 return match written {
                     Ok(()) => EXIT_OK,
-                    Err(e) => output_failed(&e),
+                    Err(e) => output_failed_after(&e, &report),
                 };
             }
             let (out, warnings) = certmig::report::fix::human(&report);
             eprint!("{warnings}");
-            out!("{out}");
-            EXIT_OK
+            let mut stdout = std::io::stdout().lock();
+            match std::io::Write::write_all(&mut stdout, out.as_bytes())
+                .and_then(|()| std::io::Write::flush(&mut stdout))
+            {
+                Ok(()) => EXIT_OK,
+                Err(e) => output_failed_after(&e, &report),
+            }
         }
         Err(e) => {
             eprintln!("certmig: {e}");
@@ -106,4 +111,15 @@ pub fn run_cmd(a: FixArgs) -> u8 {
             }
         }
     }
+}
+
+/// The report could not be written to standard output (a full disk, a
+/// closed pipe) after the run had done its work: says that the report is
+/// incomplete and what is on disk, then exits as [`output_failed`] does.
+fn output_failed_after(e: &std::io::Error, report: &certmig::fix::FixReport) -> ! {
+    eprintln!(
+        "certmig: the report on standard output is incomplete; {}",
+        report.on_disk()
+    );
+    output_failed(e)
 }

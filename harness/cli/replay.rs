@@ -71,19 +71,32 @@ pub fn run(a: ReplayArgs) -> u8 {
     }
     let replays: Vec<Replay> = scenarios.iter().map(replay).collect();
     if let Some(dir) = &a.logs {
+        // Each log is written whole or not at all; a failure says how many
+        // were written before it (they are complete, the rest are missing).
+        let mut written = 0usize;
         for r in &replays {
             for m in &r.logs {
-                let d = dir.join(&r.scenario).join(&m.machine);
-                let written = m
-                    .files
-                    .iter()
-                    .map(|f| (f.file.as_str(), m.render(&f.file)))
-                    .chain([(NOTES_LOG, m.notes_log())])
-                    .try_for_each(|(file, text)| {
-                        certmig::fix::write::write_file(&d.join(file), text.as_bytes())
-                    });
-                if let Err(e) = written {
-                    eprintln!("certmig: writing logs under {}: {e}", d.display());
+                let parts = [r.scenario.as_str(), m.machine.as_str()];
+                let result = certmig::platform::names::dir_within(dir, &parts).and_then(|d| {
+                    m.files
+                        .iter()
+                        .map(|f| (f.file.as_str(), m.render(&f.file)))
+                        .chain([(NOTES_LOG, m.notes_log())])
+                        .try_for_each(|(file, text)| {
+                            certmig::fix::write::write_file(&d.join(file), text.as_bytes())?;
+                            written += 1;
+                            Ok(())
+                        })
+                });
+                if let Err(e) = result {
+                    eprintln!(
+                        "certmig: writing logs under {}: {e}",
+                        dir.join(parts[0]).join(parts[1]).display()
+                    );
+                    eprintln!(
+                        "certmig: the logs are incomplete: {written} log file(s) were written whole under {}, the others were not written",
+                        dir.display()
+                    );
                     return EXIT_FAILURE;
                 }
             }

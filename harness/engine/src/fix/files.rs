@@ -134,6 +134,36 @@ pub struct FixReport {
 }
 
 impl FixReport {
+    /// What this run left on disk, in a sentence: for an error that comes
+    /// after the work was done (the log, the report on standard output),
+    /// so the user knows the input was (or was not) replaced.
+    pub fn on_disk(&self) -> String {
+        match (&self.wrote, &self.backup) {
+            (Some(w), Some(b)) => format!(
+                "the repair itself is complete and on disk: {} was replaced, its original is {}",
+                w.display(),
+                b.display()
+            ),
+            (Some(w), None) if self.wrote.as_ref() == Some(&self.input) => format!(
+                "the repair itself is complete and on disk: {} was replaced (no backup was asked for)",
+                w.display()
+            ),
+            (Some(w), None) => format!(
+                "the repair itself is complete and on disk: {} was written, {} is unchanged",
+                w.display(),
+                self.input.display()
+            ),
+            (None, _) if self.dry_run => format!(
+                "this was a dry run: {} is unchanged and nothing else was written",
+                self.input.display()
+            ),
+            (None, _) => format!(
+                "no certificate needed a repair: {} is unchanged",
+                self.input.display()
+            ),
+        }
+    }
+
     /// The report of a run that has done nothing yet (format: `.sst` until
     /// the input says otherwise).
     pub fn new(opts: &FixOptions) -> Self {
@@ -178,6 +208,17 @@ pub enum FixError {
         source: io::Error,
         outcome: String,
     },
+    /// The log could not be written after the run had done its work: the
+    /// error says what is on disk ([`FixReport::on_disk`]).
+    #[error("{}: the log could not be written: {source}; {done}", path.display())]
+    LogNotWritten {
+        path: PathBuf,
+        source: io::Error,
+        done: String,
+    },
+    /// The input is a FIFO, a device or a socket (bad input; not opened).
+    #[error("{}: {kind}, not a regular file or a directory: not read; nothing was done", path.display())]
+    SpecialFile { path: PathBuf, kind: &'static str },
     /// Two paths of one run name the same file (bad input; nothing done).
     #[error("{}: {what} is {other}; nothing was done", path.display())]
     PathConflict {
@@ -193,6 +234,7 @@ impl FixError {
             self,
             FixError::BadInput { .. }
                 | FixError::PathConflict { .. }
+                | FixError::SpecialFile { .. }
                 | FixError::NotABlobDirectory { .. }
         )
     }
@@ -220,6 +262,7 @@ fn check_log_path(opts: &FixOptions, target: &Path, in_place: bool) -> Result<()
     let Some(log) = &opts.log else {
         return Ok(());
     };
+    crate::platform::check_output_place(log).map_err(io_err(log))?;
     let conflict = |what: &'static str, other: &Path| FixError::PathConflict {
         path: log.clone(),
         what,
@@ -292,8 +335,39 @@ pub fn run_hooked(
         })?)),
         None => None,
     };
-    let outcome = fix(opts, &Pipeline { steps, hooks, log });
+    let resolved = resolve_link(opts)?;
+    let (opts, note) = match &resolved {
+        Some((o, note)) => (o, Some(note)),
+        None => (opts, None),
+    };
+    let outcome = fix(opts, &Pipeline { steps, hooks, log }).map(|mut r| {
+        r.warnings.splice(0..0, note.cloned());
+        r
+    });
     hooks.finish(opts, outcome)
+}
+
+/// An in-place repair of a symbolic link repairs the file it points to,
+/// where it is: the link is kept, the backup is made beside the real file,
+/// the real file's owner and mode are kept. Returns the options with the
+/// real file as input, and a line saying so; `None` when the input is not
+/// a link or the run writes elsewhere (`-o`).
+fn resolve_link(opts: &FixOptions) -> Result<Option<(FixOptions, String)>, FixError> {
+    let input = &opts.input;
+    let meta = std::fs::symlink_metadata(input).map_err(io_err(input))?;
+    if !meta.file_type().is_symlink() || !target(opts).1 {
+        return Ok(None);
+    }
+    let real = std::fs::canonicalize(input).map_err(io_err(input))?;
+    let note = format!(
+        "{} is a symbolic link: the file it points to, {}, is the one repaired (the link is kept)",
+        input.display(),
+        real.display()
+    );
+    let mut resolved = opts.clone();
+    resolved.input = real;
+    resolved.output = None;
+    Ok(Some((resolved, note)))
 }
 
 /// The CMTrace log of a run (`--log`), written as the certificates are
@@ -372,7 +446,7 @@ impl LogSpill {
         report: &FixReport,
         path: &Path,
         steps: &dyn WriteSteps,
-    ) -> Result<(), FixError> {
+    ) -> io::Result<()> {
         use std::io::{Seek, SeekFrom};
         self.line(
             Severity::Information,
@@ -387,17 +461,16 @@ impl LogSpill {
                 report.certificates_total
             ),
         );
-        let io = io_err(path);
         if let Some(e) = self.error.take() {
-            return Err(io(e));
+            return Err(e);
         }
-        self.file.flush().map_err(&io)?;
+        self.file.flush()?;
         let spill = self.file.get_mut();
-        spill.seek(SeekFrom::Start(0)).map_err(&io)?;
-        let mut out = TempOutput::create(steps, path).map_err(&io)?;
-        io::copy(spill, &mut out).map_err(&io)?;
-        out.fsync().map_err(&io)?;
-        out.commit(path, None).map_err(io)
+        spill.seek(SeekFrom::Start(0))?;
+        let mut out = TempOutput::create(steps, path)?;
+        io::copy(spill, &mut out)?;
+        out.fsync()?;
+        out.commit(path, None)
     }
 }
 
@@ -412,7 +485,16 @@ struct Pipeline<'a> {
 fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
     let input = &opts.input;
     let meta = std::fs::metadata(input).map_err(io_err(input))?;
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(FixError::SpecialFile {
+            path: input.clone(),
+            kind: crate::platform::kind_of(meta.file_type()),
+        });
+    }
     let (target_path, in_place) = target(opts);
+    if !in_place && !meta.is_dir() {
+        crate::platform::check_output_place(&target_path).map_err(io_err(&target_path))?;
+    }
     check_log_path(opts, &target_path, in_place)?;
     let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
     // An existing output is locked too, exclusively: another run repairing
@@ -452,9 +534,17 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
         }
     }
     if let (Some(log), Some(path)) = (&p.log, &opts.log) {
-        log.lock()
+        let finished = log
+            .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .finish(opts, &report, path, p.steps)?;
+            .finish(opts, &report, path, p.steps);
+        if let Err(source) = finished {
+            return Err(FixError::LogNotWritten {
+                path: path.clone(),
+                source,
+                done: report.on_disk(),
+            });
+        }
     }
     Ok(report)
 }
@@ -881,10 +971,35 @@ fn fix_blob_dir(
                 opts.policy,
             )?;
         }
-        let previous = |p: &Path| crate::platform::read_regular(p).ok();
+        // What the target held, to put back if the set cannot be committed:
+        // read without following a link (a link in the output directory is
+        // refused: a set is committed only where it can be put back).
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(FixError::Io {
+                path: target.clone(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a symbolic link where a repaired .blob file would go: not replaced, nothing was committed",
+                ),
+            });
+        }
+        let previous = |p: &Path| -> Result<Option<Vec<u8>>, FixError> {
+            let (f, len) = match crate::platform::open_regular(p, crate::platform::Links::Refuse) {
+                Ok(opened) => opened,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_err(p)(e)),
+            };
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(f, len), &mut bytes).map_err(io_err(p))?;
+            Ok(Some(bytes))
+        };
+        let backup_before = match &backup {
+            Some((_, b)) => previous(b)?,
+            None => None,
+        };
         staged.push(Staged {
-            target_before: previous(&target),
-            backup_before: backup.as_ref().and_then(|(_, b)| previous(b)),
+            target_before: previous(&target)?,
+            backup_before,
             temp,
             target,
             backup,

@@ -56,8 +56,9 @@ pub struct RealSteps;
 impl WriteSteps for RealSteps {
     fn create(&self, dir: &Path) -> io::Result<NamedTempFile> {
         let temp = tempfile::Builder::new()
-            .prefix(super::lock::TEMP_PREFIX)
+            .prefix(&super::lock::temp_prefix())
             .suffix(super::lock::TEMP_SUFFIX)
+            .rand_bytes(6)
             .tempfile_in(dir)?;
         super::lock::lock_temp(temp.as_file())?;
         Ok(temp)
@@ -89,11 +90,45 @@ impl WriteSteps for RealSteps {
     }
 
     fn rename(&self, temp: NamedTempFile, target: &Path) -> io::Result<()> {
+        keep_owner(temp.as_file(), target)?;
         if let Some(p) = permissions_for(target) {
             temp.as_file().set_permissions(p)?;
         }
         crate::platform::replace(temp, target)
     }
+}
+
+/// Gives the new file the owner and group of the file it replaces (Unix),
+/// so an in-place repair by root of another user's store leaves it theirs.
+/// When that is not allowed (an ordinary user replacing a file owned by
+/// someone else), the replace is refused rather than silently changing the
+/// owner: nothing is replaced.
+#[cfg(unix)]
+fn keep_owner(temp: &File, target: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(old) = std::fs::metadata(target) else {
+        return Ok(());
+    };
+    let new = temp.metadata()?;
+    if (old.uid(), old.gid()) == (new.uid(), new.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(temp, Some(old.uid()), Some(old.gid())).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "the repaired file cannot be given the owner of {} (user {}, group {}): {e}; it was not replaced",
+                target.display(),
+                old.uid(),
+                old.gid()
+            ),
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_temp: &File, _target: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// The permissions the output should have: the replaced file's own, or
@@ -188,7 +223,10 @@ pub struct TempOutput<'s> {
 
 impl<'s> TempOutput<'s> {
     /// Creates the temporary file in `target`'s directory.
+    /// Refuses a target that is not a regular file, a link or nothing
+    /// ([`crate::platform::check_output_place`]).
     pub fn create(steps: &'s dyn WriteSteps, target: &Path) -> io::Result<Self> {
+        crate::platform::check_output_place(target)?;
         Ok(TempOutput {
             steps,
             temp: steps.create(parent(target))?,

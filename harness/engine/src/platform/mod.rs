@@ -73,7 +73,19 @@ impl PathLock {
         }
         #[cfg(not(windows))]
         {
-            let file = File::open(path)?;
+            // Without blocking on a FIFO; only a file or a directory is locked.
+            let mut options = std::fs::OpenOptions::new();
+            options.read(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.custom_flags(libc::O_NONBLOCK);
+            }
+            let file = options.open(path)?;
+            let kind = file.metadata()?.file_type();
+            if !kind.is_file() && !kind.is_dir() {
+                return Err(not_regular(kind));
+            }
             Ok(try_lock(&file, exclusive)?.then_some(PathLock { file }))
         }
     }
@@ -142,6 +154,26 @@ pub fn not_regular(ft: std::fs::FileType) -> io::Error {
         io::ErrorKind::InvalidInput,
         format!("{}, not a regular file: not read", kind_of(ft)),
     )
+}
+
+/// Checks that an output may be put at `path`: nothing there, a regular
+/// file, or a symbolic link (which the new file replaces; nothing is
+/// written through it). A FIFO, device, socket or directory is refused
+/// before anything is written: renaming a file over `/dev/null` (as root)
+/// or a FIFO another program reads is never what the user meant.
+pub fn check_output_place(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_file() || m.file_type().is_symlink() => Ok(()),
+        Ok(m) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}, not a regular file: certmig writes only regular files, nothing was written there",
+                kind_of(m.file_type())
+            ),
+        )),
+    }
 }
 
 /// Opens `path` for reading only if it is a regular file, without blocking

@@ -4,6 +4,50 @@
 //! can never reach outside the directory the user named, alias another
 //! file, or open a device.
 
+/// Makes (or finds) the directory `base/parts[0]/parts[1]/...` without
+/// following a link below `base`: each part is a [`single_component`], and
+/// an existing part that is a symbolic link or not a directory is refused,
+/// so nothing planted inside the directory the user named can send a write
+/// elsewhere. `base` itself (the user's own argument) is made if missing.
+pub fn dir_within(base: &std::path::Path, parts: &[&str]) -> std::io::Result<std::path::PathBuf> {
+    use std::io::{Error, ErrorKind};
+    std::fs::create_dir_all(base)?;
+    let mut dir = base.to_path_buf();
+    for part in parts {
+        single_component(part).map_err(|why| Error::new(ErrorKind::InvalidInput, why))?;
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "{} is {}, not a directory: not followed, nothing was written there",
+                        dir.display(),
+                        super::kind_of(m.file_type())
+                    ),
+                ))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                // Made by another writer at the same moment: checked again.
+                Err(_) if !std::fs::symlink_metadata(&dir)?.is_dir() => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "{} appeared as something other than a directory",
+                            dir.display()
+                        ),
+                    ))
+                }
+                _ => {}
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(dir)
+}
+
 /// Log files certmig itself writes beside a machine's product logs; a name
 /// from input may not take one of them (compared without case, as Windows
 /// does).
