@@ -205,3 +205,80 @@ proptest! {
         }
     }
 }
+
+/// Odd encodings and value types are read or refused with an error that
+/// names the line, never skipped in silence: CR-only line ends, UTF-16
+/// without a byte-order mark (either order), UTF-16 big-endian with one,
+/// and a certificate's `Blob` that is a string or a dword are refused by
+/// `scan` and by `fix` (exit 2, nothing written); a `Blob` of type
+/// `hex(7)` (or any `hex(N)`) is read as its bytes, as crypt32's registry
+/// store reads a `Blob` whatever its type, with a note.
+#[test]
+fn odd_encodings_and_value_types_are_read_or_refused_never_skipped() {
+    let s = store(2);
+    let good = utf16_text(&write_reg(&s, RegEncoding::Regedit5));
+    let le = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let be = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_be_bytes).collect() };
+    let refused: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("cr-only", to_utf16(&good.replace("\r\n", "\r")), "lone CR"),
+        ("utf16le-no-bom", le(&good), "without a byte-order mark"),
+        ("utf16be-no-bom", be(&good), "big-endian"),
+        (
+            "utf16be",
+            [&[0xFE, 0xFF][..], &be(&good)].concat(),
+            "big-endian",
+        ),
+        (
+            "string-blob",
+            to_utf16(&good.replacen("\"Blob\"=hex:", "\"Blob\"=\"x\"\r\n\"Other\"=hex:", 1)),
+            "is not binary data",
+        ),
+        (
+            "dword-blob",
+            to_utf16(&good.replacen(
+                "\"Blob\"=hex:",
+                "\"Blob\"=dword:00000001\r\n\"Other\"=hex:",
+                1,
+            )),
+            "is not binary data",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, bytes, says) in &refused {
+        let path = tmp.path().join(format!("{name}.reg"));
+        std::fs::write(&path, bytes).unwrap();
+        for args in [&["scan"][..], &["fix"][..]] {
+            assert_cmd::Command::cargo_bin("certmig")
+                .unwrap()
+                .args(args)
+                .arg(&path)
+                .assert()
+                .code(2)
+                .stderr(predicates::str::contains(*says))
+                .stderr(predicates::str::contains("line"));
+        }
+        assert_eq!(&std::fs::read(&path).unwrap(), bytes, "{name}");
+        assert!(!tmp.path().join(format!("{name}.reg.bak")).exists());
+    }
+    // A hex(7) Blob: both certificates are read, with a note.
+    let typed = good.replacen("\"Blob\"=hex:", "\"Blob\"=hex(7):", 1);
+    let parsed = parse_reg(&to_utf16(&typed), ReadMode::Strict).unwrap();
+    assert_eq!(parsed.store.certificates.len(), 2);
+    assert!(
+        parsed
+            .notes
+            .iter()
+            .any(|n| n.message.contains("hex(7), not REG_BINARY")),
+        "{:?}",
+        parsed.notes
+    );
+    let path = tmp.path().join("typed.reg");
+    std::fs::write(&path, to_utf16(&typed)).unwrap();
+    assert_cmd::Command::cargo_bin("certmig")
+        .unwrap()
+        .args(["scan", "--json"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("\"thumbprint\"").count(2));
+}

@@ -42,10 +42,28 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
     if bytes.starts_with(&REGEDIT5_UTF16[..2])
         || text.starts_with(b"REGEDIT4")
         || text.starts_with(b"Windows Registry Editor")
+        || looks_like_utf16_export(bytes)
     {
         return FileFormat::Reg;
     }
     FileFormat::Blob
+}
+
+/// A registry export in an encoding regedit does not write: UTF-16
+/// big-endian (with its byte-order mark or without), or UTF-16 of either
+/// order without a byte-order mark. Detected as `Reg` so the reader refuses
+/// it with an error that says which encoding it is, instead of reading it
+/// as a `.blob` with a meaningless property id.
+fn looks_like_utf16_export(bytes: &[u8]) -> bool {
+    let body = bytes.strip_prefix(b"\xfe\xff").unwrap_or(bytes);
+    ["Windows Registry Editor", "REGEDIT4"].iter().any(|h| {
+        let le = h.bytes().flat_map(|b| [b, 0]);
+        let be = h.bytes().flat_map(|b| [0, b]);
+        let take = body.len().min(2 * h.len());
+        take >= 8
+            && (le.take(take).eq(body[..take].iter().copied())
+                || be.take(take).eq(body[..take].iter().copied()))
+    }) || bytes.starts_with(b"\xfe\xff")
 }
 
 /// Parses a file that should be a single serialized element (a `.blob`).

@@ -17,7 +17,9 @@
 //! **Reading** accepts any export regedit or `reg export` writes: REGEDIT5
 //! (UTF-16LE with BOM) and REGEDIT4 (`REGEDIT4` header, ANSI/UTF-8), LF or
 //! CRLF, any wrapping width, comments (`;`), missing parent sections,
-//! `hex(3):` as a spelling of `hex:`, and any other keys and values (kept in
+//! `hex(3):` as a spelling of `hex:`, a certificate's `Blob` of another type
+//! (`hex(7):`, ...: read as its bytes, as crypt32 reads a `Blob` whatever its
+//! type, with a note), and any other keys and values (kept in
 //! the file, each reported as a [`RegNote`] with its line). The certificates
 //! are the `Blob` values under `...\SystemCertificates\<store>\Certificates\<thumbprint>`;
 //! `Blob` values under `CRLs\` and `CTLs\` are noted, not read as
@@ -25,8 +27,10 @@
 //! `Blob` value occupies in the file ([`ParsedReg::blob_spans`]), so that
 //! [`splice_blobs`] can rewrite the repaired values and copy every other
 //! byte as it was. It rejects, with 1-based line and column: a REGEDIT5
-//! header in a file that is not UTF-16LE (and any other encoding it cannot
-//! place), odd hex digits, a dangling continuation, a `Blob` under a
+//! header in a file that is not UTF-16LE, UTF-16 without a byte-order mark
+//! or big-endian, CR-only line ends (and any other encoding it cannot
+//! place), a certificate's `Blob` that is not binary (a string, a dword),
+//! odd hex digits, a dangling continuation, a `Blob` under a
 //! certificate-store key that is not a 40-hex thumbprint, a thumbprint that
 //! does not match its certificate, and a malformed `Blob` element.
 //!
@@ -548,7 +552,9 @@ fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
         }
         let mut narrow = Vec::new();
         let bad = narrow_utf16_into(body, 1, &mut narrow);
-        if !narrow.starts_with(REGEDIT5_HEADER.as_bytes()) {
+        if narrow.starts_with(REGEDIT5_HEADER.as_bytes()) {
+            header_line_end(&narrow[REGEDIT5_HEADER.len()..])?;
+        } else {
             // The first error in the file: an unpaired surrogate in the
             // header line itself, or else the header.
             return Err(match bad {
@@ -582,6 +588,7 @@ fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
     };
     let body = &bytes[base..];
     if body.starts_with(REGEDIT4_HEADER.as_bytes()) {
+        header_line_end(&body[REGEDIT4_HEADER.len()..])?;
         return Ok(Text {
             file: bytes,
             narrow: Cow::Borrowed(body),
@@ -600,12 +607,38 @@ fn decode(bytes: &[u8]) -> Result<Text<'_>, FormatError> {
         ));
     }
     if bytes.len() >= 2 && bytes[1] == 0 {
-        return Err(encoding_error(1, "UTF-16LE text without a byte-order mark"));
+        return Err(encoding_error(
+            1,
+            "UTF-16LE text without a byte-order mark (regedit writes FF FE first): not read",
+        ));
+    }
+    if bytes.len() >= 2 && bytes[0] == 0 {
+        return Err(encoding_error(
+            1,
+            "UTF-16 big-endian text without a byte-order mark; regedit writes UTF-16LE with one: not read",
+        ));
     }
     Err(encoding_error(
         1,
         "no `Windows Registry Editor Version 5.00` or `REGEDIT4` header",
     ))
+}
+
+/// Checks what follows the header on its line: a line end (`\r\n` or
+/// `\n`) or the end of the file. A lone CR there means the file's line ends
+/// are CR only (as old Mac editors write): every line would be read as one,
+/// and the export as holding no certificate, so it is refused instead.
+/// (Whether regedit itself accepts CR-only files is not documented: a
+/// labelled choice.)
+fn header_line_end(after_header: &[u8]) -> Result<(), FormatError> {
+    match after_header {
+        [b'\r', b'\n', ..] | [b'\n', ..] | [] | [b'\r'] => Ok(()),
+        [b'\r', ..] => Err(encoding_error(
+            1,
+            "the header line ends with a lone CR (CR-only line ends); regedit writes CR LF: not read",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// UTF-16LE code units to one byte each (ASCII as itself, others `0x80`),
@@ -914,10 +947,7 @@ impl<'t> Parser<'t, '_> {
             };
             let value = trim_start(&text[after_name..]);
             let value_at = raw.len() - value.len();
-            let binary = value
-                .strip_prefix(b"hex:")
-                .or_else(|| value.strip_prefix(b"hex(3):"))
-                .map(|v| (v, value.len() - v.len()));
+            let binary = hex_value(value).map(|v| (v, value.len() - v.len()));
             let Some(k) = key.clone() else {
                 self.skip_continuations(l, value)?;
                 self.note(l.no, "value outside any key ignored");
@@ -925,6 +955,31 @@ impl<'t> Parser<'t, '_> {
             };
             let kind = classify_key(&self.text.narrow[k.path.clone()]);
             let is_blob = name.is_blob(text);
+            if is_blob && matches!(kind, KeyKind::Certificate { .. }) {
+                let p = self.path(&k);
+                let Some((_, prefix_len)) = binary else {
+                    // crypt32 reads a `Blob` whatever its type, and would find
+                    // no certificate in a string or a dword: never skipped in
+                    // silence.
+                    return Err(syntax(
+                        l.no,
+                        value_at + 1,
+                        format!(
+                            "the `Blob` value under `{p}` is not binary data (`hex:` or `hex(N):`): no certificate can be read from it"
+                        ),
+                    ));
+                };
+                let ty = &value[..prefix_len - 1];
+                if ty != b"hex" && ty != b"hex(3)" {
+                    self.note(
+                        l.no,
+                        format!(
+                            "the `Blob` value under `{p}` is {}, not REG_BINARY: read as its bytes (crypt32's registry store reads a `Blob` whatever its type)",
+                            String::from_utf8_lossy(ty)
+                        ),
+                    );
+                }
+            }
             match (is_blob, binary, kind) {
                 (true, Some(_), KeyKind::Other) | (_, None, _) | (false, _, _) => {
                     self.skip_continuations(l, value)?;
@@ -1195,6 +1250,23 @@ static HEX_VALUE: [u8; 256] = {
     }
     t
 };
+
+/// The hex digits of a binary value: `hex:` (REG_BINARY), `hex(3):` or
+/// any `hex(N):` (N one to eight hexadecimal digits, the value's type as
+/// regedit writes it for REG_NONE, REG_MULTI_SZ and other types), whose
+/// bytes are given the same way.
+fn hex_value(value: &[u8]) -> Option<&[u8]> {
+    if let Some(v) = value.strip_prefix(b"hex:") {
+        return Some(v);
+    }
+    let inner = value.strip_prefix(b"hex(")?;
+    let close = inner.iter().position(|&b| b == b')')?;
+    let digits = &inner[..close];
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    inner[close + 1..].strip_prefix(b":")
+}
 
 fn hex_digit(b: u8) -> Option<u8> {
     let v = HEX_VALUE[b as usize];
