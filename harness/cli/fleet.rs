@@ -182,7 +182,7 @@ fn synthetic(a: FleetArgs) -> u8 {
 
 fn machine_set(all: bool, list: &Option<PathBuf>) -> Result<MachineSet, String> {
     match list {
-        Some(f) => std::fs::read_to_string(f)
+        Some(f) => certmig::platform::read_text(f, certmig::platform::MAX_LIST_BYTES)
             .map(|t| MachineSet::parse_list(&t))
             .map_err(|e| format!("{}: {e}", f.display())),
         None if all => Ok(MachineSet::All),

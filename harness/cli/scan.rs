@@ -212,11 +212,15 @@ pub struct DumpArgs {
 }
 
 pub fn dump(a: DumpArgs) -> u8 {
-    let bytes = match certmig::platform::read_regular(&a.path) {
+    let bytes = match certmig::platform::read_store(&a.path, &format::Limits::default()) {
         Ok(b) => b,
-        Err(e) => {
+        Err(certmig::platform::StoreFileError::Io(e)) => {
             eprintln!("certmig: {}: {e}", a.path.display());
             return EXIT_FAILURE;
+        }
+        Err(certmig::platform::StoreFileError::Format(e)) => {
+            eprintln!("certmig: {}: {e}", a.path.display());
+            return EXIT_BAD_INPUT;
         }
     };
     let mode = if a.lenient {
@@ -224,14 +228,16 @@ pub fn dump(a: DumpArgs) -> u8 {
     } else {
         ReadMode::Strict
     };
-    match format::dump::file(&bytes, mode) {
-        Ok(text) => {
-            out!("{text}");
-            EXIT_OK
-        }
-        Err(e) => {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let dumped = format::dump::file_to(&bytes, mode, &mut stdout);
+    let flushed = std::io::Write::flush(&mut stdout);
+    match (dumped, flushed) {
+        (Err(format::dump::DumpError::Io(e)), _) | (Ok(()), Err(e)) => crate::output_failed(&e),
+        (Err(format::dump::DumpError::Format(e)), _) => {
             eprintln!("certmig: {}: {e}", a.path.display());
+            eprintln!("certmig: the dump stops there: it is not the whole file");
             EXIT_BAD_INPUT
         }
+        (Ok(()), Ok(())) => EXIT_OK,
     }
 }

@@ -266,17 +266,31 @@ fn walk_dir(dir: &Path, depth: usize, out: &mut Vec<Collected>) {
 /// Scans one file.
 pub fn scan_file(path: &Path, opts: ScanOptions) -> FileReport {
     let display = path.display().to_string();
-    match crate::platform::read_regular(path) {
+    match crate::platform::read_store(path, &format::Limits::default()) {
         Ok(bytes) => {
             let file_name = path.file_stem().and_then(|s| s.to_str());
             scan_bytes(&display, &bytes, file_name, opts)
         }
-        Err(e) => FileReport {
-            path: display,
-            format: None,
-            certificates: Vec::new(),
-            errors: vec![ErrorReport::io(&e)],
-        },
+        Err(e) => {
+            let (format, error) = unread(&e);
+            FileReport {
+                path: display,
+                format,
+                certificates: Vec::new(),
+                errors: vec![error],
+            }
+        }
+    }
+}
+
+/// The format and error of a file [`crate::platform::read_store`] did not
+/// read.
+pub(crate) fn unread(e: &crate::platform::StoreFileError) -> (Option<FileFormat>, ErrorReport) {
+    match e {
+        crate::platform::StoreFileError::Io(e) => (None, ErrorReport::io(e)),
+        crate::platform::StoreFileError::Format(e) => {
+            (Some(FileFormat::Blob), ErrorReport::from_format(e, &[]))
+        }
     }
 }
 
@@ -295,46 +309,11 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
         certificates: Vec::new(),
         errors: Vec::new(),
     };
-    let mut push =
-        |e: &SerializedElement<'_>| report.certificates.push(certificate_report(e, opts));
-    let result: Result<(), FormatError> = match format {
-        FileFormat::Sst => (|| {
-            // Lenient reading also accepts stores whose properties follow
-            // their certificate; the properties-first iterator would give
-            // each certificate the next one's properties.
-            if opts.mode == ReadMode::Lenient {
-                if let Ok(store) = format::SerializedStore::parse(bytes, opts.mode) {
-                    store.elements.iter().for_each(&mut push);
-                    return Ok(());
-                }
-            }
-            for item in format::StoreIter::new(bytes, opts.mode)? {
-                let (_, e) = item?;
-                push(&e);
-            }
-            Ok(())
-        })(),
-        FileFormat::Blob | FileFormat::BlobDir => (|| {
-            let e = format::parse_element_file(bytes, opts.mode)?;
-            // A file named like a thumbprint must be named for its certificate.
-            if let Some(stem) = name.filter(|n| format::Thumbprint::looks_like(n)) {
-                format::registry::parse_blob(bytes, stem, opts.mode)?;
-            }
-            push(&e);
-            Ok(())
-        })(),
-        FileFormat::Reg => {
-            // The certificates before an error are listed, as for a store.
-            let (parsed, error) =
-                format::reg::parse_reg_partial(bytes, opts.mode, &format::Limits::default());
-            for c in &parsed.store.certificates {
-                push(&c.element);
-            }
-            error.map_or(Ok(()), Err)
+    for item in file_elements(format, bytes, name, opts.mode).0 {
+        match item {
+            Ok(e) => report.certificates.push(certificate_report(&e, opts)),
+            Err(e) => report.errors.push(ErrorReport::from_format(&e, bytes)),
         }
-    };
-    if let Err(e) = result {
-        report.errors.push(ErrorReport::from_format(&e, bytes));
     }
     report
 }
@@ -814,80 +793,133 @@ fn render_elements<'e>(
 }
 
 /// Reads a whole file and hands its results to `sink` (what
-/// [`scan_file`] reports, rendered from the elements).
+/// [`scan_file`] reports), a window of elements at a time: memory holds
+/// the file and one window, not every element of it.
 fn emit_whole(
     path: &Path,
     opts: ScanOptions,
     sink: &mut dyn ScanSink,
 ) -> std::io::Result<(usize, usize)> {
+    use rayon::prelude::*;
     let display = path.display().to_string();
-    let bytes = match crate::platform::read_regular(path) {
+    let bytes = match crate::platform::read_store(path, &format::Limits::default()) {
         Ok(b) => b,
-        Err(e) => return emit_elements(&display, None, &[], &[ErrorReport::io(&e)], opts, sink),
+        Err(e) => {
+            let (format, error) = unread(&e);
+            return emit_elements(&display, format, &[], &[error], opts, sink);
+        }
     };
     let file_name = path.file_stem().and_then(|s| s.to_str());
     let format = detect(&bytes);
-    with_elements(format, &bytes, file_name, opts, |elements, error| {
-        let errors: Vec<ErrorReport> = error
-            .iter()
-            .map(|e| ErrorReport::from_format(e, &bytes))
-            .collect();
-        emit_elements(&display, Some(format), elements, &errors, opts, sink)
-    })
-}
-
-/// The elements [`scan_bytes`] reports, in order, and the error that
-/// stopped the reading (if any), handed to `f`.
-fn with_elements<R>(
-    format: FileFormat,
-    bytes: &[u8],
-    name: Option<&str>,
-    opts: ScanOptions,
-    f: impl FnOnce(&[&SerializedElement<'_>], Option<FormatError>) -> R,
-) -> R {
-    match format {
-        FileFormat::Sst => {
-            // Lenient reading also accepts stores whose properties follow
-            // their certificate.
-            if opts.mode == ReadMode::Lenient {
-                if let Ok(store) = format::SerializedStore::parse(bytes, opts.mode) {
-                    let refs: Vec<&SerializedElement<'_>> = store.elements.iter().collect();
-                    return f(&refs, None);
+    let (mut items, known) = file_elements(format, &bytes, file_name, opts.mode);
+    let count = match known {
+        Some(n) => Some(n),
+        None if sink.needs_count() => Some(
+            file_elements(format, &bytes, file_name, opts.mode)
+                .0
+                .take_while(Result::is_ok)
+                .count(),
+        ),
+        None => None,
+    };
+    sink.file_start(FileStart {
+        path: &display,
+        format: Some(format),
+        count,
+    })?;
+    let (mut done, mut error) = (0usize, None);
+    let mut window: Vec<SerializedElement<'_>> = Vec::with_capacity(WINDOW);
+    loop {
+        window.clear();
+        for item in items.by_ref() {
+            match item {
+                Ok(e) => window.push(e),
+                Err(e) => {
+                    error = Some(ErrorReport::from_format(&e, &bytes));
+                    break;
                 }
             }
-            let mut elements = Vec::new();
-            let error = match format::StoreIter::new(bytes, opts.mode) {
-                Err(e) => Some(e),
-                Ok(iter) => iter
-                    .map(|item| item.map(|(_, e)| elements.push(e)))
-                    .find_map(Result::err),
-            };
-            let refs: Vec<&SerializedElement<'_>> = elements.iter().collect();
-            f(&refs, error)
+            if window.len() == WINDOW {
+                break;
+            }
+        }
+        if window.is_empty() {
+            break;
+        }
+        let s: &dyn ScanSink = sink;
+        let rendered: Vec<Vec<u8>> = window
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(ci, chunk)| {
+                let mut out = Vec::new();
+                render_elements(s, done + ci * CHUNK, chunk.iter(), opts, &mut out);
+                out
+            })
+            .collect();
+        for chunk in rendered {
+            sink.rendered(&chunk)?;
+        }
+        done += window.len();
+        if error.is_some() {
+            break;
+        }
+    }
+    let errors: Vec<ErrorReport> = error.into_iter().collect();
+    sink.file_end(&display, done, &errors)?;
+    Ok((done, errors.len()))
+}
+
+/// Elements rendered together by [`emit_whole`] (each core takes
+/// [`CHUNK`] of them).
+const WINDOW: usize = 4096;
+
+/// One element of a file read whole, or the error that stopped the reading
+/// (the last item).
+type ElementItem<'a> = Result<SerializedElement<'a>, FormatError>;
+
+/// The elements of a file read whole, in file order, one at a time, the
+/// error that stopped the reading (if any) last; and how many elements
+/// the file holds when that is known without a second reading. One reader
+/// for `scan`'s report and its sinks: a store with lenient reading also
+/// accepts properties after their certificate
+/// ([`format::StoreElements`]); a `.blob` named like a thumbprint must be
+/// named for its certificate; the certificates of a `.reg` before an error
+/// are listed, as for a store.
+fn file_elements<'a>(
+    format: FileFormat,
+    bytes: &'a [u8],
+    name: Option<&str>,
+    mode: ReadMode,
+) -> (
+    Box<dyn Iterator<Item = ElementItem<'a>> + 'a>,
+    Option<usize>,
+) {
+    match format {
+        FileFormat::Sst => {
+            match format::StoreElements::new(bytes, mode, &format::Limits::default()) {
+                Ok(elements) => {
+                    let count = elements.count;
+                    (Box::new(elements.map(|r| r.map(|(_, e)| e))), count)
+                }
+                Err(e) => (Box::new(std::iter::once(Err(e))), Some(0)),
+            }
         }
         FileFormat::Blob | FileFormat::BlobDir => {
-            let read = format::parse_element_file(bytes, opts.mode).and_then(|e| {
-                // A file named like a thumbprint must be named for its certificate.
+            let read = format::parse_element_file(bytes, mode).and_then(|e| {
                 if let Some(stem) = name.filter(|n| format::Thumbprint::looks_like(n)) {
-                    format::registry::parse_blob(bytes, stem, opts.mode)?;
+                    format::registry::parse_blob(bytes, stem, mode)?;
                 }
                 Ok(e)
             });
-            match read {
-                Ok(e) => f(&[&e], None),
-                Err(err) => f(&[], Some(err)),
-            }
+            let count = usize::from(read.is_ok());
+            (Box::new(std::iter::once(read)), Some(count))
         }
         FileFormat::Reg => {
             let (parsed, error) =
-                format::reg::parse_reg_partial(bytes, opts.mode, &format::Limits::default());
-            let refs: Vec<&SerializedElement<'_>> = parsed
-                .store
-                .certificates
-                .iter()
-                .map(|c| &c.element)
-                .collect();
-            f(&refs, error)
+                format::reg::parse_reg_partial(bytes, mode, &format::Limits::default());
+            let count = parsed.store.certificates.len();
+            let elements = parsed.store.certificates.into_iter().map(|c| Ok(c.element));
+            (Box::new(elements.chain(error.map(Err))), Some(count))
         }
     }
 }
@@ -1083,7 +1115,7 @@ pub const REG_PIECE_BYTES: usize = 4 << 20;
 const REG_BUFFER_BYTES: usize = 24 << 20;
 
 /// Streams a REGEDIT5 export from `reader` (`len` bytes), with the results
-/// of the whole-file reader ([`with_elements`]): a reader thread cuts it
+/// of the whole-file reader ([`file_elements`]): a reader thread cuts it
 /// into pieces of whole sections, each group of pieces (one per core) is
 /// parsed and then rendered on every core, and the output goes to `sink`
 /// in file order, up to the first error (`render = None`: only count).

@@ -18,13 +18,98 @@ const MAX_VALUE_LINES: usize = 2;
 
 /// Dumps any file: the format is detected from content.
 pub fn file(bytes: &[u8], mode: super::ReadMode) -> Result<String, super::FormatError> {
+    let mut out = Vec::new();
+    file_to(bytes, mode, &mut out).map_err(|e| match e {
+        DumpError::Format(e) => e,
+        DumpError::Io(e) => unreachable!("writing to memory: {e}"),
+    })?;
+    Ok(String::from_utf8(out).expect("the dump is text"))
+}
+
+/// Why [`file_to`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    /// The input is malformed there; the dump written so far ends with a
+    /// line saying so.
+    #[error("{0}")]
+    Format(#[from] super::FormatError),
+    /// The output could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Dumps any file into `w` as it goes: a store one element at a time
+/// ([`super::StoreElements`]), so the memory a dump needs is the file and
+/// one element's text, not the dump of every element. When the input is
+/// malformed part-way, what was read is dumped, then a last line saying
+/// where and why the reading stopped, and the error is returned.
+pub fn file_to(
+    bytes: &[u8],
+    mode: super::ReadMode,
+    w: &mut dyn std::io::Write,
+) -> Result<(), DumpError> {
     match super::detect(bytes) {
-        super::FileFormat::Sst => Ok(store(&SerializedStore::parse(bytes, mode)?)),
-        super::FileFormat::Blob | super::FileFormat::BlobDir => {
-            Ok(element(&super::parse_element_file(bytes, mode)?, 0))
+        super::FileFormat::Sst => {
+            if bytes.is_empty() {
+                return Ok(w.write_all(EMPTY_STORE.as_bytes())?);
+            }
+            let elements = super::StoreElements::new(bytes, mode, &super::Limits::default())?;
+            store_into(elements.map(|r| r.map(|(_, e)| e)), &mut |text| {
+                w.write_all(text.as_bytes())
+            })
         }
-        super::FileFormat::Reg => reg(bytes, mode),
+        super::FileFormat::Blob | super::FileFormat::BlobDir => {
+            let e = super::parse_element_file(bytes, mode)?;
+            Ok(w.write_all(element(&e, 0).as_bytes())?)
+        }
+        super::FileFormat::Reg => Ok(w.write_all(reg(bytes, mode)?.as_bytes())?),
     }
+}
+
+const EMPTY_STORE: &str = "(empty file: an empty store)\n";
+
+/// The dump of a store (not an empty file) from its elements, in pieces
+/// handed to `emit`: the header, each element, the end marker. An error
+/// among the elements ends the dump with a line saying so, and is returned.
+fn store_into<'e>(
+    elements: impl Iterator<Item = Result<SerializedElement<'e>, super::FormatError>>,
+    emit: &mut dyn FnMut(&str) -> std::io::Result<()>,
+) -> Result<(), DumpError> {
+    let mut out = String::new();
+    bytes_line(
+        &mut out,
+        0,
+        &STORE_HEADER,
+        "store header: version 0, magic \"CERT\"",
+    );
+    let mut at = STORE_HEADER.len();
+    for (i, e) in elements.enumerate() {
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                let _ = writeln!(out, "-- not read further: {err}");
+                emit(&out)?;
+                return Err(err.into());
+            }
+        };
+        let _ = writeln!(
+            out,
+            "-- element {i}: {:?}, {} bytes",
+            e.kind,
+            e.encoded_len()
+        );
+        element_into(&mut out, &e, at);
+        at += e.encoded_len();
+        emit(&out)?;
+        out.clear();
+    }
+    bytes_line(
+        &mut out,
+        at,
+        &END_MARKER,
+        "end marker (id 0, reserved 0, length 0)",
+    );
+    Ok(emit(&out)?)
 }
 
 /// Dumps a `.reg` export: the encoding, every text line with the byte offset
@@ -86,34 +171,14 @@ pub fn element(e: &SerializedElement<'_>, base: usize) -> String {
 
 /// Dumps a whole `.sst` store.
 pub fn store(s: &SerializedStore<'_>) -> String {
-    let mut out = String::new();
     if s.empty_file {
-        out.push_str("(empty file: an empty store)\n");
-        return out;
+        return EMPTY_STORE.to_owned();
     }
-    bytes_line(
-        &mut out,
-        0,
-        &STORE_HEADER,
-        "store header: version 0, magic \"CERT\"",
-    );
-    let mut at = STORE_HEADER.len();
-    for (i, e) in s.elements.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "-- element {i}: {:?}, {} bytes",
-            e.kind,
-            e.encoded_len()
-        );
-        element_into(&mut out, e, at);
-        at += e.encoded_len();
-    }
-    bytes_line(
-        &mut out,
-        at,
-        &END_MARKER,
-        "end marker (id 0, reserved 0, length 0)",
-    );
+    let mut out = String::new();
+    let _ = store_into(s.elements.iter().cloned().map(Ok), &mut |text| {
+        out.push_str(text);
+        Ok(())
+    });
     out
 }
 

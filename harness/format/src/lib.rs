@@ -39,5 +39,8 @@ pub use friendly_name::{Defect, FriendlyNameShape};
 pub use key_prov_info::KeyProvInfo;
 pub use limits::Limits;
 pub use property::{Property, PropertyId};
-pub use store::{ElementBatch, SerializedStore, StoreIter, StoreReader, StoreWriter};
+pub use store::{
+    ContextFirstIter, ElementBatch, SerializedStore, StoreElements, StoreIter, StoreReader,
+    StoreWriter,
+};
 pub use thumbprint::Thumbprint;

@@ -173,6 +173,7 @@ fn check_store_header(bytes: &[u8]) -> Result<(), FormatError> {
 /// Zero-copy iterator over the elements of an in-memory store, in the
 /// properties-first order. Yields each element with the offset of its first
 /// entry. After the last element it checks the end marker and what follows.
+#[derive(Debug, Clone)]
 pub struct StoreIter<'a> {
     cursor: Cursor<'a>,
     mode: ReadMode,
@@ -293,54 +294,183 @@ fn parse_context_first<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<SerializedStore<'a>, FormatError> {
-    check_store_header(bytes)?;
-    let mut c = Cursor::at(&bytes[8..], 8);
-    let mut groups: Vec<Vec<(usize, u32, &'a [u8])>> = Vec::new();
-    loop {
-        if c.is_empty() {
-            return Err(FormatError::MissingEndMarker { offset: c.offset() });
-        }
-        match read_entry(&mut c)? {
-            RawEntry::EndMarker { .. } => break,
-            RawEntry::Entry { offset, id, value } => {
-                if PropertyId::from_u32(id).is_context() {
-                    if groups.len() >= limits.max_certificates {
+    let elements = ContextFirstIter::new(bytes, limits)?
+        .map(|r| r.map(|(_, e)| e))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SerializedStore::new(elements))
+}
+
+/// The elements of a store whose properties follow their certificate
+/// (read leniently), one at a time: an element ends where the next
+/// certificate (or the end marker) starts. The same limits as the
+/// properties-first readers.
+#[derive(Debug, Clone)]
+pub struct ContextFirstIter<'a> {
+    cursor: Cursor<'a>,
+    limits: Limits,
+    count: usize,
+    done: bool,
+    group: Vec<(usize, u32, &'a [u8])>,
+}
+
+impl<'a> ContextFirstIter<'a> {
+    pub fn new(bytes: &'a [u8], limits: &Limits) -> Result<Self, FormatError> {
+        check_store_header(bytes)?;
+        Ok(ContextFirstIter {
+            cursor: Cursor::at(&bytes[8..], 8),
+            limits: *limits,
+            count: 0,
+            done: false,
+            group: Vec::with_capacity(4),
+        })
+    }
+
+    /// The element of the entries gathered so far (none: `None`).
+    fn take_group(&mut self) -> Result<Option<(usize, SerializedElement<'a>)>, FormatError> {
+        let Some(&(start, _, _)) = self.group.first() else {
+            return Ok(None);
+        };
+        let e = SerializedElement::assemble(
+            &self.group,
+            0,
+            EntryOrder::ContextFirst,
+            ReadMode::Lenient,
+        )?;
+        self.group.clear();
+        Ok(Some((start, e)))
+    }
+
+    fn next_element(&mut self) -> Result<Option<(usize, SerializedElement<'a>)>, FormatError> {
+        loop {
+            if self.cursor.is_empty() {
+                return Err(FormatError::MissingEndMarker {
+                    offset: self.cursor.offset(),
+                });
+            }
+            let at = self.cursor.clone();
+            match read_entry(&mut self.cursor)? {
+                RawEntry::EndMarker { .. } => {
+                    self.done = true;
+                    return self.take_group();
+                }
+                RawEntry::Entry { offset, id, value } => {
+                    if PropertyId::from_u32(id).is_context() {
+                        if !self.group.is_empty() {
+                            // This certificate starts the next element: read
+                            // it again then.
+                            self.cursor = at;
+                            return self.take_group();
+                        }
+                        if self.count >= self.limits.max_certificates {
+                            return Err(FormatError::LimitExceeded {
+                                offset,
+                                what: "elements in one store",
+                                limit: self.limits.max_certificates,
+                            });
+                        }
+                        self.count += 1;
+                    }
+                    if self.group.is_empty() && !PropertyId::from_u32(id).is_context() {
+                        return Err(FormatError::MissingContext { offset });
+                    }
+                    let start = self.group.first().map_or(offset, |e| e.0);
+                    if offset + ENTRY_HEADER_LEN + value.len() - start
+                        > self.limits.max_element_size
+                    {
                         return Err(FormatError::LimitExceeded {
                             offset,
-                            what: "elements in one store",
-                            limit: limits.max_certificates,
+                            what: "element size",
+                            limit: self.limits.max_element_size,
                         });
                     }
-                    groups.push(Vec::new());
+                    if self.group.len() >= self.limits.max_properties_per_element {
+                        return Err(FormatError::LimitExceeded {
+                            offset,
+                            what: "properties in one element",
+                            limit: self.limits.max_properties_per_element,
+                        });
+                    }
+                    self.group.push((offset, id, value));
                 }
-                let Some(g) = groups.last_mut() else {
-                    return Err(FormatError::MissingContext { offset });
-                };
-                // The same limits as the properties-first readers.
-                let start = g.first().map_or(offset, |e| e.0);
-                if offset + ENTRY_HEADER_LEN + value.len() - start > limits.max_element_size {
-                    return Err(FormatError::LimitExceeded {
-                        offset,
-                        what: "element size",
-                        limit: limits.max_element_size,
-                    });
-                }
-                if g.len() >= limits.max_properties_per_element {
-                    return Err(FormatError::LimitExceeded {
-                        offset,
-                        what: "properties in one element",
-                        limit: limits.max_properties_per_element,
-                    });
-                }
-                g.push((offset, id, value));
             }
         }
     }
-    let elements = groups
-        .iter()
-        .map(|g| SerializedElement::assemble(g, 0, EntryOrder::ContextFirst, ReadMode::Lenient))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(SerializedStore::new(elements))
+}
+
+impl<'a> Iterator for ContextFirstIter<'a> {
+    type Item = Result<(usize, SerializedElement<'a>), FormatError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_element() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The elements of a whole store in memory, one at a time, read exactly
+/// as [`SerializedStore::parse_with`] reads them (properties first; in
+/// lenient mode, properties after their certificate when that is the only
+/// valid reading), without holding them all: a first pass over the bytes
+/// decides the order and counts the elements. When no order reads the
+/// whole store, it yields the properties-first elements up to the error,
+/// then the error.
+#[derive(Debug, Clone)]
+pub struct StoreElements<'a> {
+    inner: StoreOrder<'a>,
+    /// How many elements the store holds, when it reads whole.
+    pub count: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+enum StoreOrder<'a> {
+    PropertiesFirst(StoreIter<'a>),
+    ContextFirst(ContextFirstIter<'a>),
+}
+
+impl<'a> StoreElements<'a> {
+    pub fn new(bytes: &'a [u8], mode: ReadMode, limits: &Limits) -> Result<Self, FormatError> {
+        let first = StoreIter::new_with(bytes, mode, limits)?;
+        fn whole<'a>(
+            mut it: impl Iterator<Item = Result<(usize, SerializedElement<'a>), FormatError>>,
+        ) -> Result<usize, FormatError> {
+            it.try_fold(0usize, |n, r| r.map(|_| n + 1))
+        }
+        let read = match whole(first.clone()) {
+            Ok(n) => (StoreOrder::PropertiesFirst(first), Some(n)),
+            Err(FormatError::MissingContext { .. }) if mode == ReadMode::Lenient => {
+                let context_first = ContextFirstIter::new(bytes, limits)?;
+                match whole(context_first.clone()) {
+                    Ok(n) => (StoreOrder::ContextFirst(context_first), Some(n)),
+                    Err(_) => (StoreOrder::PropertiesFirst(first), None),
+                }
+            }
+            Err(_) => (StoreOrder::PropertiesFirst(first), None),
+        };
+        Ok(StoreElements {
+            inner: read.0,
+            count: read.1,
+        })
+    }
+}
+
+impl<'a> Iterator for StoreElements<'a> {
+    type Item = Result<(usize, SerializedElement<'a>), FormatError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            StoreOrder::PropertiesFirst(it) => it.next(),
+            StoreOrder::ContextFirst(it) => it.next(),
+        }
+    }
 }
 
 /// Streams a store from any reader, one element at a time, in strict

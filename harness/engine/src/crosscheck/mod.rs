@@ -518,16 +518,17 @@ pub fn crosscheck_paths(paths: &[PathBuf], api: &mut dyn CryptoApi) -> Crosschec
 
 fn check_file(path: &Path, api: &mut dyn CryptoApi, report: &mut CrosscheckReport) {
     let display = path.display().to_string();
-    let bytes = match crate::platform::read_regular(path) {
+    let bytes = match crate::platform::read_store(path, &crate::format::Limits::default()) {
         Ok(b) => b,
         Err(e) => {
+            let (format, error) = crate::scan::unread(&e);
             report.files.push(FileCheck {
                 path: display,
-                format: None,
+                format,
                 certificates: 0,
                 store_reader: None,
                 skipped: 0,
-                errors: vec![ErrorReport::io(&e)],
+                errors: vec![error],
             });
             return;
         }

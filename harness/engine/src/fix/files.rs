@@ -519,8 +519,13 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
         fix_blob_dir(opts, p, &mut report)?;
     } else {
         let mut head = [0u8; 64];
-        let n = io::Read::read(&mut File::open(input).map_err(io_err(input))?, &mut head)
-            .map_err(io_err(input))?;
+        let n = io::Read::read(
+            &mut crate::platform::open_regular(input, crate::platform::Links::Follow)
+                .map_err(io_err(input))?
+                .0,
+            &mut head,
+        )
+        .map_err(io_err(input))?;
         match format::detect(&head[..n]) {
             FileFormat::Sst => fix_sst(opts, p, meta.len(), &mut report)?,
             FileFormat::Reg => {
@@ -736,7 +741,10 @@ fn fix_whole_file(
     report: &mut FixReport,
 ) -> Result<(), FixError> {
     let input = &opts.input;
-    let bytes = std::fs::read(input).map_err(io_err(input))?;
+    let bytes = crate::platform::read_store(input, &Limits::default()).map_err(|e| match e {
+        crate::platform::StoreFileError::Io(e) => io_err(input)(e),
+        crate::platform::StoreFileError::Format(e) => bad(input)(e),
+    })?;
     let (before, original, new_bytes) = match report.format {
         FileFormat::Reg => {
             // Only the Blob values of the certificates repaired change; every

@@ -421,10 +421,12 @@ impl Mix {
     /// Reads a mix file.
     pub fn load(path: &Path) -> Result<Mix, FleetFileError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FleetFileError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let text = crate::platform::read_text(path, crate::platform::MAX_CONFIG_BYTES).map_err(
+            |source| FleetFileError::Io {
+                path: p.clone(),
+                source,
+            },
+        )?;
         Mix::parse(&p, &text)
     }
 }
@@ -491,10 +493,12 @@ impl Plan {
 
     pub fn load(path: &Path) -> Result<Plan, FleetFileError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FleetFileError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let text = crate::platform::read_text(path, crate::platform::MAX_CONFIG_BYTES).map_err(
+            |source| FleetFileError::Io {
+                path: p.clone(),
+                source,
+            },
+        )?;
         Plan::parse(&p, &text)
     }
 }

@@ -228,6 +228,76 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Why a store file could not be read: the file system, or a file refused
+/// by its size before it was read.
+#[derive(Debug)]
+pub enum StoreFileError {
+    Io(io::Error),
+    Format(crate::format::FormatError),
+}
+
+/// Reads a store file whole (`.sst`, `.reg` or `.blob`: a regular file, a
+/// link followed), bounded by its real size. A file whose first bytes make
+/// it one element (anything that is not a store or an export) and that is
+/// larger than [`crate::format::Limits::max_element_size`] is refused
+/// before it is read, with the limit error at offset 0: a 2 GB file of
+/// zeros costs nothing.
+pub fn read_store(path: &Path, limits: &crate::format::Limits) -> Result<Vec<u8>, StoreFileError> {
+    use std::io::Read;
+    let (mut file, len) = open_regular(path, Links::Follow).map_err(StoreFileError::Io)?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(64)
+        .read_to_end(&mut bytes)
+        .map_err(StoreFileError::Io)?;
+    let one_element = crate::format::detect(&bytes) == crate::format::FileFormat::Blob;
+    if one_element && len > limits.max_element_size as u64 {
+        return Err(StoreFileError::Format(
+            crate::format::FormatError::LimitExceeded {
+                offset: 0,
+                what: "the size of a file holding one element (not a store or an export)",
+                limit: limits.max_element_size,
+            },
+        ));
+    }
+    bytes.reserve(
+        usize::try_from(len)
+            .unwrap_or(0)
+            .saturating_sub(bytes.len()),
+    );
+    file.take(len.saturating_sub(bytes.len() as u64))
+        .read_to_end(&mut bytes)
+        .map_err(StoreFileError::Io)?;
+    Ok(bytes)
+}
+
+/// The largest mix, plan or scenario file certmig reads: 1 MiB. The
+/// shipped ones are a few KiB; a file this size already holds hundreds of
+/// thousands of values, and a TOML document costs many times its size in
+/// memory once parsed. (A labelled choice, like [`certmig_format::Limits`].)
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The largest machine list (`fleet --repair-list`) certmig reads: 64 MiB,
+/// some million machine names.
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+
+/// Reads a UTF-8 text file the user named (a regular file, a link
+/// followed), refusing one larger than `max` bytes before reading it; the
+/// error says how large it is and what the limit is.
+pub fn read_text(path: &Path, max: u64) -> io::Result<String> {
+    use std::io::Read;
+    let (file, len) = open_regular(path, Links::Follow)?;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{len} bytes, more than the {max} bytes such a file may have: not read"),
+        ));
+    }
+    let mut text = String::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(max).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Which file a path names (links followed): device and inode on Unix,
 /// volume serial number and file index on Windows. Two paths with one
 /// identity name one file, whatever their spelling.

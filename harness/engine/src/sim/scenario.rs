@@ -184,10 +184,12 @@ pub enum ScenarioError {
 impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = crate::platform::read_text(path, crate::platform::MAX_CONFIG_BYTES).map_err(
+            |source| ScenarioError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
         let mut s: Scenario = toml::from_str(&text).map_err(|e| {
             let (line, column) = e
                 .span()
