@@ -143,3 +143,99 @@ pub fn regedit5(s: &RegistryStore<'_>) -> Vec<u8> {
 pub fn regedit4(s: &RegistryStore<'_>) -> Vec<u8> {
     real_export(s, "REGEDIT4", "\n").into_bytes()
 }
+
+/// What [`run_measured`] saw of one run of a command.
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+pub struct Measured {
+    /// The exit code (`None`: killed by a signal, or by the timeout).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The peak resident memory of the command, in KiB: `ru_maxrss` as
+    /// `certmig-peak-rss` (harness/testkit), its small parent, sees it.
+    pub max_rss_kib: u64,
+    pub elapsed: std::time::Duration,
+    pub timed_out: bool,
+}
+
+/// At most this much of a command's standard output is kept by
+/// [`run_measured`] (the rest is read and dropped).
+#[cfg(target_os = "linux")]
+const KEPT_OUTPUT: usize = 1 << 20;
+
+/// Runs certmig with `args` through `certmig-peak-rss` (killed, with its
+/// process group, after `timeout`), collects its output (the first MiB of
+/// each stream) and its own peak memory. `uid`: run as this user and
+/// group (as root).
+#[cfg(target_os = "linux")]
+pub fn run_measured(
+    args: &[&std::ffi::OsStr],
+    uid: Option<u32>,
+    timeout: std::time::Duration,
+) -> Measured {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let certmig = assert_cmd::cargo::cargo_bin("certmig");
+    let peak = certmig.with_file_name("certmig-peak-rss");
+    let report = tempfile::NamedTempFile::new().unwrap();
+    // Written by the command's user (another one, with `uid`).
+    std::fs::set_permissions(
+        report.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(&peak);
+    cmd.arg(report.path()).arg(&certmig).args(args);
+    if let Some(id) = uid {
+        cmd.uid(id).gid(id);
+    }
+    let start = std::time::Instant::now();
+    let mut child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", peak.display()));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let (mut kept, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let room = KEPT_OUTPUT.saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(&buf[..room]);
+            }
+            String::from_utf8_lossy(&kept).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > timeout && !timed_out {
+            timed_out = true;
+            // SAFETY: kill of the process group our child leads.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let max_rss_kib = std::fs::read_to_string(report.path())
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    Measured {
+        code: if timed_out { None } else { status.code() },
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        max_rss_kib,
+        elapsed: start.elapsed(),
+        timed_out,
+    }
+}

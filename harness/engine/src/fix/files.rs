@@ -355,7 +355,10 @@ pub fn run_hooked(
 fn resolve_link(opts: &FixOptions) -> Result<Option<(FixOptions, String)>, FixError> {
     let input = &opts.input;
     let meta = std::fs::symlink_metadata(input).map_err(io_err(input))?;
-    if !meta.file_type().is_symlink() || !target(opts).1 {
+    // Only a link to a regular file is followed: anything else is refused
+    // by `fix` under the name the user gave.
+    let points_to_file = std::fs::metadata(input).is_ok_and(|m| m.is_file());
+    if !meta.file_type().is_symlink() || !points_to_file || !target(opts).1 {
         return Ok(None);
     }
     let real = std::fs::canonicalize(input).map_err(io_err(input))?;
@@ -873,19 +876,22 @@ fn blob_dir_files(dir: &Path) -> Result<Vec<PathBuf>, FixError> {
         let entry = entry.map_err(&io)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let lower = name.to_ascii_lowercase();
-        let regular = entry.file_type().map_err(&io)?.is_file();
+        let kind = entry.file_type().map_err(&io)?;
+        let regular = kind.is_file();
         if regular && lower.ends_with(".blob") {
             blobs.push(entry.path());
         } else if regular
             && (lower.ends_with(".blob.bak") || name.starts_with(super::lock::TEMP_PREFIX))
         {
-        } else {
+        } else if regular {
             others.push(name);
+        } else {
+            others.push(format!("{name} ({})", crate::platform::kind_of(kind)));
         }
     }
     if !others.is_empty() {
         others.sort();
-        let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
+        let shown: Vec<&str> = others.iter().take(50).map(String::as_str).collect();
         let more = others.len() - shown.len();
         return Err(FixError::NotABlobDirectory {
             path: dir.to_owned(),

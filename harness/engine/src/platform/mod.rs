@@ -197,7 +197,20 @@ pub fn open_regular(path: &Path, links: Links) -> io::Result<(File, u64)> {
         // FILE_FLAG_OPEN_REPARSE_POINT: a link is opened as itself.
         options.custom_flags(0x0020_0000);
     }
-    let file = options.open(path)?;
+    let file = match options.open(path) {
+        Ok(f) => f,
+        // A socket cannot be opened at all (ENXIO): say what it is.
+        Err(e) => {
+            let meta = match links {
+                Links::Follow => std::fs::metadata(path),
+                Links::Refuse => std::fs::symlink_metadata(path),
+            };
+            return Err(match meta {
+                Ok(m) if !m.is_file() && !m.file_type().is_symlink() => not_regular(m.file_type()),
+                _ => e,
+            });
+        }
+    };
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(not_regular(meta.file_type()));
