@@ -1215,3 +1215,59 @@ fn a_link_in_the_output_directory_is_never_read_or_written_through() {
         assert_eq!(std::fs::read_link(&link_at).unwrap(), to);
     }
 }
+
+/// A blob directory on a real full file system: staging the repaired
+/// files runs out of space part-way, so nothing is committed; the
+/// directory is byte for byte as it was, with no temporary file left, and
+/// the run exits 1. (The commit itself failing half-way is
+/// `a_blob_directory_is_committed_whole_or_not_at_all`, by injection: a
+/// rename and a hard link need no space.) Runs in a user and mount
+/// namespace on a 64 KiB tmpfs filled to one free page.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_blob_directory_on_a_full_disk_is_left_as_it_was() {
+    let registry = RegistryStore::from_elements(
+        "SMS",
+        (0..6u8)
+            .map(|i| support_element(i, Defect::DoubledTerminator))
+            .collect(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for (name, bytes) in registry.blob_files() {
+        std::fs::write(src.join(name), bytes).unwrap();
+    }
+    let full = tmp.path().join("full");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let script = r#"
+        mount -t tmpfs -o size=64k tmpfs "$FULL" || exit 99
+        mkdir "$FULL/blobs" && cp "$SRC"/*.blob "$FULL/blobs/" || exit 98
+        head -c 1M /dev/zero > "$FULL/filler" 2>/dev/null
+        truncate -s -4096 "$FULL/filler"
+        (cd "$FULL/blobs" && sha256sum * > "$OUT/before")
+        "$BIN" fix "$FULL/blobs" 2> "$OUT/stderr"
+        echo $? > "$OUT/code"
+        (cd "$FULL/blobs" && sha256sum * > "$OUT/after" && ls -A > "$OUT/names")
+    "#;
+    let status = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+        .env("BIN", assert_cmd::cargo::cargo_bin("certmig"))
+        .env("SRC", &src)
+        .env("FULL", &full)
+        .env("OUT", &out)
+        .status()
+        .expect("unshare (util-linux) runs");
+    assert!(status.success(), "{status:?}");
+    let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
+    assert_eq!(read("code").trim(), "1", "{}", read("stderr"));
+    assert!(
+        read("stderr").contains("No space left"),
+        "{}",
+        read("stderr")
+    );
+    assert_eq!(read("before"), read("after"));
+    assert_eq!(read("names").lines().count(), 6, "{}", read("names"));
+}

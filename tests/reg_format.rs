@@ -260,6 +260,17 @@ fn odd_encodings_and_value_types_are_read_or_refused_never_skipped() {
         assert_eq!(&std::fs::read(&path).unwrap(), bytes, "{name}");
         assert!(!tmp.path().join(format!("{name}.reg.bak")).exists());
     }
+    // The inventory does not call a CR-only export's machine ready.
+    let inventory = tmp.path().join("inventory");
+    std::fs::create_dir(&inventory).unwrap();
+    std::fs::write(inventory.join("PC0001.reg"), &refused[0].1).unwrap();
+    assert_cmd::Command::cargo_bin("certmig")
+        .unwrap()
+        .args(["fleet", "--target", "win7-sp1", "--inventory"])
+        .arg(&inventory)
+        .assert()
+        .code(2)
+        .stdout(predicates::str::contains("lone CR"));
     // A hex(7) Blob: both certificates are read, with a note.
     let typed = good.replacen("\"Blob\"=hex:", "\"Blob\"=hex(7):", 1);
     let parsed = parse_reg(&to_utf16(&typed), ReadMode::Strict).unwrap();
