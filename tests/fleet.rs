@@ -988,3 +988,37 @@ fn migrations_usmt_cannot_perform_are_counted_on_their_own() {
     let replace = by_kind.iter().find(|r| r["kind"] == "replace").unwrap();
     assert_eq!(replace["unsupported"], 0, "{replace}");
 }
+
+/// `fleet --html` is never written over the run's own mix or plan,
+/// however spelled (a hard link too): bad input, exit 2, nothing written.
+#[test]
+fn the_html_report_never_lands_on_the_mix_or_the_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mix = tmp.path().join("mix.toml");
+    let plan = tmp.path().join("plan.toml");
+    std::fs::write(&mix, "[kind]\nrefresh = 1\n").unwrap();
+    std::fs::write(&plan, "default = \"ccmcertfix\"\n").unwrap();
+    let linked = tmp.path().join("linked.toml");
+    std::fs::hard_link(&mix, &linked).unwrap();
+    for html in [&mix, &plan, &linked] {
+        assert_cmd::Command::cargo_bin("certmig")
+            .unwrap()
+            .args(["fleet", "--machines", "10", "--mix"])
+            .arg(&mix)
+            .arg("--plan")
+            .arg(&plan)
+            .arg("--html")
+            .arg(html)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("an input of this run"));
+        assert_eq!(
+            std::fs::read_to_string(&mix).unwrap(),
+            "[kind]\nrefresh = 1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&plan).unwrap(),
+            "default = \"ccmcertfix\"\n"
+        );
+    }
+}

@@ -374,3 +374,25 @@ fn bad_fixer_commands_are_bad_input() {
             .stderr(predicate::str::contains(flag));
     }
 }
+
+/// `validate --junit` is never written over the fix tool under test or a
+/// file its command line names (`sh fix.sh ...` with `--junit fix.sh`):
+/// bad input, exit 2, before any case runs.
+#[cfg(unix)]
+#[test]
+fn the_junit_report_never_lands_on_the_tool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tool = tmp.path().join("fix.sh");
+    std::fs::write(&tool, "cp \"$1\" \"$2\"\n").unwrap();
+    let fixer = format!("sh {} {{in}} {{out}}", tool.display());
+    certmig()
+        .args(["validate", "--cases", "1", "--fixer", &fixer, "--junit"])
+        .arg(&tool)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("an input of this run"));
+    assert_eq!(
+        std::fs::read_to_string(&tool).unwrap(),
+        "cp \"$1\" \"$2\"\n"
+    );
+}

@@ -110,6 +110,17 @@ pub fn run(a: FleetArgs) -> u8 {
 }
 
 fn synthetic(a: FleetArgs) -> u8 {
+    if let Some(f) = &a.html {
+        let inputs: Vec<&std::path::Path> = [&a.mix, &a.plan]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect();
+        if let Err(e) = certmig::platform::check_not_an_input(f, &inputs) {
+            eprintln!("certmig: --html: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     let mix = match &a.mix {
         Some(f) => match Mix::load(f) {
             Ok(m) => m,

@@ -110,6 +110,19 @@ pub fn run(a: ValidateArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    if let Some(f) = &a.junit {
+        // Never over the tool itself, or a file its command line names.
+        let named: Vec<&std::path::Path> = command
+            .words
+            .iter()
+            .map(std::path::Path::new)
+            .filter(|p| p.is_file())
+            .collect();
+        if let Err(e) = certmig::platform::check_not_an_input(f, &named) {
+            eprintln!("certmig: --junit: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     let mut o = ValidateOptions::new(&template, command);
     o.format = a.format;
     o.policy = a.policy;

@@ -240,22 +240,6 @@ impl FixError {
     }
 }
 
-/// True when `a` and `b` name one file: by identity (device and inode, or
-/// volume and file index) when both exist, so a link or another spelling
-/// is caught; by their canonical directory and name when one does not
-/// exist yet.
-fn same_place(a: &Path, b: &Path) -> bool {
-    use crate::platform::FileIdentity;
-    if let (Ok(x), Ok(y)) = (FileIdentity::of(a), FileIdentity::of(b)) {
-        return x == y;
-    }
-    let spelled = |p: &Path| -> Option<PathBuf> {
-        let dir = std::fs::canonicalize(parent(p)).ok()?;
-        Some(dir.join(p.file_name()?))
-    };
-    matches!((spelled(a), spelled(b)), (Some(x), Some(y)) if x == y)
-}
-
 /// The path rule for `--log`: never the input, its backup, the output, or
 /// a file inside a blob directory being repaired.
 fn check_log_path(opts: &FixOptions, target: &Path, in_place: bool) -> Result<(), FixError> {
@@ -268,14 +252,14 @@ fn check_log_path(opts: &FixOptions, target: &Path, in_place: bool) -> Result<()
         what,
         other: format!("{}", other.display()),
     };
-    if same_place(log, &opts.input) {
+    if crate::platform::same_place(log, &opts.input) {
         return Err(conflict("the log", &opts.input));
     }
-    if !in_place && same_place(log, target) {
+    if !in_place && crate::platform::same_place(log, target) {
         return Err(conflict("the log is the output", target));
     }
     let backup = backup_path(&opts.input);
-    if in_place && opts.backup && same_place(log, &backup) {
+    if in_place && opts.backup && crate::platform::same_place(log, &backup) {
         return Err(conflict("the log is the backup", &backup));
     }
     for dir in [Some(opts.input.as_path()), (!in_place).then_some(target)]

@@ -311,6 +311,56 @@ pub fn read_text(path: &Path, max: u64) -> io::Result<String> {
     Ok(text)
 }
 
+/// True when `a` and `b` name one file: by identity (device and inode, or
+/// volume and file index) when both exist, so a link or another spelling
+/// is caught; by their canonical directory and name when one does not
+/// exist yet.
+pub fn same_place(a: &Path, b: &Path) -> bool {
+    if let (Ok(x), Ok(y)) = (FileIdentity::of(a), FileIdentity::of(b)) {
+        return x == y;
+    }
+    let spelled = |p: &Path| -> Option<std::path::PathBuf> {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+    };
+    matches!((spelled(a), spelled(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The path rule for a command's report files (`fleet --html`,
+/// `validate --junit`, `matrix --html`): an output is never one of the
+/// run's inputs (compared by [`same_place`]) nor inside an input directory.
+/// The error names both; the caller refuses before doing any work.
+pub fn check_not_an_input(output: &Path, inputs: &[&Path]) -> Result<(), String> {
+    for input in inputs {
+        if same_place(output, input) {
+            return Err(format!(
+                "{} is {}, an input of this run: it is not written over; nothing was done",
+                output.display(),
+                input.display()
+            ));
+        }
+        if input.is_dir() {
+            let parent = match output.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            if let (Ok(d), Ok(o)) = (std::fs::canonicalize(input), std::fs::canonicalize(parent)) {
+                if o.starts_with(&d) {
+                    return Err(format!(
+                        "{} is inside {}, a directory this run reads: it is not written there; nothing was done",
+                        output.display(),
+                        input.display()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Which file a path names (links followed): device and inode on Unix,
 /// volume serial number and file index on Windows. Two paths with one
 /// identity name one file, whatever their spelling.
