@@ -327,3 +327,33 @@ fn special_files_in_a_scanned_directory_are_named_and_never_read() {
         .stdout(predicates::str::contains("fifo.sst"))
         .stdout(predicates::str::contains("zero.sst"));
 }
+
+/// `gen` never writes through a link planted where a machine's blob
+/// directory goes: it fails naming the directory, and the place the link
+/// points to stays empty.
+#[cfg(unix)]
+#[test]
+fn gen_never_writes_through_a_planted_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&victim).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("PC0001")).unwrap();
+    assert_cmd::Command::cargo_bin("certmig")
+        .unwrap()
+        .args([
+            "gen",
+            "--machines",
+            "1",
+            "--format",
+            "blob",
+            "--force",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("a symbolic link"));
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+}

@@ -372,7 +372,8 @@ fn write_machine(
     let reg_path = opts.out.join(format!("{machine}.reg"));
     let blob_dir = opts.out.join(&machine);
     if f.blob {
-        std::fs::create_dir_all(&blob_dir)
+        // Not through a link planted where the machine's directory goes.
+        crate::platform::names::dir_within(&opts.out, &[&machine])
             .with_context(|| format!("creating {}", blob_dir.display()))?;
     }
     let mut sst = None;
