@@ -1111,6 +1111,7 @@ fn a_full_disk_after_the_repair_says_what_is_on_disk() {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn support_element(n: u8, defect: Defect) -> SerializedElement<'static> {
     let mut der = vec![0x30, 0x82, 0x00, 0xc8];
     der.extend((0..200u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(n)));
