@@ -1272,3 +1272,28 @@ fn a_blob_directory_on_a_full_disk_is_left_as_it_was() {
     assert_eq!(read("before"), read("after"));
     assert_eq!(read("names").lines().count(), 6, "{}", read("names"));
 }
+
+/// `fix a.sst -o b.sst` where `b.sst` is a hard link to `a.sst`: one file
+/// under two names is not an output of its own (before, the run locked
+/// itself out and blamed "another certmig fix"): bad input, exit 2,
+/// nothing written.
+#[test]
+fn an_output_that_is_the_input_under_another_name_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.sst");
+    let b = tmp.path().join("b.sst");
+    let original = machine_store(Defect::DoubledTerminator).to_bytes();
+    std::fs::write(&a, &original).unwrap();
+    std::fs::hard_link(&a, &b).unwrap();
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&a)
+        .arg("-o")
+        .arg(&b)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("same file as the input"));
+    assert_eq!(std::fs::read(&a).unwrap(), original);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
+}

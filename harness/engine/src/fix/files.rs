@@ -481,6 +481,14 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
     let (target_path, in_place) = target(opts);
     if !in_place && !meta.is_dir() {
         crate::platform::check_output_place(&target_path).map_err(io_err(&target_path))?;
+        // Another name for the input (a hard link): not an output of its own.
+        if crate::platform::same_place(&target_path, input) {
+            return Err(FixError::PathConflict {
+                path: target_path,
+                what: "-o names the same file as the input (a hard link; to repair in place, give no -o): the input",
+                other: format!("{}", input.display()),
+            });
+        }
     }
     check_log_path(opts, &target_path, in_place)?;
     let _lock = super::lock::InputLock::acquire(input, in_place && !opts.dry_run)?;
