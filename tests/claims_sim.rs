@@ -360,6 +360,16 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
     ));
     client.version = ClientVersion::Sp1;
     assert_eq!(install_client_hotfix(&mut client), Ok(()));
+    // The seed: not applicable "because hotfix 977203 or 977384 is already
+    // installed" (before, a second install succeeded in silence).
+    assert_eq!(
+        install_client_hotfix(&mut client),
+        Err(NotApplicable::AlreadyInstalled)
+    );
+    assert_eq!(
+        NotApplicable::AlreadyInstalled.to_string(),
+        "KB977203 is already installed"
+    );
 
     let mut site = SiteServer::with_hotfixes(&[Hotfix::Kb977384, Hotfix::Kb977203]);
     assert_eq!(

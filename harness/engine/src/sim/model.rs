@@ -156,6 +156,9 @@ impl Client {
 /// Why a hotfix did not install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotApplicable {
+    /// 977203 itself is already on the client (the seed: "not applicable
+    /// (because hotfix 977203 or 977384 is already installed)").
+    AlreadyInstalled,
     Superseded,
     WrongClientVersion(ClientVersion),
     NoClient,
@@ -164,6 +167,9 @@ pub enum NotApplicable {
 impl fmt::Display for NotApplicable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            NotApplicable::AlreadyInstalled => {
+                write!(f, "{} is already installed", Hotfix::Kb977203)
+            }
             NotApplicable::Superseded => write!(
                 f,
                 "{} is installed; it supersedes and contains {}",
@@ -188,6 +194,9 @@ pub fn install_client_hotfix(client: &mut Client) -> Result<(), NotApplicable> {
     }
     if client.version == ClientVersion::Sp2R3 {
         return Err(NotApplicable::WrongClientVersion(client.version));
+    }
+    if client.hotfixes.contains(&Hotfix::Kb977203) {
+        return Err(NotApplicable::AlreadyInstalled);
     }
     client.hotfixes.insert(Hotfix::Kb977203);
     Ok(())
