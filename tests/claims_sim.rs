@@ -555,3 +555,45 @@ fn replays_are_deterministic_and_follow_the_seed() {
     assert_ne!(a, b, "another seed, another clock and other certificates");
     assert_eq!(a.len(), b.len(), "but the same story");
 }
+
+/// C8: the 977203 package run with `/x` and no folder asks for one, which no
+/// one answers in a task sequence: nothing is extracted (a labelled
+/// modelling choice), so the CCMCertFix step after it finds no tool, as in
+/// the superseded case without extraction. Before, certmig extracted to
+/// `C:\KB977203` on its own.
+#[test]
+fn c8_extracting_without_a_folder_extracts_nothing() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/c08-superseded-extract.toml"),
+    )
+    .unwrap();
+    let body = text.split("[expect]").next().unwrap();
+    let with = |command: &str| {
+        format!(
+            "{body}\n[[before]]\nstep = \"run-command-line\"\ncommand = 'msiexec /p SCCM2007AC-SP2-KB977203-ENU.msp'\n\n[[before]]\nstep = \"run-command-line\"\ncommand = '{command}'\n"
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |command: &str| {
+        let f = tmp.path().join("s.toml");
+        std::fs::write(&f, with(command)).unwrap();
+        replay(&Scenario::load(&f).unwrap())
+    };
+    let named = run(r"SCCM2007-SP2-KB977203-X86-ENU.exe /x D:\Hotfix");
+    assert_eq!(
+        named.outcome.kind,
+        OutcomeKind::Success,
+        "{:?}",
+        named.outcome
+    );
+    let bare = run("SCCM2007-SP2-KB977203-X86-ENU.exe /x");
+    assert_ne!(
+        bare.outcome.kind,
+        OutcomeKind::Success,
+        "{:?}",
+        bare.outcome
+    );
+    assert_eq!(bare.outcome.hresult.map(|h| h.0), Some(0x8007_0002));
+    let notes = format!("{:?}", bare.logs);
+    assert!(notes.contains("asks for a folder"), "{notes}");
+}

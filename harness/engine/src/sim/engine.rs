@@ -621,7 +621,23 @@ impl World<'_> {
     fn command(&mut self, m: &mut Machine, command: &str) -> Result<(), StepFailure> {
         match model::CommandLine::recognise(command) {
             model::CommandLine::CcmCertFix => self.ccmcertfix(m, command),
-            model::CommandLine::ExtractKb977203 { folder } => {
+            model::CommandLine::ExtractKb977203 { folder: None } => {
+                // Modelling choice (no source says what the extractor does
+                // without a folder in an unattended step): it asks for one,
+                // no one answers, nothing is extracted; the step is not
+                // failed (no source gives an exit code).
+                self.note(
+                    m,
+                    Severity::Warning,
+                    format!(
+                        "{command}: the KB977203 package asks for a folder to extract to and no one can answer in a task sequence: nothing was extracted (modelling choice); give the folder after /x"
+                    ),
+                );
+                Ok(())
+            }
+            model::CommandLine::ExtractKb977203 {
+                folder: Some(folder),
+            } => {
                 let path = self.site.extract_977203(&folder);
                 self.note(
                     m,

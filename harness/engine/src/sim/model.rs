@@ -320,8 +320,10 @@ pub enum CommandLine {
     /// `CCMCertFix.exe [log file]`.
     CcmCertFix,
     /// The 977203 package run with `/x <folder>`: extracts its files
-    /// (CCMCertFix.exe among them) whatever is installed.
-    ExtractKb977203 { folder: String },
+    /// (CCMCertFix.exe among them) whatever is installed. Without a folder
+    /// (`None`) the package asks for one (the seed: run it "with /x and
+    /// choose a folder"), which no one answers in a task sequence.
+    ExtractKb977203 { folder: Option<String> },
     /// `msiexec /p ...KB977203...msp`: the client hotfix.
     InstallKb977203,
     /// Anything else: succeeds and changes nothing.
@@ -341,9 +343,7 @@ impl CommandLine {
         }
         match words.iter().position(|w| w.eq_ignore_ascii_case("/x")) {
             Some(i) => CommandLine::ExtractKb977203 {
-                folder: words
-                    .get(i + 1)
-                    .map_or(r"C:\KB977203".to_owned(), |f| f.to_string()),
+                folder: words.get(i + 1).map(|f| f.to_string()),
             },
             None => CommandLine::InstallKb977203,
         }
