@@ -28,7 +28,7 @@ certmig_format::vocabulary! {
         /// The SP1/SP2 hotfix that stops new bad certificates and ships CCMCertFix.
         #[strum(serialize = "KB977203")]
         Kb977203,
-        /// The R3 prerequisite hotfix, which supersedes and contains 977203.
+        /// The R3 prerequisite hotfix, which supersedes and includes 977203 (the seed says so; KB 977384 is not quoted for it).
         #[strum(serialize = "KB977384")]
         Kb977384,
     }
