@@ -753,27 +753,48 @@ fn emit_elements(
     opts: ScanOptions,
     sink: &mut dyn ScanSink,
 ) -> std::io::Result<(usize, usize)> {
-    use rayon::prelude::*;
     sink.file_start(FileStart {
         path,
         format,
         count: Some(elements.len()),
     })?;
+    render_window(sink, 0, elements, opts)?;
+    sink.file_end(path, elements.len(), errors)?;
+    Ok((elements.len(), errors.len()))
+}
+
+/// Renders `elements` (numbered from `base`) on every core, [`CHUNK`] to a
+/// core, and hands the output to `sink` in order.
+fn render_window<'x, E>(
+    sink: &mut dyn ScanSink,
+    base: usize,
+    elements: &[E],
+    opts: ScanOptions,
+) -> std::io::Result<()>
+where
+    E: std::borrow::Borrow<SerializedElement<'x>> + Sync,
+{
+    use rayon::prelude::*;
     let s: &dyn ScanSink = sink;
     let rendered: Vec<Vec<u8>> = elements
         .par_chunks(CHUNK)
         .enumerate()
         .map(|(ci, chunk)| {
             let mut out = Vec::new();
-            render_elements(s, ci * CHUNK, chunk.iter().copied(), opts, &mut out);
+            render_elements(
+                s,
+                base + ci * CHUNK,
+                chunk.iter().map(|e| e.borrow()),
+                opts,
+                &mut out,
+            );
             out
         })
         .collect();
     for chunk in rendered {
         sink.rendered(&chunk)?;
     }
-    sink.file_end(path, elements.len(), errors)?;
-    Ok((elements.len(), errors.len()))
+    Ok(())
 }
 
 /// Appends to `out` what `sink` renders for `elements`, numbered from
@@ -800,7 +821,6 @@ fn emit_whole(
     opts: ScanOptions,
     sink: &mut dyn ScanSink,
 ) -> std::io::Result<(usize, usize)> {
-    use rayon::prelude::*;
     let display = path.display().to_string();
     let bytes = match crate::platform::read_store(path, &format::Limits::default()) {
         Ok(b) => b,
@@ -846,19 +866,7 @@ fn emit_whole(
         if window.is_empty() {
             break;
         }
-        let s: &dyn ScanSink = sink;
-        let rendered: Vec<Vec<u8>> = window
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(ci, chunk)| {
-                let mut out = Vec::new();
-                render_elements(s, done + ci * CHUNK, chunk.iter(), opts, &mut out);
-                out
-            })
-            .collect();
-        for chunk in rendered {
-            sink.rendered(&chunk)?;
-        }
+        render_window(sink, done, &window, opts)?;
         done += window.len();
         if error.is_some() {
             break;

@@ -226,23 +226,7 @@ impl<'a> StoreIter<'a> {
                     return Ok(None);
                 }
                 RawEntry::Entry { offset, id, value } => {
-                    let start = self.entries.first().map_or(offset, |e| e.0);
-                    if offset + ENTRY_HEADER_LEN + value.len() - start
-                        > self.limits.max_element_size
-                    {
-                        return Err(FormatError::LimitExceeded {
-                            offset,
-                            what: "element size",
-                            limit: self.limits.max_element_size,
-                        });
-                    }
-                    if self.entries.len() >= self.limits.max_properties_per_element {
-                        return Err(FormatError::LimitExceeded {
-                            offset,
-                            what: "properties in one element",
-                            limit: self.limits.max_properties_per_element,
-                        });
-                    }
+                    check_entry_limits(&self.limits, &self.entries, offset, value.len())?;
                     self.entries.push((offset, id, value));
                     if PropertyId::from_u32(id).is_context() {
                         self.count += 1;
@@ -275,16 +259,53 @@ impl<'a> Iterator for StoreIter<'a> {
         if self.done {
             return None;
         }
-        match self.next_element() {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        let next = self.next_element();
+        fused(&mut self.done, next)
+    }
+}
+
+/// The limits one more entry (at `offset`, `value_len` bytes of value) must
+/// keep, given the entries of its element read so far: the element's size
+/// and its number of entries. The same for every in-memory reader.
+fn check_entry_limits(
+    limits: &Limits,
+    element: &[(usize, u32, &[u8])],
+    offset: usize,
+    value_len: usize,
+) -> Result<(), FormatError> {
+    let start = element.first().map_or(offset, |e| e.0);
+    if offset + ENTRY_HEADER_LEN + value_len - start > limits.max_element_size {
+        return Err(FormatError::LimitExceeded {
+            offset,
+            what: "element size",
+            limit: limits.max_element_size,
+        });
+    }
+    if element.len() >= limits.max_properties_per_element {
+        return Err(FormatError::LimitExceeded {
+            offset,
+            what: "properties in one element",
+            limit: limits.max_properties_per_element,
+        });
+    }
+    Ok(())
+}
+
+/// One step of an element iterator over `next_element`'s result: an
+/// element, or the end, or an error after which the iterator is `done`.
+fn fused<T>(
+    done: &mut bool,
+    next: Result<Option<T>, FormatError>,
+) -> Option<Result<T, FormatError>> {
+    match next {
+        Ok(Some(e)) => Some(Ok(e)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
         }
     }
 }
@@ -373,23 +394,7 @@ impl<'a> ContextFirstIter<'a> {
                     if self.group.is_empty() && !PropertyId::from_u32(id).is_context() {
                         return Err(FormatError::MissingContext { offset });
                     }
-                    let start = self.group.first().map_or(offset, |e| e.0);
-                    if offset + ENTRY_HEADER_LEN + value.len() - start
-                        > self.limits.max_element_size
-                    {
-                        return Err(FormatError::LimitExceeded {
-                            offset,
-                            what: "element size",
-                            limit: self.limits.max_element_size,
-                        });
-                    }
-                    if self.group.len() >= self.limits.max_properties_per_element {
-                        return Err(FormatError::LimitExceeded {
-                            offset,
-                            what: "properties in one element",
-                            limit: self.limits.max_properties_per_element,
-                        });
-                    }
+                    check_entry_limits(&self.limits, &self.group, offset, value.len())?;
                     self.group.push((offset, id, value));
                 }
             }
@@ -403,17 +408,8 @@ impl<'a> Iterator for ContextFirstIter<'a> {
         if self.done {
             return None;
         }
-        match self.next_element() {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_element();
+        fused(&mut self.done, next)
     }
 }
 
