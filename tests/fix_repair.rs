@@ -1,6 +1,8 @@
 //! The reference CCMCertFix: policies, invariants (proptest), safe writing,
 //! and fault injection at every write step.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -876,11 +878,7 @@ fn cleaning_up_never_opens_a_fifo_or_removes_a_users_file() {
     std::fs::write(&p, machine_store(Defect::DoubledTerminator).to_bytes()).unwrap();
     let ours = |six: &str| format!("{}{six}{TEMP_SUFFIX}", temp_prefix());
     let fifo = tmp.path().join(ours("Ab12Cd"));
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    support::mkfifo(&fifo);
     let users: Vec<_> = [
         ".certmig-my-notes.tmp",
         ".certmig-Ab12Cd.tmp",
@@ -1056,7 +1054,7 @@ fn a_full_disk_after_the_repair_says_what_is_on_disk() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("s.sst");
     let elements = (0..40u8)
-        .map(|i| support_element(i, Defect::DoubledTerminator))
+        .map(|i| support::sccm_element(i, Defect::DoubledTerminator))
         .collect();
     let original = SerializedStore::new(elements).to_bytes();
     let full = tmp.path().join("full");
@@ -1111,19 +1109,6 @@ fn a_full_disk_after_the_repair_says_what_is_on_disk() {
     }
 }
 
-#[cfg(target_os = "linux")]
-fn support_element(n: u8, defect: Defect) -> SerializedElement<'static> {
-    let mut der = vec![0x30, 0x82, 0x00, 0xc8];
-    der.extend((0..200u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(n)));
-    SerializedElement::certificate(
-        der,
-        vec![Property::new(
-            PropertyId::FriendlyName,
-            defect.apply("SMS Signing Certificate"),
-        )],
-    )
-}
-
 /// An output is never put over a FIFO, a device or a directory: `--log
 /// /dev/full` or `-o` onto a FIFO is refused before anything is written
 /// (as root, renaming over `/dev/null` would replace the device).
@@ -1134,11 +1119,7 @@ fn an_output_over_a_special_file_is_refused() {
     let p = tmp.path().join("s.sst");
     let original = machine_store(Defect::DoubledTerminator).to_bytes();
     let fifo = tmp.path().join("out.fifo");
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    support::mkfifo(&fifo);
     for args in [
         vec![
             "--log".as_ref(),
@@ -1230,7 +1211,7 @@ fn a_blob_directory_on_a_full_disk_is_left_as_it_was() {
     let registry = RegistryStore::from_elements(
         "SMS",
         (0..6u8)
-            .map(|i| support_element(i, Defect::DoubledTerminator))
+            .map(|i| support::sccm_element(i, Defect::DoubledTerminator))
             .collect(),
     );
     let tmp = tempfile::tempdir().unwrap();

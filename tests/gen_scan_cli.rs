@@ -1,5 +1,7 @@
 //! `certmig gen` then `certmig scan`, through the real binary.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -267,11 +269,7 @@ fn special_files_in_a_scanned_directory_are_named_and_never_read() {
     let d = tmp.path();
     gen(&d.join("gen"), 1);
     let fifo = d.join("fifo.sst");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    support::mkfifo(&fifo);
     std::os::unix::fs::symlink("/dev/zero", d.join("zero.sst")).unwrap();
     std::os::unix::fs::symlink(".", d.join("a")).unwrap();
     std::os::unix::fs::symlink(".", d.join("b")).unwrap();

@@ -32,11 +32,7 @@ fn hostile_dir(root: &Path) -> (PathBuf, Vec<&'static str>) {
         let f = f.unwrap().path();
         std::fs::copy(&f, d.join(f.file_name().unwrap())).unwrap();
     }
-    assert!(std::process::Command::new("mkfifo")
-        .arg(d.join("fifo.sst"))
-        .status()
-        .unwrap()
-        .success());
+    support::mkfifo(&d.join("fifo.sst"));
     std::os::unix::fs::symlink("/dev/zero", d.join("zero.sst")).unwrap();
     std::os::unix::fs::symlink(".", d.join("loop-a")).unwrap();
     std::os::unix::fs::symlink(".", d.join("loop-b")).unwrap();

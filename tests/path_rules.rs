@@ -7,6 +7,8 @@
 //! (`PROPTEST_CASES=5000 cargo test --test path_rules` for a longer run).
 #![cfg(unix)]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
@@ -134,9 +136,7 @@ proptest! {
                     files.insert(path);
                 }
                 Kind::Fifo => {
-                    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-                    // SAFETY: mkfifo with a valid NUL-terminated path.
-                    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+                    support::mkfifo(&path);
                     special.insert(path);
                 }
                 Kind::Link(to) => {

@@ -370,33 +370,28 @@ fn links_inside_the_logs_directory_are_never_written_through() {
     let name = certmig::sim::scenario::Scenario::load(&scenario)
         .unwrap()
         .name;
+    let replay_into = |logs: &Path| {
+        certmig()
+            .args([
+                "replay".as_ref(),
+                scenario.as_os_str(),
+                "--logs".as_ref(),
+                logs.as_os_str(),
+            ])
+            .assert()
+    };
     // A scenario directory that is a link: refused.
     let logs = tmp.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::os::unix::fs::symlink(&victim_dir, logs.join(&name)).unwrap();
-    certmig()
-        .args([
-            "replay".as_ref(),
-            scenario.as_os_str(),
-            "--logs".as_ref(),
-            logs.as_os_str(),
-        ])
-        .assert()
+    replay_into(&logs)
         .code(1)
         .stderr(predicate::str::contains("a symbolic link"))
         .stderr(predicate::str::contains("0 log file(s) were written whole"));
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     // A log file that is a link: replaced, not written through.
     let logs2 = tmp.path().join("logs2");
-    certmig()
-        .args([
-            "replay".as_ref(),
-            scenario.as_os_str(),
-            "--logs".as_ref(),
-            logs2.as_os_str(),
-        ])
-        .assert()
-        .code(0);
+    replay_into(&logs2).code(0);
     let machine_dir = std::fs::read_dir(logs2.join(&name))
         .unwrap()
         .next()
@@ -406,15 +401,7 @@ fn links_inside_the_logs_directory_are_never_written_through() {
     let smsts = machine_dir.join("smsts.log");
     std::fs::remove_file(&smsts).unwrap();
     std::os::unix::fs::symlink(&victim, &smsts).unwrap();
-    certmig()
-        .args([
-            "replay".as_ref(),
-            scenario.as_os_str(),
-            "--logs".as_ref(),
-            logs2.as_os_str(),
-        ])
-        .assert()
-        .code(0);
+    replay_into(&logs2).code(0);
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(std::fs::symlink_metadata(&smsts).unwrap().is_file());
 }

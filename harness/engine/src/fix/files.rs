@@ -267,13 +267,8 @@ fn check_log_path(opts: &FixOptions, target: &Path, in_place: bool) -> Result<()
         .flatten()
         .filter(|d| d.is_dir())
     {
-        if let (Ok(d), Ok(l)) = (
-            std::fs::canonicalize(dir),
-            std::fs::canonicalize(parent(log)),
-        ) {
-            if l.starts_with(&d) {
-                return Err(conflict("the log is inside the blob directory", dir));
-            }
+        if crate::platform::is_inside(log, dir) {
+            return Err(conflict("the log is inside the blob directory", dir));
         }
     }
     Ok(())

@@ -200,13 +200,7 @@ impl WriteSteps for FailingSteps {
     }
 }
 
-/// The directory a path is in (`.` for a bare file name).
-pub fn parent(p: &Path) -> &Path {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
-}
+pub use crate::platform::parent;
 
 /// `IN.bak` next to `IN`.
 pub fn backup_path(input: &Path) -> PathBuf {

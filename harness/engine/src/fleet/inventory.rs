@@ -430,32 +430,24 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| file.clone());
-    let failed = |error: String| Unreadable {
+    // Only an export is read whole: anything else (a store copied into the
+    // directory, a 2 GB file) is told apart by its first bytes.
+    let bytes = crate::platform::read_admitted(path, |head, _| {
+        match crate::format::detect(head) {
+            crate::format::FileFormat::Reg => Ok(()),
+            other => Err(crate::platform::StoreFileError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not a registry export (it reads as {other}): not read; an inventory is of `reg export` files"),
+            ))),
+        }
+    })
+    .map_err(|e| Unreadable {
         machine: machine.clone(),
         file: file.clone(),
         line: None,
         offset: None,
-        error,
-    };
-    let (f, len) = crate::platform::open_regular(path, crate::platform::Links::Follow)
-        .map_err(|e| failed(e.to_string()))?;
-    // Only an export is read whole: anything else (a store copied into the
-    // directory, a 2 GB file) is told apart by its first bytes.
-    let mut bytes = Vec::new();
-    use std::io::Read;
-    let mut f = f.take(len);
-    (&mut f)
-        .take(64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| failed(e.to_string()))?;
-    let format = crate::format::detect(&bytes);
-    if format != crate::format::FileFormat::Reg {
-        return Err(failed(format!(
-            "not a registry export (it reads as {format}): not read; an inventory is of `reg export` files"
-        )));
-    }
-    f.read_to_end(&mut bytes)
-        .map_err(|e| failed(e.to_string()))?;
+        error: e.to_string(),
+    })?;
     let parsed =
         parse_reg(&bytes, ReadMode::Strict).map_err(|e| unreadable(&machine, &file, &bytes, &e))?;
     let certificates = &parsed.store.certificates;

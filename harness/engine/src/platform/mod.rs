@@ -242,20 +242,22 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// Why a store file could not be read: the file system, or a file refused
-/// by its size before it was read.
-#[derive(Debug)]
+/// by its first bytes or its size before it was read.
+#[derive(Debug, thiserror::Error)]
 pub enum StoreFileError {
+    #[error("{0}")]
     Io(io::Error),
+    #[error("{0}")]
     Format(crate::format::FormatError),
 }
 
-/// Reads a store file whole (`.sst`, `.reg` or `.blob`: a regular file, a
-/// link followed), bounded by its real size. A file whose first bytes make
-/// it one element (anything that is not a store or an export) and that is
-/// larger than [`crate::format::Limits::max_element_size`] is refused
-/// before it is read, with the limit error at offset 0: a 2 GB file of
-/// zeros costs nothing.
-pub fn read_store(path: &Path, limits: &crate::format::Limits) -> Result<Vec<u8>, StoreFileError> {
+/// Reads a file whole (a regular file, a link followed), bounded by its
+/// real size, but only once `admit` has accepted its first 64 bytes and its
+/// size: a file `admit` refuses costs those 64 bytes.
+pub fn read_admitted(
+    path: &Path,
+    admit: impl FnOnce(&[u8], u64) -> Result<(), StoreFileError>,
+) -> Result<Vec<u8>, StoreFileError> {
     use std::io::Read;
     let (mut file, len) = open_regular(path, Links::Follow).map_err(StoreFileError::Io)?;
     let mut bytes = Vec::new();
@@ -263,16 +265,7 @@ pub fn read_store(path: &Path, limits: &crate::format::Limits) -> Result<Vec<u8>
         .take(64)
         .read_to_end(&mut bytes)
         .map_err(StoreFileError::Io)?;
-    let one_element = crate::format::detect(&bytes) == crate::format::FileFormat::Blob;
-    if one_element && len > limits.max_element_size as u64 {
-        return Err(StoreFileError::Format(
-            crate::format::FormatError::LimitExceeded {
-                offset: 0,
-                what: "the size of a file holding one element (not a store or an export)",
-                limit: limits.max_element_size,
-            },
-        ));
-    }
+    admit(&bytes, len)?;
     bytes.reserve(
         usize::try_from(len)
             .unwrap_or(0)
@@ -282,6 +275,28 @@ pub fn read_store(path: &Path, limits: &crate::format::Limits) -> Result<Vec<u8>
         .read_to_end(&mut bytes)
         .map_err(StoreFileError::Io)?;
     Ok(bytes)
+}
+
+/// Reads a store file whole (`.sst`, `.reg` or `.blob`) with
+/// [`read_admitted`]. A file whose first bytes make it one element
+/// (anything that is not a store or an export) and that is larger than
+/// [`crate::format::Limits::max_element_size`] is refused before it is
+/// read, with the limit error at offset 0: a 2 GB file of zeros costs
+/// nothing.
+pub fn read_store(path: &Path, limits: &crate::format::Limits) -> Result<Vec<u8>, StoreFileError> {
+    read_admitted(path, |head, len| {
+        let one_element = crate::format::detect(head) == crate::format::FileFormat::Blob;
+        if one_element && len > limits.max_element_size as u64 {
+            return Err(StoreFileError::Format(
+                crate::format::FormatError::LimitExceeded {
+                    offset: 0,
+                    what: "the size of a file holding one element (not a store or an export)",
+                    limit: limits.max_element_size,
+                },
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// The largest mix, plan or scenario file certmig reads: 1 MiB. The
@@ -320,13 +335,30 @@ pub fn same_place(a: &Path, b: &Path) -> bool {
         return x == y;
     }
     let spelled = |p: &Path| -> Option<std::path::PathBuf> {
-        let dir = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+        Some(std::fs::canonicalize(parent(p)).ok()?.join(p.file_name()?))
     };
     matches!((spelled(a), spelled(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Whether `path` would be inside the directory `dir` (or below it), by
+/// their canonical spellings (links resolved): false when either cannot be
+/// resolved.
+pub fn is_inside(path: &Path, dir: &Path) -> bool {
+    match (
+        std::fs::canonicalize(dir),
+        std::fs::canonicalize(parent(path)),
+    ) {
+        (Ok(d), Ok(p)) => p.starts_with(d),
+        _ => false,
+    }
+}
+
+/// The directory a path is in (`.` for a bare file name).
+pub fn parent(p: &Path) -> &Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 /// The path rule for a command's report files (`fleet --html`,
@@ -342,20 +374,12 @@ pub fn check_not_an_input(output: &Path, inputs: &[&Path]) -> Result<(), String>
                 input.display()
             ));
         }
-        if input.is_dir() {
-            let parent = match output.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            if let (Ok(d), Ok(o)) = (std::fs::canonicalize(input), std::fs::canonicalize(parent)) {
-                if o.starts_with(&d) {
-                    return Err(format!(
-                        "{} is inside {}, a directory this run reads: it is not written there; nothing was done",
-                        output.display(),
-                        input.display()
-                    ));
-                }
-            }
+        if input.is_dir() && is_inside(output, input) {
+            return Err(format!(
+                "{} is inside {}, a directory this run reads: it is not written there; nothing was done",
+                output.display(),
+                input.display()
+            ));
         }
     }
     Ok(())
