@@ -1278,3 +1278,41 @@ fn an_output_that_is_the_input_under_another_name_is_refused() {
     assert_eq!(std::fs::read(&a).unwrap(), original);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
 }
+
+/// A link planted where `-o` points, to a world-writable file of another
+/// user: the output replaces the link as a new file (0644, the running
+/// user's), and the file it pointed to is untouched. Before, the output
+/// took that file's mode and owner: a repaired store anyone could rewrite.
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_output_lends_it_neither_mode_nor_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("a.sst");
+    std::fs::write(&input, machine_store(Defect::DoubledTerminator).to_bytes()).unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"theirs").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if me == 0 {
+        std::os::unix::fs::chown(&victim, Some(4321), Some(4321)).unwrap();
+    }
+    let out = tmp.path().join("out.sst");
+    std::os::unix::fs::symlink(&victim, &out).unwrap();
+    Command::cargo_bin("certmig")
+        .unwrap()
+        .arg("fix")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let meta = std::fs::symlink_metadata(&out).unwrap();
+    assert!(meta.is_file());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
+    assert_eq!(meta.uid(), me);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"theirs");
+    let victim_meta = std::fs::metadata(&victim).unwrap();
+    assert_eq!(victim_meta.permissions().mode() & 0o7777, 0o666);
+}

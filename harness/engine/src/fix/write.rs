@@ -106,7 +106,7 @@ impl WriteSteps for RealSteps {
 #[cfg(unix)]
 fn keep_owner(temp: &File, target: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let Ok(old) = std::fs::metadata(target) else {
+    let Some(old) = replaced_file(target) else {
         return Ok(());
     };
     let new = temp.metadata()?;
@@ -131,18 +131,29 @@ fn keep_owner(_temp: &File, _target: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The regular file an output replaces, if there is one. A link at the
+/// target is replaced as a new file: the file it points to lends the
+/// output neither its mode nor its owner (a link planted where `-o` points,
+/// to a world-writable file of another user, would otherwise make the
+/// repaired store theirs and writable by anyone).
+fn replaced_file(target: &Path) -> Option<std::fs::Metadata> {
+    std::fs::symlink_metadata(target)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+}
+
 /// The permissions the output should have: the replaced file's own, or
 /// 0644 for a new file on Unix (temporary files are created private, 0600).
 fn permissions_for(target: &Path) -> Option<std::fs::Permissions> {
-    match std::fs::metadata(target) {
-        Ok(m) => Some(m.permissions()),
+    match replaced_file(target) {
+        Some(m) => Some(m.permissions()),
         #[cfg(unix)]
-        Err(_) => {
+        None => {
             use std::os::unix::fs::PermissionsExt;
             Some(std::fs::Permissions::from_mode(0o644))
         }
         #[cfg(not(unix))]
-        Err(_) => None,
+        None => None,
     }
 }
 
