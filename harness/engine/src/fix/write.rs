@@ -74,17 +74,27 @@ impl WriteSteps for RealSteps {
 
     fn backup(&self, input: &Path, backup: &Path) -> io::Result<()> {
         let dir = parent(backup);
+        // Named like every temporary file of `fix` (with the tell), so a
+        // run killed here leaves debris the next run recognises and removes.
         let tmp = tempfile::Builder::new()
-            .prefix(".certmig-")
-            .suffix(".bak.tmp")
+            .prefix(&super::lock::temp_prefix())
+            .suffix(super::lock::TEMP_SUFFIX)
+            .rand_bytes(6)
             .tempfile_in(dir)?;
         let tmp_path = tmp.into_temp_path();
-        // A hard link shares the original's bytes: complete by construction.
+        // A hard link shares the original's bytes: complete by construction,
+        // and locked with the input while this run lives.
         std::fs::remove_file(&tmp_path)?;
-        if std::fs::hard_link(input, &tmp_path).is_err() {
+        let _copy_lock = if std::fs::hard_link(input, &tmp_path).is_err() {
             std::fs::copy(input, &tmp_path)?;
-            File::open(&tmp_path)?.sync_all()?;
-        }
+            let copy = File::open(&tmp_path)?;
+            // Locked like the other temporary files: not stale while we live.
+            super::lock::lock_temp(&copy)?;
+            copy.sync_all()?;
+            Some(copy)
+        } else {
+            None
+        };
         std::fs::rename(&tmp_path, backup)?;
         Ok(())
     }
