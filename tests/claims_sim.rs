@@ -8,11 +8,11 @@ use std::sync::OnceLock;
 
 use certmig::cmtrace::{parse_line, Severity};
 use certmig::format::Defect;
-use certmig::sim::matrix::{run_matrix, MatrixRow};
+use certmig::sim::matrix::{run_matrix, MatrixRow, BLOCKS};
 use certmig::sim::migration::Migration;
 use certmig::sim::model::{
-    install_client_hotfix, rules_in_force, Client, ClientVersion, Hotfix, NotApplicable, Os,
-    SiteServer, Update,
+    install_client_hotfix, rules_in_force, Arch, Client, ClientVersion, Hotfix, InSequenceReading,
+    NotApplicable, Os, SiteServer, SiteVersion, Update,
 };
 use certmig::sim::scenario::{Remediation, Scenario};
 use certmig::sim::{replay, Kind, OutcomeKind, Replay};
@@ -30,9 +30,22 @@ fn run(file: &str) -> Replay {
     r
 }
 
-fn matrix() -> &'static [MatrixRow] {
+/// Every row of the matrix: the SP2 x86 block, the SP1 block, x64 to x86.
+fn full_matrix() -> &'static [MatrixRow] {
     static ROWS: OnceLock<Vec<MatrixRow>> = OnceLock::new();
     ROWS.get_or_init(run_matrix)
+}
+
+/// The first block: an SP2 site migrating x86 to x86 (what the claims speak of).
+fn matrix() -> &'static [MatrixRow] {
+    static ROWS: OnceLock<Vec<MatrixRow>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        full_matrix()
+            .iter()
+            .filter(|r| (r.site, r.source_arch, r.target_arch) == BLOCKS[0])
+            .cloned()
+            .collect()
+    })
 }
 
 fn enforces_ms09_056(os: Os, kb: bool) -> bool {
@@ -186,7 +199,17 @@ fn c3_with_974571_the_import_fails_with_0x80092024_and_osdsmpclient_logs_it() {
         ),
         "{line}"
     );
-    assert!(line.contains("+000\" date=\"11-24-2026\" component=\"OSDSMPClient\" context=\"\" type=\"3\" thread=\""), "{line}");
+    // The date is the seeded clock's: a day of 2011, in CMTrace's MM-DD-YYYY.
+    let date = line
+        .split("+000\" date=\"")
+        .nth(1)
+        .and_then(|rest| rest.get(..10))
+        .expect("a date after the time");
+    assert!(
+        date.ends_with("-2011") && date.as_bytes()[2] == b'-',
+        "{line}"
+    );
+    assert!(line.contains(&format!("+000\" date=\"{date}\" component=\"OSDSMPClient\" context=\"\" type=\"3\" thread=\"")), "{line}");
     assert!(line.ends_with("\" file=\"\">"), "{line}");
     let parsed = parse_line(line).expect("CMTrace parses");
     assert_eq!(parsed.severity, Severity::Error);
@@ -312,17 +335,50 @@ fn c6_the_client_hotfix_stops_new_bad_certificates_but_repairs_none() {
 
 #[test]
 fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
-    for rem in [Remediation::CcmcertfixBeforeTs, Remediation::CcmcertfixStep] {
-        let rows: Vec<_> = matrix().iter().filter(|r| r.remediation == rem).collect();
-        assert_eq!(rows.len(), 2 * 8 * 8 * 3);
-        for r in rows {
-            if usmt_can(r) {
-                assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
-                assert!(identity_kept(r), "{r:?}");
-            } else {
-                assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
-            }
+    let rows: Vec<_> = matrix()
+        .iter()
+        .filter(|r| r.remediation == Remediation::CcmcertfixBeforeTs)
+        .collect();
+    assert_eq!(rows.len(), 2 * 8 * 8 * 3);
+    for r in rows {
+        if usmt_can(r) {
+            assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
+            assert!(identity_kept(r), "{r:?}");
+        } else {
+            assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
         }
+        assert!(r.contested.is_none(), "both articles agree: {r:?}");
+    }
+    // Inside the task sequence the articles disagree: every supported cell
+    // is contested, the KB 977203 reading succeeds everywhere, and the KB
+    // 2028442 reading (followed by default) gives what no remediation gives.
+    for r in supported().filter(|r| r.remediation == Remediation::CcmcertfixStep) {
+        let c = r.contested.as_ref().unwrap_or_else(|| panic!("{r:?}"));
+        assert_eq!(c.followed, InSequenceReading::Kb2028442);
+        let outcome = |reading| {
+            c.readings
+                .iter()
+                .find(|x| x.reading == reading)
+                .map(|x| x.outcome)
+                .unwrap_or_else(|| panic!("{reading} missing: {r:?}"))
+        };
+        assert_eq!(outcome(InSequenceReading::Kb977203), OutcomeKind::Success, "{r:?}");
+        let untreated = matrix()
+            .iter()
+            .find(|n| {
+                n.remediation == Remediation::None
+                    && (n.kind, n.source_os, n.source_kb974571, n.target_os)
+                        == (r.kind, r.source_os, r.source_kb974571, r.target_os)
+                    && (n.target_kb974571_before_restore, n.defect)
+                        == (r.target_kb974571_before_restore, r.defect)
+            })
+            .unwrap();
+        assert_eq!(outcome(InSequenceReading::Kb2028442), untreated.outcome, "{r:?}");
+        assert_eq!(r.outcome, untreated.outcome, "{r:?}");
+        assert!(r.outcome_label().ends_with("(contested)"), "{r:?}");
+        assert!(r.modelling_choices.contains(&"ccmcertfix-in-sequence"), "{r:?}");
+    }
+    for rem in [Remediation::CcmcertfixBeforeTs, Remediation::CcmcertfixStep] {
         // Repaired, not just tolerated: nothing bad reaches the new OS.
         for kind in Kind::ALL {
             let s = Migration {
@@ -330,6 +386,8 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
                 ..Migration::new(kind, Os::XpSp3, Os::Win7Rtm)
             }
             .scenario(1, Default::default());
+            let mut s = s;
+            s.in_sequence_ccmcertfix = InSequenceReading::Kb977203;
             assert_eq!(replay(&s).outcome.bad_certificates_left, 0);
         }
     }
@@ -441,15 +499,13 @@ fn c10_without_974571_on_either_side_bad_certificates_migrate_and_stay_latent() 
         assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
         assert!(identity_kept(r), "{r:?}");
     }
-    for file in [
-        "c01-c10-refresh-xp-to-win7rtm-latent.toml",
-        "c10-replace-vista-to-win7rtm-latent.toml",
+    // The defect arrives on the new OS; a replace's new computer also has
+    // the two its own unhotfixed client made (it keeps its own identity).
+    for (file, bad) in [
+        ("c01-c10-refresh-xp-to-win7rtm-latent.toml", 2),
+        ("c10-replace-vista-to-win7rtm-latent.toml", 4),
     ] {
-        assert_eq!(
-            run(file).outcome.bad_certificates_left,
-            2,
-            "{file}: the defect arrives on the new OS"
-        );
+        assert_eq!(run(file).outcome.bad_certificates_left, bad, "{file}");
     }
 }
 
@@ -570,7 +626,7 @@ fn c8_extracting_without_a_folder_extracts_nothing() {
     let body = text.split("[expect]").next().unwrap();
     let with = |command: &str| {
         format!(
-            "{body}\n[[before]]\nstep = \"run-command-line\"\ncommand = 'msiexec /p SCCM2007AC-SP2-KB977203-ENU.msp'\n\n[[before]]\nstep = \"run-command-line\"\ncommand = '{command}'\n"
+            "{body}\n[[before]]\nstep = \"run-command-line\"\ncommand = 'msiexec /p SCCM2007AC-SP2-KB977203-ENU.msp'\n\n[[before]]\nstep = \"run-command-line\"\ncommand = '{command}'\n\n[[before]]\nstep = \"run-command-line\"\ncommand = 'CCMCertFix.exe'\n"
         )
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -596,4 +652,105 @@ fn c8_extracting_without_a_folder_extracts_nothing() {
     assert_eq!(bare.outcome.hresult.map(|h| h.0), Some(0x8007_0002));
     let notes = format!("{:?}", bare.logs);
     assert!(notes.contains("asks for a folder"), "{notes}");
+}
+
+/// The SP1 site block and the x64-to-x86 block of the matrix: an SP1 site
+/// has USMT 3.0.1 only (no Windows 7, no hard-link store), and no USMT
+/// migrates 64-bit Windows to 32-bit. Where an SP1 site can migrate, the
+/// certificates decide as they do under SP2.
+#[test]
+fn an_sp1_site_and_x64_to_x86_are_unsupported_where_no_usmt_performs_them() {
+    let windows_7 = |os: Os| matches!(os, Os::Win7Rtm | Os::Win7Sp1);
+    let block = |b: (SiteVersion, Arch, Arch)| {
+        full_matrix()
+            .iter()
+            .filter(move |r| (r.site, r.source_arch, r.target_arch) == b)
+    };
+    let mut migrated = 0;
+    for r in block(BLOCKS[1]) {
+        assert_eq!(r.site, SiteVersion::Sp1);
+        if windows_7(r.source_os) && windows_7(r.target_os) || (windows_7(r.target_os) && usmt_can(r)) {
+            assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+            assert!(r.reason.as_deref().unwrap().contains("SP1 site has only USMT 3.0.1"), "{r:?}");
+            continue;
+        }
+        if !usmt_can(r) && r.kind == Kind::Replace || r.target_os < r.source_os {
+            assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+            continue;
+        }
+        if r.kind == Kind::Refresh {
+            // The matrix refreshes through a hard-link store: USMT 4.0 only.
+            assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+            continue;
+        }
+        // A replace between XP and Vista: USMT 3.0.1 performs it, and the
+        // outcome is the SP2 site's for the same cell.
+        let sp2 = matrix()
+            .iter()
+            .find(|n| {
+                (n.kind, n.source_os, n.source_kb974571, n.target_os, n.remediation, n.defect)
+                    == (r.kind, r.source_os, r.source_kb974571, r.target_os, r.remediation, r.defect)
+                    && n.target_kb974571_before_restore == r.target_kb974571_before_restore
+            })
+            .unwrap();
+        assert_ne!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+        assert_eq!((r.outcome, &r.hresult), (sp2.outcome, &sp2.hresult), "{r:?}");
+        migrated += 1;
+    }
+    // Replace XP->XP, XP->Vista, Vista->Vista, x 2 x 2 (974571) x 8 x 3.
+    assert_eq!(migrated, 3 * 4 * 8 * 3);
+    let x64: Vec<_> = block(BLOCKS[2]).collect();
+    assert_eq!(x64.len(), 2 * 3 * 2 * 4 * 2 * 8 * 3, "no xp-sp3 x64 source");
+    for r in x64 {
+        assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
+        assert!(r.reason.as_deref().unwrap().starts_with("no USMT migrates 64-bit Windows to 32-bit"), "{r:?}");
+    }
+    // Must-show 2 of issue 20, as scenario files.
+    for file in [
+        "unsupported-refresh-xp-to-win7-from-an-sp1-site.toml",
+        "unsupported-refresh-win7-x64-to-x86.toml",
+    ] {
+        let r = run(file);
+        assert_eq!(r.outcome.kind, OutcomeKind::Unsupported, "{file}");
+        assert!(r.outcome.reason.is_some(), "{file}");
+    }
+}
+
+/// CCMCertFix inside the task sequence is never a plain outcome, in any
+/// block, and the switch replays the other reading.
+#[test]
+fn the_in_sequence_ccmcertfix_step_is_never_a_plain_outcome() {
+    for r in full_matrix() {
+        // The step runs first, or (after capture) once the capture succeeded.
+        let in_sequence = r.outcome != OutcomeKind::Unsupported
+            && match r.remediation {
+                Remediation::CcmcertfixStep => true,
+                Remediation::CcmcertfixAfterCapture => r.outcome != OutcomeKind::CaptureFailed,
+                _ => false,
+            };
+        assert_eq!(r.contested.is_some(), in_sequence, "{r:?}");
+        if let Some(c) = &r.contested {
+            let sources: Vec<&str> = c.readings.iter().map(|x| x.source).collect();
+            assert_eq!(sources.len(), 2, "{r:?}");
+            assert!(sources.iter().any(|s| s.starts_with("KB2028442")), "{r:?}");
+            assert!(sources.iter().any(|s| s.starts_with("KB977203")), "{r:?}");
+        }
+    }
+    let other = certmig::sim::matrix::run_matrix_with(
+        &certmig::fix::ReferenceFixer::default(),
+        InSequenceReading::Kb977203,
+    );
+    assert_eq!(other.len(), full_matrix().len());
+    for (a, b) in full_matrix().iter().zip(&other) {
+        match (&a.contested, &b.contested) {
+            (Some(x), Some(y)) => {
+                assert_eq!(y.followed, InSequenceReading::Kb977203);
+                // Each run's other reading is the other run's outcome.
+                assert_eq!(x.other().unwrap().outcome, b.outcome, "{a:?}");
+                assert_eq!(y.other().unwrap().outcome, a.outcome, "{b:?}");
+            }
+            (None, None) => assert_eq!((a.outcome, &a.step), (b.outcome, &b.step)),
+            _ => panic!("{a:?} / {b:?}"),
+        }
+    }
 }

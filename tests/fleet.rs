@@ -43,10 +43,18 @@ fn scenario_file(p: &MachineProfile, seed: u64, plan: &Plan) -> Scenario {
         ClientHotfix::Kb977203 => "\"KB977203\"",
         ClientHotfix::Kb977384 => "\"KB977384\"",
     };
+    let refresh = p.kind == certmig::sim::Kind::Refresh;
+    let target_arch = if refresh {
+        format!("target_arch = \"{}\"\n", p.target_arch)
+    } else {
+        String::new()
+    };
     let mut text = format!(
-        "seed = {seed}\nkind = \"{}\"\nstate_store = \"{}\"\ntarget_os = \"{}\"\n\
+        "seed = {seed}\nkind = \"{}\"\nstate_store = \"{}\"\ntarget_os = \"{}\"\n{target_arch}\
          target_kb974571_before_restore = {}\nremediation = \"{}\"\npolicy = \"{}\"\n\
-         [source]\nname = \"PC0001\"\nos = \"{}\"\nupdates = [{}]\nclient = \"{}\"\n\
+         in_sequence_ccmcertfix = \"{}\"\n\
+         [site]\nversion = \"{}\"\n\
+         [source]\nname = \"PC0001\"\nos = \"{}\"\narch = \"{}\"\nupdates = [{}]\nclient = \"{}\"\n\
          client_hotfixes = [{hotfix}]\ndefect = \"{}\"\n",
         p.kind.as_str(),
         p.state_store.name(),
@@ -54,7 +62,10 @@ fn scenario_file(p: &MachineProfile, seed: u64, plan: &Plan) -> Scenario {
         p.target_kb974571_before_restore,
         p.remediation.as_str(),
         plan.policy.as_str(),
+        plan.in_sequence_ccmcertfix,
+        p.site,
         p.source_os,
+        p.source_arch,
         if p.source_kb974571 {
             "\"KB974571\""
         } else {
@@ -63,16 +74,16 @@ fn scenario_file(p: &MachineProfile, seed: u64, plan: &Plan) -> Scenario {
         p.client.as_str(),
         p.defect,
     );
-    if p.kind == certmig::sim::Kind::Replace {
+    if !refresh {
         text.push_str(&format!(
-            "[target]\nname = \"PC0002\"\nos = \"{}\"\ndefect = \"{}\"\n",
-            p.target_os, p.defect
+            "[target]\nname = \"PC0002\"\nos = \"{}\"\narch = \"{}\"\ndefect = \"{}\"\n",
+            p.target_os, p.target_arch, p.defect
         ));
     }
     toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-/// Per (cell, outcome, step, hresult, identity, latent): machines.
+/// Per (cell, outcome, step, hresult, identity, latent, contested): machines.
 type Counted = BTreeMap<
     (
         usize,
@@ -80,6 +91,7 @@ type Counted = BTreeMap<
         Option<String>,
         Option<String>,
         Option<bool>,
+        bool,
         bool,
     ),
     u64,
@@ -111,6 +123,7 @@ fn one_by_one(pop: &Population) -> Counted {
             o.hresult.map(|h| h.to_string()),
             o.identity_preserved,
             latent,
+            o.contested.is_some(),
         ))
         .or_default() += 1;
     }
@@ -121,22 +134,23 @@ fn check_aggregate(pop: &Population) -> Result<(), TestCaseError> {
     let tally = pop.run(&|_| {});
     let single = one_by_one(pop);
     // Per cell: machines, each outcome (unsupported among them), identity
-    // losses (refresh only), latent successes.
-    let mut want: BTreeMap<usize, [u64; 8]> = BTreeMap::new();
+    // losses (refresh only), latent successes, contested outcomes.
+    let mut want: BTreeMap<usize, [u64; 9]> = BTreeMap::new();
     let mut causes: BTreeMap<(OutcomeKind, String, Option<String>), u64> = BTreeMap::new();
-    for ((cell, kind, step, h, identity, latent), n) in &single {
+    for ((cell, kind, step, h, identity, latent, contested), n) in &single {
         let c = want.entry(*cell).or_default();
         c[0] += n;
         c[1 + OutcomeKind::ALL.iter().position(|k| k == kind).unwrap()] += n;
         c[6] += if *identity == Some(false) { *n } else { 0 };
         c[7] += if *latent { *n } else { 0 };
+        c[8] += if *contested { *n } else { 0 };
         if *kind != OutcomeKind::Success && *kind != OutcomeKind::Unsupported {
             *causes
                 .entry((*kind, step.clone().unwrap_or_default(), h.clone()))
                 .or_default() += n;
         }
     }
-    let got: BTreeMap<usize, [u64; 8]> = tally
+    let got: BTreeMap<usize, [u64; 9]> = tally
         .cells()
         .map(|(p, c)| (p.cell(), c.columns()))
         .collect();
@@ -421,6 +435,7 @@ fn options(target: Os) -> InventoryOptions {
         source_kb974571: MachineSet::None,
         client_hotfix_977203: MachineSet::None,
         site_has_977384: false,
+        site_version: Default::default(),
     }
 }
 
@@ -439,7 +454,7 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
 
     // Windows 7 SP1 target (974571 inside), sources without 974571.
     let r = assess_dir(d.path(), &options(Os::Win7Sp1)).unwrap();
-    let fix = InstallClientHotfixAndRunCcmcertfix;
+    let fix = InstallClientHotfixAndRunCcmcertfixBeforeTs;
     assert_eq!(
         by_machine(&r),
         BTreeMap::from([
@@ -502,7 +517,7 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
     assert_eq!((r.summary.readable, r.summary.unreadable), (6, 1));
     assert_eq!(r.summary.will_fail, 4);
     assert_eq!(
-        r.summary.by_action["install-client-hotfix-and-run-ccmcertfix"],
+        r.summary.by_action["install-client-hotfix-and-run-ccmcertfix-before-ts"],
         3
     );
     assert_eq!(r.summary.bad_certificates, 7);
@@ -512,7 +527,7 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
     o.source_kb974571 = MachineSet::parse_list("# from the compliance report\nbad2\n");
     o.site_has_977384 = true;
     let r = assess_dir(d.path(), &o).unwrap();
-    let x = ExtractCcmcertfixWithX;
+    let x = ExtractCcmcertfixWithXAndRunBeforeTs;
     assert_eq!(
         by_machine(&r),
         BTreeMap::from([
@@ -533,7 +548,7 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
     o.target_kb974571 = true;
     o.client_hotfix_977203 = MachineSet::All;
     let r = assess_dir(d.path(), &o).unwrap();
-    assert_eq!(by_machine(&r)["BAD1"], (RestoreFailed, RunCcmcertfix, 2));
+    assert_eq!(by_machine(&r)["BAD1"], (RestoreFailed, RunCcmcertfixBeforeTs, 2));
     assert_eq!(by_machine(&r)["GOOD4"], (Success, None, 0));
 }
 
@@ -737,7 +752,7 @@ fn cli_inventory_csv_json_and_exit_codes() {
         "{bad1}"
     );
     assert!(
-        bad1.ends_with(",install-client-hotfix-and-run-ccmcertfix,"),
+        bad1.ends_with(",install-client-hotfix-and-run-ccmcertfix-before-ts,"),
         "{bad1}"
     );
 
@@ -766,7 +781,7 @@ fn cli_inventory_csv_json_and_exit_codes() {
         .args(["--target", "win7-sp1", "--site-has-977384"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("extract-ccmcertfix-with-x"))
+        .stdout(predicates::str::contains("extract-ccmcertfix-with-x-and-run-before-ts"))
         .stdout(predicates::str::contains(
             "6 export(s): 6 readable, 0 unreadable; 4 will fail",
         ))

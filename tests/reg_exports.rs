@@ -275,6 +275,7 @@ fn scan_and_fleet_inventory_read_real_exports() {
                 source_kb974571: MachineSet::None,
                 client_hotfix_977203: MachineSet::None,
                 site_has_977384: false,
+                site_version: Default::default(),
             },
         )
         .unwrap();

@@ -12,7 +12,7 @@ use certmig::fleet::inventory::{assess_dir, assess_dir_with, InventoryOptions, M
 use certmig::fleet::{FleetReport, Mix, Plan, Population};
 use certmig::report;
 use certmig::report::text::group_digits;
-use certmig::sim::model::Os;
+use certmig::sim::model::{InSequenceReading, Os, SiteVersion};
 use certmig::sim::scenario::Remediation;
 
 #[derive(Debug, Args)]
@@ -37,7 +37,7 @@ file, a missing DIR, or any export in DIR that could not be read (each listed wi
 Examples:
   certmig fleet --machines 1000000 --seed 1
   certmig fleet --machines 100000 --mix scenarios/fleet/example-mix.toml --plan scenarios/fleet/example-plan.toml --html fleet.html
-  certmig fleet --machines 10000 --remediation ccmcertfix-step --csv > cells.csv
+  certmig fleet --machines 10000 --remediation ccmcertfix-before-ts --csv > cells.csv
   certmig fleet --inventory exports/ --target win7-sp1 --site-has-977384 --csv > readiness.csv")]
 pub struct FleetArgs {
     /// Synthetic fleet: number of machines to replay.
@@ -92,6 +92,13 @@ pub struct FleetArgs {
     /// Real inventory: the site server has 977384 (so CCMCertFix must be extracted with /x).
     #[arg(long, requires = "inventory")]
     pub site_has_977384: bool,
+    /// Real inventory: the site's service pack (an SP1 site has USMT 3.0.1, which does not restore to Windows 7).
+    #[arg(long, value_parser = super::choice::<SiteVersion>(), requires = "inventory", default_value_t)]
+    pub site_version: SiteVersion,
+    /// Synthetic fleet: where CCMCertFix runs inside the task sequence, follow KB2028442 (it does
+    /// not help) or KB977203 (it repairs); overrides the plan's `in_sequence_ccmcertfix`.
+    #[arg(long, value_name = "SOURCE", value_parser = super::choice::<InSequenceReading>(), conflicts_with = "inventory")]
+    pub in_sequence_ccmcertfix: Option<InSequenceReading>,
 
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
@@ -131,7 +138,7 @@ fn synthetic(a: FleetArgs) -> u8 {
         },
         None => Mix::default(),
     };
-    let plan = match (&a.plan, a.remediation) {
+    let mut plan = match (&a.plan, a.remediation) {
         (Some(f), _) => match Plan::load(f) {
             Ok(p) => p,
             Err(e) => {
@@ -142,6 +149,9 @@ fn synthetic(a: FleetArgs) -> u8 {
         (None, Some(r)) => Plan::global(r),
         (None, None) => Plan::default(),
     };
+    if let Some(r) = a.in_sequence_ccmcertfix {
+        plan.in_sequence_ccmcertfix = r;
+    }
     let machines = a.machines.unwrap_or(0);
     let population = Population {
         machines,
@@ -223,6 +233,7 @@ fn inventory(a: FleetArgs) -> u8 {
         source_kb974571,
         client_hotfix_977203,
         site_has_977384: a.site_has_977384,
+        site_version: a.site_version,
     };
     // --json prints one document with every machine; the table and the
     // CSV stream, so memory does not grow with the number of exports.

@@ -6,7 +6,9 @@ use clap::Args;
 
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::report;
-use certmig::sim::matrix::run_matrix;
+use certmig::fix::ReferenceFixer;
+use certmig::sim::matrix::run_matrix_with;
+use certmig::sim::model::InSequenceReading;
 use certmig::sim::scenario::{scenario_files, Scenario};
 use certmig::sim::{replay, Replay, NOTES_LOG};
 
@@ -20,13 +22,22 @@ Exit codes: 0 every outcome as expected, 1 any outcome differs, 2 a scenario fil
 Examples:
   certmig replay                          every scenario in scenarios/
   certmig replay scenarios/c04-refresh-xp-to-win7sp1.toml --logs out/
-      (out/<scenario>/<machine>/smsts.log, Ccmexec.log, ccmsetup.log, CCMCertFix.log as written, and certmig.log: certmig's own notes)")]
+      (out/<scenario>/<machine>/smsts.log, Ccmexec.log, ccmsetup.log, CCMCertFix.log as written, and certmig.log: certmig's own notes)
+  certmig replay scenarios/c07-ccmcertfix-step-replace-win7sp1.toml --in-sequence-ccmcertfix kb977203
+
+CCMCertFix run inside the task sequence is contested: KB 2028442 says it must run before the task
+sequence starts, KB 977203 (as the seed summarises it) runs it in the task sequence. Outcomes that
+rest on it are marked (contested) and --json gives both readings' outcomes.")]
 pub struct ReplayArgs {
     /// Scenario files or directories (default: scenarios/).
     pub paths: Vec<PathBuf>,
     /// Write each machine's product logs and certmig.log under DIR/<scenario>/<machine>/.
     #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
+    /// Where CCMCertFix runs inside the task sequence, follow KB2028442 (it does not help; the
+    /// default) or KB977203 (it repairs); overrides each scenario's `in_sequence_ccmcertfix`.
+    #[arg(long, value_name = "SOURCE", value_parser = super::choice::<InSequenceReading>())]
+    pub in_sequence_ccmcertfix: Option<InSequenceReading>,
     #[arg(long)]
     pub json: bool,
 }
@@ -59,7 +70,12 @@ pub fn run(a: ReplayArgs) -> u8 {
     let mut bad = false;
     for f in &files {
         match Scenario::load(f) {
-            Ok(s) => scenarios.push(s),
+            Ok(mut s) => {
+                if let Some(r) = a.in_sequence_ccmcertfix {
+                    s.in_sequence_ccmcertfix = r;
+                }
+                scenarios.push(s)
+            }
             Err(e) => {
                 eprintln!("certmig: {e}");
                 bad = true;
@@ -121,7 +137,10 @@ pub fn run(a: ReplayArgs) -> u8 {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Replays every combination: refresh/replace x source OS x KB974571 on the source x target OS x
-KB974571 installed before Restore User State x remediation x defect (3072 task sequences).
+KB974571 installed before Restore User State x remediation x defect (3072 task sequences) for an
+SP2 site migrating x86 to x86, then again for an SP1 site (USMT 3.0.1 only), and for x64 to x86
+(never supported): 8448 rows. Rows where CCMCertFix ran inside the task sequence are marked
+(contested): KB 2028442 and KB 977203 disagree; --json gives both readings' outcomes.
 
 Examples:
   certmig matrix --json > matrix.json
@@ -133,10 +152,13 @@ pub struct MatrixArgs {
     /// Also write one self-contained, colour-coded HTML page.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Where CCMCertFix runs inside the task sequence, follow KB2028442 (default) or KB977203.
+    #[arg(long, value_name = "SOURCE", value_parser = super::choice::<InSequenceReading>(), default_value_t)]
+    pub in_sequence_ccmcertfix: InSequenceReading,
 }
 
 pub fn matrix(a: MatrixArgs) -> u8 {
-    let rows = run_matrix();
+    let rows = run_matrix_with(&ReferenceFixer::default(), a.in_sequence_ccmcertfix);
     if let Some(f) = &a.html {
         if let Err(e) = certmig::fix::write::write_file(f, report::matrix::html(&rows).as_bytes()) {
             eprintln!("certmig: {}: {e}", f.display());

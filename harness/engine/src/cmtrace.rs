@@ -2,7 +2,7 @@
 //! log (`smsts.log`, `Ccmexec.log`, CCMCertFix's own log), as administrators
 //! read them in CMTrace:
 //!
-//! `<![LOG[message]LOG]!><time="10:31:07.123+000" date="11-24-2026" component="OSDSMPClient" context="" type="3" thread="1234" file="">`
+//! `<![LOG[message]LOG]!><time="10:31:07.123+000" date="06-14-2011" component="OSDSMPClient" context="" type="3" thread="1234" file="">`
 //!
 //! `type` 1 = information, 2 = warning, 3 = error. Times come from a
 //! [`LogClock`] the caller provides (a scenario's seeded clock), never from the
@@ -36,13 +36,20 @@ impl LogClock {
         }
     }
 
-    /// A clock starting on 2026-11-24 at a time derived from `seed` (between
-    /// 08:00 and 18:00), advancing 7..=133 ms per line.
+    /// A clock starting on a working day of 2011 derived from `seed` (from
+    /// 1 March, after Windows 7 SP1's release, to mid-December: when these
+    /// migrations ran), between 08:00 and 18:00, advancing 7..=133 ms per
+    /// line. Modelling choice (no source): the logs look like their era and
+    /// are reproducible.
     pub fn seeded(seed: u64) -> Self {
+        use chrono::{Datelike, Weekday};
         let x = certmig_model::seed::key(seed, "log clock");
-        let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
-            .and_then(|d| d.and_hms_milli_opt(8, 0, 0, 0))
-            .expect("valid date")
+        let mut day = chrono::NaiveDate::from_ymd_opt(2011, 3, 1).expect("valid date")
+            + Duration::days(((x >> 20) % 290) as i64);
+        while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            day += Duration::days(1);
+        }
+        let start = day.and_hms_milli_opt(8, 0, 0, 0).expect("valid time")
             + Duration::milliseconds((x % (10 * 3_600_000)) as i64);
         LogClock::new(start, 7 + (x >> 40) as i64 % 127)
     }
@@ -185,7 +192,7 @@ mod tests {
 
     #[test]
     fn the_c3_line_has_the_exact_cmtrace_layout_and_parses_back() {
-        let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+        let start = chrono::NaiveDate::from_ymd_opt(2011, 6, 14)
             .unwrap()
             .and_hms_milli_opt(10, 31, 7, 123)
             .unwrap();
@@ -196,7 +203,7 @@ mod tests {
             1234,
             import_failure_message("0x80092024"),
         );
-        let expected = r#"<![LOG[Failed to import the client certificate store (0x80092024)]LOG]!><time="10:31:07.123+000" date="11-24-2026" component="OSDSMPClient" context="" type="3" thread="1234" file="">"#;
+        let expected = r#"<![LOG[Failed to import the client certificate store (0x80092024)]LOG]!><time="10:31:07.123+000" date="06-14-2011" component="OSDSMPClient" context="" type="3" thread="1234" file="">"#;
         assert_eq!(log.lines[0].to_string(), expected);
         assert_eq!(parse_line(expected).unwrap(), log.lines[0]);
         assert!(log.render().ends_with("file=\"\">\r\n"));
@@ -208,5 +215,17 @@ mod tests {
         let mut b = LogClock::seeded(3);
         assert_eq!((a.tick(), a.tick()), (b.tick(), b.tick()));
         assert_ne!(LogClock::seeded(3).tick(), LogClock::seeded(4).tick());
+    }
+
+    #[test]
+    fn seeded_clocks_start_on_a_working_day_of_2011() {
+        use chrono::{Datelike, Timelike, Weekday};
+        for seed in 0..500 {
+            let t = LogClock::seeded(seed).now();
+            assert_eq!(t.year(), 2011, "seed {seed}: {t}");
+            assert!(t.month() >= 3, "seed {seed}: {t}");
+            assert!(!matches!(t.weekday(), Weekday::Sat | Weekday::Sun), "seed {seed}: {t}");
+            assert!((8..18).contains(&t.hour()), "seed {seed}: {t}");
+        }
     }
 }

@@ -46,6 +46,7 @@ fn segments(out: &mut String, title: &str, rows: &[SegmentRow]) {
             "unsupported",
             "identity-lost",
             "latent",
+            "contested",
             "failing",
         ]
         .map(String::from),
@@ -81,11 +82,26 @@ pub fn human(r: &FleetReport) -> String {
         ("unsupported (no USMT migrates it)", t.unsupported),
         ("identity lost (refresh)", t.identity_lost),
         ("success, bad certificates left (latent)", t.latent),
+        (
+            "contested (CCMCertFix inside the task sequence)",
+            t.contested,
+        ),
     ] {
         tt.add_row([name.to_owned(), group_digits(n), percent(n, t.machines)]);
     }
     right(&mut tt, 1);
     out.push_str(&format!("{tt}\n"));
+    if t.contested > 0 {
+        let reading = r.plan.in_sequence_ccmcertfix;
+        out.push_str(&format!(
+            "{} machine(s) ran CCMCertFix inside the task sequence, where the sources disagree: their outcomes follow {} (\"{}\"); --in-sequence-ccmcertfix {} follows {}. Both articles support running CCMCertFix on the client before the task sequence starts (remediation ccmcertfix-before-ts).\n",
+            group_digits(t.contested),
+            reading.source(),
+            reading.says(),
+            reading.other(),
+            reading.other().source()
+        ));
+    }
     let mut c = table();
     c.set_header(["failure cause: outcome", "step", "HRESULT", "machines"]);
     for f in &r.failure_causes {
@@ -126,12 +142,15 @@ pub fn human(r: &FleetReport) -> String {
 #[derive(Debug, Serialize)]
 pub struct CellRow<'a> {
     pub kind: &'a str,
+    pub site_version: &'a str,
     pub source_os: &'a str,
+    pub source_arch: &'a str,
     pub source_kb974571: bool,
     pub client: &'a str,
     pub client_hotfix: &'a str,
     pub defect: &'a str,
     pub target_os: &'a str,
+    pub target_arch: &'a str,
     pub target_kb974571_before_restore: bool,
     pub state_store: &'a str,
     pub remediation: &'a str,
@@ -143,18 +162,22 @@ pub struct CellRow<'a> {
     pub unsupported: u64,
     pub identity_lost: u64,
     pub latent: u64,
+    pub contested: u64,
 }
 
 impl<'a> CellRow<'a> {
     pub fn new(p: &MachineProfile, c: &Counts) -> CellRow<'a> {
         CellRow {
             kind: p.kind.as_str(),
+            site_version: p.site.as_str(),
             source_os: p.source_os.as_str(),
+            source_arch: p.source_arch.as_str(),
             source_kb974571: p.source_kb974571,
             client: p.client.as_str(),
             client_hotfix: p.client_hotfix.name(),
             defect: p.defect.as_str(),
             target_os: p.target_os.as_str(),
+            target_arch: p.target_arch.as_str(),
             target_kb974571_before_restore: p.target_kb974571_before_restore,
             state_store: p.state_store.name(),
             remediation: p.remediation.as_str(),
@@ -166,19 +189,23 @@ impl<'a> CellRow<'a> {
             unsupported: c.unsupported,
             identity_lost: c.identity_lost,
             latent: c.latent,
+            contested: c.contested,
         }
     }
 }
 
 /// The header of [`csv`] (the field names of [`CellRow`]; a test checks).
-pub const CSV_HEADER: [&str; 18] = [
+pub const CSV_HEADER: [&str; 22] = [
     "kind",
+    "site_version",
     "source_os",
+    "source_arch",
     "source_kb974571",
     "client",
     "client_hotfix",
     "defect",
     "target_os",
+    "target_arch",
     "target_kb974571_before_restore",
     "state_store",
     "remediation",
@@ -190,6 +217,7 @@ pub const CSV_HEADER: [&str; 18] = [
     "unsupported",
     "identity_lost",
     "latent",
+    "contested",
 ];
 
 /// One CSV row per non-empty combination of attributes (RFC 4180, CRLF).
@@ -249,6 +277,15 @@ pub fn html(r: &FleetReport) -> String {
                     p.sub style="margin-top:10px" {
                         (group_digits(t.latent)) " of the successes (" (percent(t.latent, t.success))
                         ") still carry certificates with an embedded NUL: the next KB974571 breaks their next migration (C10)."
+                    }
+                }
+                @if t.contested > 0 {
+                    @let reading = r.plan.in_sequence_ccmcertfix;
+                    p.sub style="margin-top:10px" {
+                        (group_digits(t.contested)) " machine(s) ran CCMCertFix inside the task sequence, where two Microsoft sources disagree. "
+                        "Their outcomes follow " (reading.source()) " (\u{201c}" (reading.says()) "\u{201d}); "
+                        (reading.other().source()) " reads otherwise (\u{201c}" (reading.other().says()) "\u{201d}). "
+                        "Both support running CCMCertFix on the client before the task sequence starts."
                     }
                 }
                 div.legend style="margin-top:14px" {
@@ -381,6 +418,7 @@ fn segment_table(rows: &[SegmentRow]) -> Markup {
                 th { "unsupported" }
                 th { "identity lost" }
                 th { "latent" }
+                th { "contested" }
                 th { "failing" }
             }
             @for r in rows {

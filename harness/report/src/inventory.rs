@@ -65,7 +65,7 @@ impl HumanTable {
     /// and the unreadable exports.
     pub fn render(&self, r: &InventoryReport) -> String {
         let mut out = format!(
-            "target {}{}; sources with KB974571: {}; clients with 977203: {}; site has 977384: {}\n",
+            "target {}{}; sources with KB974571: {}; clients with 977203: {}; site {}, has 977384: {}\n",
             r.target,
             if r.target_kb974571 {
                 " + KB974571 before restore"
@@ -74,6 +74,7 @@ impl HumanTable {
             },
             r.assumptions.source_kb974571,
             r.assumptions.client_hotfix_977203,
+            r.assumptions.site_version,
             if r.assumptions.site_has_977384 {
                 "yes"
             } else {
@@ -145,6 +146,18 @@ impl HumanTable {
             .map(|(a, n)| format!("{a}: {n}"))
             .collect();
         out.push_str(&format!("actions: {}\n", actions.join(", ")));
+        // What each action means, once per action present: CCMCertFix runs
+        // on the client before the task sequence (KB 2028442; KB 977203).
+        for a in certmig_engine::fleet::inventory::Action::ALL {
+            if a != certmig_engine::fleet::inventory::Action::None
+                && s.by_action.get(a.as_str()).copied().unwrap_or(0) > 0
+            {
+                out.push_str(&format!("  {}: {}\n", a.as_str(), a.advice()));
+            }
+        }
+        if let Some(why) = &r.unsupported {
+            out.push_str(&format!("unsupported: {why}\n"));
+        }
         if !self.named.is_empty() {
             out.push_str(&format!(
                 "name findings (they import; MS09-056 changes how their names are compared and displayed): {}\n",

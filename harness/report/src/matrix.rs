@@ -1,20 +1,41 @@
 //! The outcome matrix (`certmig matrix`): the plain-text table the golden
 //! snapshot holds, and one self-contained, colour-coded HTML page.
 
-use certmig_engine::sim::matrix::MatrixRow;
-use certmig_engine::sim::model::Os;
+use certmig_engine::sim::matrix::{MatrixRow, BLOCKS};
+use certmig_engine::sim::model::{Arch, InSequenceReading, Os, SiteVersion};
 use certmig_engine::sim::scenario::Remediation;
 use certmig_engine::sim::{Kind, OutcomeKind};
 use certmig_format::Defect;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+/// The block a row belongs to: (site, source arch, target arch).
+fn block(r: &MatrixRow) -> (SiteVersion, Arch, Arch) {
+    (r.site, r.source_arch, r.target_arch)
+}
+
+/// The sentence under every matrix that has contested rows.
+pub fn contested_legend(rows: &[MatrixRow]) -> Option<String> {
+    let c = rows.iter().find_map(|r| r.contested.as_ref())?;
+    let n = rows.iter().filter(|r| r.contested.is_some()).count();
+    let followed = c.followed;
+    let other: InSequenceReading = followed.other();
+    Some(format!(
+        "{n} row(s) marked (contested): CCMCertFix ran inside the task sequence, where the sources disagree. Followed {} (\"{}\"); {} reads otherwise (\"{}\"): --in-sequence-ccmcertfix {other} replays that reading, and --json gives both outcomes. Both support running CCMCertFix on the client before the task sequence starts (ccmcertfix-before-ts).",
+        followed.source(),
+        followed.says(),
+        other.source(),
+        other.says(),
+    ))
+}
+
 /// A plain-text table of the matrix (what `certmig matrix` prints and the
-/// golden snapshot holds).
+/// golden snapshot holds), with the contested rows explained under it.
 pub fn table(rows: &[MatrixRow]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
     t.set_header([
         "kind",
+        "site",
         "source",
         "target",
         "remediation",
@@ -27,14 +48,17 @@ pub fn table(rows: &[MatrixRow]) -> String {
     for r in rows {
         t.add_row([
             r.kind.as_str().to_owned(),
+            r.site.as_str().to_owned(),
             format!(
-                "{}{}",
+                "{}/{}{}",
                 r.source_os,
+                r.source_arch,
                 if r.source_kb974571 { "+974571" } else { "" }
             ),
             format!(
-                "{}{}",
+                "{}/{}{}",
                 r.target_os,
+                r.target_arch,
                 if r.target_kb974571_before_restore {
                     "+974571"
                 } else {
@@ -43,7 +67,7 @@ pub fn table(rows: &[MatrixRow]) -> String {
             ),
             r.remediation.as_str().to_owned(),
             r.defect.to_string(),
-            r.outcome.as_str().to_owned(),
+            r.outcome_label(),
             r.step.clone().unwrap_or_default(),
             r.hresult.clone().unwrap_or_default(),
             match r.identity_preserved {
@@ -54,7 +78,10 @@ pub fn table(rows: &[MatrixRow]) -> String {
             .to_owned(),
         ]);
     }
-    t.to_string()
+    match contested_legend(rows) {
+        Some(legend) => format!("{t}\n{legend}"),
+        None => t.to_string(),
+    }
 }
 
 /// `&middot;` (an entity, not data: nothing to escape).
@@ -69,6 +96,7 @@ const STYLE: &str = concat!(
     "th{background:#eee;font-weight:normal;padding:1px 3px;white-space:nowrap}",
     "td{width:16px;height:14px}.success{background:#2e9d46}.capture-failed{background:#d64541}",
     ".restore-failed{background:#f39c12}.step-failed{background:#7f4fb3}.unsupported{background:#c8c8c8}.lost{outline:2px dashed #000;outline-offset:-3px}",
+    ".contested{background-image:repeating-linear-gradient(45deg,transparent 0 3px,rgba(255,255,255,.7) 3px 5px)}",
     "table.sum{font-size:12px;margin-bottom:8px}table.sum td,table.sum th{padding:3px 8px;width:auto;height:auto;border:1px solid #fff}",
     ".all{background:#2e9d46;color:#fff}.none{background:#d64541;color:#fff}.some{background:#f39c12}",
 );
@@ -76,7 +104,8 @@ const STYLE: &str = concat!(
 /// The at-a-glance table: per remediation, how many of the OS pairs USMT
 /// supports succeed (without losing a refreshed client's identity), per kind
 /// and defect; and on a line of its own, how many pairs USMT cannot migrate.
-fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
+fn summary(all: &[MatrixRow], defects: &[Defect], b: (SiteVersion, Arch, Arch)) -> Markup {
+    let rows: Vec<&MatrixRow> = all.iter().filter(|r| block(r) == b).collect();
     let unsupported = |kind: Kind, d: Defect| {
         rows.iter()
             .filter(|r| {
@@ -88,7 +117,7 @@ fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
             .count()
     };
     html! {
-        h2 { "Summary: OS pairs that migrate successfully (of those USMT supports)" }
+        h2 { "Summary, ConfigMgr 2007 " (b.0.as_str().to_uppercase()) " site, " (b.1) " to " (b.2) ": OS pairs that migrate successfully (of those USMT supports)" }
         table.sum {
             tr {
                 th { "remediation" }
@@ -111,17 +140,22 @@ fn summary(rows: &[MatrixRow], defects: &[Defect]) -> Markup {
                                         && r.defect == d
                                         && r.outcome != OutcomeKind::Unsupported
                                 })
+                                .copied()
                                 .collect();
                             @let ok = cell
                                 .iter()
                                 .filter(|r| r.outcome == OutcomeKind::Success && r.identity_preserved != Some(false))
                                 .count();
+                            @let contested = cell.iter().filter(|r| r.contested.is_some()).count();
                             @let class = match ok {
                                 0 => "none",
                                 n if n == cell.len() => "all",
                                 _ => "some",
                             };
-                            td class=(class) { (ok) "/" (cell.len()) }
+                            td class=(class) {
+                                (ok) "/" (cell.len())
+                                @if contested > 0 { " (contested)" }
+                            }
                         }
                     }
                 }
@@ -144,7 +178,7 @@ fn title(kind: Kind, src: &str, tgt: &str, r: &MatrixRow) -> String {
     format!(
         "{} {src} -> {tgt}: {}{}{}",
         kind.as_str(),
-        r.outcome.as_str(),
+        r.outcome_label(),
         r.step
             .as_deref()
             .map(|s| format!(" at {s}"))
@@ -173,7 +207,8 @@ pub fn html(rows: &[MatrixRow]) -> String {
     ];
     let find = |kind: Kind, defect: Defect, rem: Remediation, src, tgt| {
         rows.iter().find(|r| {
-            r.kind == kind
+            block(r) == BLOCKS[0]
+                && r.kind == kind
                 && r.defect == defect
                 && r.remediation == rem
                 && (r.source_os, r.source_kb974571) == src
@@ -192,7 +227,12 @@ pub fn html(rows: &[MatrixRow]) -> String {
                 h1 { "certmig: refresh and replace outcomes" }
                 p.sub {
                     "Rows: source OS (+ = KB974571 installed). Columns: target OS (+ = KB974571 installed before Restore User State). "
-                    "A dashed cell is a refresh that succeeded but lost the client identity; a grey cell is a migration no USMT performs."
+                    "A dashed cell is a refresh that succeeded but lost the client identity; a grey cell is a migration no USMT performs; "
+                    "a hatched cell is contested (CCMCertFix inside the task sequence, below). The grids show an SP2 site migrating x86 to x86; "
+                    "the summaries cover an SP1 site and x64 to x86 too."
+                }
+                @if let Some(legend) = contested_legend(rows) {
+                    p.sub { (legend) }
                 }
                 div.legend {
                     span.success style="color:#fff" { "success" }
@@ -201,7 +241,9 @@ pub fn html(rows: &[MatrixRow]) -> String {
                     span.step-failed style="color:#fff" { "step failed" }
                     span.unsupported { "unsupported (no USMT migrates it)" }
                 }
-                (summary(rows, &defects))
+                @for b in BLOCKS {
+                    (summary(rows, &defects, b))
+                }
                 @for kind in [Kind::Refresh, Kind::Replace] {
                     @for defect in defects {
                         h2 { (kind.as_str()) " " (MIDDOT) " certificates " (defect) }
@@ -224,7 +266,7 @@ pub fn html(rows: &[MatrixRow]) -> String {
                                                         Some(r) => {
                                                             @let lost = r.outcome == OutcomeKind::Success && r.identity_preserved == Some(false);
                                                             td
-                                                                class=(format!("{}{}", r.outcome.as_str(), if lost { " lost" } else { "" }))
+                                                                class=(format!("{}{}{}", r.outcome.as_str(), if lost { " lost" } else { "" }, if r.contested.is_some() { " contested" } else { "" }))
                                                                 title=(title(kind, &label(src), &label(tgt), r)) {}
                                                         }
                                                         None => td {},

@@ -1,7 +1,7 @@
 //! Replayed scenarios (`certmig replay`): the table with the closing count,
 //! and the rows `replay --json` prints.
 
-use certmig_engine::sim::Replay;
+use certmig_engine::sim::{Contested, Replay};
 use serde::Serialize;
 
 /// One scenario's replay as `replay --json` prints it.
@@ -25,6 +25,9 @@ pub struct ReplayRow<'a> {
     pub evidence: &'a [String],
     /// The modelling choices (no source) the outcome rests on.
     pub modelling_choices: Vec<&'static str>,
+    /// Set where CCMCertFix ran inside the task sequence, which the sources
+    /// dispute: the reading followed and each reading's source and outcome.
+    pub contested: Option<&'a Contested>,
     pub expected: Option<bool>,
     pub mismatches: &'a [String],
 }
@@ -50,6 +53,7 @@ impl<'a> ReplayRow<'a> {
                 .iter()
                 .map(|c| c.as_str())
                 .collect(),
+            contested: r.outcome.contested.as_ref(),
             expected: r.has_expectation.then_some(r.mismatches.is_empty()),
             mismatches: &r.mismatches,
         }
@@ -85,7 +89,7 @@ pub fn human(replays: &[Replay]) -> String {
                 .map(|x| x.as_str())
                 .unwrap_or("(custom)")
                 .to_owned(),
-            r.outcome.kind.as_str().to_owned(),
+            r.outcome.label(),
             r.outcome
                 .step
                 .clone()
@@ -100,10 +104,16 @@ pub fn human(replays: &[Replay]) -> String {
         ]);
     }
     let unexpected = replays.iter().filter(|r| !r.mismatches.is_empty()).count();
-    format!(
+    let mut out = format!(
         "{t}\n{} scenario(s), {} as expected, {} unexpected\n",
         replays.len(),
         replays.len() - unexpected,
         unexpected
-    )
+    );
+    for r in replays {
+        if let Some(why) = r.outcome.contested_summary() {
+            out += &format!("{} (contested): {why}\n", r.scenario);
+        }
+    }
+    out
 }

@@ -21,14 +21,18 @@
 //!
 //! Recommended action (only when some certificate is refused under
 //! `ms09-056`, even if this migration would succeed, since the next
-//! KB974571 breaks the next one — C10):
-//! - `extract-ccmcertfix-with-x` where the site has 977384 (977203 is then
-//!   not applicable, so CCMCertFix.exe never appears in `Logs\KB977203`: it
-//!   must be extracted from the 977203 package with `/x`, C8);
-//! - `run-ccmcertfix` where the client already has 977203;
-//! - `install-client-hotfix-and-run-ccmcertfix` otherwise: CCMCertFix
-//!   repairs the existing certificates (C7) and 977203 stops the client
-//!   making new bad ones (C6);
+//! KB974571 breaks the next one — C10). CCMCertFix always runs on the client
+//! *before the task sequence starts*: KB 2028442 says it "needs to be run on
+//! the client PC BEFORE the Task Sequence is started", and KB 977203 has it
+//! run on existing clients too; inside the task sequence the two disagree.
+//! - `extract-ccmcertfix-with-x-and-run-before-ts` where the site has
+//!   977384 (977203 is then not applicable, so CCMCertFix.exe never appears
+//!   in `Logs\KB977203`: it must be extracted from the 977203 package with
+//!   `/x`, C8);
+//! - `run-ccmcertfix-before-ts` where the client already has 977203;
+//! - `install-client-hotfix-and-run-ccmcertfix-before-ts` otherwise:
+//!   CCMCertFix repairs the existing certificates (C7) and 977203 stops the
+//!   client making new bad ones (C6);
 //! - `investigate` when a refused certificate breaks a rule CCMCertFix does
 //!   not repair: a certificate whose DER cannot be decoded
 //!   (`malformed-certificate`, refused under every rule set). No client
@@ -52,7 +56,7 @@ use crate::format::reg::parse_reg;
 use crate::format::{
     friendly_name, ContextKind, FormatError, Location, ReadMode, SerializedElement, Thumbprint,
 };
-use crate::sim::model::{rules_in_force, Os, Update};
+use crate::sim::model::{rules_in_force, Os, SiteVersion, Update};
 use crate::sim::steps::TaskSequenceStep;
 
 /// Which sources have KB974571 installed.
@@ -110,6 +114,29 @@ pub struct InventoryOptions {
     pub client_hotfix_977203: MachineSet,
     /// The site server has 977384 (ConfigMgr 2007 R3 prerequisite).
     pub site_has_977384: bool,
+    /// The site's service pack: an SP1 site migrates with USMT 3.0.1, which
+    /// does not restore to Windows 7.
+    pub site_version: SiteVersion,
+}
+
+impl InventoryOptions {
+    /// Why no USMT the site has can restore to the target, if none can (the
+    /// sources' OS is not in an export, so only the target is judged).
+    pub fn unsupported(&self) -> Option<String> {
+        let sp1 = self.site_version == SiteVersion::Sp1;
+        let windows_7 = matches!(self.target, Os::Win7Rtm | Os::Win7Sp1);
+        (sp1 && windows_7).then(|| {
+            crate::sim::usmt::Unsupported::Sp1SiteWindows7.reason(&crate::sim::usmt::Route {
+                kind: crate::sim::Kind::Refresh,
+                source: Os::XpSp3,
+                source_arch: Default::default(),
+                target: self.target,
+                target_arch: Default::default(),
+                store: crate::sim::scenario::StateStore::Smp,
+                site: self.site_version,
+            })
+        })
+    }
 }
 
 /// What the migration would do with this store.
@@ -122,14 +149,18 @@ pub enum Prediction {
     SuccessLatent,
     CaptureFailed,
     RestoreFailed,
+    /// No USMT the site has performs this migration (an SP1 site onto
+    /// Windows 7): neither a success nor a failure of the certificates.
+    Unsupported,
 }
 
 impl Prediction {
-    pub const ALL: [Prediction; 4] = [
+    pub const ALL: [Prediction; 5] = [
         Prediction::Success,
         Prediction::SuccessLatent,
         Prediction::CaptureFailed,
         Prediction::RestoreFailed,
+        Prediction::Unsupported,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -137,6 +168,7 @@ impl Prediction {
             Prediction::SuccessLatent => "success-latent",
             Prediction::CaptureFailed => "capture-failed",
             Prediction::RestoreFailed => "restore-failed",
+            Prediction::Unsupported => "unsupported",
         }
     }
     pub fn fails(self) -> bool {
@@ -149,29 +181,46 @@ impl Prediction {
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     None,
-    RunCcmcertfix,
-    InstallClientHotfixAndRunCcmcertfix,
-    ExtractCcmcertfixWithX,
+    /// Run CCMCertFix on the client before the task sequence starts.
+    RunCcmcertfixBeforeTs,
+    /// Install the 977203 client hotfix, and run CCMCertFix on the client
+    /// before the task sequence starts.
+    InstallClientHotfixAndRunCcmcertfixBeforeTs,
+    /// Extract CCMCertFix from the 977203 package with `/x` (the site has
+    /// 977384), and run it on the client before the task sequence starts.
+    ExtractCcmcertfixWithXAndRunBeforeTs,
     Investigate,
 }
 
 impl Action {
     pub const ALL: [Action; 5] = [
         Action::None,
-        Action::RunCcmcertfix,
-        Action::InstallClientHotfixAndRunCcmcertfix,
-        Action::ExtractCcmcertfixWithX,
+        Action::RunCcmcertfixBeforeTs,
+        Action::InstallClientHotfixAndRunCcmcertfixBeforeTs,
+        Action::ExtractCcmcertfixWithXAndRunBeforeTs,
         Action::Investigate,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
             Action::None => "none",
-            Action::RunCcmcertfix => "run-ccmcertfix",
-            Action::InstallClientHotfixAndRunCcmcertfix => {
-                "install-client-hotfix-and-run-ccmcertfix"
+            Action::RunCcmcertfixBeforeTs => "run-ccmcertfix-before-ts",
+            Action::InstallClientHotfixAndRunCcmcertfixBeforeTs => {
+                "install-client-hotfix-and-run-ccmcertfix-before-ts"
             }
-            Action::ExtractCcmcertfixWithX => "extract-ccmcertfix-with-x",
+            Action::ExtractCcmcertfixWithXAndRunBeforeTs => {
+                "extract-ccmcertfix-with-x-and-run-before-ts"
+            }
             Action::Investigate => "investigate",
+        }
+    }
+    /// What to do, in one sentence an administrator can follow.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Action::None => "nothing to do",
+            Action::RunCcmcertfixBeforeTs => "run CCMCertFix.exe on the client before the task sequence starts (KB 2028442; KB 977203)",
+            Action::InstallClientHotfixAndRunCcmcertfixBeforeTs => "install the 977203 client hotfix, and run CCMCertFix.exe on the client before the task sequence starts (KB 2028442; KB 977203)",
+            Action::ExtractCcmcertfixWithXAndRunBeforeTs => "extract CCMCertFix.exe from the 977203 package with /x and a folder (977384 makes 977203 not applicable), and run it on the client before the task sequence starts (seed; KB 2028442)",
+            Action::Investigate => "a certificate CCMCertFix cannot repair: remove or reissue it",
         }
     }
 }
@@ -266,6 +315,9 @@ pub struct InventoryReport {
     pub target_kb974571: bool,
     /// The assumptions the prediction rests on.
     pub assumptions: Assumptions,
+    /// Why no USMT the site has migrates onto the target, if none does
+    /// (every machine is then `unsupported`).
+    pub unsupported: Option<String>,
     pub summary: InventorySummary,
     pub machines: Vec<MachineReadiness>,
     pub unreadable: Vec<Unreadable>,
@@ -278,6 +330,7 @@ pub struct Assumptions {
     pub source_kb974571: String,
     pub client_hotfix_977203: String,
     pub site_has_977384: bool,
+    pub site_version: SiteVersion,
 }
 
 /// The rules in force on a target: the simulator's rule
@@ -365,6 +418,7 @@ fn assess_known<'e, 'a: 'e>(
         }
     }
     let (prediction, step, hresult) = match (capture_failure, restore_failure) {
+        _ if opts.unsupported().is_some() => (Prediction::Unsupported, None, None),
         (Some(h), _) => (
             Prediction::CaptureFailed,
             Some(TaskSequenceStep::CAPTURE_USER_STATE),
@@ -383,13 +437,16 @@ fn assess_known<'e, 'a: 'e>(
     } else if causes.iter().any(|c| !c.ccmcertfix_repairs) {
         Action::Investigate
     } else if opts.site_has_977384 {
-        Action::ExtractCcmcertfixWithX
+        Action::ExtractCcmcertfixWithXAndRunBeforeTs
     } else if opts.client_hotfix_977203.contains(machine) {
-        Action::RunCcmcertfix
+        Action::RunCcmcertfixBeforeTs
     } else {
-        Action::InstallClientHotfixAndRunCcmcertfix
+        Action::InstallClientHotfixAndRunCcmcertfixBeforeTs
     };
     let mut notes = Vec::new();
+    if let Some(why) = opts.unsupported() {
+        notes.push(format!("unsupported: {why}"));
+    }
     if certificates == 0 {
         notes.push("the export holds no certificates (is it the SMS store?)".to_owned());
     }
@@ -553,10 +610,12 @@ pub fn assess_dir_with(
         directory: dir.display().to_string(),
         target: opts.target,
         target_kb974571: opts.target_kb974571,
+        unsupported: opts.unsupported(),
         assumptions: Assumptions {
             source_kb974571: opts.source_kb974571.describe(),
             client_hotfix_977203: opts.client_hotfix_977203.describe(),
             site_has_977384: opts.site_has_977384,
+            site_version: opts.site_version,
         },
         summary,
         machines,

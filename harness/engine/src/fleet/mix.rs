@@ -21,14 +21,21 @@
 //! no = 40
 //! # ... client, client_hotfix, defect, target_os,
 //! # target_kb974571_before_restore, state_store
+//! [site_version]                    # sp1 | sp2: an SP1 site has USMT 3.0.1 only
+//! sp2 = 100
+//! [source_arch]                     # x86 | x64 (an xp-sp3 side is always x86)
+//! x86 = 100
+//! [target_arch]
+//! x86 = 100
 //! ```
 //!
 //! A plan names the remediation (any remediation of the matrix) for every
 //! machine, or per segment with rules (first match wins):
 //!
 //! ```toml
-//! default = "ccmcertfix-step"
+//! default = "ccmcertfix-before-ts"  # where both KB 977203 and KB 2028442 put it
 //! policy = "truncate"               # the reference CCMCertFix's text rule
+//! in_sequence_ccmcertfix = "kb2028442"  # the contested in-sequence step: kb2028442 | kb977203
 //! [[rule]]
 //! client_hotfix = "kb977384"        # R3 sites: CCMCertFix must be extracted with /x
 //! remediation = "superseded-extract"
@@ -41,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fix::Policy;
 use crate::format::Defect;
-use crate::sim::model::{ClientHotfix, ClientVersion, Os};
+use crate::sim::model::{Arch, ClientHotfix, ClientVersion, InSequenceReading, Os, SiteVersion};
 use crate::sim::scenario::{Remediation, StateStore};
 use crate::sim::Kind;
 
@@ -101,6 +108,20 @@ impl Attribute for ClientVersion {
 
 impl Attribute for Defect {
     const ALL: &'static [Self] = &Defect::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Attribute for SiteVersion {
+    const ALL: &'static [Self] = &SiteVersion::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Attribute for Arch {
+    const ALL: &'static [Self] = &Arch::ALL;
     fn name(self) -> &'static str {
         self.as_str()
     }
@@ -241,6 +262,12 @@ pub struct Mix {
     pub target_kb974571_before_restore: Weights<bool>,
     /// Refresh only: a local hard-link store or a state migration point.
     pub state_store: Weights<StateStore>,
+    /// The ConfigMgr 2007 site's service pack.
+    pub site_version: Weights<SiteVersion>,
+    /// Ignored for xp-sp3, which is 32-bit only.
+    pub source_arch: Weights<Arch>,
+    /// The OS applied (a replace: the new computer's); ignored for xp-sp3.
+    pub target_arch: Weights<Arch>,
 }
 
 fn w<T: Attribute>(pairs: &[(T, f64)]) -> Weights<T> {
@@ -280,6 +307,9 @@ impl Default for Mix {
             target_os: w(&[(Os::Win7Rtm, 20.0), (Os::Win7Sp1, 80.0)]),
             target_kb974571_before_restore: w(&[(true, 30.0), (false, 70.0)]),
             state_store: w(&[(StateStore::HardLink, 80.0), (StateStore::Smp, 20.0)]),
+            site_version: w(&[(SiteVersion::Sp2, 100.0)]),
+            source_arch: w(&[(Arch::X86, 100.0)]),
+            target_arch: w(&[(Arch::X86, 100.0)]),
         }
     }
 }
@@ -339,6 +369,9 @@ struct RawMix {
     target_os: Option<RawTable>,
     target_kb974571_before_restore: Option<RawTable>,
     state_store: Option<RawTable>,
+    site_version: Option<RawTable>,
+    source_arch: Option<RawTable>,
+    target_arch: Option<RawTable>,
 }
 
 fn table<T: Attribute>(
@@ -415,6 +448,15 @@ impl Mix {
                 &d.target_kb974571_before_restore,
             )?,
             state_store: table(path, text, "state_store", raw.state_store, &d.state_store)?,
+            site_version: table(
+                path,
+                text,
+                "site_version",
+                raw.site_version,
+                &d.site_version,
+            )?,
+            source_arch: table(path, text, "source_arch", raw.source_arch, &d.source_arch)?,
+            target_arch: table(path, text, "target_arch", raw.target_arch, &d.target_arch)?,
         })
     }
 
@@ -462,6 +504,10 @@ pub struct Plan {
     /// The reference CCMCertFix's text rule.
     #[serde(default)]
     pub policy: Policy,
+    /// Which source to follow where CCMCertFix runs inside the task
+    /// sequence (`ccmcertfix-step`): `kb2028442` (default) or `kb977203`.
+    #[serde(default)]
+    pub in_sequence_ccmcertfix: InSequenceReading,
     #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<PlanRule>,
 }
@@ -483,6 +529,7 @@ impl Plan {
         Plan {
             default: r,
             policy: Policy::default(),
+            in_sequence_ccmcertfix: InSequenceReading::default(),
             rules: vec![],
         }
     }

@@ -17,7 +17,7 @@ use crate::cryptoapi::Hresult;
 use crate::fix::ReferenceFixer;
 use crate::format::Defect;
 use crate::sim::migration::Migration;
-use crate::sim::model::{ClientHotfix, ClientVersion, Os};
+use crate::sim::model::{Arch, ClientHotfix, ClientVersion, Os, SiteVersion};
 use crate::sim::scenario::{Remediation, StateStore};
 use crate::sim::{self, Kind, Outcome, OutcomeKind};
 
@@ -35,7 +35,8 @@ use certmig_model::seed::{indexed, key, uniform};
 impl MachineProfile {
     /// Machine `i` of the fleet `seed`: each attribute from its own uniform
     /// number, then normalised (win7-sp1 already includes KB974571; an
-    /// `sp2-r3` client always has KB977384, which R3 requires).
+    /// `sp2-r3` client always has KB977384, which R3 requires; Windows XP
+    /// SP3 is 32-bit only, so an xp-sp3 side is x86 whatever its draw).
     pub fn draw(mix: &Mix, plan: &Plan, seed: u64, i: u64) -> MachineProfile {
         let fleet = key(seed, "fleet machines");
         let u = |k: u64| uniform(fleet, i, k);
@@ -57,17 +58,26 @@ impl MachineProfile {
         } else {
             mix.state_store.pick(u(8))
         };
+        // Drawn after the attributes above, so adding them moved no draw.
+        let site = mix.site_version.pick(u(9));
+        let arch = |os: Os, a: Arch| if os == Os::XpSp3 { Arch::X86 } else { a };
+        let source_arch = arch(source_os, mix.source_arch.pick(u(10)));
+        let target_arch = arch(target_os, mix.target_arch.pick(u(11)));
         let mut p = MachineProfile {
             kind,
+            site,
             source_os,
+            source_arch,
             source_kb974571: source_kb,
             client,
             client_hotfix,
             defect,
             target_os,
+            target_arch,
             target_kb974571_before_restore: target_kb,
             state_store,
             remediation: plan.default,
+            in_sequence: plan.in_sequence_ccmcertfix,
         };
         p.remediation = plan.remediation_for(&p);
         p
@@ -83,7 +93,9 @@ impl MachineProfile {
         let mut i = 0;
         let mut put = |v: usize, n: usize| i = i * n + v;
         put(self.kind.index(), Kind::ALL.len());
+        put(self.site.index(), SiteVersion::ALL.len());
         put(self.source_os.index(), Os::ALL.len());
+        put(self.source_arch.index(), Arch::ALL.len());
         put(self.source_kb974571.index(), 2);
         put(self.client.index(), ClientVersion::ALL.len());
         put(self.client_hotfix.index(), ClientHotfix::ALL.len());
@@ -92,6 +104,7 @@ impl MachineProfile {
             <Defect as Attribute>::ALL.len(),
         );
         put(self.target_os.index(), Os::ALL.len());
+        put(self.target_arch.index(), Arch::ALL.len());
         put(self.target_kb974571_before_restore.index(), 2);
         put(self.state_store.index(), StateStore::ALL.len());
         put(self.remediation.index(), Remediation::ALL.len());
@@ -108,30 +121,37 @@ impl MachineProfile {
         let remediation = Remediation::ALL[take(Remediation::ALL.len())];
         let state_store = StateStore::ALL[take(StateStore::ALL.len())];
         let target_kb = take(2) == 1;
+        let target_arch = Arch::ALL[take(Arch::ALL.len())];
         let target_os = Os::ALL[take(Os::ALL.len())];
         let defect = <Defect as Attribute>::ALL[take(<Defect as Attribute>::ALL.len())];
         let client_hotfix = ClientHotfix::ALL[take(ClientHotfix::ALL.len())];
         let client = ClientVersion::ALL[take(ClientVersion::ALL.len())];
         let source_kb = take(2) == 1;
+        let source_arch = Arch::ALL[take(Arch::ALL.len())];
         let source_os = Os::ALL[take(Os::ALL.len())];
+        let site = SiteVersion::ALL[take(SiteVersion::ALL.len())];
         let kind = Kind::ALL[take(Kind::ALL.len())];
         MachineProfile {
             kind,
+            site,
             source_os,
+            source_arch,
             source_kb974571: source_kb,
             client,
             client_hotfix,
             defect,
             target_os,
+            target_arch,
             target_kb974571_before_restore: target_kb,
             state_store,
             remediation,
+            in_sequence: Default::default(),
         }
     }
 }
 
 /// Number of cells of a [`Tally`].
-pub const CELLS: usize = 2 * 4 * 2 * 3 * 3 * 4 * 4 * 2 * 2 * 8;
+pub const CELLS: usize = 2 * 2 * 4 * 2 * 2 * 3 * 3 * 4 * 4 * 2 * 2 * 2 * 8;
 
 impl Plan {
     /// The remediation for `p`: the first rule whose every given field
@@ -170,13 +190,17 @@ pub struct Counts {
     /// Successes that still carry certificates with an embedded NUL (C10:
     /// the next KB974571 breaks the next migration).
     pub latent: u64,
+    /// Outcomes that rest on a rule two sources disagree on (CCMCertFix
+    /// inside the task sequence): counted in their outcome too, but never
+    /// a plain one.
+    pub contested: u64,
 }
 
 impl Counts {
     /// The counters in the order every table shows them: machines, success,
     /// capture-failed, restore-failed, step-failed, unsupported, identity
-    /// lost, latent.
-    pub fn columns(&self) -> [u64; 8] {
+    /// lost, latent, contested.
+    pub fn columns(&self) -> [u64; 9] {
         [
             self.machines,
             self.success,
@@ -186,6 +210,7 @@ impl Counts {
             self.unsupported,
             self.identity_lost,
             self.latent,
+            self.contested,
         ]
     }
 
@@ -200,6 +225,7 @@ impl Counts {
         }
         self.identity_lost += u64::from(o.identity_preserved == Some(false));
         self.latent += u64::from(o.kind == OutcomeKind::Success && o.bad_certificates_left > 0);
+        self.contested += u64::from(o.contested.is_some());
     }
 
     pub fn merge(&mut self, o: &Counts) {
@@ -211,6 +237,7 @@ impl Counts {
         self.unsupported += o.unsupported;
         self.identity_lost += o.identity_lost;
         self.latent += o.latent;
+        self.contested += o.contested;
     }
 
     pub fn of(&self, k: OutcomeKind) -> u64 {

@@ -73,6 +73,10 @@ pub struct Totals {
     #[serde(rename = "identity-lost")]
     pub identity_lost: u64,
     pub latent: u64,
+    /// Machines whose outcome rests on CCMCertFix run inside the task
+    /// sequence, which the sources dispute (the plan's
+    /// `in_sequence_ccmcertfix` says which was followed).
+    pub contested: u64,
 }
 
 impl From<Counts> for Totals {
@@ -86,6 +90,7 @@ impl From<Counts> for Totals {
             unsupported: c.unsupported,
             identity_lost: c.identity_lost,
             latent: c.latent,
+            contested: c.contested,
         }
     }
 }

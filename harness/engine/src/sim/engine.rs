@@ -8,13 +8,15 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{self, rules_in_force, Client, ClientVersion, Hotfix, Os, SiteServer, Update};
+use super::model::{
+    self, rules_in_force, Client, ClientVersion, Hotfix, InSequenceReading, Os, SiteServer, Update,
+};
 use super::scenario::{MachineSpec, Scenario};
 use super::steps::TaskSequenceStep;
 use super::usmt::{self, Usmt};
 use super::{
-    check_expectation, Kind, MachineLogs, ModellingChoice, Outcome, OutcomeKind, Replay,
-    CCMEXEC_LOG, CCMSETUP_LOG, SMSTS_LOG,
+    check_expectation, Contested, ContestedReading, Kind, MachineLogs, ModellingChoice, Outcome,
+    OutcomeKind, Replay, CCMEXEC_LOG, CCMSETUP_LOG, SMSTS_LOG,
 };
 use crate::cmtrace::{import_failure_message, LogClock, LogLine, Severity};
 use crate::cryptoapi::{self, Hresult, Rejection};
@@ -125,6 +127,13 @@ struct World<'f> {
     fixer: &'f dyn Fixer,
     /// The USMT this migration runs with.
     usmt: Option<Usmt>,
+    kind: Kind,
+    /// Which source to follow for CCMCertFix inside the task sequence.
+    reading: InSequenceReading,
+    /// A task sequence is running (false for the `before` steps).
+    in_ts: bool,
+    /// CCMCertFix ran inside a task sequence: the outcome is contested.
+    contested: bool,
 }
 
 impl World<'_> {
@@ -200,12 +209,14 @@ impl World<'_> {
         message: String,
         why: Option<String>,
     ) -> StepFailure {
-        let log = if component == OSD_SMP_CLIENT {
-            Log::Ccmexec
-        } else {
-            Log::Smsts
+        // Only the task sequence engine writes TSManager's lines, and only
+        // while a task sequence runs: a `before` step that fails leaves
+        // certmig's note alone.
+        let evidence = match component {
+            OSD_SMP_CLIENT => vec![self.log_evidence(m, Log::Ccmexec, component, Severity::Error, message)],
+            TS_MANAGER if !self.in_ts => vec![],
+            _ => vec![self.log_evidence(m, Log::Smsts, component, Severity::Error, message)],
         };
-        let evidence = vec![self.log_evidence(m, log, component, Severity::Error, message)];
         let notes = why
             .map(|why| self.log_evidence(m, Log::Notes, CERTMIG, Severity::Error, why))
             .into_iter()
@@ -436,9 +447,22 @@ impl World<'_> {
                 Some("there is no ConfigMgr client to restore the certificate store into".into()),
             ));
         };
-        client.sms_store = state.sms_store;
-        client.key_containers = state.key_containers;
-        client.sms_guid = state.sms_guid.clone();
+        let note = if self.kind == Kind::Refresh {
+            client.sms_store = state.sms_store;
+            client.key_containers = state.key_containers;
+            client.sms_guid = state.sms_guid.clone();
+            format!(
+                "the client's certificates, key containers and SMS GUID {} were restored",
+                state.sms_guid
+            )
+        } else {
+            let imported = store_len(&state.sms_store);
+            client.sms_store = merge_stores(&client.sms_store, &state.sms_store);
+            format!(
+                "the old computer's client certificate store ({imported} certificate(s)) was imported into this client's SMS store, beside its own; this computer keeps its own SMS GUID {} and key containers (modelling choice replace-keeps-own-identity: no source says which identity a replace keeps, and the sources name only the client certificate store)",
+                client.sms_guid
+            )
+        };
         self.log(
             m,
             Log::Ccmexec,
@@ -447,14 +471,7 @@ impl World<'_> {
             "Successfully imported the client certificate store".into(),
         );
         self.usmt_line(m, "{usmt} loadstate completed successfully");
-        self.note(
-            m,
-            Severity::Information,
-            format!(
-                "the client's certificates, key containers and SMS GUID {} were restored",
-                state.sms_guid
-            ),
-        );
+        self.note(m, Severity::Information, note);
         Ok(())
     }
 
@@ -563,7 +580,10 @@ impl World<'_> {
                     .join(", ")
             )
         };
-        if self.state.is_some() {
+        // A refresh's client takes its identity from the state store; a
+        // replace's new computer is a client of its own (modelling choice
+        // `replace-keeps-own-identity`), so it makes its own certificates.
+        if self.state.is_some() && self.kind == Kind::Refresh {
             m.client = Some(Client {
                 version,
                 hotfixes,
@@ -711,6 +731,28 @@ impl World<'_> {
             let msg = "CCMCertFix: there is no ConfigMgr client certificate store".to_owned();
             return Err(self.missing(m, "Run CCMCertFix", msg));
         };
+        if self.in_ts {
+            // Contested (docs/BEHAVIOR.md "Contested: CCMCertFix inside the
+            // task sequence"): follow the reading the user chose.
+            self.contested = true;
+            let r = self.reading;
+            let (follows, other) = (r.source(), r.other().source());
+            if !r.step_repairs() {
+                let msg = format!(
+                    "contested, following {follows} (\"{}\"): CCMCertFix run inside the task sequence does not resolve the problem, so the certificates the task sequence migrates stay as they were (how it fails to help is a modelling choice: the article gives no mechanism); {other} reads otherwise (--in-sequence-ccmcertfix {})",
+                    r.says(),
+                    r.other()
+                );
+                self.note(m, Severity::Warning, msg);
+                return Ok(());
+            }
+            let msg = format!(
+                "contested, following {follows} (\"{}\"): CCMCertFix runs as a task-sequence step; {other} says it \"{}\"",
+                r.says(),
+                r.other().says()
+            );
+            self.note(m, Severity::Warning, msg);
+        }
         match self.fixer.fix_store(&store) {
             Ok(bytes) => {
                 let repaired = count_bad(&store) - count_bad(&bytes).min(count_bad(&store));
@@ -758,6 +800,7 @@ impl World<'_> {
         steps: &[TaskSequenceStep],
         in_ts: bool,
     ) -> Result<(), (String, StepFailure)> {
+        self.in_ts = in_ts;
         for (i, s) in steps.iter().enumerate() {
             let name = s.display_name();
             if in_ts {
@@ -801,6 +844,20 @@ pub(crate) fn ccmcertfix_log(command: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
+/// The number of elements in a serialized store (0 if it does not parse).
+fn store_len(store: &[u8]) -> usize {
+    SerializedStore::parse(store, ReadMode::Strict).map_or(0, |s| s.elements.len())
+}
+
+/// `own`'s elements, then `imported`'s, as one serialized store (a store
+/// that does not parse contributes nothing: the import checked it already).
+fn merge_stores(own: &[u8], imported: &[u8]) -> Vec<u8> {
+    let parse = |b| SerializedStore::parse(b, ReadMode::Strict).map_or(vec![], |s| s.elements);
+    let mut elements = parse(own);
+    elements.extend(parse(imported));
+    SerializedStore::new(elements).to_bytes()
+}
+
 /// Certificates with an embedded NUL in their friendly name.
 fn count_bad(store: &[u8]) -> usize {
     SerializedStore::parse(store, ReadMode::Strict)
@@ -817,13 +874,33 @@ fn count_bad(store: &[u8]) -> usize {
 }
 
 /// Replays a scenario, calling `fixer` wherever CCMCertFix (or "Fix Captured
-/// State") runs, and checks the scenario's expectation.
+/// State") runs, and checks the scenario's expectation. Where CCMCertFix ran
+/// inside the task sequence, the scenario is replayed again under the other
+/// reading of that contested rule, and the outcome carries both.
 pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
+    let mut r = replay_once(s, fixer);
+    if let Some(c) = r.outcome.contested.as_mut() {
+        let mut other = s.clone();
+        other.in_sequence_ccmcertfix = s.in_sequence_ccmcertfix.other();
+        let o = replay_once(&other, fixer).outcome.kind;
+        c.readings.push(ContestedReading {
+            reading: other.in_sequence_ccmcertfix,
+            source: other.in_sequence_ccmcertfix.source(),
+            says: other.in_sequence_ccmcertfix.says(),
+            outcome: o,
+        });
+    }
+    r
+}
+
+/// One replay under the scenario's own reading of the contested rule.
+fn replay_once(s: &Scenario, fixer: &dyn Fixer) -> Replay {
     let migrates = s
         .task_sequence_steps()
         .iter()
         .any(|st| matches!(st, TaskSequenceStep::CaptureUserState));
-    let support = usmt::usmt_for(s.kind, s.source.os, s.applied_os(), s.state_store);
+    let route = s.route();
+    let support = usmt::usmt_for(&route);
     let mut world = World {
         site: SiteServer::with_hotfixes(&s.site_hotfixes()),
         state: None,
@@ -832,6 +909,10 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
         installs: 0,
         fixer,
         usmt: support.ok(),
+        kind: s.kind,
+        reading: s.in_sequence_ccmcertfix,
+        in_ts: false,
+        contested: false,
     };
     let mut source = Machine::new(&s.source, s.seed);
     world.existing_client(&mut source, &s.source);
@@ -840,7 +921,7 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
     if let (true, Err(why)) = (migrates, support) {
         // No USMT can perform this migration: it is neither a success nor a
         // failure of the certificates, and no sequence runs.
-        let reason = why.reason(s.source.os, s.applied_os());
+        let reason = why.reason(&route);
         let note = world.log_evidence(
             &mut source,
             Log::Notes,
@@ -848,6 +929,10 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
             Severity::Warning,
             format!("unsupported: {reason}"),
         );
+        let mut modelling_choices = vec![ModellingChoice::UsmtJudgedUpfront];
+        if why.is_modelling_choice() {
+            modelling_choices.push(ModellingChoice::DowngradeUnsupported);
+        }
         let outcome = Outcome {
             kind: OutcomeKind::Unsupported,
             step: None,
@@ -856,7 +941,8 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
             reason: Some(reason),
             evidence: vec![note],
             identity_preserved: None,
-            modelling_choices: vec![ModellingChoice::UsmtJudgedUpfront],
+            modelling_choices,
+            contested: None,
             bad_certificates_left: source
                 .client
                 .as_ref()
@@ -870,12 +956,14 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
         result = world.run_sequence(&mut source, &s.task_sequence_steps(), true);
     }
     let mut machines = vec![source];
+    let mut restored_on_new_computer = false;
     if let (Kind::Replace, Some(target_spec)) = (s.kind, &s.target) {
         // The new computer's restore sequence runs only once the old one's
         // capture sequence finished.
         if result.is_ok() {
             let mut target = Machine::new(target_spec, s.seed);
             result = world.run_sequence(&mut target, &s.restore_sequence_steps(), true);
+            restored_on_new_computer = result.is_ok();
             machines.push(target);
         }
     }
@@ -888,33 +976,46 @@ pub fn replay_with(s: &Scenario, fixer: &dyn Fixer) -> Replay {
     });
     let bad_certificates_left = end.map_or(0, |c| count_bad(&c.sms_store));
     let usmt = migrates.then_some(world.usmt).flatten();
-    let outcome = match result {
-        Ok(()) => Outcome {
-            kind: OutcomeKind::Success,
-            step: None,
-            hresult: None,
-            usmt,
-            reason: None,
-            evidence: vec![],
-            identity_preserved,
-            modelling_choices: vec![],
-            bad_certificates_left,
-        },
-        Err((step, f)) => Outcome {
-            kind: f.kind,
-            step: Some(step),
-            hresult: Some(f.hresult),
-            usmt,
-            reason: None,
-            evidence: f.evidence.into_iter().chain(f.notes).collect(),
-            identity_preserved,
-            modelling_choices: if f.kind == OutcomeKind::CaptureFailed {
-                vec![ModellingChoice::CaptureCheckedByImport]
-            } else {
-                vec![]
-            },
-            bad_certificates_left,
-        },
+    let mut modelling_choices = Vec::new();
+    if matches!(result, Err((_, ref f)) if f.kind == OutcomeKind::CaptureFailed) {
+        modelling_choices.push(ModellingChoice::CaptureCheckedByImport);
+    }
+    if restored_on_new_computer {
+        modelling_choices.push(ModellingChoice::ReplaceKeepsOwnIdentity);
+    }
+    let contested = world.contested.then(|| {
+        modelling_choices.push(ModellingChoice::CcmcertfixInSequence);
+        (s.in_sequence_ccmcertfix, Contested::CCMCERTFIX_IN_SEQUENCE)
+    });
+    let (kind, step, hresult, evidence) = match result {
+        Ok(()) => (OutcomeKind::Success, None, None, vec![]),
+        Err((step, f)) => (
+            f.kind,
+            Some(step),
+            Some(f.hresult),
+            f.evidence.into_iter().chain(f.notes).collect(),
+        ),
+    };
+    let outcome = Outcome {
+        kind,
+        step,
+        hresult,
+        usmt,
+        reason: None,
+        evidence,
+        identity_preserved,
+        modelling_choices,
+        contested: contested.map(|(followed, rule)| Contested {
+            rule,
+            followed,
+            readings: vec![ContestedReading {
+                reading: followed,
+                source: followed.source(),
+                says: followed.says(),
+                outcome: kind,
+            }],
+        }),
+        bad_certificates_left,
     };
     finish(s, outcome, machines)
 }

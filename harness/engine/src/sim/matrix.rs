@@ -1,14 +1,18 @@
 //! The full outcome matrix: every kind × source OS × KB974571 on the source ×
 //! target OS × KB974571 installed on the target before restore × remediation
-//! × defect, replayed through the engine.
+//! × defect, replayed through the engine, for an SP2 site migrating x86 to
+//! x86; then the same for an SP1 site, and for x64 to x86 (the site and
+//! architecture blocks where they change outcomes: x86 to x64 and x64 to
+//! x64 give what x86 to x86 gives, an SP1 site what an SP2 site gives for
+//! x64 to x86).
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::migration::Migration;
-use super::model::{ClientHotfix, Os};
+use super::model::{Arch, ClientHotfix, InSequenceReading, Os, SiteVersion};
 use super::scenario::Remediation;
-use super::{replay_with, Kind, OutcomeKind};
+use super::{replay_with, Contested, Kind, OutcomeKind};
 use crate::fix::{Fixer, Policy, ReferenceFixer};
 use crate::format::Defect;
 
@@ -23,9 +27,12 @@ pub const DEFECTS: [Defect; 3] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatrixRow {
     pub kind: Kind,
+    pub site: SiteVersion,
     pub source_os: Os,
+    pub source_arch: Arch,
     pub source_kb974571: bool,
     pub target_os: Os,
+    pub target_arch: Arch,
     pub target_kb974571_before_restore: bool,
     pub remediation: Remediation,
     pub defect: Defect,
@@ -36,16 +43,50 @@ pub struct MatrixRow {
     pub identity_preserved: Option<bool>,
     /// Why the migration is `unsupported`.
     pub reason: Option<String>,
+    /// The modelling choices (no source) the outcome rests on.
+    pub modelling_choices: Vec<&'static str>,
+    /// Set where CCMCertFix ran inside the task sequence: the sources
+    /// disagree, and each reading's outcome is given.
+    pub contested: Option<Contested>,
 }
 
-/// Every cell, in a fixed order: kind, source OS, 974571 on the source,
-/// target OS, 974571 before restore, remediation, defect (the last varies
-/// fastest). An SP2 client; in the superseded remediations it already has
-/// 977384 (the R3 prerequisite), installed after its certificates were made.
+impl MatrixRow {
+    /// The outcome as the table shows it (`restore-failed (contested)`).
+    pub fn outcome_label(&self) -> String {
+        match self.contested {
+            None => self.outcome.as_str().to_owned(),
+            Some(_) => format!("{} (contested)", self.outcome.as_str()),
+        }
+    }
+}
+
+/// The site and architecture blocks of the matrix, in order: (site,
+/// source arch, target arch).
+pub const BLOCKS: [(SiteVersion, Arch, Arch); 3] = [
+    (SiteVersion::Sp2, Arch::X86, Arch::X86),
+    (SiteVersion::Sp1, Arch::X86, Arch::X86),
+    (SiteVersion::Sp2, Arch::X64, Arch::X86),
+];
+
+/// Every cell, in a fixed order: block ([`BLOCKS`]), kind, source OS,
+/// 974571 on the source, target OS, 974571 before restore, remediation,
+/// defect (the last varies fastest). An x64 block has no xp-sp3 source
+/// (Windows XP SP3 is 32-bit only). An SP2 client; in the superseded
+/// remediations it already has 977384 (the R3 prerequisite), installed
+/// after its certificates were made.
 pub fn cells() -> Vec<Migration> {
-    let mut v = Vec::with_capacity(2 * 4 * 2 * 4 * 2 * 8 * 3);
+    cells_reading(InSequenceReading::default())
+}
+
+/// [`cells`], following `reading` where CCMCertFix runs inside the task sequence.
+pub fn cells_reading(reading: InSequenceReading) -> Vec<Migration> {
+    let mut v = Vec::with_capacity(3 * 2 * 4 * 2 * 4 * 2 * 8 * 3);
+    for (site, source_arch, target_arch) in BLOCKS {
     for kind in Kind::ALL {
         for source_os in Os::ALL {
+            if source_os == Os::XpSp3 && source_arch == Arch::X64 {
+                continue;
+            }
             for source_kb974571 in [false, true] {
                 for target_os in Os::ALL {
                     for target_kb974571_before_restore in [false, true] {
@@ -56,6 +97,10 @@ pub fn cells() -> Vec<Migration> {
                             );
                             for defect in DEFECTS {
                                 v.push(Migration {
+                                    site,
+                                    source_arch,
+                                    target_arch,
+                                    in_sequence: reading,
                                     source_kb974571,
                                     target_kb974571_before_restore,
                                     remediation,
@@ -74,25 +119,30 @@ pub fn cells() -> Vec<Migration> {
             }
         }
     }
+    }
     v
 }
 
 /// Replays the whole matrix (in parallel; rows in [`cells`] order).
 pub fn run_matrix() -> Vec<MatrixRow> {
-    run_matrix_with(&ReferenceFixer::default())
+    run_matrix_with(&ReferenceFixer::default(), InSequenceReading::default())
 }
 
-/// Replays the whole matrix with `fixer` as CCMCertFix.
-pub fn run_matrix_with(fixer: &dyn Fixer) -> Vec<MatrixRow> {
-    cells()
+/// Replays the whole matrix with `fixer` as CCMCertFix, following `reading`
+/// where it runs inside the task sequence.
+pub fn run_matrix_with(fixer: &dyn Fixer, reading: InSequenceReading) -> Vec<MatrixRow> {
+    cells_reading(reading)
         .into_par_iter()
         .map(|m| {
             let r = replay_with(&m.scenario(1, Policy::default()), fixer);
             MatrixRow {
                 kind: m.kind,
+                site: m.site,
                 source_os: m.source_os,
+                source_arch: m.source_arch,
                 source_kb974571: m.source_kb974571,
                 target_os: m.target_os,
+                target_arch: m.target_arch,
                 target_kb974571_before_restore: m.target_kb974571_before_restore,
                 remediation: m.remediation,
                 defect: m.defect,
@@ -101,6 +151,13 @@ pub fn run_matrix_with(fixer: &dyn Fixer) -> Vec<MatrixRow> {
                 hresult: r.outcome.hresult.map(|h| h.to_string()),
                 identity_preserved: r.outcome.identity_preserved,
                 reason: r.outcome.reason,
+                modelling_choices: r
+                    .outcome
+                    .modelling_choices
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect(),
+                contested: r.outcome.contested,
             }
         })
         .collect()

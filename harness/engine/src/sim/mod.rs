@@ -30,7 +30,7 @@ use crate::cmtrace::{self, LogLine};
 use crate::cryptoapi::Hresult;
 use crate::fix::ReferenceFixer;
 pub use engine::replay_with;
-use model::Os;
+use model::{InSequenceReading, Os};
 use scenario::{Remediation, Scenario};
 
 certmig_format::vocabulary! {
@@ -92,6 +92,51 @@ certmig_format::vocabulary! {
         /// A migration USMT cannot perform is judged before its task sequence
         /// runs, and a service pack is not another operating system.
         UsmtJudgedUpfront,
+        /// No USMT migrates to an older Windows (the USMT requirement pages
+        /// list systems, not directions).
+        DowngradeUnsupported,
+        /// CCMCertFix ran inside the task sequence, where two Microsoft
+        /// sources disagree; the outcome follows the reading chosen (see
+        /// [`Outcome::contested`]).
+        CcmcertfixInSequence,
+        /// A replace's new computer keeps its own ConfigMgr identity (SMS
+        /// GUID, key containers, its own certificates); only the client
+        /// certificate store the sources name is imported beside them.
+        ReplaceKeepsOwnIdentity,
+    }
+}
+
+/// A rule two sources disagree on, as one outcome met it: the reading
+/// followed and what each reading gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contested {
+    /// `ccmcertfix-in-sequence`.
+    pub rule: &'static str,
+    pub followed: InSequenceReading,
+    /// Both readings, the followed one first.
+    pub readings: Vec<ContestedReading>,
+}
+
+/// One reading of a contested rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContestedReading {
+    pub reading: InSequenceReading,
+    /// The source, as docs/BEHAVIOR.md keys it (`KB2028442`).
+    pub source: &'static str,
+    /// A few words of it.
+    pub says: &'static str,
+    /// The outcome under this reading.
+    pub outcome: OutcomeKind,
+}
+
+impl Contested {
+    /// The rule name of CCMCertFix inside the task sequence.
+    pub const CCMCERTFIX_IN_SEQUENCE: &'static str = "ccmcertfix-in-sequence";
+
+    /// What the reading not followed gives, for a one-line summary:
+    /// `kb977203: success`.
+    pub fn other(&self) -> Option<&ContestedReading> {
+        self.readings.iter().find(|r| r.reading != self.followed)
     }
 }
 
@@ -117,10 +162,39 @@ pub struct Outcome {
     pub identity_preserved: Option<bool>,
     /// The modelling choices (no source) this outcome rests on.
     pub modelling_choices: Vec<ModellingChoice>,
+    /// Set when the outcome rests on a rule two sources disagree on
+    /// (CCMCertFix run inside the task sequence): never a plain outcome.
+    pub contested: Option<Contested>,
     /// Certificates with an embedded NUL in their friendly name in that
     /// machine's SMS store: a success with a non-zero count is the latent
     /// problem of C10, waiting for the next update.
     pub bad_certificates_left: usize,
+}
+
+impl Outcome {
+    /// The outcome as a table shows it: `success`, or `success (contested)`
+    /// when it rests on a rule two sources disagree on.
+    pub fn label(&self) -> String {
+        match &self.contested {
+            None => self.kind.as_str().to_owned(),
+            Some(_) => format!("{} (contested)", self.kind.as_str()),
+        }
+    }
+    /// One sentence on the contested rule, if any: which source was
+    /// followed and what the other gives.
+    pub fn contested_summary(&self) -> Option<String> {
+        let c = self.contested.as_ref()?;
+        let other = c.other()?;
+        Some(format!(
+            "CCMCertFix inside the task sequence is contested: followed {} (\"{}\"): {}; under {} (\"{}\"): {}; both support running it before the task sequence starts",
+            c.followed.source(),
+            c.followed.says(),
+            self.kind.as_str(),
+            other.source,
+            other.says,
+            other.outcome.as_str()
+        ))
+    }
 }
 
 /// The file names of the product logs certmig writes.
@@ -283,6 +357,14 @@ fn check_expectation(s: &Scenario, r: &Replay) -> Vec<String> {
             out.push(format!(
                 "{} bad certificate(s) left (expected {n})",
                 o.bad_certificates_left
+            ));
+        }
+    }
+    if let Some(c) = e.contested {
+        if c != o.contested.is_some() {
+            out.push(format!(
+                "contested {} (expected {c})",
+                o.contested.is_some()
             ));
         }
     }

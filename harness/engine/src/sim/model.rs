@@ -83,6 +83,96 @@ impl Os {
 }
 
 certmig_format::vocabulary! {
+    "architecture";
+    /// A Windows installation's processor architecture.
+    #[derive(Default)]
+    pub enum Arch {
+        /// 32-bit Windows (the default: the era's common desktop image).
+        #[default]
+        #[strum(serialize = "x86")]
+        X86,
+        /// 64-bit Windows.
+        #[strum(serialize = "x64")]
+        X64,
+    }
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86, Arch::X64];
+}
+
+certmig_format::vocabulary! {
+    "site version";
+    /// The ConfigMgr 2007 site's service pack: it decides which USMT the
+    /// site's task sequences run ("Configuration Manager 2007 SP2 uses
+    /// USMT 4": [CM07-OSD-prereq]; SP1 uses USMT 3.0.1).
+    #[derive(Default)]
+    pub enum SiteVersion {
+        #[strum(serialize = "sp1")]
+        Sp1,
+        #[default]
+        #[strum(serialize = "sp2")]
+        Sp2,
+    }
+}
+
+impl SiteVersion {
+    pub const ALL: [SiteVersion; 2] = [SiteVersion::Sp1, SiteVersion::Sp2];
+}
+
+certmig_format::vocabulary! {
+    "reading of CCMCertFix as a task-sequence step";
+    /// Two Microsoft sources disagree on CCMCertFix run as a step *inside*
+    /// the task sequence (docs/BEHAVIOR.md "Contested: CCMCertFix inside the
+    /// task sequence"); the user chooses which to follow.
+    #[derive(Default)]
+    pub enum InSequenceReading {
+        /// KB 2028442 (the later article, the default): CCMCertFix "needs
+        /// to be run on the client PC BEFORE the Task Sequence is started";
+        /// run inside it, it does not resolve the problem, and certmig
+        /// leaves the certificates the task sequence migrates unrepaired.
+        #[default]
+        #[strum(serialize = "kb2028442")]
+        Kb2028442,
+        /// KB 977203, as the seed summarises it: it "explains how to run the
+        /// ccmcertfix.exe tool during refresh and replace OSD scenarios by
+        /// using your deployment task sequences"; the step repairs the store.
+        #[strum(serialize = "kb977203")]
+        Kb977203,
+    }
+}
+
+impl InSequenceReading {
+    pub const ALL: [InSequenceReading; 2] =
+        [InSequenceReading::Kb2028442, InSequenceReading::Kb977203];
+    /// The other reading.
+    pub fn other(self) -> InSequenceReading {
+        match self {
+            InSequenceReading::Kb2028442 => InSequenceReading::Kb977203,
+            InSequenceReading::Kb977203 => InSequenceReading::Kb2028442,
+        }
+    }
+    /// The source this reading follows, as docs/BEHAVIOR.md keys it.
+    pub fn source(self) -> &'static str {
+        match self {
+            InSequenceReading::Kb2028442 => "KB2028442",
+            InSequenceReading::Kb977203 => "KB977203 (as [seed] summarises it)",
+        }
+    }
+    /// A few words of the source.
+    pub fn says(self) -> &'static str {
+        match self {
+            InSequenceReading::Kb2028442 => "needs to be run on the client PC BEFORE the Task Sequence is started",
+            InSequenceReading::Kb977203 => "explains how to run the ccmcertfix.exe tool during refresh and replace OSD scenarios by using your deployment task sequences",
+        }
+    }
+    /// Whether CCMCertFix run inside a task sequence repairs the store.
+    pub fn step_repairs(self) -> bool {
+        self == InSequenceReading::Kb977203
+    }
+}
+
+certmig_format::vocabulary! {
     "client version";
     /// ConfigMgr 2007 client versions.
     pub enum ClientVersion {

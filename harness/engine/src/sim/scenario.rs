@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ClientVersion, Hotfix, Os, Update};
+use super::model::{Arch, ClientVersion, Hotfix, InSequenceReading, Os, SiteVersion, Update};
 use super::steps::TaskSequenceStep;
 use super::{Kind, OutcomeKind};
 use crate::cryptoapi::Hresult;
@@ -61,6 +61,9 @@ certmig_format::vocabulary! {
 pub struct MachineSpec {
     pub name: String,
     pub os: Os,
+    /// `x86` (default) or `x64`.
+    #[serde(default)]
+    pub arch: Arch,
     #[serde(default)]
     pub updates: Vec<Update>,
     /// Client version (the source must have one; a replace target gets one
@@ -87,6 +90,10 @@ pub struct MachineSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteSpec {
+    /// The site's service pack, `sp1` or `sp2` (default): it decides the
+    /// USMT (docs/BEHAVIOR.md "What USMT can do").
+    #[serde(default)]
+    pub version: SiteVersion,
     #[serde(default)]
     pub hotfixes: Vec<Hotfix>,
 }
@@ -106,6 +113,9 @@ pub struct Expectation {
     /// Certificates with an embedded NUL left on the machine at the end.
     #[serde(default)]
     pub bad_certificates_left: Option<usize>,
+    /// Whether the outcome rests on the contested in-sequence CCMCertFix step.
+    #[serde(default)]
+    pub contested: Option<bool>,
     /// Messages that must appear in some product log line (smsts.log,
     /// Ccmexec.log, ccmsetup.log, CCMCertFix's log).
     #[serde(default)]
@@ -140,6 +150,14 @@ pub struct Scenario {
     /// The OS the task sequence applies (default: the target's, else the source's).
     #[serde(default)]
     pub target_os: Option<Os>,
+    /// Refresh: the architecture of the OS applied (default: the source's,
+    /// the same hardware). A replace gives `[target] arch` instead.
+    #[serde(default)]
+    pub target_arch: Option<Arch>,
+    /// Which source to follow for CCMCertFix run inside the task sequence,
+    /// where two disagree: `kb2028442` (default) or `kb977203`.
+    #[serde(default)]
+    pub in_sequence_ccmcertfix: InSequenceReading,
     /// Install KB974571 on the target before Restore User State.
     #[serde(default)]
     pub target_kb974571_before_restore: bool,
@@ -236,6 +254,28 @@ impl Scenario {
                     .into(),
             );
         }
+        if self.kind == Kind::Replace && self.target_arch.is_some() {
+            return Err("`target_arch` is for a refresh: a replace gives the new computer's `arch` in its [target] machine".into());
+        }
+        for (what, os, arch) in [
+            ("the source", self.source.os, self.source.arch),
+            ("the OS applied", self.applied_os(), self.applied_arch()),
+        ] {
+            if os == Os::XpSp3 && arch == Arch::X64 {
+                return Err(format!("{what} is xp-sp3 x64, which does not exist: Windows XP SP3 is 32-bit only (Windows XP Professional x64 Edition stops at SP2)"));
+            }
+        }
+        let hard_link = self.kind == Kind::Refresh && self.state_store == StateStore::HardLink;
+        if hard_link
+            && self.task_sequence.iter().flatten().any(|s| {
+                matches!(
+                    s,
+                    TaskSequenceStep::RequestStateStore | TaskSequenceStep::ReleaseStateStore
+                )
+            })
+        {
+            return Err("request-state-store and release-state-store talk to a state migration point, which a hard-link refresh does not use: set `state_store = \"smp\"` or drop them".into());
+        }
         if self.kind == Kind::Refresh && self.restore_sequence.is_some() {
             return Err("`restore_sequence` is the new computer's sequence of a replace; a refresh has only `task_sequence`".into());
         }
@@ -321,6 +361,27 @@ impl Scenario {
             .unwrap_or(self.source.os)
     }
 
+    /// The architecture of the OS applied: `target_arch`, else the replace
+    /// target's, else the source's (a refresh keeps its hardware).
+    pub fn applied_arch(&self) -> Arch {
+        self.target_arch
+            .or(self.target.as_ref().map(|t| t.arch))
+            .unwrap_or(self.source.arch)
+    }
+
+    /// What decides the USMT this scenario's migration uses.
+    pub fn route(&self) -> super::usmt::Route {
+        super::usmt::Route {
+            kind: self.kind,
+            source: self.source.os,
+            source_arch: self.source.arch,
+            target: self.applied_os(),
+            target_arch: self.applied_arch(),
+            store: self.state_store,
+            site: self.site.version,
+        }
+    }
+
     /// The site's hotfixes a remediation assumes: 977203 installed, or
     /// 977384 for the superseded ones.
     pub fn site_hotfixes(&self) -> Vec<Hotfix> {
@@ -346,14 +407,17 @@ impl Scenario {
         match self.remediation {
             Some(Remediation::ClientHotfix) => vec![client_hotfix()],
             Some(Remediation::CcmcertfixBeforeTs) => vec![ccmcertfix()],
-            // C8: the client hotfix is not applicable where 977384 is...
-            Some(Remediation::SupersededNoExtract) => vec![client_hotfix()],
-            // ...so CCMCertFix must be extracted from the package with /x.
+            // C8: the client hotfix is not applicable where 977384 is, and
+            // CCMCertFix (run before the task sequence, where both articles
+            // put it) is not in Logs\KB977203...
+            Some(Remediation::SupersededNoExtract) => vec![client_hotfix(), ccmcertfix()],
+            // ...so it must be extracted from the package with /x first.
             Some(Remediation::SupersededExtract) => vec![
                 client_hotfix(),
                 TaskSequenceStep::RunCommandLine {
                     command: r"SCCM2007-SP2-KB977203-X86-ENU.exe /x C:\KB977203".into(),
                 },
+                ccmcertfix(),
             ],
             _ => vec![],
         }
@@ -368,12 +432,7 @@ impl Scenario {
         let r = self.remediation.unwrap_or(Remediation::None);
         let mut steps = Vec::new();
         let smp = self.kind == Kind::Replace || self.state_store == StateStore::Smp;
-        if matches!(
-            r,
-            Remediation::CcmcertfixStep
-                | Remediation::SupersededNoExtract
-                | Remediation::SupersededExtract
-        ) {
+        if r == Remediation::CcmcertfixStep {
             steps.push(ccmcertfix());
         }
         if smp {

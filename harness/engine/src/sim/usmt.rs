@@ -1,19 +1,26 @@
 //! What the User State Migration Tool can do (docs/BEHAVIOR.md "What USMT
 //! can do"): which USMT a migration uses, or why none can perform it.
 //!
-//! Sources: the USMT 4.0 documentation (it captures from Windows XP, Vista
-//! and 7 and restores to Vista and 7; the hard-link migration store is new in
-//! USMT 4.0 and is for refreshing the same computer), the USMT 3.0.1
-//! documentation (Windows XP and Vista to Windows XP and Vista), and
-//! ConfigMgr 2007 SP2's release notes (SP2 adds USMT 4.0 support, SP1 uses
-//! USMT 3.0.1). No USMT migrates to an older operating system.
+//! Sources:
+//! - [USMT4], the USMT 4.0 requirements: ScanState on Windows XP, Vista and
+//!   7, LoadState on Vista and 7 only; "you cannot migrate a 64-bit
+//!   operating system to a 32-bit operating system"; the hard-link
+//!   migration store is new in USMT 4.0;
+//! - [USMT301], the USMT 3.0 requirements: Windows XP and Vista for both
+//!   tools; 32-bit to 64-bit, "you cannot do the reverse";
+//! - [CM07-OSD-prereq]: "Configuration Manager 2007 SP2 uses USMT 4", SP1
+//!   uses USMT 3.x: an SP1 site can neither capture from nor restore to
+//!   Windows 7, nor use the hard-link store.
 //!
-//! *Modelling choice (no source)*: a service pack is not a different
-//! operating system here, so `win7-sp1` to `win7-rtm` is Windows 7 to
-//! Windows 7 (supported); and a cell is judged before its task sequence runs
-//! (a real sequence would fail at Capture or Restore User State instead).
+//! *Modelling choices (no source)*: no USMT migrates to an older Windows
+//! (the requirement pages list operating systems, not a direction; named
+//! `downgrade-unsupported` in the outcome); a service pack is not another
+//! operating system, so `win7-sp1` to `win7-rtm` is Windows 7 to Windows 7;
+//! and a migration is judged before its task sequence runs
+//! (`usmt-judged-upfront`; a real sequence would fail at Capture or Restore
+//! User State instead).
 
-use super::model::Os;
+use super::model::{Arch, Os, SiteVersion};
 use super::scenario::StateStore;
 use super::Kind;
 
@@ -36,8 +43,15 @@ certmig_format::vocabulary! {
     /// Why no USMT can perform a migration.
     #[strum(serialize_all = "kebab-case")]
     pub enum Unsupported {
-        /// The target runs an older operating system than the source.
+        /// 64-bit Windows to 32-bit Windows ([USMT4], [USMT301]).
+        X64ToX86,
+        /// The target runs an older Windows than the source (modelling choice).
         Downgrade,
+        /// A ConfigMgr 2007 SP1 site uses USMT 3.0.1, which neither captures
+        /// from nor restores to Windows 7.
+        Sp1SiteWindows7,
+        /// A ConfigMgr 2007 SP1 site uses USMT 3.0.1, which has no hard-link store.
+        Sp1SiteHardLink,
         /// A hard-link store needs USMT 4.0, which does not restore to Windows XP.
         HardLinkOntoXp,
     }
@@ -53,17 +67,45 @@ impl Usmt {
     }
 }
 
+/// Everything that decides which USMT performs a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub kind: Kind,
+    pub source: Os,
+    pub source_arch: Arch,
+    pub target: Os,
+    pub target_arch: Arch,
+    /// Refresh only: a replace always keeps state on a state migration point.
+    pub store: StateStore,
+    pub site: SiteVersion,
+}
+
 impl Unsupported {
-    /// The reason in one sentence, for reports.
-    pub fn reason(self, source: Os, target: Os) -> String {
+    /// The reason in one sentence, for reports, with its source.
+    pub fn reason(self, r: &Route) -> String {
+        let (source, target) = (r.source, r.target);
         match self {
-            Unsupported::Downgrade => format!(
-                "no USMT migrates to an older operating system ({source} to {target})"
+            Unsupported::X64ToX86 => format!(
+                "no USMT migrates 64-bit Windows to 32-bit ({source} x64 to {target} x86)"
             ),
+            Unsupported::Downgrade => format!(
+                "no USMT migrates to an older operating system ({source} to {target}; a modelling choice)"
+            ),
+            Unsupported::Sp1SiteWindows7 => format!(
+                "an SP1 site has only USMT 3.0.1, which does not migrate Windows 7 ({source} to {target}); USMT 4.0 came with SP2"
+            ),
+            Unsupported::Sp1SiteHardLink => {
+                "an SP1 site has only USMT 3.0.1, which has no hard-link state store (USMT 4.0 came with SP2)".to_owned()
+            }
             Unsupported::HardLinkOntoXp => format!(
                 "the hard-link state store needs USMT 4.0, which restores to Windows Vista and 7 only, not to {target}"
             ),
         }
+    }
+
+    /// True where no source says the rule (docs/BEHAVIOR.md labels it).
+    pub fn is_modelling_choice(self) -> bool {
+        self == Unsupported::Downgrade
     }
 }
 
@@ -77,22 +119,28 @@ fn generation(os: Os) -> u8 {
     }
 }
 
-/// The USMT for a migration from `source` to `target`, or why there is none.
-/// A replace always keeps state on a state migration point, whatever
-/// `store` says.
-pub fn usmt_for(
-    kind: Kind,
-    source: Os,
-    target: Os,
-    store: StateStore,
-) -> Result<Usmt, Unsupported> {
-    if generation(target) < generation(source) {
+fn is_windows_7(os: Os) -> bool {
+    generation(os) == 2
+}
+
+/// The USMT for a migration, or why there is none. The rules apply in the
+/// order docs/BEHAVIOR.md gives them; the first that applies is the reason.
+pub fn usmt_for(r: &Route) -> Result<Usmt, Unsupported> {
+    if r.source_arch == Arch::X64 && r.target_arch == Arch::X86 {
+        return Err(Unsupported::X64ToX86);
+    }
+    if generation(r.target) < generation(r.source) {
         return Err(Unsupported::Downgrade);
     }
-    let hard_link = kind == Kind::Refresh && store == StateStore::HardLink;
-    match target {
-        Os::XpSp3 if hard_link => Err(Unsupported::HardLinkOntoXp),
-        Os::XpSp3 => Ok(Usmt::V301),
+    let sp1 = r.site == SiteVersion::Sp1;
+    if sp1 && (is_windows_7(r.source) || is_windows_7(r.target)) {
+        return Err(Unsupported::Sp1SiteWindows7);
+    }
+    let hard_link = r.kind == Kind::Refresh && r.store == StateStore::HardLink;
+    match (hard_link, sp1, r.target) {
+        (true, true, _) => Err(Unsupported::Sp1SiteHardLink),
+        (true, false, Os::XpSp3) => Err(Unsupported::HardLinkOntoXp),
+        (false, _, Os::XpSp3) | (false, true, _) => Ok(Usmt::V301),
         _ => Ok(Usmt::V40),
     }
 }
@@ -104,7 +152,17 @@ mod tests {
     #[test]
     fn the_support_matrix() {
         use Os::*;
-        let r = |k, s, t, st| usmt_for(k, s, t, st);
+        let r = |kind, source, target, store| {
+            usmt_for(&Route {
+                kind,
+                source,
+                source_arch: Arch::X86,
+                target,
+                target_arch: Arch::X86,
+                store,
+                site: SiteVersion::Sp2,
+            })
+        };
         assert_eq!(
             r(Kind::Refresh, XpSp3, Win7Sp1, StateStore::HardLink),
             Ok(Usmt::V40)
@@ -137,5 +195,65 @@ mod tests {
             r(Kind::Replace, VistaSp2, VistaSp2, StateStore::Smp),
             Ok(Usmt::V40)
         );
+    }
+
+    #[test]
+    fn an_sp1_site_has_usmt_3_and_64_bit_never_goes_to_32_bit() {
+        use Os::*;
+        let r = |kind, source, target, store, site, arch: (Arch, Arch)| {
+            usmt_for(&Route {
+                kind,
+                source,
+                source_arch: arch.0,
+                target,
+                target_arch: arch.1,
+                store,
+                site,
+            })
+        };
+        let x86 = (Arch::X86, Arch::X86);
+        let sp1 = SiteVersion::Sp1;
+        assert_eq!(
+            r(Kind::Refresh, XpSp3, Win7Sp1, StateStore::Smp, sp1, x86),
+            Err(Unsupported::Sp1SiteWindows7)
+        );
+        assert_eq!(
+            r(Kind::Replace, Win7Rtm, Win7Sp1, StateStore::Smp, sp1, x86),
+            Err(Unsupported::Sp1SiteWindows7)
+        );
+        assert_eq!(
+            r(Kind::Refresh, XpSp3, VistaSp2, StateStore::HardLink, sp1, x86),
+            Err(Unsupported::Sp1SiteHardLink)
+        );
+        assert_eq!(
+            r(Kind::Refresh, XpSp3, VistaSp2, StateStore::Smp, sp1, x86),
+            Ok(Usmt::V301)
+        );
+        assert_eq!(
+            r(Kind::Replace, VistaSp2, VistaSp2, StateStore::Smp, sp1, x86),
+            Ok(Usmt::V301)
+        );
+        let sp2 = SiteVersion::Sp2;
+        assert_eq!(
+            r(
+                Kind::Refresh,
+                Win7Rtm,
+                Win7Sp1,
+                StateStore::HardLink,
+                sp2,
+                (Arch::X64, Arch::X86)
+            ),
+            Err(Unsupported::X64ToX86)
+        );
+        for arch in [
+            (Arch::X86, Arch::X64),
+            (Arch::X64, Arch::X64),
+            (Arch::X86, Arch::X86),
+        ] {
+            assert_eq!(
+                r(Kind::Refresh, VistaSp2, Win7Sp1, StateStore::HardLink, sp2, arch),
+                Ok(Usmt::V40)
+            );
+        }
     }
 }

@@ -435,8 +435,9 @@ fn first_difference(a: &CaseInput, b: &CaseInput) -> String {
 }
 
 /// V9: refresh and replace of an unhotfixed client's doubled-terminator
-/// certificates with the tool as the CCMCertFix step, for every source and
-/// target OS (with and without 974571).
+/// certificates with the tool as CCMCertFix run on the client before the
+/// task sequence starts (where KB 977203 and KB 2028442 both put it), for
+/// every source and target OS (with and without 974571), SP2 site, x86.
 fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
     let fixer = ExternalFixer {
         sandbox,
@@ -449,7 +450,9 @@ fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
     let cells: Vec<Migration> = crate::sim::matrix::cells()
         .into_iter()
         .filter(|m| {
-            m.remediation == Remediation::CcmcertfixStep && m.defect == Defect::DoubledTerminator
+            m.remediation == Remediation::CcmcertfixBeforeTs
+                && m.defect == Defect::DoubledTerminator
+                && (m.site, m.source_arch, m.target_arch) == crate::sim::matrix::BLOCKS[0]
         })
         .collect();
     // A broken tool fails every cell alike; a hanging one would take a
@@ -503,7 +506,7 @@ fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
     CaseReport {
         name: "matrix".into(),
         description: format!(
-            "refresh and replace, {} OS pairs, the tool as the CCMCertFix step",
+            "refresh and replace, {} OS pairs, the tool as CCMCertFix before the task sequence",
             cells.len()
         ),
         valid: true,
