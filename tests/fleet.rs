@@ -648,11 +648,12 @@ fn cli_fleet_csv_shape_plan_and_html() {
     let text = String::from_utf8(out).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 18);
+    assert_eq!(header.len(), 22);
     assert_eq!(header[0], "kind");
-    assert_eq!(header[10], "machines");
+    assert_eq!(header[13], "machines");
+    assert_eq!(header[21], "contested");
     assert_eq!(
-        header[11..16],
+        header[14..19],
         [
             "success",
             "capture_failed",
@@ -664,10 +665,10 @@ fn cli_fleet_csv_shape_plan_and_html() {
     let mut total = 0;
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), 18, "{l}");
-        let n: u64 = f[10].parse().unwrap();
+        assert_eq!(f.len(), 22, "{l}");
+        let n: u64 = f[13].parse().unwrap();
         // Every machine has exactly one outcome, unsupported among them.
-        let outcomes: u64 = f[11..16].iter().map(|x| x.parse::<u64>().unwrap()).sum();
+        let outcomes: u64 = f[14..19].iter().map(|x| x.parse::<u64>().unwrap()).sum();
         assert_eq!(n, outcomes, "{l}");
         assert!(
             [
@@ -675,7 +676,7 @@ fn cli_fleet_csv_shape_plan_and_html() {
                 "superseded-extract",
                 "ccmcertfix-before-ts"
             ]
-            .contains(&f[9]),
+            .contains(&f[12]),
             "{l}"
         );
         total += n;

@@ -25,9 +25,12 @@ fn logs_of_representative_scenarios() {
         "c07-ccmcertfix-step-replace-win7sp1.toml",
         "c08-superseded-no-extract.toml",
         "c08-superseded-extract.toml",
+        "c10-replace-vista-to-win7rtm-latent.toml",
         "c11-replace-ccmcertfix-after-capture.toml",
         "fix-captured-state-smp-refresh.toml",
         "unsupported-refresh-win7-to-xp-hard-link.toml",
+        "unsupported-refresh-xp-to-win7-from-an-sp1-site.toml",
+        "unsupported-refresh-win7-x64-to-x86.toml",
     ];
     let mut outcomes = std::collections::BTreeSet::new();
     for file in files {
@@ -39,13 +42,18 @@ fn logs_of_representative_scenarios() {
         let mut text = format!(
             "scenario: {}\noutcome: {} step: {} hresult: {} identity preserved: {}\n",
             r.scenario,
-            r.outcome.kind.as_str(),
+            r.outcome.label(),
             r.outcome.step.as_deref().unwrap_or("-"),
             r.outcome.hresult.map_or("-".to_owned(), |h| h.to_string()),
             r.outcome
                 .identity_preserved
                 .map_or("n/a".to_owned(), |b| b.to_string())
         );
+        if let Some(c) = r.outcome.contested_summary() {
+            text.push_str(&format!("{c}\n"));
+        }
+        let choices: Vec<&str> = r.outcome.modelling_choices.iter().map(|c| c.as_str()).collect();
+        text.push_str(&format!("modelling choices: {}\n", choices.join(", ")));
         for m in &r.logs {
             // Every product log as written, then certmig's own notes.
             for f in &m.files {

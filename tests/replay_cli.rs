@@ -102,6 +102,7 @@ fn replay_json_and_logs_on_disk() {
         .arg(dir.path())
         .arg(shipped("c03-refresh-win7rtm-kb974571-before-restore.toml"))
         .arg(shipped("c07-ccmcertfix-step-replace-win7sp1.toml"))
+        .arg(shipped("c09-site-hotfix-places-ccmcertfix-and-client-patch.toml"))
         .assert()
         .code(0)
         .get_output()
@@ -109,7 +110,7 @@ fn replay_json_and_logs_on_disk() {
         .clone();
     let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["outcome"], "restore-failed");
     assert_eq!(rows[0]["hresult"], "0x80092024");
     assert_eq!(rows[0]["step"], "Restore User State");
@@ -122,6 +123,24 @@ fn replay_json_and_logs_on_disk() {
         serde_json::Value::Null,
         "a replace is side by side"
     );
+    // CCMCertFix inside the task sequence: contested, both articles named
+    // with the outcome each gives, never a plain outcome.
+    assert_eq!(rows[1]["outcome"], "capture-failed");
+    let c = &rows[1]["contested"];
+    assert_eq!(c["rule"], "ccmcertfix-in-sequence");
+    assert_eq!(c["followed"], "kb2028442");
+    let readings = c["readings"].as_array().unwrap();
+    assert_eq!(readings.len(), 2);
+    assert_eq!(readings[0]["source"], "KB2028442");
+    assert_eq!(readings[0]["outcome"], "capture-failed");
+    assert!(readings[1]["source"].as_str().unwrap().starts_with("KB977203"));
+    assert_eq!(readings[1]["outcome"], "success");
+    assert!(rows[1]["modelling_choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "ccmcertfix-in-sequence"));
+    assert_eq!(rows[0]["contested"], serde_json::Value::Null);
     let ccmexec = std::fs::read_to_string(
         dir.path()
             .join("c03-refresh-win7rtm-kb974571-before-restore/PC0042/Ccmexec.log"),
@@ -130,16 +149,21 @@ fn replay_json_and_logs_on_disk() {
     assert!(ccmexec
         .contains("<![LOG[Failed to import the client certificate store (0x80092024)]LOG]!>"));
     assert!(ccmexec.ends_with("\r\n"));
-    for machine in ["PC0010", "PC0210"] {
+    // The capture failed on the old computer: the new one never took part.
+    assert!(!dir
+        .path()
+        .join("c07-ccmcertfix-step-replace-win7sp1/PC0210")
+        .exists());
+    for machine in ["PC0015", "PC0215"] {
         let d = dir
             .path()
-            .join("c07-ccmcertfix-step-replace-win7sp1")
+            .join("c09-site-hotfix-places-ccmcertfix-and-client-patch")
             .join(machine);
         for log in ["smsts.log", "Ccmexec.log", "certmig.log"] {
             assert!(d.join(log).is_file(), "{}: {log}", d.display());
         }
         // Only the new computer's client is installed by the scenario.
-        assert_eq!(d.join("ccmsetup.log").is_file(), machine == "PC0210");
+        assert_eq!(d.join("ccmsetup.log").is_file(), machine == "PC0215");
     }
 }
 
@@ -159,12 +183,17 @@ fn matrix_json_has_every_cell_with_the_documented_fields() {
     let out = matrix_json();
     let rows: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_slice(&out).unwrap();
-    assert_eq!(rows.len(), 2 * 8 * 8 * 8 * 3);
+    // The SP2 x86 block and the SP1 block (3072 each), x64 to x86 (no
+    // xp-sp3 source: 2304).
+    assert_eq!(rows.len(), 2 * 3072 + 2304);
     let keys = [
         "kind",
+        "site",
         "source_os",
+        "source_arch",
         "source_kb974571",
         "target_os",
+        "target_arch",
         "target_kb974571_before_restore",
         "remediation",
         "defect",
@@ -173,6 +202,8 @@ fn matrix_json_has_every_cell_with_the_documented_fields() {
         "hresult",
         "identity_preserved",
         "reason",
+        "modelling_choices",
+        "contested",
     ];
     for r in &rows {
         let mut got: Vec<&str> = r.keys().map(String::as_str).collect();
@@ -224,14 +255,19 @@ fn matrix_html_is_one_self_contained_page() {
     ]
     .iter()
     .map(|o| {
-        html.matches(&format!("<td class=\"{o}\" title=")).count()
-            + html
-                .matches(&format!("<td class=\"{o} lost\" title="))
-                .count()
+        ["", " lost", " contested", " lost contested"]
+            .iter()
+            .map(|extra| html.matches(&format!("<td class=\"{o}{extra}\" title=")).count())
+            .sum::<usize>()
     })
     .sum();
-    assert_eq!(cells, 3072, "one coloured cell per matrix row");
-    assert!(html.contains("Summary: OS pairs that migrate successfully"));
+    assert_eq!(cells, 3072, "one coloured cell per row of the SP2 x86 block");
+    assert!(html.contains(" contested\" title="), "contested cells are marked");
+    assert!(html.contains("KB2028442") && html.contains("KB977203"));
+    for block in ["SP2 site, x86 to x86", "SP1 site, x86 to x86", "SP2 site, x64 to x86"] {
+        assert!(html.contains(block), "{block}");
+    }
+    assert!(html.contains(": OS pairs that migrate successfully"));
     assert!(html.contains("class=\"restore-failed\"") && html.contains("class=\"capture-failed\""));
     assert!(html.contains("<td class=\"unsupported\"") && html.contains("unsupported by USMT"));
 }
@@ -250,7 +286,10 @@ fn matrix_json_marks_every_migration_usmt_cannot_perform_unsupported() {
         other => panic!("{other}"),
     };
     let (mut unsupported, mut downgrades, mut hard_link_xp) = (0, 0, 0);
-    for r in &rows {
+    for r in rows
+        .iter()
+        .filter(|r| r["site"] == "sp2" && r["source_arch"] == "x86")
+    {
         let (src, tgt) = (
             r["source_os"].as_str().unwrap(),
             r["target_os"].as_str().unwrap(),
