@@ -455,7 +455,13 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
         assert_eq!(r.outcome, OutcomeKind::Success, "{r:?}");
         assert!(identity_kept(r), "{r:?}");
     }
-    run("c08-superseded-no-extract.toml");
+    // CCMCertFix runs before the task sequence, where it is not found: the
+    // task sequence never starts, so no product logs the failure (no
+    // TSManager line outside a task sequence); certmig's note says why.
+    let r = run("c08-superseded-no-extract.toml");
+    assert_eq!(r.logs[0].smsts_log(), "", "no task sequence ran");
+    assert_eq!(r.outcome.evidence.len(), 1, "{:?}", r.outcome.evidence);
+    assert!(r.outcome.evidence[0].contains("component=\"certmig\""));
     run("c08-superseded-extract.toml");
     run("c08-r3-client-hotfix-not-applicable.toml");
 }

@@ -18,7 +18,7 @@ use certmig::fleet::{ClientHotfix, MachineProfile, Mix, Plan, Population};
 use certmig::format::registry::RegistryStore;
 use certmig::format::{reg, Defect, FileFormat};
 use certmig::generate::{generate, GenOptions};
-use certmig::sim::model::Os;
+use certmig::sim::model::{Os, SiteVersion};
 use certmig::sim::scenario::{Remediation, Scenario};
 use certmig::sim::{replay, OutcomeKind};
 
@@ -1037,4 +1037,84 @@ fn the_html_report_never_lands_on_the_mix_or_the_plan() {
             "default = \"ccmcertfix\"\n"
         );
     }
+}
+
+/// Every action that runs CCMCertFix runs it on the client before the task
+/// sequence starts (KB 2028442; KB 977203), in its name, in the table's
+/// explanation and in the JSON; issue 20.
+#[test]
+fn inventory_actions_run_ccmcertfix_before_the_task_sequence() {
+    for a in Action::ALL {
+        if matches!(a, Action::None | Action::Investigate) {
+            continue;
+        }
+        assert!(a.as_str().ends_with("-before-ts"), "{}", a.as_str());
+        assert!(
+            a.advice().contains("before the task sequence starts"),
+            "{}",
+            a.advice()
+        );
+    }
+    let d = inventory_dir();
+    std::fs::remove_file(d.path().join("BROKEN6.reg")).unwrap();
+    for (extra, action) in [
+        (None, "install-client-hotfix-and-run-ccmcertfix-before-ts"),
+        (Some("--client-hotfix-977203"), "run-ccmcertfix-before-ts"),
+        (
+            Some("--site-has-977384"),
+            "extract-ccmcertfix-with-x-and-run-before-ts",
+        ),
+    ] {
+        let mut c = certmig();
+        c.args(["fleet", "--inventory"])
+            .arg(d.path())
+            .args(["--target", "win7-sp1"]);
+        c.args(extra);
+        let out = c.assert().success().get_output().stdout.clone();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(&format!("  {action}: ")) && text.contains("before the task sequence starts"),
+            "{text}"
+        );
+    }
+}
+
+/// `--site-version sp1` with a Windows 7 target: an SP1 site has only USMT
+/// 3.0.1, so every machine is `unsupported`, with the reason; onto Vista the
+/// certificates decide as before.
+#[test]
+fn an_sp1_site_makes_every_windows_7_inventory_unsupported() {
+    let d = inventory_dir();
+    std::fs::remove_file(d.path().join("BROKEN6.reg")).unwrap();
+    let sp1 = |target: Os| InventoryOptions {
+        site_version: SiteVersion::Sp1,
+        ..options(target)
+    };
+    let r = assess_dir(d.path(), &sp1(Os::Win7Sp1)).unwrap();
+    assert!(r.unsupported.as_deref().unwrap().contains("USMT 3.0.1"));
+    assert_eq!(r.machines.len(), 6);
+    for m in &r.machines {
+        assert_eq!(m.prediction, Prediction::Unsupported, "{}", m.machine);
+        assert!(m.step.is_none() && m.hresult.is_none());
+    }
+    // The bad certificates still need CCMCertFix before the next migration.
+    assert_eq!(
+        by_machine(&r)["BAD1"].1,
+        Action::InstallClientHotfixAndRunCcmcertfixBeforeTs
+    );
+    let r = assess_dir(d.path(), &sp1(Os::VistaSp2)).unwrap();
+    assert!(r.unsupported.is_none());
+    assert_eq!(
+        by_machine(&r),
+        by_machine(&assess_dir(d.path(), &options(Os::VistaSp2)).unwrap())
+    );
+    certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-rtm", "--site-version", "sp1"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "unsupported: an SP1 site has only USMT 3.0.1",
+        ));
 }

@@ -75,6 +75,14 @@ fn malformed_scenarios_exit_2_naming_file_line_and_column() {
         ("bad-hotfix.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\nclient_hotfixes = [\"KB977302\"]\n", "unknown hotfix `KB977302`"),
         ("r3-on-sp1.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp1\"\nclient_hotfixes = [\"KB977384\"]\n", "applies to SP2 clients only"),
         ("replace-identity.toml", "kind = \"replace\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[target]\nname = \"PC2\"\nos = \"win7-sp1\"\n[expect]\noutcome = \"success\"\nidentity_preserved = true\n", "side by side"),
+        // Windows XP SP3 is 32-bit only.
+        ("xp-x64.toml", "kind = \"refresh\"\nremediation = \"none\"\ntarget_os = \"win7-sp1\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\narch = \"x64\"\nclient = \"sp2\"\n", "xp-sp3 x64, which does not exist"),
+        ("bad-arch.toml", "kind = \"refresh\"\nremediation = \"none\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\narch = \"amd64\"\nclient = \"sp2\"\n", "unknown architecture `amd64`"),
+        ("bad-site.toml", "kind = \"refresh\"\nremediation = \"none\"\n[site]\nversion = \"sp3\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n", "unknown site version `sp3`"),
+        ("replace-target-arch.toml", "kind = \"replace\"\nremediation = \"none\"\ntarget_arch = \"x64\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[target]\nname = \"PC2\"\nos = \"win7-sp1\"\n", "`target_arch` is for a refresh"),
+        ("bad-reading.toml", "kind = \"refresh\"\nremediation = \"none\"\nin_sequence_ccmcertfix = \"kb123\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n", "unknown reading of CCMCertFix as a task-sequence step `kb123`"),
+        // A hard-link refresh uses no state migration point.
+        ("hard-link-request.toml", "kind = \"refresh\"\n[source]\nname = \"PC1\"\nos = \"xp-sp3\"\nclient = \"sp2\"\n[[task_sequence]]\nstep = \"request-state-store\"\n[[task_sequence]]\nstep = \"capture-user-state\"\n", "a hard-link refresh does not use"),
     ];
     for (name, text, says) in cases {
         let f = dir.path().join(name);

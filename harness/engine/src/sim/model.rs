@@ -105,7 +105,7 @@ certmig_format::vocabulary! {
     "site version";
     /// The ConfigMgr 2007 site's service pack: it decides which USMT the
     /// site's task sequences run ("Configuration Manager 2007 SP2 uses
-    /// USMT 4": [CM07-OSD-prereq]; SP1 uses USMT 3.0.1).
+    /// USMT 4": [CM07SP2]; SP1 uses USMT 3.0.1).
     #[derive(Default)]
     pub enum SiteVersion {
         #[strum(serialize = "sp1")]
@@ -411,8 +411,8 @@ pub enum CommandLine {
     CcmCertFix,
     /// The 977203 package run with `/x <folder>`: extracts its files
     /// (CCMCertFix.exe among them) whatever is installed. Without a folder
-    /// (`None`) the package asks for one (the seed: run it "with /x and
-    /// choose a folder"), which no one answers in a task sequence.
+    /// (`None`) the package asks for one (the seed: "You then specify where
+    /// you want to extract the file"), which no one answers in a task sequence.
     ExtractKb977203 { folder: Option<String> },
     /// `msiexec /p ...KB977203...msp`: the client hotfix.
     InstallKb977203,

@@ -8,7 +8,7 @@
 //!   migration store is new in USMT 4.0;
 //! - [USMT301], the USMT 3.0 requirements: Windows XP and Vista for both
 //!   tools; 32-bit to 64-bit, "you cannot do the reverse";
-//! - [CM07-OSD-prereq]: "Configuration Manager 2007 SP2 uses USMT 4", SP1
+//! - [CM07SP2]: "Configuration Manager 2007 SP2 uses USMT 4", SP1
 //!   uses USMT 3.x: an SP1 site can neither capture from nor restore to
 //!   Windows 7, nor use the hard-link store.
 //!
