@@ -209,7 +209,12 @@ fn c3_with_974571_the_import_fails_with_0x80092024_and_osdsmpclient_logs_it() {
         date.ends_with("-2011") && date.as_bytes()[2] == b'-',
         "{line}"
     );
-    assert!(line.contains(&format!("+000\" date=\"{date}\" component=\"OSDSMPClient\" context=\"\" type=\"3\" thread=\"")), "{line}");
+    assert!(
+        line.contains(&format!(
+            "+000\" date=\"{date}\" component=\"OSDSMPClient\" context=\"\" type=\"3\" thread=\""
+        )),
+        "{line}"
+    );
     assert!(line.ends_with("\" file=\"\">"), "{line}");
     let parsed = parse_line(line).expect("CMTrace parses");
     assert_eq!(parsed.severity, Severity::Error);
@@ -362,7 +367,11 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
                 .map(|x| x.outcome)
                 .unwrap_or_else(|| panic!("{reading} missing: {r:?}"))
         };
-        assert_eq!(outcome(InSequenceReading::Kb977203), OutcomeKind::Success, "{r:?}");
+        assert_eq!(
+            outcome(InSequenceReading::Kb977203),
+            OutcomeKind::Success,
+            "{r:?}"
+        );
         let untreated = matrix()
             .iter()
             .find(|n| {
@@ -373,10 +382,17 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
                         == (r.target_kb974571_before_restore, r.defect)
             })
             .unwrap();
-        assert_eq!(outcome(InSequenceReading::Kb2028442), untreated.outcome, "{r:?}");
+        assert_eq!(
+            outcome(InSequenceReading::Kb2028442),
+            untreated.outcome,
+            "{r:?}"
+        );
         assert_eq!(r.outcome, untreated.outcome, "{r:?}");
         assert!(r.outcome_label().ends_with("(contested)"), "{r:?}");
-        assert!(r.modelling_choices.contains(&"ccmcertfix-in-sequence"), "{r:?}");
+        assert!(
+            r.modelling_choices.contains(&"ccmcertfix-in-sequence"),
+            "{r:?}"
+        );
     }
     for rem in [Remediation::CcmcertfixBeforeTs, Remediation::CcmcertfixStep] {
         // Repaired, not just tolerated: nothing bad reaches the new OS.
@@ -675,9 +691,17 @@ fn an_sp1_site_and_x64_to_x86_are_unsupported_where_no_usmt_performs_them() {
     let mut migrated = 0;
     for r in block(BLOCKS[1]) {
         assert_eq!(r.site, SiteVersion::Sp1);
-        if windows_7(r.source_os) && windows_7(r.target_os) || (windows_7(r.target_os) && usmt_can(r)) {
+        if windows_7(r.source_os) && windows_7(r.target_os)
+            || (windows_7(r.target_os) && usmt_can(r))
+        {
             assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
-            assert!(r.reason.as_deref().unwrap().contains("SP1 site has only USMT 3.0.1"), "{r:?}");
+            assert!(
+                r.reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("SP1 site has only USMT 3.0.1"),
+                "{r:?}"
+            );
             continue;
         }
         if !usmt_can(r) && r.kind == Kind::Replace || r.target_os < r.source_os {
@@ -694,13 +718,29 @@ fn an_sp1_site_and_x64_to_x86_are_unsupported_where_no_usmt_performs_them() {
         let sp2 = matrix()
             .iter()
             .find(|n| {
-                (n.kind, n.source_os, n.source_kb974571, n.target_os, n.remediation, n.defect)
-                    == (r.kind, r.source_os, r.source_kb974571, r.target_os, r.remediation, r.defect)
-                    && n.target_kb974571_before_restore == r.target_kb974571_before_restore
+                (
+                    n.kind,
+                    n.source_os,
+                    n.source_kb974571,
+                    n.target_os,
+                    n.remediation,
+                    n.defect,
+                ) == (
+                    r.kind,
+                    r.source_os,
+                    r.source_kb974571,
+                    r.target_os,
+                    r.remediation,
+                    r.defect,
+                ) && n.target_kb974571_before_restore == r.target_kb974571_before_restore
             })
             .unwrap();
         assert_ne!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
-        assert_eq!((r.outcome, &r.hresult), (sp2.outcome, &sp2.hresult), "{r:?}");
+        assert_eq!(
+            (r.outcome, &r.hresult),
+            (sp2.outcome, &sp2.hresult),
+            "{r:?}"
+        );
         migrated += 1;
     }
     // Replace XP->XP, XP->Vista, Vista->Vista, x 2 x 2 (974571) x 8 x 3.
@@ -709,7 +749,13 @@ fn an_sp1_site_and_x64_to_x86_are_unsupported_where_no_usmt_performs_them() {
     assert_eq!(x64.len(), 2 * 3 * 2 * 4 * 2 * 8 * 3, "no xp-sp3 x64 source");
     for r in x64 {
         assert_eq!(r.outcome, OutcomeKind::Unsupported, "{r:?}");
-        assert!(r.reason.as_deref().unwrap().starts_with("no USMT migrates 64-bit Windows to 32-bit"), "{r:?}");
+        assert!(
+            r.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("no USMT migrates 64-bit Windows to 32-bit"),
+            "{r:?}"
+        );
     }
     // Must-show 2 of issue 20, as scenario files.
     for file in [

@@ -27,7 +27,8 @@ fn citations(text: &str) -> Vec<(usize, &str)> {
             || k.strip_prefix("KB").is_some_and(digits)
             || k.strip_prefix("USMT").is_some_and(digits)
             || k.starts_with("CM07")
-            || k.strip_prefix("MS-").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_uppercase()))
+            || k.strip_prefix("MS-")
+                .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_uppercase()))
     };
     let mut out = Vec::new();
     let mut at = 0;
@@ -157,7 +158,9 @@ fn every_claims_row_quotes_its_sources_or_names_the_modelling_choice() {
                 || (part.contains('“') && part.contains('”'))
                 || part.contains("paraphrased");
             if !quoted {
-                wrong.push(format!("{claim}: [{key}] is cited without a few of its words ({part:?})"));
+                wrong.push(format!(
+                    "{claim}: [{key}] is cited without a few of its words ({part:?})"
+                ));
             }
         }
         let has_quote = source.matches('"').count() >= 2;
@@ -201,7 +204,11 @@ fn every_test_the_claims_table_names_exists() {
         }
     }
     assert!(named >= 60, "{named} tests named");
-    assert!(missing.is_empty(), "named in the claims table but not found:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "named in the claims table but not found:\n{}",
+        missing.join("\n")
+    );
 }
 
 /// The checker itself: a cited KB that is not in the list, a row without a

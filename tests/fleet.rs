@@ -169,6 +169,10 @@ fn any_plan() -> impl Strategy<Value = Plan> {
     prop_oneof![
         (0..Remediation::ALL.len()).prop_map(|i| Plan::global(Remediation::ALL[i])),
         Just(example_plan()),
+        Just(Plan {
+            in_sequence_ccmcertfix: certmig::sim::model::InSequenceReading::Kb977203,
+            ..Plan::global(Remediation::CcmcertfixStep)
+        }),
     ]
 }
 
@@ -204,6 +208,10 @@ fn any_mix() -> impl Strategy<Value = Mix> {
         table("target_os", &os, &mut text);
         table("target_kb974571_before_restore", &yes_no, &mut text);
         table("state_store", &["hard-link", "smp"], &mut text);
+        table("site_version", &["sp2", "sp1"], &mut text);
+        table("source_arch", &["x86", "x64"], &mut text);
+        table("target_arch", &["x86", "x64"], &mut text);
+        assert_eq!(k, w.len(), "one weight per value");
         Mix::parse("random.toml", &text).unwrap()
     })
 }
@@ -258,7 +266,9 @@ fn the_shipped_default_mix_is_the_built_in_one_and_the_examples_parse() {
         Mix::default()
     );
     let plan = example_plan();
-    assert_eq!(plan.default, Remediation::CcmcertfixStep);
+    // The example recommends what both articles support: CCMCertFix before
+    // the task sequence.
+    assert_eq!(plan.default, Remediation::CcmcertfixBeforeTs);
     assert_eq!(plan.rules.len(), 2);
     example_mix();
 }
@@ -267,7 +277,7 @@ fn the_shipped_default_mix_is_the_built_in_one_and_the_examples_parse() {
 fn the_draw_follows_the_mix_and_the_plan_rules() {
     let mix = Mix::parse(
         "m.toml",
-        "[source_os]\nxp-sp3 = 1\n[client]\nsp2-r3 = 1\n[target_os]\nwin7-sp1 = 3\nwin7-rtm = 1\n",
+        "[source_os]\nxp-sp3 = 1\n[client]\nsp2-r3 = 1\n[target_os]\nwin7-sp1 = 3\nwin7-rtm = 1\n[source_arch]\nx64 = 1\n[target_arch]\nx64 = 1\n",
     )
     .unwrap();
     let plan = Plan::parse(
@@ -279,6 +289,9 @@ fn the_draw_follows_the_mix_and_the_plan_rules() {
     for i in 0..4000 {
         let p = MachineProfile::draw(&mix, &plan, 11, i);
         assert_eq!(p.source_os, Os::XpSp3);
+        // Windows XP SP3 is 32-bit only, whatever the mix says.
+        assert_eq!(p.source_arch, certmig::sim::model::Arch::X86);
+        assert_eq!(p.target_arch, certmig::sim::model::Arch::X64);
         // R3 requires KB977384.
         assert_eq!(p.client_hotfix, ClientHotfix::Kb977384);
         assert!(!p.target_kb974571_before_restore || p.target_os != Os::Win7Sp1);
@@ -548,7 +561,10 @@ fn inventory_predicts_failures_and_actions_and_reports_the_unreadable_export() {
     o.target_kb974571 = true;
     o.client_hotfix_977203 = MachineSet::All;
     let r = assess_dir(d.path(), &o).unwrap();
-    assert_eq!(by_machine(&r)["BAD1"], (RestoreFailed, RunCcmcertfixBeforeTs, 2));
+    assert_eq!(
+        by_machine(&r)["BAD1"],
+        (RestoreFailed, RunCcmcertfixBeforeTs, 2)
+    );
     assert_eq!(by_machine(&r)["GOOD4"], (Success, None, 0));
 }
 
@@ -1073,7 +1089,8 @@ fn inventory_actions_run_ccmcertfix_before_the_task_sequence() {
         let out = c.assert().success().get_output().stdout.clone();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains(&format!("  {action}: ")) && text.contains("before the task sequence starts"),
+            text.contains(&format!("  {action}: "))
+                && text.contains("before the task sequence starts"),
             "{text}"
         );
     }

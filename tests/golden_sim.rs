@@ -52,7 +52,12 @@ fn logs_of_representative_scenarios() {
         if let Some(c) = r.outcome.contested_summary() {
             text.push_str(&format!("{c}\n"));
         }
-        let choices: Vec<&str> = r.outcome.modelling_choices.iter().map(|c| c.as_str()).collect();
+        let choices: Vec<&str> = r
+            .outcome
+            .modelling_choices
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
         text.push_str(&format!("modelling choices: {}\n", choices.join(", ")));
         for m in &r.logs {
             // Every product log as written, then certmig's own notes.

@@ -110,7 +110,9 @@ fn replay_json_and_logs_on_disk() {
         .arg(dir.path())
         .arg(shipped("c03-refresh-win7rtm-kb974571-before-restore.toml"))
         .arg(shipped("c07-ccmcertfix-step-replace-win7sp1.toml"))
-        .arg(shipped("c09-site-hotfix-places-ccmcertfix-and-client-patch.toml"))
+        .arg(shipped(
+            "c09-site-hotfix-places-ccmcertfix-and-client-patch.toml",
+        ))
         .assert()
         .code(0)
         .get_output()
@@ -141,7 +143,10 @@ fn replay_json_and_logs_on_disk() {
     assert_eq!(readings.len(), 2);
     assert_eq!(readings[0]["source"], "KB2028442");
     assert_eq!(readings[0]["outcome"], "capture-failed");
-    assert!(readings[1]["source"].as_str().unwrap().starts_with("KB977203"));
+    assert!(readings[1]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("KB977203"));
     assert_eq!(readings[1]["outcome"], "success");
     assert!(rows[1]["modelling_choices"]
         .as_array()
@@ -265,14 +270,27 @@ fn matrix_html_is_one_self_contained_page() {
     .map(|o| {
         ["", " lost", " contested", " lost contested"]
             .iter()
-            .map(|extra| html.matches(&format!("<td class=\"{o}{extra}\" title=")).count())
+            .map(|extra| {
+                html.matches(&format!("<td class=\"{o}{extra}\" title="))
+                    .count()
+            })
             .sum::<usize>()
     })
     .sum();
-    assert_eq!(cells, 3072, "one coloured cell per row of the SP2 x86 block");
-    assert!(html.contains(" contested\" title="), "contested cells are marked");
+    assert_eq!(
+        cells, 3072,
+        "one coloured cell per row of the SP2 x86 block"
+    );
+    assert!(
+        html.contains(" contested\" title="),
+        "contested cells are marked"
+    );
     assert!(html.contains("KB2028442") && html.contains("KB977203"));
-    for block in ["SP2 site, x86 to x86", "SP1 site, x86 to x86", "SP2 site, x64 to x86"] {
+    for block in [
+        "SP2 site, x86 to x86",
+        "SP1 site, x86 to x86",
+        "SP2 site, x64 to x86",
+    ] {
         assert!(html.contains(block), "{block}");
     }
     assert!(html.contains(": OS pairs that migrate successfully"));

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
-use certmig::report;
 use certmig::fix::ReferenceFixer;
+use certmig::report;
 use certmig::sim::matrix::run_matrix_with;
 use certmig::sim::model::InSequenceReading;
 use certmig::sim::scenario::{scenario_files, Scenario};

@@ -224,7 +224,10 @@ mod tests {
             let t = LogClock::seeded(seed).now();
             assert_eq!(t.year(), 2011, "seed {seed}: {t}");
             assert!(t.month() >= 3, "seed {seed}: {t}");
-            assert!(!matches!(t.weekday(), Weekday::Sat | Weekday::Sun), "seed {seed}: {t}");
+            assert!(
+                !matches!(t.weekday(), Weekday::Sat | Weekday::Sun),
+                "seed {seed}: {t}"
+            );
             assert!((8..18).contains(&t.hour()), "seed {seed}: {t}");
         }
     }

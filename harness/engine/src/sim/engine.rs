@@ -213,7 +213,9 @@ impl World<'_> {
         // while a task sequence runs: a `before` step that fails leaves
         // certmig's note alone.
         let evidence = match component {
-            OSD_SMP_CLIENT => vec![self.log_evidence(m, Log::Ccmexec, component, Severity::Error, message)],
+            OSD_SMP_CLIENT => {
+                vec![self.log_evidence(m, Log::Ccmexec, component, Severity::Error, message)]
+            }
             TS_MANAGER if !self.in_ts => vec![],
             _ => vec![self.log_evidence(m, Log::Smsts, component, Severity::Error, message)],
         };

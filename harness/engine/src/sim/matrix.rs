@@ -82,43 +82,44 @@ pub fn cells() -> Vec<Migration> {
 pub fn cells_reading(reading: InSequenceReading) -> Vec<Migration> {
     let mut v = Vec::with_capacity(3 * 2 * 4 * 2 * 4 * 2 * 8 * 3);
     for (site, source_arch, target_arch) in BLOCKS {
-    for kind in Kind::ALL {
-        for source_os in Os::ALL {
-            if source_os == Os::XpSp3 && source_arch == Arch::X64 {
-                continue;
-            }
-            for source_kb974571 in [false, true] {
-                for target_os in Os::ALL {
-                    for target_kb974571_before_restore in [false, true] {
-                        for remediation in Remediation::ALL {
-                            let superseded = matches!(
-                                remediation,
-                                Remediation::SupersededNoExtract | Remediation::SupersededExtract
-                            );
-                            for defect in DEFECTS {
-                                v.push(Migration {
-                                    site,
-                                    source_arch,
-                                    target_arch,
-                                    in_sequence: reading,
-                                    source_kb974571,
-                                    target_kb974571_before_restore,
+        for kind in Kind::ALL {
+            for source_os in Os::ALL {
+                if source_os == Os::XpSp3 && source_arch == Arch::X64 {
+                    continue;
+                }
+                for source_kb974571 in [false, true] {
+                    for target_os in Os::ALL {
+                        for target_kb974571_before_restore in [false, true] {
+                            for remediation in Remediation::ALL {
+                                let superseded = matches!(
                                     remediation,
-                                    defect,
-                                    client_hotfix: if superseded {
-                                        ClientHotfix::Kb977384
-                                    } else {
-                                        ClientHotfix::None
-                                    },
-                                    ..Migration::new(kind, source_os, target_os)
-                                });
+                                    Remediation::SupersededNoExtract
+                                        | Remediation::SupersededExtract
+                                );
+                                for defect in DEFECTS {
+                                    v.push(Migration {
+                                        site,
+                                        source_arch,
+                                        target_arch,
+                                        in_sequence: reading,
+                                        source_kb974571,
+                                        target_kb974571_before_restore,
+                                        remediation,
+                                        defect,
+                                        client_hotfix: if superseded {
+                                            ClientHotfix::Kb977384
+                                        } else {
+                                            ClientHotfix::None
+                                        },
+                                        ..Migration::new(kind, source_os, target_os)
+                                    });
+                                }
                             }
                         }
                     }
                 }
             }
         }
-    }
     }
     v
 }

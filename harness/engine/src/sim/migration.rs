@@ -100,19 +100,20 @@ impl Migration {
     /// replace's new computer `PC0002` (its OS comes from the image
     /// applied), with the remediation expanded into the standard sequences.
     pub fn scenario(&self, seed: u64, policy: Policy) -> Scenario {
-        let machine = |name: &str, os: Os, arch: Arch, kb: bool, client: Option<ClientVersion>| MachineSpec {
-            name: name.to_owned(),
-            os,
-            arch,
-            updates: if kb { vec![Update::Kb974571] } else { vec![] },
-            client,
-            install_hotfixes: vec![],
-            client_hotfixes: match client {
-                Some(_) => self.client_hotfix.hotfix().into_iter().collect(),
-                None => vec![],
-            },
-            defect: Some(self.defect),
-        };
+        let machine =
+            |name: &str, os: Os, arch: Arch, kb: bool, client: Option<ClientVersion>| MachineSpec {
+                name: name.to_owned(),
+                os,
+                arch,
+                updates: if kb { vec![Update::Kb974571] } else { vec![] },
+                client,
+                install_hotfixes: vec![],
+                client_hotfixes: match client {
+                    Some(_) => self.client_hotfix.hotfix().into_iter().collect(),
+                    None => vec![],
+                },
+                defect: Some(self.defect),
+            };
         Scenario {
             name: self.name(),
             description: String::new(),
@@ -131,9 +132,8 @@ impl Migration {
                 self.source_kb974571,
                 Some(self.client),
             ),
-            target: (self.kind == Kind::Replace).then(|| {
-                machine("PC0002", self.target_os, self.target_arch, false, None)
-            }),
+            target: (self.kind == Kind::Replace)
+                .then(|| machine("PC0002", self.target_os, self.target_arch, false, None)),
             target_os: Some(self.target_os),
             target_arch: (self.kind == Kind::Refresh).then_some(self.target_arch),
             in_sequence_ccmcertfix: self.in_sequence,

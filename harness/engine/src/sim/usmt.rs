@@ -222,7 +222,14 @@ mod tests {
             Err(Unsupported::Sp1SiteWindows7)
         );
         assert_eq!(
-            r(Kind::Refresh, XpSp3, VistaSp2, StateStore::HardLink, sp1, x86),
+            r(
+                Kind::Refresh,
+                XpSp3,
+                VistaSp2,
+                StateStore::HardLink,
+                sp1,
+                x86
+            ),
             Err(Unsupported::Sp1SiteHardLink)
         );
         assert_eq!(
@@ -251,7 +258,14 @@ mod tests {
             (Arch::X86, Arch::X86),
         ] {
             assert_eq!(
-                r(Kind::Refresh, VistaSp2, Win7Sp1, StateStore::HardLink, sp2, arch),
+                r(
+                    Kind::Refresh,
+                    VistaSp2,
+                    Win7Sp1,
+                    StateStore::HardLink,
+                    sp2,
+                    arch
+                ),
                 Ok(Usmt::V40)
             );
         }
