@@ -7,8 +7,9 @@
 //! - `fleet/draw+scenario`: the above plus building the machine's scenario;
 //! - `fleet/run/<plan>`: whole populations with the default mix, on every
 //!   core, for three plans (`none`: most machines stop at Capture User
-//!   State; `ccmcertfix-step`: every machine runs the whole sequence and the
-//!   reference CCMCertFix; the example plan of `scenarios/fleet/`);
+//!   State; `ccmcertfix-before-ts`: every machine runs the reference
+//!   CCMCertFix and then the whole sequence; the example plan of
+//!   `scenarios/fleet/`);
 //! - `fleet/run-1-thread/<plan>`: the same on one core (the per-core rate).
 //!
 //! Target: 1 000 000 machines in at most 30 s on two cores, i.e. at least
@@ -26,7 +27,10 @@ fn plans() -> Vec<(&'static str, Plan)> {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fleet/example-plan.toml");
     vec![
         ("none", Plan::global(Remediation::None)),
-        ("ccmcertfix-step", Plan::global(Remediation::CcmcertfixStep)),
+        (
+            "ccmcertfix-before-ts",
+            Plan::global(Remediation::CcmcertfixBeforeTs),
+        ),
         ("example-plan", Plan::load(&example).expect("example plan")),
     ]
 }

@@ -28,9 +28,9 @@ fn sim_benches(c: &mut Criterion) {
     for (name, kind, rem) in [
         ("refresh-restore-failed", Kind::Refresh, Remediation::None),
         (
-            "replace-ccmcertfix-step",
+            "replace-ccmcertfix-before-ts",
             Kind::Replace,
-            Remediation::CcmcertfixStep,
+            Remediation::CcmcertfixBeforeTs,
         ),
     ] {
         let s = Migration {

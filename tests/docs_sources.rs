@@ -18,12 +18,16 @@ fn read(p: &Path) -> String {
 
 /// `[KEY]` source citations in `text`, with their byte offsets: keys that
 /// look like the Sources table's (`seed`, `Wine`, `Wine-src`, `SRD`,
-/// `MS09-056`, `MS-...`, `KB<digits>`, `USMT<digits>`, `CM07...`). Other
+/// `MS09-056`, `WinSDK`, `X.690`, `RFC<digits>`, `MS-...`, `KB<digits>`,
+/// `USMT<digits>`, `CM07...`). Other
 /// brackets (TOML tables, links) are not citations.
 fn citations(text: &str) -> Vec<(usize, &str)> {
     let looks_like = |k: &str| {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        matches!(k, "seed" | "Wine" | "Wine-src" | "SRD" | "MS09-056")
+        matches!(
+            k,
+            "seed" | "Wine" | "Wine-src" | "SRD" | "MS09-056" | "WinSDK" | "X.690"
+        ) || k.strip_prefix("RFC").is_some_and(digits)
             || k.strip_prefix("KB").is_some_and(digits)
             || k.strip_prefix("USMT").is_some_and(digits)
             || k.starts_with("CM07")

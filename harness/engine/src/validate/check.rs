@@ -60,7 +60,7 @@ impl Invariant {
             Invariant::V6 => "running the tool on its own output changes nothing",
             Invariant::V7 => "the output is a well-formed file of the same format (strict parse; REGEDIT5 as reg export writes it; key names equal thumbprints)",
             Invariant::V8 => "on malformed input the tool exits non-zero, writes no output and leaves its input untouched",
-            Invariant::V9 => "used as the CCMCertFix step, refresh and replace succeed for every source/target OS pair with the identity preserved",
+            Invariant::V9 => "run as CCMCertFix on the client before the task sequence (where KB 2028442 and KB 977203 both put it), refresh and replace succeed for every source/target OS pair USMT supports, a refresh keeping its identity",
             Invariant::V10 => "the tool exits 0 on success, and never crashes or times out",
         }
     }

@@ -10,7 +10,7 @@
 //! output read back as untrusted input), and
 //! judged against invariants V1-V10 ([`check`]), with the evidence for every
 //! failure. V9 replays refresh and replace through the simulator with the tool
-//! as the CCMCertFix step. [`selftest`] proves the validator on the reference
+//! as CCMCertFix run before the task sequence. [`selftest`] proves the validator on the reference
 //! fixer (must pass) and on deliberately broken fixers (each must fail on the
 //! invariant it breaks). The results are plain data; `certmig-report` prints
 //! them as a table or JUnit XML, and `--json` as they are.

@@ -220,8 +220,8 @@ pub const OID_ARC_OVERFLOW: Rule = Rule {
     kind: RuleKind::Matching,
     description: "an object identifier arc past 32 bits (CVE-2009-2511): legacy reads it modulo 2^32, so the attribute type 2.5.4.4294967299 reads as 2.5.4.3 (CN) and its value matches as a CN; ms09-056 reads the arc in full and does not take the attribute for a CN. Such a certificate imports under both rule sets",
     hresult: None,
-    source: "legacy: MSRC SRD blog on MS09-056, CVE-2009-2511 (integer overflow when CryptoAPI converts an OID to a string); ms09-056: MS09-056 bulletin (the update makes CryptoAPI correctly validate ASN.1 object identifiers); import is not refused: no source documents a refusal",
-    modelling_choice: false,
+    source: "legacy: MSRC SRD blog on MS09-056, CVE-2009-2511 (integer overflow when CryptoAPI converts an OID to a string); the arc read modulo 2^32 is certmig's reading of that overflow: modelling choice; ms09-056: MS09-056 bulletin (the update makes CryptoAPI correctly validate ASN.1 object identifiers); import is not refused: no source documents a refusal",
+    modelling_choice: true,
 };
 pub const OID_ARC_OVERFLOW_DISPLAY: Rule = Rule {
     id: RuleId::OidArcOverflowDisplay,
