@@ -1135,3 +1135,54 @@ fn an_sp1_site_makes_every_windows_7_inventory_unsupported() {
             "unsupported: an SP1 site has only USMT 3.0.1",
         ));
 }
+
+/// A fleet never counts CCMCertFix inside the task sequence as plain
+/// success: every such machine is `contested`, in the totals, the CSV and
+/// the report, whichever reading the plan follows.
+#[test]
+fn a_fleet_counts_the_in_sequence_step_as_contested() {
+    for reading in [
+        certmig::sim::model::InSequenceReading::Kb2028442,
+        certmig::sim::model::InSequenceReading::Kb977203,
+    ] {
+        let plan = Plan {
+            in_sequence_ccmcertfix: reading,
+            ..Plan::global(Remediation::CcmcertfixStep)
+        };
+        let pop = Population {
+            machines: 300,
+            seed: 4,
+            mix: Mix::default(),
+            plan: plan.clone(),
+        };
+        let tally = pop.run(&|_| {});
+        let t = tally.total();
+        // The default mix has no unsupported migration: every machine ran
+        // CCMCertFix inside its task sequence.
+        assert_eq!((t.machines, t.unsupported), (300, 0));
+        assert_eq!(t.contested, 300, "{reading}");
+        let report = certmig::fleet::FleetReport::new(300, 4, Mix::default(), plan, &tally);
+        let text = certmig::report::fleet::human(&report);
+        assert!(
+            text.contains(&format!("their outcomes follow {}", reading.source())),
+            "{text}"
+        );
+        assert!(certmig::report::fleet::csv(&report)
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",contested"));
+    }
+    let tally = Population {
+        machines: 300,
+        seed: 4,
+        mix: Mix::default(),
+        plan: Plan::global(Remediation::CcmcertfixBeforeTs),
+    }
+    .run(&|_| {});
+    assert_eq!(
+        tally.total().contested,
+        0,
+        "before the task sequence: not contested"
+    );
+}

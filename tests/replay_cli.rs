@@ -470,3 +470,50 @@ fn links_inside_the_logs_directory_are_never_written_through() {
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(std::fs::symlink_metadata(&smsts).unwrap().is_file());
 }
+
+/// The switch replays the other reading of the contested in-sequence step,
+/// from the command line: `replay` (which then differs from a scenario that
+/// expects the default reading: exit 1) and `matrix`.
+#[test]
+fn the_in_sequence_switch_replays_the_other_reading() {
+    let out = certmig()
+        .args(["replay", "--json", "--in-sequence-ccmcertfix", "kb977203"])
+        .arg(shipped("c07-ccmcertfix-step-replace-win7sp1.toml"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["outcome"], "success");
+    assert_eq!(row["contested"]["followed"], "kb977203");
+    assert_eq!(row["contested"]["readings"][1]["reading"], "kb2028442");
+    assert_eq!(row["contested"]["readings"][1]["outcome"], "capture-failed");
+    assert_eq!(row["expected"], false);
+    // The table says so too.
+    certmig()
+        .args(["replay", "--in-sequence-ccmcertfix", "kb977203"])
+        .arg(shipped("c07-ccmcertfix-step-replace-win7sp1.toml"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("success (contested)"))
+        .stdout(predicate::str::contains("followed KB977203"));
+    let out = certmig()
+        .args(["matrix", "--json", "--in-sequence-ccmcertfix", "kb977203"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    let contested: Vec<_> = rows.iter().filter(|r| !r["contested"].is_null()).collect();
+    assert_eq!(contested.len(), 464);
+    assert!(contested
+        .iter()
+        .all(|r| r["contested"]["followed"] == "kb977203"));
+    certmig()
+        .args(["matrix", "--in-sequence-ccmcertfix", "kb1"])
+        .assert()
+        .code(2);
+}
