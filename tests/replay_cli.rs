@@ -1,6 +1,8 @@
 //! `certmig replay` and `certmig matrix` through the binary: exit codes,
 //! tables, JSON, logs on disk, HTML, and bad scenario files.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -516,4 +518,85 @@ fn the_in_sequence_switch_replays_the_other_reading() {
         .args(["matrix", "--in-sequence-ccmcertfix", "kb1"])
         .assert()
         .code(2);
+}
+
+/// `replay --junit FILE`: a JUnit report a CI gate reads, parsed here with a
+/// real XML parser: one testcase per scenario whatever the outcome, a
+/// failure (with the mismatch and the evidence) for each scenario that
+/// differs from its expectation, a skipped testcase for one without
+/// `[expect]`; the file is written even when the run exits 1, and never over
+/// a scenario.
+#[test]
+fn replay_junit_is_junit_xml_with_one_testcase_per_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("replay.xml");
+    certmig()
+        .args(["replay", "--junit"])
+        .arg(&xml)
+        .arg(shipped(""))
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("wrote the JUnit report to"));
+    let shipped_count = std::fs::read_dir(shipped(""))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "toml")
+        })
+        .count();
+    let j = support::junit_structure(&std::fs::read_to_string(&xml).unwrap());
+    assert_eq!((j.testcases, j.failures, j.skipped), (shipped_count, 0, 0));
+
+    // One scenario that differs, one without an expectation, one as expected.
+    let base = std::fs::read_to_string(shipped("c04-refresh-xp-to-win7sp1.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("wrong.toml"),
+        base.replace("outcome = \"restore-failed\"", "outcome = \"success\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("no-expect.toml"),
+        base.split("[expect]").next().unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(
+        shipped("c04-refresh-xp-to-win7sp1.toml"),
+        dir.path().join("right.toml"),
+    )
+    .unwrap();
+    let xml2 = dir.path().join("out").join("r.xml");
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    certmig()
+        .args(["replay", "--junit"])
+        .arg(&xml2)
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let text = std::fs::read_to_string(&xml2).unwrap();
+    let j = support::junit_structure(&text);
+    assert_eq!((j.testcases, j.failures, j.skipped), (3, 1, 1));
+    assert_eq!(j.failing, ["wrong"]);
+    assert!(
+        text.contains("outcome restore-failed (expected success)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Failed to import the client certificate store (0x80092024)"),
+        "the failure carries the evidence: {text}"
+    );
+    // Never over a scenario file.
+    let before = std::fs::read(dir.path().join("right.toml")).unwrap();
+    certmig()
+        .args(["replay", "--junit"])
+        .arg(dir.path().join("right.toml"))
+        .arg(dir.path().join("right.toml"))
+        .assert()
+        .code(2);
+    assert_eq!(
+        std::fs::read(dir.path().join("right.toml")).unwrap(),
+        before
+    );
 }

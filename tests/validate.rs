@@ -3,12 +3,13 @@
 //! written to break, a fix tool written in Python passes (the README's worked
 //! example), the JUnit report is well-formed JUnit XML, bad commands exit 2.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use quick_xml::events::Event;
 
 fn certmig() -> Command {
     let mut c = Command::cargo_bin("certmig").unwrap();
@@ -180,85 +181,6 @@ fn the_readme_python_fixer_passes_and_a_broken_promise_is_caught() {
         .stdout(predicate::str::contains("should be"));
 }
 
-/// Parses JUnit XML with a real XML parser and checks the structure of the
-/// JUnit schema: testsuites > testsuite(name, tests, failures, errors) >
-/// testcase(name, classname) > failure(message, type).
-fn junit_structure(xml: &str) -> (usize, usize, Vec<String>) {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut stack: Vec<String> = Vec::new();
-    let (mut testcases, mut failures, mut failing) = (0, 0, Vec::new());
-    let mut declared = (None, None);
-    let mut current_case = String::new();
-    loop {
-        let ev = reader.read_event().expect("well-formed XML");
-        let (start, empty) = match &ev {
-            Event::Start(e) => (Some(e.clone()), false),
-            Event::Empty(e) => (Some(e.clone()), true),
-            _ => (None, false),
-        };
-        if let Some(e) = start {
-            let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
-            let attrs: BTreeMap<String, String> = e
-                .attributes()
-                .map(|a| {
-                    let a = a.unwrap();
-                    (
-                        String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
-                        a.unescape_value().unwrap().into_owned(),
-                    )
-                })
-                .collect();
-            let parent = stack.last().map(String::as_str);
-            match name.as_str() {
-                "testsuites" => assert_eq!(parent, None),
-                "testsuite" => {
-                    assert_eq!(parent, Some("testsuites"));
-                    for k in ["name", "tests", "failures", "errors"] {
-                        assert!(attrs.contains_key(k), "testsuite lacks {k}");
-                    }
-                    declared = (
-                        attrs["tests"].parse::<usize>().ok(),
-                        attrs["failures"].parse::<usize>().ok(),
-                    );
-                }
-                "testcase" => {
-                    assert_eq!(parent, Some("testsuite"));
-                    assert!(attrs.contains_key("name") && attrs.contains_key("classname"));
-                    testcases += 1;
-                    current_case = attrs["name"].clone();
-                }
-                "failure" => {
-                    assert_eq!(parent, Some("testcase"));
-                    assert!(attrs.contains_key("message") && attrs.contains_key("type"));
-                    failures += 1;
-                    failing.push(current_case.clone());
-                }
-                "system-out" | "system-err" => {
-                    assert!(matches!(parent, Some("testcase" | "testsuite")))
-                }
-                other => panic!("unexpected element <{other}>"),
-            }
-            if !empty {
-                stack.push(name);
-            }
-        }
-        match ev {
-            Event::End(_) => {
-                stack.pop();
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    assert!(stack.is_empty());
-    assert_eq!(
-        declared,
-        (Some(testcases), Some(failures)),
-        "the suite's counts match its testcases"
-    );
-    (testcases, failures, failing)
-}
-
 /// A fixer that breaks V4 alone (its repaired names are one code unit
 /// short), from `certmig-mutant`: a program on every platform.
 fn v4_breaker() -> String {
@@ -291,7 +213,12 @@ fn the_junit_report_is_well_formed_junit_xml_with_one_testcase_per_case_and_inva
         1,
     );
     let xml = std::fs::read_to_string(&xml_path).unwrap();
-    let (testcases, failures, failing) = junit_structure(&xml);
+    let support::JUnit {
+        testcases,
+        failures,
+        failing,
+        ..
+    } = support::junit_structure(&xml);
     let cases = r["cases"].as_array().unwrap();
     let checked: usize = cases
         .iter()

@@ -24,6 +24,7 @@ Examples:
   certmig replay scenarios/c04-refresh-xp-to-win7sp1.toml --logs out/
       (out/<scenario>/<machine>/smsts.log, Ccmexec.log, ccmsetup.log, CCMCertFix.log as written, and certmig.log: certmig's own notes)
   certmig replay scenarios/c07-ccmcertfix-step-replace-win7sp1.toml --in-sequence-ccmcertfix kb977203
+  certmig replay --junit replay.xml       a CI gate: one testcase per scenario
 
 CCMCertFix run inside the task sequence is contested: KB 2028442 says it must run before the task
 sequence starts, KB 977203 (as the seed summarises it) runs it in the task sequence. Outcomes that
@@ -38,8 +39,12 @@ pub struct ReplayArgs {
     /// default) or KB977203 (it repairs); overrides each scenario's `in_sequence_ccmcertfix`.
     #[arg(long, value_name = "SOURCE", value_parser = super::choice::<InSequenceReading>())]
     pub in_sequence_ccmcertfix: Option<InSequenceReading>,
+    /// Print one JSON row per scenario (outcome, step, HRESULT, evidence, contested, ...).
     #[arg(long)]
     pub json: bool,
+    /// Also write a JUnit XML report to FILE: one testcase per scenario (a CI gate).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 pub fn run(a: ReplayArgs) -> u8 {
@@ -85,6 +90,14 @@ pub fn run(a: ReplayArgs) -> u8 {
     if bad {
         return EXIT_BAD_INPUT;
     }
+    if let Some(f) = &a.junit {
+        // Never over a scenario file.
+        let inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+        if let Err(e) = certmig::platform::check_not_an_input(f, &inputs) {
+            eprintln!("certmig: --junit: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     let replays: Vec<Replay> = scenarios.iter().map(replay).collect();
     if let Some(dir) = &a.logs {
         // Each log is written whole or not at all; a failure says how many
@@ -119,6 +132,19 @@ pub fn run(a: ReplayArgs) -> u8 {
         }
     }
     let unexpected = replays.iter().filter(|r| !r.mismatches.is_empty()).count();
+    if let Some(f) = &a.junit {
+        let xml = report::replay::junit(&replays);
+        if let Err(e) = certmig::fix::write::write_file(f, xml.as_bytes()) {
+            eprintln!("certmig: {}: {e}", f.display());
+            return EXIT_FAILURE;
+        }
+        eprintln!(
+            "certmig: wrote the JUnit report to {} ({} testcase(s), {} failing)",
+            f.display(),
+            replays.len(),
+            unexpected
+        );
+    }
     if a.json {
         let code = print_json(&report::replay::rows(&replays));
         if code != EXIT_OK {

@@ -255,3 +255,100 @@ pub fn mkfifo(path: &std::path::Path) {
         std::io::Error::last_os_error()
     );
 }
+
+/// What [`junit_structure`] found in a JUnit report.
+pub struct JUnit {
+    pub testcases: usize,
+    pub failures: usize,
+    /// The names of the failing testcases, in order.
+    pub failing: Vec<String>,
+    pub skipped: usize,
+}
+
+/// Parses JUnit XML with a real XML parser and checks the structure of the
+/// JUnit schema: testsuites > testsuite(name, tests, failures, errors) >
+/// testcase(name, classname) > failure(message, type) or skipped.
+pub fn junit_structure(xml: &str) -> JUnit {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut stack: Vec<String> = Vec::new();
+    let (mut testcases, mut failures, mut failing, mut skipped) = (0, 0, Vec::new(), 0);
+    let mut declared = (None, None);
+    let mut current_case = String::new();
+    loop {
+        let ev = reader.read_event().expect("well-formed XML");
+        let (start, empty) = match &ev {
+            quick_xml::events::Event::Start(e) => (Some(e.clone()), false),
+            quick_xml::events::Event::Empty(e) => (Some(e.clone()), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+            let attrs: std::collections::BTreeMap<String, String> = e
+                .attributes()
+                .map(|a| {
+                    let a = a.unwrap();
+                    (
+                        String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                        a.unescape_value().unwrap().into_owned(),
+                    )
+                })
+                .collect();
+            let parent = stack.last().map(String::as_str);
+            match name.as_str() {
+                "testsuites" => assert_eq!(parent, None),
+                "testsuite" => {
+                    assert_eq!(parent, Some("testsuites"));
+                    for k in ["name", "tests", "failures", "errors"] {
+                        assert!(attrs.contains_key(k), "testsuite lacks {k}");
+                    }
+                    declared = (
+                        attrs["tests"].parse::<usize>().ok(),
+                        attrs["failures"].parse::<usize>().ok(),
+                    );
+                }
+                "testcase" => {
+                    assert_eq!(parent, Some("testsuite"));
+                    assert!(attrs.contains_key("name") && attrs.contains_key("classname"));
+                    testcases += 1;
+                    current_case = attrs["name"].clone();
+                }
+                "failure" => {
+                    assert_eq!(parent, Some("testcase"));
+                    assert!(attrs.contains_key("message") && attrs.contains_key("type"));
+                    failures += 1;
+                    failing.push(current_case.clone());
+                }
+                "skipped" => {
+                    assert_eq!(parent, Some("testcase"));
+                    skipped += 1;
+                }
+                "system-out" | "system-err" => {
+                    assert!(matches!(parent, Some("testcase" | "testsuite")))
+                }
+                other => panic!("unexpected element <{other}>"),
+            }
+            if !empty {
+                stack.push(name);
+            }
+        }
+        match ev {
+            quick_xml::events::Event::End(_) => {
+                stack.pop();
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(stack.is_empty());
+    assert_eq!(
+        declared,
+        (Some(testcases), Some(failures)),
+        "the suite's counts match its testcases"
+    );
+    JUnit {
+        testcases,
+        failures,
+        failing,
+        skipped,
+    }
+}

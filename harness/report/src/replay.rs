@@ -117,3 +117,56 @@ pub fn human(replays: &[Replay]) -> String {
     }
     out
 }
+
+/// JUnit XML for a CI gate on the scenarios: one test suite, one testcase
+/// per scenario, always (a stable count). A scenario whose outcome differs
+/// from its `[expect]` is a failure whose message says how and whose text
+/// holds the evidence (the product lines, then certmig's notes, then the
+/// contested rule if any); one without an `[expect]` is skipped.
+pub fn junit(replays: &[Replay]) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("certmig replay");
+    let mut suite = TestSuite::new("scenarios");
+    for r in replays {
+        let status = if !r.has_expectation {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message("the scenario states no [expect]: its outcome is only reported");
+            s
+        } else if r.mismatches.is_empty() {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(r.mismatches.join("; "));
+            s.set_type(r.outcome.kind.as_str());
+            let mut text: Vec<String> = r.outcome.evidence.clone();
+            text.extend(r.outcome.contested_summary());
+            s.set_description(text.join("\n"));
+            s
+        };
+        let mut tc = TestCase::new(r.scenario.as_str(), status);
+        tc.set_classname(format!("certmig.replay.{}", r.kind.as_str()));
+        let mut out = format!(
+            "{} {} -> {}, remediation {}: {}",
+            r.kind.as_str(),
+            r.source_os,
+            r.target_os,
+            r.remediation.map_or("(custom)", |x| x.as_str()),
+            r.outcome.label()
+        );
+        if let Some(step) = &r.outcome.step {
+            out += &format!(" at {step}");
+        }
+        if let Some(h) = r.outcome.hresult {
+            out += &format!(" ({h})");
+        }
+        if let Some(why) = &r.outcome.reason {
+            out += &format!(": {why}");
+        }
+        tc.set_system_out(out);
+        suite.add_test_case(tc);
+    }
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot serialise the JUnit report: {e} -->"))
+}
