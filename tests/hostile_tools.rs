@@ -123,7 +123,15 @@ fn run_certmig(cwd: &Path, args: &[String]) -> Outcome {
     }
 }
 
-/// True while a process whose command line holds `marker` runs.
+/// `sleep N` with N unique to this test process: another run of these
+/// tests on the same machine (a CI job beside a developer's `cargo test`)
+/// starts its own sleeps, which [`running`] must not see as ours.
+fn sleep_for(base: u64) -> String {
+    format!("sleep {base}{}", std::process::id())
+}
+
+/// True while a process whose command line holds `marker` runs (a marker
+/// unique to this process: [`sleep_for`]).
 fn running(marker: &str) -> bool {
     std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
         std::fs::read(e.path().join("cmdline"))
@@ -162,7 +170,10 @@ fn endless_output_is_cut_and_the_tool_killed() {
     let c = Caller::new();
     let s = c.script(
         "flood.sh",
-        "cp \"$1\" \"$2\"\nexec yes certmig-flood-output",
+        &format!(
+            "cp \"$1\" \"$2\"\nexec yes certmig-flood-output-{}",
+            std::process::id()
+        ),
     );
     let (code, r) = c.validate(&s, &[]);
     assert_eq!(code, 1);
@@ -177,19 +188,22 @@ fn endless_output_is_cut_and_the_tool_killed() {
         "{} bytes kept",
         stdout.len()
     );
-    assert!(!running("yes certmig-flood-output"));
+    assert!(!running(&format!(
+        "yes certmig-flood-output-{}",
+        std::process::id()
+    )));
 }
 
 #[test]
 fn a_hang_a_crash_and_a_child_that_outlives_the_tool() {
     let c = Caller::new();
-    let hang = c.script("hang.sh", "sleep 987654");
+    let hang = c.script("hang.sh", &sleep_for(987654));
     let (code, r) = c.validate(&hang, &[]);
     assert_eq!(code, 1);
     assert!(evidence(&r, "V10")
         .iter()
         .any(|e| e.contains("timed out after")));
-    assert!(!running("sleep 987654"), "the hanging tool was killed");
+    assert!(!running(&sleep_for(987654)), "the hanging tool was killed");
 
     let crash = c.script("crash.sh", "kill -SEGV $$");
     let (code, r) = c.validate(&crash, &[]);
@@ -202,15 +216,18 @@ fn a_hang_a_crash_and_a_child_that_outlives_the_tool() {
         evidence(&r, "V10")
     );
 
-    let orphan = c.script("orphan.sh", "sleep 876543 &\ncp \"$1\" \"$2\"");
+    let orphan = c.script(
+        "orphan.sh",
+        &format!("{} &\ncp \"$1\" \"$2\"", sleep_for(876543)),
+    );
     let (code, r) = c.validate(&orphan, &[]);
     assert_eq!(code, 1, "a process left running is a hazard");
     assert!(
-        !running("sleep 876543"),
+        !running(&sleep_for(876543)),
         "the child was killed with the run"
     );
     if writes_contained(&r) {
-        assert!(left_running(&r, "sleep 876543"), "{:?}", hazards(&r));
+        assert!(left_running(&r, &sleep_for(876543)), "{:?}", hazards(&r));
     }
 }
 
@@ -225,9 +242,10 @@ fn a_detached_daemon_is_named_killed_and_writes_nothing() {
     let s = c.script(
         "daemon.sh",
         &format!(
-            "cp \"$1\" \"$2\"\n(setsid sh -c 'sleep 2; echo late > {t}; sleep 765432' \
+            "cp \"$1\" \"$2\"\n(setsid sh -c 'sleep 2; echo late > {t}; {s}' \
              </dev/null >/dev/null 2>&1 &)\nexit 0",
-            t = target.display()
+            t = target.display(),
+            s = sleep_for(765432)
         ),
     );
     let o = c.run(&s, &[]);
@@ -241,7 +259,7 @@ fn a_detached_daemon_is_named_killed_and_writes_nothing() {
     assert!(o.elapsed < Duration::from_secs(2 + 5), "{:?}", o.elapsed);
     std::thread::sleep(Duration::from_secs(3));
     assert!(!target.exists(), "the daemon wrote {}", target.display());
-    assert!(!running("sleep 765432"), "the daemon was killed");
+    assert!(!running(&sleep_for(765432)), "the daemon was killed");
 }
 
 #[test]
@@ -543,7 +561,8 @@ fn an_unprivileged_user_gets_the_same_containment() {
     std::fs::write(
         &tool,
         format!(
-            "#!/bin/sh\necho x > /tmp/{tag} 2>/dev/null\n(setsid sleep 654321 &)\nexec {} fix \"$1\" -o \"$2\"\n",
+            "#!/bin/sh\necho x > /tmp/{tag} 2>/dev/null\n(setsid {} &)\nexec {} fix \"$1\" -o \"$2\"\n",
+            sleep_for(654321),
             exe.display()
         ),
     )
@@ -576,7 +595,7 @@ fn an_unprivileged_user_gets_the_same_containment() {
         "{:?}",
         hazards(&r)
     );
-    assert!(left_running(&r, "sleep 654321"), "{:?}", hazards(&r));
+    assert!(left_running(&r, &sleep_for(654321)), "{:?}", hazards(&r));
     assert!(!Path::new(&format!("/tmp/{tag}")).exists());
-    assert!(!running("sleep 654321"));
+    assert!(!running(&sleep_for(654321)));
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{output_failed, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::{output_failed, EXIT_FAILURE, EXIT_OK};
 use certmig::cmtrace::LogClock;
 use certmig::fix::{run, FixOptions, Policy, ReportSpill};
 
@@ -36,8 +36,8 @@ pub struct FixArgs {
     /// How to rewrite a name with an embedded NUL.
     #[arg(long, value_parser = super::choice::<Policy>(), default_value_t = Policy::Truncate)]
     pub policy: Policy,
-    /// Report what would change; write nothing.
-    #[arg(long)]
+    /// Report what would change; write nothing but the --log (so no -o/--output or --no-backup).
+    #[arg(long, conflicts_with_all = ["output", "no_backup"])]
     pub dry_run: bool,
     /// Print a JSON report: per certificate {"thumbprint","before_hex","after_hex","before","after","changed"}.
     #[arg(long)]
@@ -102,12 +102,19 @@ pub fn run_cmd(a: FixArgs) -> u8 {
             }
         }
         Err(e) => {
-            eprintln!("certmig: {e}");
-            if e.is_bad_input() {
-                eprintln!("certmig: nothing was written");
-                EXIT_BAD_INPUT
+            // An input that does not exist is bad input, as in every
+            // command (exit.rs). (Other I/O errors on the input may come
+            // from replacing it: those are failures.)
+            let unreadable_input = matches!(
+                &e,
+                certmig::fix::FixError::Io { path, source }
+                    if path == &opts.input && source.kind() == std::io::ErrorKind::NotFound
+            );
+            if e.is_bad_input() || unreadable_input {
+                super::exit::CliError::bad_input(format!("{e}\ncertmig: nothing was written"))
+                    .report()
             } else {
-                EXIT_FAILURE
+                super::exit::CliError::failure(e).report()
             }
         }
     }

@@ -45,11 +45,12 @@ pub struct FleetArgs {
         long,
         value_name = "N",
         required_unless_present = "inventory",
-        conflicts_with = "inventory"
+        conflicts_with = "inventory",
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub machines: Option<u64>,
     /// Synthetic fleet: seed; the same seed, mix and plan always give the same report.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "inventory")]
     pub seed: u64,
     /// Synthetic fleet: the population's distribution (TOML; default: the built-in mix).
     #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
@@ -68,32 +69,48 @@ pub struct FleetArgs {
     #[arg(long, value_name = "DIR")]
     pub inventory: Option<PathBuf>,
     /// Real inventory: the OS the task sequence applies.
-    #[arg(long, value_parser = super::choice::<Os>(), requires = "inventory")]
+    #[arg(long, value_parser = super::choice::<Os>(), requires = "inventory", conflicts_with = "machines")]
     pub target: Option<Os>,
     /// Real inventory: KB974571 is installed on the target before Restore User State.
-    #[arg(long, requires = "inventory")]
+    #[arg(long, requires = "inventory", conflicts_with = "machines")]
     pub target_kb974571: bool,
     /// Real inventory: every source has KB974571 (capture is judged under ms09-056).
-    #[arg(long, requires = "inventory", conflicts_with = "source_kb974571_list")]
+    #[arg(
+        long,
+        requires = "inventory",
+        conflicts_with = "machines",
+        conflicts_with = "source_kb974571_list"
+    )]
     pub source_kb974571: bool,
     /// Real inventory: the sources that have KB974571, one machine name per line.
-    #[arg(long, value_name = "FILE", requires = "inventory")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "inventory",
+        conflicts_with = "machines"
+    )]
     pub source_kb974571_list: Option<PathBuf>,
     /// Real inventory: every client already has the 977203 client hotfix.
     #[arg(
         long,
         requires = "inventory",
+        conflicts_with = "machines",
         conflicts_with = "client_hotfix_977203_list"
     )]
     pub client_hotfix_977203: bool,
     /// Real inventory: the clients that have the 977203 client hotfix, one machine name per line.
-    #[arg(long, value_name = "FILE", requires = "inventory")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "inventory",
+        conflicts_with = "machines"
+    )]
     pub client_hotfix_977203_list: Option<PathBuf>,
     /// Real inventory: the site server has 977384 (so CCMCertFix must be extracted with /x).
-    #[arg(long, requires = "inventory")]
+    #[arg(long, requires = "inventory", conflicts_with = "machines")]
     pub site_has_977384: bool,
     /// Real inventory: the site's service pack (an SP1 site has USMT 3.0.1, which does not restore to Windows 7).
-    #[arg(long, value_parser = super::choice::<SiteVersion>(), requires = "inventory", default_value_t)]
+    #[arg(long, value_parser = super::choice::<SiteVersion>(), requires = "inventory", conflicts_with = "machines", default_value_t)]
     pub site_version: SiteVersion,
     /// Synthetic fleet: where CCMCertFix runs inside the task sequence, follow KB2028442 (it does
     /// not help) or KB977203 (it repairs); overrides the plan's `in_sequence_ccmcertfix`.
@@ -271,13 +288,14 @@ fn inventory(a: FleetArgs) -> u8 {
     } else {
         EXIT_BAD_INPUT
     };
+    // The unreadable exports on stderr too, whatever stdout holds: exit 2
+    // always says why there.
+    for u in &readiness.unreadable {
+        eprintln!("certmig: {}: {}", u.file, u.error);
+    }
     if let Some(table) = table {
         out!("{}", table.render(&readiness));
         return code;
-    }
-    // Machine-readable output on stdout; the unreadable exports also on stderr.
-    for u in &readiness.unreadable {
-        eprintln!("certmig: {}: {}", u.file, u.error);
     }
     if a.json {
         let c = print_json(&readiness);

@@ -22,8 +22,8 @@ Example:
   certmig gen --machines 3 --seed 1 --out out/
   certmig gen --machines 1 --certs-per-machine 100000 --bulk --format sst --out big/")]
 pub struct GenArgs {
-    /// Number of machines (PC0001, PC0002, ...).
-    #[arg(long, default_value_t = 1)]
+    /// Number of machines (PC0001, PC0002, ...), at least 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=u32::MAX as u64).map(|n| n as usize))]
     pub machines: usize,
     /// Seed: the same seed always gives the same bytes.
     #[arg(long, default_value_t = 1)]
@@ -37,8 +37,8 @@ pub struct GenArgs {
     /// Output formats, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "sst,reg,blob")]
     pub format: Vec<FileFormat>,
-    /// Certificates per machine: signing, encryption, signing, ...
-    #[arg(long, default_value_t = 2)]
+    /// Certificates per machine: signing, encryption, signing, ..., at least 1.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=u32::MAX as u64).map(|n| n as usize))]
     pub certs_per_machine: usize,
     /// Fast stamped certificates for benchmark-sized stores. Their signatures DO NOT verify.
     #[arg(long)]

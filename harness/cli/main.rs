@@ -17,6 +17,7 @@ macro_rules! out {
 }
 
 mod crosscheck;
+mod exit;
 mod fix;
 mod fleet;
 mod gen;
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Matrix(a) => replay::matrix(a),
         Command::Scan(a) => scan::run(a),
-        Command::Dump(a) => scan::dump(a),
+        Command::Dump(a) => exit::finish(scan::dump(a)),
         Command::Validate(a) => validate::run(a),
         Command::Fleet(a) => fleet::run(a),
         Command::Crosscheck(a) => crosscheck::run(a),

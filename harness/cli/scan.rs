@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::exit::CliError;
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 use certmig::format::{self, ReadMode};
 use certmig::report::scan::{HumanSink, JsonSink};
@@ -30,7 +31,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "paths")]
     pub system_store: Option<String>,
     /// With --system-store: the current user's store instead of LocalMachine's.
-    #[arg(long, requires = "system_store")]
+    #[arg(long, requires = "system_store", conflicts_with = "paths")]
     pub current_user: bool,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
@@ -211,16 +212,12 @@ pub struct DumpArgs {
     pub lenient: bool,
 }
 
-pub fn dump(a: DumpArgs) -> u8 {
+pub fn dump(a: DumpArgs) -> Result<u8, CliError> {
     let bytes = match certmig::platform::read_store(&a.path, &format::Limits::default()) {
         Ok(b) => b,
-        Err(certmig::platform::StoreFileError::Io(e)) => {
-            eprintln!("certmig: {}: {e}", a.path.display());
-            return EXIT_FAILURE;
-        }
+        Err(certmig::platform::StoreFileError::Io(e)) => return Err(CliError::input(&a.path, &e)),
         Err(certmig::platform::StoreFileError::Format(e)) => {
-            eprintln!("certmig: {}: {e}", a.path.display());
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("{}: {e}", a.path.display())))
         }
     };
     let mode = if a.lenient {
@@ -233,11 +230,10 @@ pub fn dump(a: DumpArgs) -> u8 {
     let flushed = std::io::Write::flush(&mut stdout);
     match (dumped, flushed) {
         (Err(format::dump::DumpError::Io(e)), _) | (Ok(()), Err(e)) => crate::output_failed(&e),
-        (Err(format::dump::DumpError::Format(e)), _) => {
-            eprintln!("certmig: {}: {e}", a.path.display());
-            eprintln!("certmig: the dump stops there: it is not the whole file");
-            EXIT_BAD_INPUT
-        }
-        (Ok(()), Ok(())) => EXIT_OK,
+        (Err(format::dump::DumpError::Format(e)), _) => Err(CliError::bad_input(format!(
+            "{}: {e}\ncertmig: the dump stops there: it is not the whole file",
+            a.path.display()
+        ))),
+        (Ok(()), Ok(())) => Ok(EXIT_OK),
     }
 }

@@ -1,0 +1,278 @@
+//! Exit codes mean the same in every command (issue 21; harness/cli/exit.rs):
+//! 0 success, 1 a failure that is not the input's fault, 2 bad input. Every
+//! command is run here with a missing input, an input it cannot read (a
+//! directory or a FIFO where a file is wanted), a file that is not what it
+//! wants (a text file for a store, a store for a scenario) and options that
+//! do not go together: each exits 2, says why on standard error and writes
+//! nothing on standard output.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn certmig() -> Command {
+    let mut c = Command::cargo_bin("certmig").unwrap();
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// One case: the arguments, and what the case is about.
+struct Case {
+    what: &'static str,
+    args: Vec<String>,
+}
+
+fn case(what: &'static str, args: &[&str]) -> Case {
+    Case {
+        what,
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Every command × {missing input, unreadable input, not what it wants, bad
+/// option combination}, where the command takes such an input.
+fn cases(dir: &Path) -> Vec<Case> {
+    let missing = s(&dir.join("no-such-file"));
+    let a_dir = s(&dir.join("a-directory"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    let text = dir.join("notes.sst");
+    std::fs::write(&text, "these are notes, not a certificate store\r\n").unwrap();
+    let text = s(&text);
+    let store = dir.join("PC0001.sst");
+    std::fs::write(
+        &store,
+        support::sccm_store(2, certmig::format::Defect::Clean).to_bytes(),
+    )
+    .unwrap();
+    let store = s(&store);
+    let texts = dir.join("texts");
+    std::fs::create_dir_all(&texts).unwrap();
+    std::fs::write(texts.join("PC1.reg"), "not an export\r\n").unwrap();
+    let texts = s(&texts);
+    let out = s(&dir.join("out"));
+    vec![
+        // gen takes no input: its bad options.
+        case(
+            "gen: zero machines",
+            &["gen", "--machines", "0", "--out", &out],
+        ),
+        case(
+            "gen: an unknown format",
+            &["gen", "--format", "pdf", "--out", &out],
+        ),
+        // fix
+        case("fix: missing input", &["fix", &missing]),
+        case(
+            "fix: a text file named .sst",
+            &["fix", &text, "-o", &s(&dir.join("o.sst"))],
+        ),
+        case(
+            "fix: --dry-run with -o",
+            &["fix", &store, "--dry-run", "-o", &out],
+        ),
+        // replay
+        case("replay: missing scenario", &["replay", &missing]),
+        case("replay: a store as a scenario", &["replay", &store]),
+        case(
+            "replay: a bad reading",
+            &["replay", "--in-sequence-ccmcertfix", "kb1"],
+        ),
+        // matrix
+        case(
+            "matrix: a bad reading",
+            &["matrix", "--in-sequence-ccmcertfix", "kb1"],
+        ),
+        // validate
+        case(
+            "validate: a tool that does not exist",
+            &[
+                "validate",
+                "--fixer",
+                &format!("{missing} {{in}} {{out}}"),
+                "--no-matrix",
+                "--cases",
+                "1",
+            ],
+        ),
+        case(
+            "validate: a tool without {in}",
+            &["validate", "--fixer", "cp a b", "--no-matrix"],
+        ),
+        case(
+            "validate: --self-test with --fixer",
+            &["validate", "--self-test", "--fixer", "cp {in} {out}"],
+        ),
+        // fleet, synthetic
+        case(
+            "fleet: missing mix",
+            &["fleet", "--machines", "10", "--mix", &missing],
+        ),
+        case(
+            "fleet: a store as a mix",
+            &["fleet", "--machines", "10", "--mix", &store],
+        ),
+        case(
+            "fleet: a directory as a plan",
+            &["fleet", "--machines", "10", "--plan", &a_dir],
+        ),
+        case("fleet: zero machines", &["fleet", "--machines", "0"]),
+        case(
+            "fleet: an inventory option with --machines",
+            &["fleet", "--machines", "10", "--target", "win7-sp1"],
+        ),
+        // fleet, inventory
+        case(
+            "inventory: missing directory",
+            &["fleet", "--inventory", &missing, "--target", "win7-sp1"],
+        ),
+        case(
+            "inventory: a file, not a directory",
+            &["fleet", "--inventory", &store, "--target", "win7-sp1"],
+        ),
+        case(
+            "inventory: an export that is not one",
+            &["fleet", "--inventory", &texts, "--target", "win7-sp1"],
+        ),
+        case("inventory: no --target", &["fleet", "--inventory", &texts]),
+        case(
+            "inventory: --seed",
+            &[
+                "fleet",
+                "--inventory",
+                &texts,
+                "--target",
+                "win7-sp1",
+                "--seed",
+                "3",
+            ],
+        ),
+        // scan
+        case("scan: missing input", &["scan", &missing]),
+        case("scan: a text file named .sst", &["scan", &text]),
+        case(
+            "scan: --current-user with files",
+            &["scan", "--current-user", &store],
+        ),
+        // dump
+        case("dump: missing input", &["dump", &missing]),
+        case("dump: a directory", &["dump", &a_dir]),
+        case("dump: a text file named .sst", &["dump", &text]),
+        // crosscheck
+        case("crosscheck: missing input", &["crosscheck", &missing]),
+        // every command: an unknown option
+        case("an unknown option", &["scan", "--frobnicate", &store]),
+    ]
+}
+
+#[test]
+fn every_command_exits_2_on_bad_input_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wrong = Vec::new();
+    let all = cases(tmp.path());
+    let commands: std::collections::BTreeSet<&str> =
+        all.iter().map(|c| c.args[0].as_str()).collect();
+    assert_eq!(
+        commands.into_iter().collect::<Vec<_>>(),
+        [
+            "crosscheck",
+            "dump",
+            "fix",
+            "fleet",
+            "gen",
+            "matrix",
+            "replay",
+            "scan",
+            "validate"
+        ],
+        "every command has a case"
+    );
+    for c in &all {
+        let out = certmig()
+            .args(&c.args)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) {
+            wrong.push(format!(
+                "{}: exit {:?} (want 2): {stderr}",
+                c.what,
+                out.status.code()
+            ));
+        } else if stderr.trim().is_empty() {
+            wrong.push(format!("{}: exit 2 without a word on stderr", c.what));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(!tmp.path().join("out").exists(), "nothing was written");
+}
+
+/// A FIFO where a file is wanted is refused without being opened (no hang).
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_input_is_bad_input_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo: PathBuf = tmp.path().join("store.sst");
+    support::mkfifo(&fifo);
+    let f = s(&fifo);
+    for args in [
+        vec!["scan", &f],
+        vec!["dump", &f],
+        vec!["fix", &f],
+        vec!["replay", &f],
+        vec!["fleet", "--machines", "5", "--mix", &f],
+        vec!["fleet", "--machines", "5", "--plan", &f],
+    ] {
+        let out = certmig()
+            .args(&args)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// What is not bad input: a run that goes through exits 0, and an outcome
+/// that differs from its expectation exits 1 (replay) whatever the command.
+#[test]
+fn success_is_0_and_a_differing_outcome_is_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("g");
+    certmig()
+        .args(["gen", "--machines", "1", "--format", "sst", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    certmig().arg("scan").arg(&out).assert().code(0);
+    certmig()
+        .arg("dump")
+        .arg(out.join("PC0001.sst"))
+        .assert()
+        .code(0);
+    certmig()
+        .args(["fleet", "--machines", "5"])
+        .assert()
+        .code(0);
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/c04-refresh-xp-to-win7sp1.toml"),
+    )
+    .unwrap();
+    let wrong = tmp.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        base.replace("outcome = \"restore-failed\"", "outcome = \"success\""),
+    )
+    .unwrap();
+    certmig().arg("replay").arg(&wrong).assert().code(1);
+}
