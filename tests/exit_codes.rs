@@ -170,6 +170,19 @@ fn cases(dir: &Path) -> Vec<Case> {
     ]
 }
 
+/// Runs certmig with `args` (bounded in time): its exit code and stderr.
+fn exit_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Option<i32>, String) {
+    let out = certmig()
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn every_command_exits_2_on_bad_input_and_says_why() {
     let tmp = tempfile::tempdir().unwrap();
@@ -193,18 +206,9 @@ fn every_command_exits_2_on_bad_input_and_says_why() {
         "every command has a case"
     );
     for c in &all {
-        let out = certmig()
-            .args(&c.args)
-            .timeout(std::time::Duration::from_secs(60))
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.status.code() != Some(2) {
-            wrong.push(format!(
-                "{}: exit {:?} (want 2): {stderr}",
-                c.what,
-                out.status.code()
-            ));
+        let (code, stderr) = exit_of(&c.args);
+        if code != Some(2) {
+            wrong.push(format!("{}: exit {code:?} (want 2): {stderr}", c.what));
         } else if stderr.trim().is_empty() {
             wrong.push(format!("{}: exit 2 without a word on stderr", c.what));
         }
@@ -229,17 +233,8 @@ fn a_fifo_as_input_is_bad_input_everywhere() {
         vec!["fleet", "--machines", "5", "--mix", &f],
         vec!["fleet", "--machines", "5", "--plan", &f],
     ] {
-        let out = certmig()
-            .args(&args)
-            .timeout(std::time::Duration::from_secs(20))
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (code, stderr) = exit_of(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
     }
 }
 
