@@ -39,7 +39,7 @@ fn replay_with_no_arguments_runs_every_shipped_scenario_and_exits_0() {
         .stdout(predicate::str::contains(format!(
             "{n} scenario(s), {n} as expected, 0 unexpected"
         )))
-        .stdout(predicate::str::contains("source → target"))
+        .stdout(predicate::str::contains("refresh xp-sp3 → win7-sp1"))
         .stdout(predicate::str::contains("restore-failed"));
 }
 

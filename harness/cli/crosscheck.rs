@@ -58,7 +58,10 @@ pub fn run(a: CrosscheckArgs) -> u8 {
             return code;
         }
     } else {
-        print!("{}", certmig::report::crosscheck::human(&report));
+        print!(
+            "{}",
+            certmig::report::text::fit(&certmig::report::crosscheck::human(&report))
+        );
     }
     for f in &report.files {
         for e in &f.errors {

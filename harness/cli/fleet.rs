@@ -214,7 +214,7 @@ fn synthetic(a: FleetArgs) -> u8 {
         out!("{}", report::fleet::csv(&fleet));
         return EXIT_OK;
     }
-    out!("{}", report::fleet::human(&fleet));
+    out!("{}", report::text::fit(&report::fleet::human(&fleet)));
     EXIT_OK
 }
 
@@ -294,7 +294,7 @@ fn inventory(a: FleetArgs) -> u8 {
         eprintln!("certmig: {}: {}", u.file, u.error);
     }
     if let Some(table) = table {
-        out!("{}", table.render(&readiness));
+        out!("{}", report::text::fit(&table.render(&readiness)));
         return code;
     }
     if a.json {

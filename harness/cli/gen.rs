@@ -82,7 +82,10 @@ pub fn run(a: GenArgs) -> u8 {
             if a.json {
                 return print_json(&report);
             }
-            out!("{}", certmig::report::gen::human(&report, a.bulk));
+            out!(
+                "{}",
+                certmig::report::text::fit(&certmig::report::gen::human(&report, a.bulk))
+            );
             EXIT_OK
         }
         Err(e) => {

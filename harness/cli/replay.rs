@@ -151,7 +151,7 @@ pub fn run(a: ReplayArgs) -> u8 {
             return code;
         }
     } else {
-        out!("{}", report::replay::human(&replays));
+        out!("{}", report::text::fit(&report::replay::human(&replays)));
     }
     if unexpected > 0 {
         EXIT_FAILURE

@@ -159,7 +159,7 @@ pub fn run(a: ValidateArgs) -> u8 {
             return code;
         }
     } else {
-        out!("{}", report::validate::human(&r));
+        out!("{}", report::text::fit(&report::validate::human(&r)));
     }
     if r.passed() {
         EXIT_OK
@@ -200,7 +200,7 @@ fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
             return code;
         }
     } else {
-        out!("{}", report::selftest::human(&s));
+        out!("{}", report::text::fit(&report::selftest::human(&s)));
     }
     if s.passed() {
         EXIT_OK

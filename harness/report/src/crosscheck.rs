@@ -35,8 +35,7 @@ pub fn human(r: &CrosscheckReport) -> String {
             k.id, k.description, k.source
         );
     }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut t = crate::text::terminal_table();
     t.set_header([
         "file",
         "thumbprint",

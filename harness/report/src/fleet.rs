@@ -7,7 +7,7 @@ use certmig_engine::fleet::population::{Counts, MachineProfile};
 use certmig_engine::fleet::report::SegmentRow;
 use certmig_engine::fleet::FleetReport;
 use certmig_engine::sim::OutcomeKind;
-use comfy_table::{presets, CellAlignment, Table};
+use comfy_table::{CellAlignment, Table};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Serialize;
 
@@ -15,9 +15,7 @@ use crate::matrix::MIDDOT;
 use crate::text::{group_digits, percent};
 
 pub(crate) fn table() -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED);
-    t
+    crate::text::terminal_table()
 }
 
 fn right(t: &mut Table, from: usize) {

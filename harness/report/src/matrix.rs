@@ -33,6 +33,8 @@ pub fn contested_legend(rows: &[MatrixRow]) -> Option<String> {
 pub fn table(rows: &[MatrixRow]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    // Fits a terminal; whole lines when piped (and in the golden snapshot).
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     t.set_header([
         "kind",
         "site",
@@ -79,7 +81,7 @@ pub fn table(rows: &[MatrixRow]) -> String {
         ]);
     }
     match contested_legend(rows) {
-        Some(legend) => format!("{t}\n{legend}"),
+        Some(legend) => format!("{t}\n{}", crate::text::paragraph(&legend).trim_end()),
         None => t.to_string(),
     }
 }

@@ -65,41 +65,50 @@ pub fn rows(replays: &[Replay]) -> Vec<ReplayRow<'_>> {
     replays.iter().map(ReplayRow::new).collect()
 }
 
-/// The table `certmig replay` prints, then `N scenario(s), N as expected,
-/// N unexpected`.
+/// The table `certmig replay` prints (fitted to the terminal), then
+/// `N scenario(s), N as expected, N unexpected`, then the long texts a
+/// table would only wrap: why a migration is unsupported, how an outcome
+/// differs from its expectation, and the contested rule.
 pub fn human(replays: &[Replay]) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header([
-        "scenario",
-        "kind",
-        "source → target",
-        "remediation",
-        "outcome",
-        "failing step (or why unsupported)",
-        "HRESULT",
-        "expected?",
-    ]);
+    let mut t = crate::text::terminal_table();
+    t.set_header(["scenario", "migration", "outcome", "expected?"]);
+    // The verdict never wraps; the names and texts share the rest.
+    if let Some(c) = t.column_mut(3) {
+        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+    }
+    let mut below = Vec::new();
     for r in replays {
+        let o = &r.outcome;
+        if let Some(why) = &o.reason {
+            below.push(format!("{}: unsupported: {why}", r.scenario));
+        }
+        if !r.mismatches.is_empty() {
+            below.push(format!("{}: NO: {}", r.scenario, r.mismatches.join("; ")));
+        }
+        if let Some(why) = o.contested_summary() {
+            below.push(format!("{} (contested): {why}", r.scenario));
+        }
+        let mut outcome = o.label();
+        if let Some(step) = &o.step {
+            outcome += &format!("\nat {step}");
+        }
+        if let Some(h) = o.hresult {
+            outcome += &format!("\n{h}");
+        }
         t.add_row([
             r.scenario.clone(),
-            r.kind.as_str().to_owned(),
-            format!("{} → {}", r.source_os, r.target_os),
-            r.remediation
-                .map(|x| x.as_str())
-                .unwrap_or("(custom)")
-                .to_owned(),
-            r.outcome.label(),
-            r.outcome
-                .step
-                .clone()
-                .or_else(|| r.outcome.reason.clone())
-                .unwrap_or_default(),
-            r.outcome.hresult.map(|h| h.to_string()).unwrap_or_default(),
+            format!(
+                "{} {} → {}\n{}",
+                r.kind.as_str(),
+                r.source_os,
+                r.target_os,
+                r.remediation.map_or("(custom steps)", |x| x.as_str())
+            ),
+            outcome,
             match (r.has_expectation, r.mismatches.is_empty()) {
                 (false, _) => "(none)".to_owned(),
                 (true, true) => "yes".to_owned(),
-                (true, false) => format!("NO: {}", r.mismatches.join("; ")),
+                (true, false) => "NO (below)".to_owned(),
             },
         ]);
     }
@@ -110,10 +119,8 @@ pub fn human(replays: &[Replay]) -> String {
         replays.len() - unexpected,
         unexpected
     );
-    for r in replays {
-        if let Some(why) = r.outcome.contested_summary() {
-            out += &format!("{} (contested): {why}\n", r.scenario);
-        }
+    for line in below {
+        out += &crate::text::paragraph(&line);
     }
     out
 }

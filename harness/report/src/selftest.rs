@@ -13,8 +13,7 @@ pub fn human(s: &SelfTest) -> String {
             format!("FAILED {:?}", s.reference.failed_invariants())
         }
     ));
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut t = crate::text::terminal_table();
     t.set_header(["mutant", "breaks", "format", "failed", "killed", "evidence"]);
     for m in &s.mutants {
         let failed: Vec<&str> = m.failed.iter().map(|i| i.id()).collect();

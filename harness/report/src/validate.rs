@@ -9,8 +9,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// The human summary.
 pub fn human(r: &ValidationReport) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut t = crate::text::terminal_table();
     let mut header = vec!["case".to_owned()];
     header.extend(Invariant::ALL.iter().map(|i| i.id().to_owned()));
     t.set_header(header);

@@ -1,0 +1,171 @@
+//! The screens people read fit their terminal (issue 21): `replay`,
+//! `matrix`, `fleet`, `fleet --inventory` and `validate`, run in a
+//! pseudo-terminal of 80 and of 120 columns (their own session, so the
+//! pseudo-terminal is their controlling terminal and nothing measures the
+//! terminal of whoever runs the tests), print no line wider than the
+//! terminal. Piped, the same tables keep whole lines (the golden snapshots).
+#![cfg(unix)]
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Runs certmig with `args` in a new pseudo-terminal of `cols` columns and
+/// returns what it printed there (stdout and stderr, as a terminal shows
+/// them).
+fn in_terminal(cols: u16, args: &[&str]) -> String {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty with valid out-pointers; the window size is read only.
+    let made = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(made, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let slave_fd = std::os::fd::AsRawFd::as_raw_fd(&slave);
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("certmig"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("COLUMNS")
+        .stdin(Stdio::null())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: between fork and exec only async-signal-safe calls: a new
+    // session whose controlling terminal is the pseudo-terminal.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 || libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("certmig runs");
+    // The command holds copies of the slave side: without dropping them the
+    // terminal never closes and the read below never ends.
+    drop(cmd);
+    drop(slave);
+    let mut out = Vec::new();
+    let mut m = std::fs::File::from(master);
+    // Read until the terminal closes (EIO once the child and its copies of
+    // the slave are gone).
+    let mut buf = [0u8; 65536];
+    loop {
+        match m.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    child.wait().unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The lines a terminal shows: escape sequences dropped, and of what a
+/// carriage return overwrote (a progress bar), the last.
+fn shown_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for raw in text.split('\n') {
+        let mut line = String::new();
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for d in chars.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            line.push(c);
+        }
+        let last = line.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("");
+        lines.push(last.to_owned());
+    }
+    lines
+}
+
+fn check(cols: u16, what: &str, args: &[&str]) -> usize {
+    let text = in_terminal(cols, args);
+    let lines = shown_lines(&text);
+    let wide: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.chars().count() > usize::from(cols))
+        .collect();
+    assert!(
+        wide.is_empty(),
+        "{what} at {cols} columns: {} line(s) wider, e.g. {:?}",
+        wide.len(),
+        wide.first()
+    );
+    lines.len()
+}
+
+#[test]
+fn replay_matrix_fleet_inventory_and_validate_fit_80_and_120_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("exports");
+    let g = std::process::Command::new(assert_cmd::cargo::cargo_bin("certmig"))
+        .args(["gen", "--machines", "3", "--format", "reg", "--out"])
+        .arg(&gen)
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    let gen = gen.display().to_string();
+    for cols in [80, 120] {
+        assert!(check(cols, "replay", &["replay"]) > 30);
+        assert!(check(cols, "matrix", &["matrix"]) > 8448);
+        assert!(check(cols, "fleet", &["fleet", "--machines", "2000"]) > 20);
+        assert!(
+            check(
+                cols,
+                "fleet --inventory",
+                &["fleet", "--inventory", &gen, "--target", "win7-sp1"]
+            ) > 5
+        );
+        assert!(
+            check(
+                cols,
+                "validate",
+                &[
+                    "validate",
+                    "--fixer",
+                    "cp {in} {out}",
+                    "--format",
+                    "sst",
+                    "--cases",
+                    "4",
+                    "--no-matrix"
+                ]
+            ) > 5
+        );
+    }
+    // Piped, nothing is wrapped: the replay table keeps whole lines.
+    let piped = Command::new(assert_cmd::cargo::cargo_bin("certmig"))
+        .arg("replay")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(piped.stdout).unwrap();
+    assert!(text
+        .lines()
+        .any(|l| l.contains("c01-c10-refresh-xp-to-win7rtm-latent")));
+    assert!(Path::new(&gen).is_dir());
+}
