@@ -41,7 +41,7 @@ pub struct ScanArgs {
     pub lenient: bool,
     /// Check each certificate's self-signature with its own public key (off by default: CryptoAPI's
     /// import does not check it, and it costs far more than the rest of the scan). Without it the
-    /// human listing says "signature not checked" and the JSON has signature_valid=false.
+    /// human listing says "signature not checked" and the JSON has signature_valid=null.
     #[arg(long)]
     pub verify_signatures: bool,
     /// Accepted for compatibility, and does nothing: signatures are not checked unless --verify-signatures.

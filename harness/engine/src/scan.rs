@@ -80,12 +80,9 @@ pub struct CertificateReport {
     pub friendly_name_shape: Option<format::FriendlyNameShape>,
     pub property_ids: Vec<u32>,
     pub key_container: Option<String>,
-    /// False when the signature was not checked (see `signature_checked`).
-    pub signature_valid: bool,
-    /// Whether the signature was checked ([`ScanOptions::verify_signatures`]);
-    /// not in the JSON, whose shape predates the option's default.
-    #[serde(skip)]
-    pub signature_checked: bool,
+    /// Whether the self-signature verifies; `None` (JSON `null`) when it
+    /// was not checked ([`ScanOptions::verify_signatures`]).
+    pub signature_valid: Option<bool>,
     /// `{"legacy":"ok","ms09-056":"0x80092024"}`.
     pub verdicts: Verdicts,
     /// The friendly name as Windows displayed it before MS09-056.
@@ -352,8 +349,9 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
             .key_prov_info()
             .and_then(|k| k.ok())
             .and_then(|k| k.container),
-        signature_valid: opts.verify_signatures && crate::cert::verify_signature_cached(&e.der),
-        signature_checked: opts.verify_signatures,
+        signature_valid: opts
+            .verify_signatures
+            .then(|| crate::cert::verify_signature_cached(&e.der)),
         verdicts: Verdicts {
             legacy: verdicts[0],
             ms09_056: verdicts[1],
@@ -408,8 +406,9 @@ pub fn certificate_report_reference(
             .key_prov_info()
             .and_then(|k| k.ok())
             .and_then(|k| k.container),
-        signature_valid: opts.verify_signatures && crate::cert::verify_signature(&e.der),
-        signature_checked: opts.verify_signatures,
+        signature_valid: opts
+            .verify_signatures
+            .then(|| crate::cert::verify_signature(&e.der)),
         verdicts,
         legacy_display_name: cryptoapi::legacy_display_name(e),
         rejections,
@@ -606,8 +605,7 @@ impl<'a> CertificateRecord<'a> {
                     .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
                     .collect()
             }),
-            signature_valid: self.signature_valid,
-            signature_checked: self.signature_checked,
+            signature_valid: self.signature_checked.then_some(self.signature_valid),
             verdicts: self.verdicts(),
             legacy_display_name: fname.map(|v| {
                 let mut s = String::new();

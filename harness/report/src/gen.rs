@@ -14,7 +14,7 @@ pub fn human(report: &GenReport, bulk: bool) -> String {
     );
     if bulk {
         out.push_str(
-            "note: --bulk certificates carry invalid signatures (scan reports signature NOT valid)\n",
+            "note: --bulk certificates carry invalid signatures (scan --verify-signatures reports signature NOT valid)\n",
         );
     }
     out

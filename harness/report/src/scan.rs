@@ -49,12 +49,10 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
         out,
         "    key container {}    signature {}",
         c.key_container.as_deref().unwrap_or("(none)"),
-        if !c.signature_checked {
-            "not checked"
-        } else if c.signature_valid {
-            "valid"
-        } else {
-            "NOT valid"
+        match c.signature_valid {
+            None => "not checked",
+            Some(true) => "valid",
+            Some(false) => "NOT valid",
         }
     );
     let _ = writeln!(
@@ -342,7 +340,11 @@ fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> 
     key(out, false, "key_container");
     json_str_or_null(out, c.key_container_units(), |u, w| utf16_to(u, w))?;
     key(out, false, "signature_valid");
-    out.extend_from_slice(if c.signature_valid { b"true" } else { b"false" });
+    out.extend_from_slice(match (c.signature_checked, c.signature_valid) {
+        (false, _) => b"null",
+        (true, true) => b"true",
+        (true, false) => b"false",
+    });
     key(out, false, "verdicts");
     let v = c.verdicts();
     out.extend_from_slice(b"{\n            \"legacy\": \"");
