@@ -242,10 +242,18 @@ fn bulk_scan_reports_invalid_signatures() {
     assert_eq!(certs.len(), 10);
     assert!(certs.iter().all(|c| c["signature_valid"] == false));
     // Without --verify-signatures nothing is checked, and the JSON says so.
-    let out = certmig().arg("scan").arg(&dir).arg("--json").output().unwrap();
+    let out = certmig()
+        .arg("scan")
+        .arg(&dir)
+        .arg("--json")
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let certs = v["files"][0]["certificates"].as_array().unwrap();
-    assert!(certs.iter().all(|c| c["signature_valid"].is_null()), "{certs:?}");
+    assert!(
+        certs.iter().all(|c| c["signature_valid"].is_null()),
+        "{certs:?}"
+    );
 }
 
 /// `scan --system-store` reads a Windows machine's own store: elsewhere it

@@ -250,11 +250,14 @@ fn matrix_json_has_every_cell_with_the_documented_fields() {
 fn matrix_html_is_one_self_contained_page() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("m.html");
+    // The page is written and named; no table is printed unless asked.
     certmig()
         .args(["matrix", "--html"])
         .arg(&f)
         .assert()
-        .code(0);
+        .code(0)
+        .stdout("")
+        .stderr(predicate::str::contains("wrote the HTML page to"));
     let html = std::fs::read_to_string(&f).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(
@@ -599,4 +602,32 @@ fn replay_junit_is_junit_xml_with_one_testcase_per_scenario() {
         std::fs::read(dir.path().join("right.toml")).unwrap(),
         before
     );
+}
+
+/// `matrix --csv`: one row per run, the header of `report::matrix::CSV_HEADER`
+/// (the row struct's field names), the contested rule in two columns.
+#[test]
+fn matrix_csv_has_every_run() {
+    let out = certmig()
+        .args(["matrix", "--csv"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, certmig::report::matrix::CSV_HEADER);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2 * 3072 + 2304);
+    let contested: Vec<_> = rows.iter().filter(|x| &x[16] == "kb2028442").collect();
+    assert_eq!(contested.len(), 464);
+    // Each names the other reading's outcome; elsewhere both columns are empty.
+    assert!(contested.iter().all(|x| !x[17].is_empty()));
+    assert!(rows
+        .iter()
+        .filter(|x| x[16].is_empty())
+        .all(|x| x[17].is_empty()));
+    assert!(text.ends_with("\r\n"));
 }

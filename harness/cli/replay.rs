@@ -168,14 +168,20 @@ SP2 site migrating x86 to x86, then again for an SP1 site (USMT 3.0.1 only), and
 (never supported): 8448 rows. Rows where CCMCertFix ran inside the task sequence are marked
 (contested): KB 2028442 and KB 977203 disagree; --json gives both readings' outcomes.
 
+Exit codes: 0 the matrix was printed or written, 1 the HTML page could not be written, 2 bad options.
+
 Examples:
   certmig matrix --json > matrix.json
-  certmig matrix --html matrix.html")]
+  certmig matrix --csv > matrix.csv
+  certmig matrix --html matrix.html       (writes the page, prints no table)")]
 pub struct MatrixArgs {
-    /// Print an array of rows {"kind","source_os","source_kb974571",...,"identity_preserved"}.
-    #[arg(long)]
+    /// Print an array of rows {"kind","site","source_os",...,"identity_preserved","contested"}.
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
-    /// Also write one self-contained, colour-coded HTML page.
+    /// Print one CSV row per run (RFC 4180; the contested rule as two columns).
+    #[arg(long)]
+    pub csv: bool,
+    /// Write one self-contained, colour-coded HTML page to FILE (and print no table).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Where CCMCertFix runs inside the task sequence, follow KB2028442 (default) or KB977203.
@@ -190,10 +196,21 @@ pub fn matrix(a: MatrixArgs) -> u8 {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
+        eprintln!(
+            "certmig: wrote the HTML page to {} ({} runs)",
+            f.display(),
+            report::text::group_digits(rows.len() as u64)
+        );
     }
     if a.json {
         return print_json(&rows);
     }
-    out!("{}\n", report::matrix::table(&rows));
+    if a.csv {
+        out!("{}", report::matrix::csv(&rows));
+        return EXIT_OK;
+    }
+    if a.html.is_none() {
+        out!("{}\n", report::matrix::table(&rows));
+    }
     EXIT_OK
 }

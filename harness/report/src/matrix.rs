@@ -289,3 +289,84 @@ pub fn html(rows: &[MatrixRow]) -> String {
     out.push('\n');
     out
 }
+
+/// One row of `matrix --csv`: a matrix row, the contested rule flattened
+/// into the reading followed and the other reading's outcome.
+#[derive(Debug, serde::Serialize)]
+pub struct CsvRow<'a> {
+    pub kind: &'a str,
+    pub site: &'a str,
+    pub source_os: &'a str,
+    pub source_arch: &'a str,
+    pub source_kb974571: bool,
+    pub target_os: &'a str,
+    pub target_arch: &'a str,
+    pub target_kb974571_before_restore: bool,
+    pub remediation: &'a str,
+    pub defect: &'a str,
+    pub outcome: &'a str,
+    pub step: &'a str,
+    pub hresult: &'a str,
+    /// `true`, `false`, or empty (a replace, an unsupported migration).
+    pub identity_preserved: Option<bool>,
+    pub reason: &'a str,
+    /// `;`-separated.
+    pub modelling_choices: String,
+    /// The reading followed where the outcome is contested, else empty.
+    pub contested_followed: &'a str,
+    /// The outcome under the other reading, else empty.
+    pub contested_other_outcome: &'a str,
+}
+
+/// The header of [`csv`] (the field names of [`CsvRow`]; a test checks).
+pub const CSV_HEADER: [&str; 18] = [
+    "kind",
+    "site",
+    "source_os",
+    "source_arch",
+    "source_kb974571",
+    "target_os",
+    "target_arch",
+    "target_kb974571_before_restore",
+    "remediation",
+    "defect",
+    "outcome",
+    "step",
+    "hresult",
+    "identity_preserved",
+    "reason",
+    "modelling_choices",
+    "contested_followed",
+    "contested_other_outcome",
+];
+
+/// `matrix --csv`: one row per matrix row (RFC 4180, CRLF).
+pub fn csv(rows: &[MatrixRow]) -> String {
+    crate::csv_string(
+        &CSV_HEADER,
+        rows.iter().map(|r| CsvRow {
+            kind: r.kind.as_str(),
+            site: r.site.as_str(),
+            source_os: r.source_os.as_str(),
+            source_arch: r.source_arch.as_str(),
+            source_kb974571: r.source_kb974571,
+            target_os: r.target_os.as_str(),
+            target_arch: r.target_arch.as_str(),
+            target_kb974571_before_restore: r.target_kb974571_before_restore,
+            remediation: r.remediation.as_str(),
+            defect: r.defect.as_str(),
+            outcome: r.outcome.as_str(),
+            step: r.step.as_deref().unwrap_or(""),
+            hresult: r.hresult.as_deref().unwrap_or(""),
+            identity_preserved: r.identity_preserved,
+            reason: r.reason.as_deref().unwrap_or(""),
+            modelling_choices: r.modelling_choices.join(";"),
+            contested_followed: r.contested.as_ref().map_or("", |c| c.followed.as_str()),
+            contested_other_outcome: r
+                .contested
+                .as_ref()
+                .and_then(|c| c.other())
+                .map_or("", |o| o.outcome.as_str()),
+        }),
+    )
+}
