@@ -224,7 +224,12 @@ fn c3_with_974571_the_import_fails_with_0x80092024_and_osdsmpclient_logs_it() {
     assert!(smsts.contains(
         "Failed to run the action: Restore User State. (Error: 80092024; Source: Windows)"
     ));
-    assert!(r.outcome.evidence.iter().any(|l| l == line));
+    // The evidence names the machine and the log file the line is in.
+    assert!(r
+        .outcome
+        .evidence
+        .iter()
+        .any(|e| e.line == line && e.log == "Ccmexec.log" && e.machine == r.logs[0].machine));
 }
 
 #[test]
@@ -477,7 +482,8 @@ fn c8_977203_is_not_applicable_after_977384_and_ccmcertfix_must_be_extracted() {
     let r = run("c08-superseded-no-extract.toml");
     assert_eq!(r.logs[0].smsts_log(), "", "no task sequence ran");
     assert_eq!(r.outcome.evidence.len(), 1, "{:?}", r.outcome.evidence);
-    assert!(r.outcome.evidence[0].contains("component=\"certmig\""));
+    assert!(r.outcome.evidence[0].line.contains("component=\"certmig\""));
+    assert_eq!(r.outcome.evidence[0].log, "certmig.log");
     run("c08-superseded-extract.toml");
     run("c08-r3-client-hotfix-not-applicable.toml");
 }

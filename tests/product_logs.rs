@@ -123,7 +123,8 @@ fn each_product_writes_its_own_log() {
         .outcome
         .evidence
         .iter()
-        .find(|l| l.contains("CertAddSerializedElementToStore refused"))
+        .find(|l| l.line.contains("CertAddSerializedElementToStore refused"))
         .expect("the explanation in the evidence");
-    assert!(why.contains("component=\"certmig\""), "{why}");
+    assert!(why.line.contains("component=\"certmig\""), "{why}");
+    assert_eq!(why.log, "certmig.log", "{why}");
 }

@@ -129,6 +129,19 @@ fn replay_json_and_logs_on_disk() {
     assert_eq!(rows[0]["expected"], true);
     assert_eq!(rows[0]["identity_preserved"], false);
     assert_eq!(rows[0]["usmt"], "usmt-4.0");
+    // Each evidence line says which machine's which log holds it.
+    let ev = &rows[0]["evidence"];
+    assert_eq!(ev[0]["log"], "Ccmexec.log");
+    assert_eq!(ev[0]["machine"], "PC0042");
+    assert!(ev[0]["line"]
+        .as_str()
+        .unwrap()
+        .starts_with("<![LOG[Failed to import the client certificate store (0x80092024)]LOG]!>"));
+    assert!(ev
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["log"] == "certmig.log"));
     assert_eq!(rows[1]["kind"], "replace");
     assert_eq!(
         rows[1]["identity_preserved"],

@@ -1,7 +1,7 @@
 //! Replayed scenarios (`certmig replay`): the table with the closing count,
 //! and the rows `replay --json` prints.
 
-use certmig_engine::sim::{Contested, Replay};
+use certmig_engine::sim::{Contested, Evidence, Replay};
 use serde::Serialize;
 
 /// One scenario's replay as `replay --json` prints it.
@@ -21,8 +21,9 @@ pub struct ReplayRow<'a> {
     pub reason: Option<&'a str>,
     /// Refresh only (`null` for a replace, which is side by side).
     pub identity_preserved: Option<bool>,
-    /// Product log lines that show the failure, then certmig's notes.
-    pub evidence: &'a [String],
+    /// Product log lines that show the failure, then certmig's notes, each
+    /// `{"machine","log","line"}`.
+    pub evidence: &'a [Evidence],
     /// The modelling choices (no source) the outcome rests on.
     pub modelling_choices: Vec<&'static str>,
     /// Set where CCMCertFix ran inside the task sequence, which the sources
@@ -145,7 +146,8 @@ pub fn junit(replays: &[Replay]) -> String {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(r.mismatches.join("; "));
             s.set_type(r.outcome.kind.as_str());
-            let mut text: Vec<String> = r.outcome.evidence.clone();
+            let mut text: Vec<String> =
+                r.outcome.evidence.iter().map(ToString::to_string).collect();
             text.extend(r.outcome.contested_summary());
             s.set_description(text.join("\n"));
             s

@@ -15,8 +15,8 @@ use super::scenario::{MachineSpec, Scenario};
 use super::steps::TaskSequenceStep;
 use super::usmt::{self, Usmt};
 use super::{
-    check_expectation, Contested, ContestedReading, Kind, MachineLogs, ModellingChoice, Outcome,
-    OutcomeKind, Replay, CCMEXEC_LOG, CCMSETUP_LOG, SMSTS_LOG,
+    check_expectation, Contested, ContestedReading, Evidence, Kind, MachineLogs, ModellingChoice,
+    Outcome, OutcomeKind, Replay, CCMEXEC_LOG, CCMSETUP_LOG, NOTES_LOG, SMSTS_LOG,
 };
 use crate::cmtrace::{import_failure_message, LogClock, LogLine, Severity};
 use crate::cryptoapi::{self, Hresult, Rejection};
@@ -111,9 +111,9 @@ struct StepFailure {
     kind: OutcomeKind,
     hresult: Hresult,
     /// The product log lines that show the failure.
-    evidence: Vec<String>,
+    evidence: Vec<Evidence>,
     /// certmig's notes that explain it (after the product lines).
-    notes: Vec<String>,
+    notes: Vec<Evidence>,
 }
 
 struct World<'f> {
@@ -168,7 +168,8 @@ impl World<'_> {
         }
     }
 
-    /// As [`World::log`], returning the rendered line (for an outcome's evidence).
+    /// As [`World::log`], returning the line with where it was written
+    /// (for an outcome's evidence).
     fn log_evidence(
         &mut self,
         m: &mut Machine,
@@ -176,20 +177,26 @@ impl World<'_> {
         component: &str,
         severity: Severity,
         message: String,
-    ) -> String {
+    ) -> Evidence {
         let file = match &log {
-            Log::Smsts => Some(SMSTS_LOG.to_owned()),
-            Log::Ccmexec => Some(CCMEXEC_LOG.to_owned()),
-            Log::Ccmsetup => Some(CCMSETUP_LOG.to_owned()),
-            Log::File(f) => Some(f.clone()),
-            Log::Notes => None,
+            Log::Smsts => SMSTS_LOG.to_owned(),
+            Log::Ccmexec => CCMEXEC_LOG.to_owned(),
+            Log::Ccmsetup => CCMSETUP_LOG.to_owned(),
+            Log::File(f) => f.clone(),
+            Log::Notes => NOTES_LOG.to_owned(),
         };
+        let notes = matches!(log, Log::Notes);
         self.log(m, log, component, severity, message);
-        let last = match file {
-            Some(f) => m.logs.file(&f).and_then(|f| f.lines.last()),
-            None => m.logs.notes.last(),
+        let last = if notes {
+            m.logs.notes.last()
+        } else {
+            m.logs.file(&file).and_then(|f| f.lines.last())
         };
-        last.map(ToString::to_string).unwrap_or_default()
+        Evidence {
+            machine: m.name.clone(),
+            log: file,
+            line: last.map(ToString::to_string).unwrap_or_default(),
+        }
     }
 
     /// A note of certmig's own: an explanation no product writes.

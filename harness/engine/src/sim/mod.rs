@@ -140,6 +140,25 @@ impl Contested {
     }
 }
 
+/// One line of an outcome's evidence, and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// The machine whose log holds the line.
+    pub machine: String,
+    /// The log file: `smsts.log`, `Ccmexec.log`, ..., or `certmig.log` for
+    /// certmig's own notes.
+    pub log: String,
+    /// The line as written, in CMTrace format.
+    pub line: String,
+}
+
+impl std::fmt::Display for Evidence {
+    /// `PC0002\Ccmexec.log: <![LOG[...`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\\{}: {}", self.machine, self.log, self.line)
+    }
+}
+
 /// The outcome of a replay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
@@ -151,9 +170,10 @@ pub struct Outcome {
     pub usmt: Option<usmt::Usmt>,
     /// Why the migration is `unsupported`, in one sentence.
     pub reason: Option<String>,
-    /// The log lines (CMTrace format) that show the failure: the product's,
-    /// then certmig's own notes that explain it (marked `certmig:`).
-    pub evidence: Vec<String>,
+    /// The log lines (CMTrace format) that show the failure, each with the
+    /// machine and log file it is in: the product's, then certmig's own
+    /// notes that explain it (in certmig.log, component `certmig`).
+    pub evidence: Vec<Evidence>,
     /// Refresh only: the same hardware ends with the original client
     /// identity (the same certificate thumbprints in the same order, key
     /// links, key containers and SMS GUID). `None` for a replace: the new

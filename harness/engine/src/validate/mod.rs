@@ -479,7 +479,11 @@ fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
                     (Some(step), Some(h)) => format!(
                         "{} at {step} ({h}): {}",
                         o.kind.as_str(),
-                        o.evidence.join(" ")
+                        o.evidence
+                            .iter()
+                            .map(|e| e.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     ),
                     _ => format!(
                         "{}, identity preserved: {:?}",
