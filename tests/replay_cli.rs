@@ -644,3 +644,17 @@ fn matrix_csv_has_every_run() {
         .all(|x| x[17].is_empty()));
     assert!(text.ends_with("\r\n"));
 }
+
+/// `replay` with no paths, outside the checkout: says where it looked and
+/// what to do (exit 2), instead of "scenarios: No such file or directory".
+#[test]
+fn replay_outside_the_checkout_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Command::cargo_bin("certmig").unwrap();
+    c.current_dir(dir.path())
+        .arg("replay")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no scenarios/ directory in"))
+        .stderr(predicate::str::contains("certmig replay PATH"));
+}

@@ -18,6 +18,9 @@ Writes, per machine PCnnnn:
   DIR/PCnnnn.reg                  `reg export HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\SMS` (REGEDIT5)
   DIR/PCnnnn/<THUMBPRINT>.blob    each certificate's registry Blob value
 
+Exit codes: 0 every file written, 1 a file could not be written (or exists already: --force
+overwrites), 2 bad options.
+
 Example:
   certmig gen --machines 3 --seed 1 --out out/
   certmig gen --machines 1 --certs-per-machine 100000 --bulk --format sst --out big/")]

@@ -49,7 +49,17 @@ pub struct ReplayArgs {
 
 pub fn run(a: ReplayArgs) -> u8 {
     let paths = if a.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
+        let here = PathBuf::from("scenarios");
+        if !here.is_dir() {
+            eprintln!(
+                "certmig: no scenarios/ directory in {}: run certmig replay from the certmig checkout, or name scenario files or directories (certmig replay PATH...)",
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| ".".into())
+            );
+            return EXIT_BAD_INPUT;
+        }
+        vec![here]
     } else {
         a.paths
     };

@@ -203,7 +203,12 @@ impl<S: ScanSink> ScanSink for Progress<'_, S> {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  certmig dump PC0001.sst")]
+#[command(after_help = "\
+Exit codes: 0 the whole file was dumped, 2 a file that does not exist, cannot be read or is
+malformed (the dump stops at the error, which names the byte offset).
+
+Example:
+  certmig dump PC0001.sst")]
 pub struct DumpArgs {
     /// A .sst, .reg or .blob file.
     pub path: PathBuf,
