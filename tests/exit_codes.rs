@@ -271,3 +271,41 @@ fn success_is_0_and_a_differing_outcome_is_1() {
     .unwrap();
     certmig().arg("replay").arg(&wrong).assert().code(1);
 }
+
+/// `--quiet` (any command, before or after it): no progress and no
+/// informational line on stderr; the result and the exit code are the same.
+#[test]
+fn quiet_leaves_stderr_to_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("m.html");
+    let loud = certmig()
+        .args(["fleet", "--machines", "5"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&loud.stderr).contains("replayed 5 machines"));
+    for args in [
+        vec!["--quiet", "fleet", "--machines", "5"],
+        vec!["fleet", "--machines", "5", "-q"],
+    ] {
+        let out = certmig().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, loud.stdout, "the same report");
+    }
+    let out = certmig()
+        .args(["matrix", "-q", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty() && out.stdout.is_empty());
+    assert!(page.is_file());
+    // Errors still print.
+    let (code, stderr) = exit_of(&["-q", "scan", "/no/such/file"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/no/such/file"), "{stderr}");
+}

@@ -31,7 +31,7 @@ pub struct FixArgs {
     /// The store to repair: .sst, .reg, .blob, or a directory of .blob files.
     pub input: PathBuf,
     /// Write the repaired store here instead of in place (a directory for a blob directory).
-    #[arg(short, long)]
+    #[arg(short, long, visible_alias = "out")]
     pub output: Option<PathBuf>,
     /// How to rewrite a name with an embedded NUL.
     #[arg(long, value_parser = super::choice::<Policy>(), default_value_t = Policy::Truncate)]

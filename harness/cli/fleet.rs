@@ -176,7 +176,7 @@ fn synthetic(a: FleetArgs) -> u8 {
         mix,
         plan,
     };
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if std::io::stderr().is_terminal() && !crate::quiet() {
         let b = indicatif::ProgressBar::new(machines);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -193,8 +193,8 @@ fn synthetic(a: FleetArgs) -> u8 {
     let tally = population.run(&|n| bar.inc(n));
     let elapsed = start.elapsed();
     bar.finish_and_clear();
-    eprintln!(
-        "certmig: replayed {} machines in {:.2} s ({:.0} machines/s, {} threads)",
+    info!(
+        "replayed {} machines in {:.2} s ({:.0} machines/s, {} threads)",
         group_digits(machines),
         elapsed.as_secs_f64(),
         machines as f64 / elapsed.as_secs_f64().max(1e-9),

@@ -47,7 +47,7 @@ pub struct GenArgs {
     #[arg(long)]
     pub bulk: bool,
     /// Output directory (created if missing).
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output", value_name = "DIR")]
     pub out: PathBuf,
     /// Overwrite files that already exist in the output directory.
     #[arg(long)]

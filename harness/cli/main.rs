@@ -16,6 +16,15 @@ macro_rules! out {
     };
 }
 
+/// An informational line on stderr (`certmig: ...`), unless `--quiet`.
+macro_rules! info {
+    ($($t:tt)*) => {
+        if !$crate::quiet() {
+            eprintln!("certmig: {}", format_args!($($t)*));
+        }
+    };
+}
+
 mod crosscheck;
 mod exit;
 mod fix;
@@ -57,8 +66,20 @@ byte formats Windows uses, applies CryptoAPI's import rules with and without sec
     after_help = AFTER_HELP
 )]
 pub struct Cli {
+    /// Print no progress and no informational lines on stderr (errors and warnings still print).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Set by `--quiet`, read by [`quiet`].
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True under `--quiet`: no progress bars, no informational lines on stderr
+/// (what was written where, how fast); errors and warnings still print.
+pub(crate) fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +116,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let code = match cli.command {
         Command::Gen(a) => gen::run(a),
         Command::Fix(a) => fix::run_cmd(a),

@@ -148,8 +148,8 @@ pub fn run(a: ReplayArgs) -> u8 {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
-        eprintln!(
-            "certmig: wrote the JUnit report to {} ({} testcase(s), {} failing)",
+        info!(
+            "wrote the JUnit report to {} ({} testcase(s), {} failing)",
             f.display(),
             replays.len(),
             unexpected
@@ -206,8 +206,8 @@ pub fn matrix(a: MatrixArgs) -> u8 {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
-        eprintln!(
-            "certmig: wrote the HTML page to {} ({} runs)",
+        info!(
+            "wrote the HTML page to {} ({} runs)",
             f.display(),
             report::text::group_digits(rows.len() as u64)
         );

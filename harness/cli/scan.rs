@@ -72,7 +72,10 @@ pub fn run(a: ScanArgs) -> u8 {
     };
     // A progress bar on stderr when it is a terminal and the listing is not
     // (bars and a scrolling listing on one screen garble each other).
-    let bar = if std::io::stderr().is_terminal() && !std::io::stdout().is_terminal() {
+    let bar = if std::io::stderr().is_terminal()
+        && !std::io::stdout().is_terminal()
+        && !crate::quiet()
+    {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(

@@ -95,7 +95,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(a: ValidateArgs) -> u8 {
-    let progress = std::io::stderr().is_terminal() && !a.json;
+    let progress = std::io::stderr().is_terminal() && !a.json && !crate::quiet();
     if a.self_test {
         return self_test(&a, progress);
     }
