@@ -309,3 +309,34 @@ fn quiet_leaves_stderr_to_errors() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("/no/such/file"), "{stderr}");
 }
+
+/// A text file where a store is wanted (a CMTrace log, what `replay --logs`
+/// and `fix --log` write) is "not a certificate store", in every command,
+/// and the location is printed once.
+#[test]
+fn a_text_file_is_not_a_certificate_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("CCMCertFix.log");
+    std::fs::write(
+        &log,
+        "<![LOG[Fixed 2 certificate(s) in the SMS store]LOG]!><time=\"10:00:00.000+000\" date=\"06-14-2011\" component=\"CCMCertFix\" context=\"\" type=\"1\" thread=\"1\" file=\"\">\r\n",
+    )
+    .unwrap();
+    let log = s(&log);
+    for args in [
+        vec!["scan", &log],
+        vec!["dump", &log],
+        vec!["fix", &log, "--dry-run"],
+    ] {
+        let out = certmig().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("it is text"), "{args:?}: {text}");
+        assert!(!text.contains("offset 0: offset 0"), "{args:?}: {text}");
+        assert!(!text.contains("property id"), "{args:?}: {text}");
+    }
+}

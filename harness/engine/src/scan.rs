@@ -156,16 +156,24 @@ pub struct ErrorReport {
 impl ErrorReport {
     /// A reader's error, located in `bytes` (for `.reg`: the line's offset).
     pub fn from_format(e: &FormatError, bytes: &[u8]) -> Self {
+        // The location has fields of its own: the message does not repeat
+        // it ("error at line 8: line 8: ..." before).
+        let message = e.to_string();
+        let without = |prefix: String| {
+            message
+                .strip_prefix(&prefix)
+                .map_or_else(|| message.clone(), str::to_owned)
+        };
         match e.location() {
             Location::Offset(o) => ErrorReport {
                 offset: Some(o),
                 line: None,
-                message: e.to_string(),
+                message: without(format!("offset {o}: ")),
             },
             Location::Line(l) => ErrorReport {
                 offset: format::reg::line_start_offset(bytes, l),
                 line: Some(l),
-                message: e.to_string(),
+                message: without(format!("line {l}: ")),
             },
         }
     }

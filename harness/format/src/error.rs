@@ -46,6 +46,9 @@ pub enum NotAStore {
     DerCertificate,
     /// PEM text (`-----BEGIN`).
     Pem,
+    /// Other text (a CMTrace log, notes, a script): no store of any format
+    /// starts with four printable characters.
+    Text,
     /// Anything else.
     Unknown,
 }
@@ -58,6 +61,7 @@ impl fmt::Display for NotAStore {
                 "it looks like a bare DER certificate (.cer), not a serialized store"
             }
             NotAStore::Pem => "it looks like PEM text, not a serialized store",
+            NotAStore::Text => "it is text (a log? notes?), not a certificate store of any format",
             NotAStore::Unknown => "unknown content",
         })
     }

@@ -145,9 +145,23 @@ pub fn detect_not_a_store(bytes: &[u8]) -> NotAStore {
         }
     } else if bytes.starts_with(b"-----BEGIN") {
         NotAStore::Pem
+    } else if looks_like_text(bytes) {
+        NotAStore::Text
     } else {
         NotAStore::Unknown
     }
+}
+
+/// Text, not binary: the first (up to) 64 bytes are printable ASCII, tabs,
+/// line ends or UTF-8, with no NUL. A serialized element starts with a
+/// property id of at most 0xFFFF, whose upper two bytes are NULs, and a
+/// store with its NUL-padded header, so no store looks like this.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(64)];
+    head.len() >= 4
+        && head
+            .iter()
+            .all(|&b| b >= 0x20 && b != 0x7f || matches!(b, b'\t' | b'\r' | b'\n'))
 }
 
 /// Checks the 8-byte header at the start of a non-empty store.
