@@ -1186,3 +1186,58 @@ fn a_fleet_counts_the_in_sequence_step_as_contested() {
         "before the task sequence: not contested"
     );
 }
+
+/// `fleet --inventory --html FILE`: the report an administrator shares, one
+/// self-contained page with every machine that needs action, what each
+/// action means (CCMCertFix before the task sequence) and the unreadable
+/// exports; no table on stdout; never inside the inventory itself.
+#[test]
+fn inventory_html_is_a_page_to_share() {
+    let d = inventory_dir();
+    let out = tempfile::tempdir().unwrap();
+    let page = out.path().join("readiness.html");
+    let run = certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-sp1", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    // BROKEN6 is unreadable: exit 2, named on stderr, and the page still written.
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stdout.is_empty(), "no table unless asked");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("BROKEN6") && stderr.contains("wrote the HTML report"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !html.contains("<script") && !html.contains("<link"),
+        "self-contained"
+    );
+    for want in [
+        "Machines that need action",
+        "BAD1",
+        "NUL3",
+        "CORRUPT7",
+        "install-client-hotfix-and-run-ccmcertfix-before-ts",
+        "before the task sequence starts",
+        "Unreadable exports",
+        "BROKEN6",
+        "EVIL5",
+    ] {
+        assert!(html.contains(want), "{want}");
+    }
+    // Inside the inventory, it would be read as an export next time.
+    certmig()
+        .args(["fleet", "--inventory"])
+        .arg(d.path())
+        .args(["--target", "win7-sp1", "--html"])
+        .arg(d.path().join("report.html"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("a directory this run reads"));
+    assert!(!d.path().join("report.html").exists());
+}

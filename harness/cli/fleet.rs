@@ -61,8 +61,9 @@ pub struct FleetArgs {
     /// Synthetic fleet: one remediation for every machine.
     #[arg(long, value_parser = super::choice::<Remediation>(), conflicts_with = "inventory")]
     pub remediation: Option<Remediation>,
-    /// Synthetic fleet: also write a self-contained HTML report with charts.
-    #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
+    /// Also write a self-contained HTML report to FILE (synthetic: charts; inventory: the
+    /// machines that need action and what to do), and print no table.
+    #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
     /// Real inventory: a directory of `reg export`s of the SMS store, one per machine.
@@ -206,6 +207,7 @@ fn synthetic(a: FleetArgs) -> u8 {
             eprintln!("certmig: {}: {e}", f.display());
             return EXIT_FAILURE;
         }
+        info!("wrote the HTML report to {}", f.display());
     }
     if a.json {
         return print_json(&fleet);
@@ -214,7 +216,10 @@ fn synthetic(a: FleetArgs) -> u8 {
         out!("{}", report::fleet::csv(&fleet));
         return EXIT_OK;
     }
-    out!("{}", report::text::fit(&report::fleet::human(&fleet)));
+    // The page was asked for: no table unless asked too.
+    if a.html.is_none() {
+        out!("{}", report::text::fit(&report::fleet::human(&fleet)));
+    }
     EXIT_OK
 }
 
@@ -252,9 +257,15 @@ fn inventory(a: FleetArgs) -> u8 {
         site_has_977384: a.site_has_977384,
         site_version: a.site_version,
     };
-    // --json prints one document with every machine; the table and the
-    // CSV stream, so memory does not grow with the number of exports.
-    let result = if a.json {
+    if let Some(f) = &a.html {
+        if let Err(e) = certmig::platform::check_not_an_input(f, &[dir.as_path()]) {
+            eprintln!("certmig: --html: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    // --json and --html hold every machine in one document; the table and
+    // the CSV stream, so memory does not grow with the number of exports.
+    let result = if a.json || a.html.is_some() {
         assess_dir(&dir, &opts).map(|r| (r, None))
     } else if a.csv {
         let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
@@ -288,6 +299,19 @@ fn inventory(a: FleetArgs) -> u8 {
     } else {
         EXIT_BAD_INPUT
     };
+    if let Some(f) = &a.html {
+        if let Err(e) =
+            certmig::fix::write::write_file(f, report::inventory::html(&readiness).as_bytes())
+        {
+            eprintln!("certmig: {}: {e}", f.display());
+            return EXIT_FAILURE;
+        }
+        info!(
+            "wrote the HTML report to {} ({} export(s))",
+            f.display(),
+            report::text::group_digits(readiness.summary.exports as u64)
+        );
+    }
     // The unreadable exports on stderr too, whatever stdout holds: exit 2
     // always says why there.
     for u in &readiness.unreadable {
@@ -300,6 +324,10 @@ fn inventory(a: FleetArgs) -> u8 {
     if a.json {
         let c = print_json(&readiness);
         return if c == EXIT_OK { code } else { c };
+    }
+    // With --html the exports were read whole: the CSV comes from them.
+    if a.csv && a.html.is_some() {
+        out!("{}", report::inventory::csv(&readiness));
     }
     code
 }

@@ -316,6 +316,142 @@ impl<W: std::io::Write> CsvStream<W> {
     }
 }
 
+const STYLE: &str = concat!(
+    "body{font-family:Segoe UI,Arial,sans-serif;margin:20px;color:#222;max-width:1300px}",
+    "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:22px 0 8px}p.sub{margin:0 0 12px;color:#555;font-size:13px}",
+    ".cards{display:flex;gap:12px;flex-wrap:wrap}.card{border-radius:6px;padding:10px 16px;min-width:150px;color:#fff}",
+    ".card b{display:block;font-size:24px}.card span{font-size:12px}",
+    ".total{background:#34495e}.fail{background:#d64541}.latent{background:#f39c12}.ok{background:#2e9d46}",
+    ".unsupported{background:#c8c8c8;color:#222}.unreadable{background:#7f4fb3}",
+    "table{border-collapse:collapse;font-size:12px;margin-top:6px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}",
+    "th{background:#f2f2f2}td.n{text-align:right}code{font-size:11px}",
+);
+
+/// `fleet --inventory --html FILE`: one self-contained page an
+/// administrator can share: the assumptions, the counts, what each action
+/// means (CCMCertFix always before the task sequence), every machine that
+/// needs action with the certificates that cause it, the unreadable
+/// exports, and the machines with name findings.
+pub fn html(r: &InventoryReport) -> String {
+    use maud::{html, PreEscaped, DOCTYPE};
+    let s = &r.summary;
+    let by = |k: &str| s.by_prediction.get(k).copied().unwrap_or(0);
+    let needing: Vec<&MachineReadiness> = r
+        .machines
+        .iter()
+        .filter(|m| m.action != Action::None)
+        .collect();
+    let named: Vec<&MachineReadiness> = r.machines.iter().filter(|m| !m.names.is_empty()).collect();
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "certmig inventory readiness" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "certmig: inventory readiness" }
+                p.sub {
+                    (r.directory) ": target " (r.target)
+                    @if r.target_kb974571 { " with KB974571 before Restore User State" }
+                    "; sources with KB974571: " (r.assumptions.source_kb974571)
+                    "; clients with 977203: " (r.assumptions.client_hotfix_977203)
+                    "; site " (r.assumptions.site_version)
+                    ", 977384 on the site: " (if r.assumptions.site_has_977384 { "yes" } else { "no" })
+                }
+                @if let Some(why) = &r.unsupported {
+                    p.sub { "unsupported: " (why) }
+                }
+                div.cards {
+                    @for (class, label, n) in [
+                        ("total", "exports", s.exports),
+                        ("fail", "will fail", s.will_fail),
+                        ("latent", "migrate now, fail with the next KB974571", by("success-latent")),
+                        ("ok", "ready", by("success")),
+                        ("unsupported", "unsupported by the site's USMT", by("unsupported")),
+                        ("unreadable", "unreadable exports", s.unreadable),
+                    ] {
+                        div class=(format!("card {class}")) {
+                            b { (crate::text::group_digits(n as u64)) }
+                            span { (label) }
+                        }
+                    }
+                }
+                h2 { "What to do" }
+                table {
+                    tr { th { "action" } th { "machines" } th { "what it means" } }
+                    @for a in Action::ALL {
+                        @let n = s.by_action.get(a.as_str()).copied().unwrap_or(0);
+                        @if n > 0 {
+                            tr { td { code { (a.as_str()) } } td.n { (n) } td { (a.advice()) } }
+                        }
+                    }
+                }
+                h2 { "Machines that need action (" (needing.len()) ")" }
+                @if needing.is_empty() {
+                    p.sub { "none" }
+                } @else {
+                    table {
+                        tr {
+                            th { "machine" } th { "certificates" } th { "prediction" }
+                            th { "step" } th { "HRESULT" } th { "certificates causing it" } th { "action" }
+                        }
+                        @for m in &needing {
+                            tr {
+                                td { (m.machine) }
+                                td.n { (m.certificates) }
+                                td { (m.prediction.as_str()) }
+                                td { (m.step.unwrap_or("")) }
+                                td { (m.hresult.map(|h| h.to_string()).unwrap_or_default()) }
+                                td {
+                                    @for c in &m.causes {
+                                        code { (cause(c, " ")) } br;
+                                    }
+                                }
+                                td { code { (m.action.as_str()) } }
+                            }
+                        }
+                    }
+                }
+                @if !r.unreadable.is_empty() {
+                    h2 { "Unreadable exports (" (r.unreadable.len()) ")" }
+                    table {
+                        tr { th { "file" } th { "line" } th { "offset" } th { "error" } }
+                        @for u in &r.unreadable {
+                            tr {
+                                td { (u.file) }
+                                td.n { (u.line.map(|l| l.to_string()).unwrap_or_default()) }
+                                td.n { (u.offset.map(|o| o.to_string()).unwrap_or_default()) }
+                                td { (u.error) }
+                            }
+                        }
+                    }
+                }
+                @if !named.is_empty() {
+                    h2 { "Name findings (they import; MS09-056 changes how their names are compared and displayed)" }
+                    table {
+                        tr { th { "machine" } th { "rules" } }
+                        @for m in &named {
+                            tr {
+                                td { (m.machine) }
+                                td {
+                                    @for n in &m.names {
+                                        code { (n.rule.as_str()) } " " (n.offence) br;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
