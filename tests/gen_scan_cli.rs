@@ -368,3 +368,58 @@ fn gen_never_writes_through_a_planted_link() {
         .stderr(predicates::str::contains("a symbolic link"));
     assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
 }
+
+/// `scan` shows what `certutil -dump` shows of a certificate's identity:
+/// issuer, serial number and validity, in the listing and the JSON, read
+/// from the DER (checked here against openssl's reading of the same file).
+#[test]
+fn scan_shows_issuer_serial_and_validity() {
+    let dir = tempfile::tempdir().unwrap();
+    certmig()
+        .args(["gen", "--machines", "1", "--format", "sst", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let v = scan_json(dir.path());
+    let c = &v["files"][0]["certificates"][0];
+    let store = std::fs::read(dir.path().join("PC0001.sst")).unwrap();
+    let s =
+        certmig::format::SerializedStore::parse(&store, certmig::format::ReadMode::Strict).unwrap();
+    let x = openssl::x509::X509::from_der(&s.elements[0].der).unwrap();
+    assert_eq!(
+        c["serial_number"],
+        x.serial_number()
+            .to_bn()
+            .unwrap()
+            .to_hex_str()
+            .unwrap()
+            .to_string()
+    );
+    // openssl prints "Mar  2 14:50:33 2010 GMT"; certmig "2010-03-02 14:50:33 UTC".
+    let asn1 = |t: &openssl::asn1::Asn1TimeRef| t.to_string();
+    let (from, to) = (asn1(x.not_before()), asn1(x.not_after()));
+    let ours = c["not_before"].as_str().unwrap();
+    assert!(
+        from.ends_with(" GMT") && from.contains(&ours[11..19]),
+        "{from} / {ours}"
+    );
+    assert!(from.contains(&ours[..4]), "{from} / {ours}");
+    let ours_to = c["not_after"].as_str().unwrap();
+    assert!(
+        to.contains(&ours_to[..4]) && to.contains(&ours_to[11..19]),
+        "{to} / {ours_to}"
+    );
+    assert_eq!(c["issuer"], c["subject"], "self-signed");
+    let text = certmig()
+        .arg("scan")
+        .arg(dir.path())
+        .output()
+        .unwrap()
+        .stdout;
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains(&format!(
+        "    serial         {}",
+        c["serial_number"].as_str().unwrap()
+    )));
+    assert!(text.contains(&format!("    valid          {ours} to {ours_to}")));
+}

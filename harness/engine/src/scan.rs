@@ -73,6 +73,15 @@ pub struct FileReport {
 pub struct CertificateReport {
     pub thumbprint: String,
     pub subject: String,
+    /// The issuer, exactly as the subject (NULs as `\0`).
+    pub issuer: String,
+    /// The serial number, upper-case hex of its encoded bytes (what
+    /// `certutil -dump` shows as "Serial Number").
+    pub serial_number: Option<String>,
+    /// The validity, `YYYY-MM-DD HH:MM:SS UTC` (`None` when the DER does
+    /// not hold two times: CryptoAPI's import does not look).
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
     /// Escaped text: NUL as `\0`, backslash as `\\`.
     pub friendly_name: Option<String>,
     /// Raw value bytes, upper-case hex.
@@ -186,6 +195,23 @@ impl ErrorReport {
             message: e.to_string(),
         }
     }
+}
+
+/// The serial number (hex) and validity times of a walked certificate.
+fn identity_fields(
+    view: Option<&format::der::CertificateView<'_>>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(v) = view else {
+        return (None, None, None);
+    };
+    let [from, to] = match &v.validity {
+        Some([a, b]) => [
+            Some(format::der::time_text(a)),
+            Some(format::der::time_text(b)),
+        ],
+        None => [None, None],
+    };
+    (Some(format::der::serial_hex(&v.serial)), from, to)
 }
 
 /// Scans files and directories (recursively, in sorted order).
@@ -346,9 +372,14 @@ fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> Certifica
         }
     }
     let view = judged.view.as_ref().ok();
+    let (serial_number, not_before, not_after) = identity_fields(view);
     CertificateReport {
         thumbprint: e.thumbprint().to_hex(),
         subject: view.map(cryptoapi::exact_subject_in).unwrap_or_default(),
+        issuer: view.map(cryptoapi::exact_issuer_in).unwrap_or_default(),
+        serial_number,
+        not_before,
+        not_after,
         friendly_name: fname.map(format::friendly_name::escape),
         friendly_name_hex: fname.map(format::thumbprint::hex_upper),
         friendly_name_shape: fname.map(format::friendly_name::classify),
@@ -403,9 +434,18 @@ pub fn certificate_report_reference(
         legacy: verdict_under(RuleSet::Legacy),
         ms09_056: verdict_under(RuleSet::Ms09056),
     };
+    let walked = format::der::CertificateView::parse(&e.der).ok();
+    let (serial_number, not_before, not_after) = identity_fields(walked.as_ref());
     CertificateReport {
         thumbprint: e.thumbprint().to_hex(),
         subject: cryptoapi::exact_subject(&e.der),
+        issuer: walked
+            .as_ref()
+            .map(cryptoapi::exact_issuer_in)
+            .unwrap_or_default(),
+        serial_number,
+        not_before,
+        not_after,
         friendly_name: fname.map(format::friendly_name::escape),
         friendly_name_hex: fname.map(hex::encode_upper),
         friendly_name_shape: fname.map(format::friendly_name::classify),
@@ -592,14 +632,35 @@ impl<'a> CertificateRecord<'a> {
         }
     }
 
+    /// Writes the issuer exactly (NULs as `\0`); nothing when the DER
+    /// cannot be walked.
+    pub fn write_issuer<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        match &self.view {
+            Ok(v) => cryptoapi::write_name(&v.issuer, false, w),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The serial number and validity ([`CertificateReport`]'s fields).
+    pub fn identity_fields(&self) -> (Option<String>, Option<String>, Option<String>) {
+        identity_fields(self.view.as_ref().ok().copied())
+    }
+
     /// The report this record stands for.
     pub fn to_report(&self) -> CertificateReport {
         let mut subject = String::new();
         let _ = self.write_subject(&mut subject);
+        let mut issuer = String::new();
+        let _ = self.write_issuer(&mut issuer);
+        let (serial_number, not_before, not_after) = self.identity_fields();
         let fname = self.friendly_name;
         CertificateReport {
             thumbprint: self.thumbprint.to_hex(),
             subject,
+            issuer,
+            serial_number,
+            not_before,
+            not_after,
             friendly_name: fname.map(|v| {
                 let mut s = String::new();
                 let _ = format::friendly_name::escape_to(v, &mut s);

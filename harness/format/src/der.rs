@@ -38,6 +38,8 @@ pub mod tag {
     pub const VISIBLE_STRING: u8 = 0x1A;
     pub const UNIVERSAL_STRING: u8 = 0x1C;
     pub const BMP_STRING: u8 = 0x1E;
+    pub const UTC_TIME: u8 = 0x17;
+    pub const GENERALIZED_TIME: u8 = 0x18;
     pub const SEQUENCE: u8 = 0x30;
     pub const SET: u8 = 0x31;
     pub const CONTEXT_0: u8 = 0xA0;
@@ -307,7 +309,12 @@ pub struct CertificateView<'a> {
     /// False for a bare TBSCertificate (no signature wrapper).
     pub signed: bool,
     pub signature_algorithm: Tlv<'a>,
+    /// The serial number (an INTEGER, as encoded).
+    pub serial: Tlv<'a>,
     pub issuer: Vec<Attribute<'a>>,
+    /// notBefore and notAfter, when the validity holds two values (the
+    /// walker does not require it: CryptoAPI's import does not look).
+    pub validity: Option<[Tlv<'a>; 2]>,
     pub subject: Vec<Attribute<'a>>,
     pub public_key_algorithm: Tlv<'a>,
     pub extension_ids: Vec<Tlv<'a>>,
@@ -332,7 +339,9 @@ impl<'a> CertificateView<'a> {
         CertificateView {
             signed: false,
             signature_algorithm: NONE,
+            serial: NONE,
             issuer: Vec::new(),
+            validity: None,
             subject: Vec::new(),
             public_key_algorithm: NONE,
             extension_ids: Vec::new(),
@@ -365,7 +374,7 @@ impl<'a> CertificateView<'a> {
         if t.peek_tag() == Some(tag::CONTEXT_0) {
             t.read()?; // version
         }
-        t.expect(tag::INTEGER, "serialNumber is an INTEGER")?;
+        self.serial = t.expect(tag::INTEGER, "serialNumber is an INTEGER")?;
         let sig = t.expect(tag::SEQUENCE, "signature is an AlgorithmIdentifier")?;
         self.signature_algorithm =
             DerReader::inside(&sig).expect(tag::OID, "an algorithm starts with its OID")?;
@@ -373,7 +382,12 @@ impl<'a> CertificateView<'a> {
             &t.expect(tag::SEQUENCE, "issuer is a Name")?,
             &mut self.issuer,
         )?;
-        t.expect(tag::SEQUENCE, "validity is a SEQUENCE")?;
+        let validity = t.expect(tag::SEQUENCE, "validity is a SEQUENCE")?;
+        let mut v = DerReader::inside(&validity);
+        self.validity = match (v.read(), v.read()) {
+            (Ok(a), Ok(b)) => Some([a, b]),
+            _ => None,
+        };
         name(
             &t.expect(tag::SEQUENCE, "subject is a Name")?,
             &mut self.subject,
@@ -412,6 +426,39 @@ impl<'a> CertificateView<'a> {
             .chain(std::iter::once(&self.public_key_algorithm))
             .chain(self.extension_ids.iter())
     }
+}
+
+/// A serial number as upper-case hex of its encoded bytes, as `certutil`
+/// shows it (most significant byte first).
+pub fn serial_hex(serial: &Tlv<'_>) -> String {
+    crate::thumbprint::hex_upper(serial.value)
+}
+
+/// A validity time as `YYYY-MM-DD HH:MM:SS UTC`: a UTCTime's two-digit year
+/// is 19YY from 50 on, else 20YY (RFC 5280 4.1.2.5.1); a GeneralizedTime
+/// has four. Anything else (another tag, another shape) is shown as its
+/// characters, quoted.
+pub fn time_text(t: &Tlv<'_>) -> String {
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    let v = t.value;
+    let (year, rest) = match (t.tag, v.len()) {
+        (tag::UTC_TIME, 13) if digits(&v[..12]) && v[12] == b'Z' => {
+            let yy = u32::from(v[0] - b'0') * 10 + u32::from(v[1] - b'0');
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &v[2..12])
+        }
+        (tag::GENERALIZED_TIME, 15) if digits(&v[..14]) && v[14] == b'Z' => {
+            let y = v[..4]
+                .iter()
+                .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+            (y, &v[4..14])
+        }
+        _ => {
+            let raw: String = v.iter().map(|&b| b as char).collect();
+            return format!("{raw:?}");
+        }
+    };
+    let p = |i: usize| std::str::from_utf8(&rest[i..i + 2]).unwrap_or("??");
+    format!("{year:04}-{}-{} {}:{}:{} UTC", p(0), p(2), p(4), p(6), p(8))
 }
 
 /// Reads a Name: SEQUENCE OF SET OF AttributeTypeAndValue, into `out`.
@@ -514,6 +561,41 @@ pub fn first_nul(value: &Tlv<'_>) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn validity_times_read_as_rfc_5280_says() {
+        let tlv = |tag, value: &'static [u8]| Tlv {
+            tag,
+            offset: 0,
+            value_offset: 0,
+            value,
+        };
+        let t = |tag, v: &'static [u8]| time_text(&tlv(tag, v));
+        // Two-digit years: 50..99 are 19YY, 00..49 are 20YY (RFC 5280 4.1.2.5.1).
+        for (tag, v, want) in [
+            (
+                tag::UTC_TIME,
+                &b"100302145033Z"[..],
+                "2010-03-02 14:50:33 UTC",
+            ),
+            (tag::UTC_TIME, b"500101000000Z", "1950-01-01 00:00:00 UTC"),
+            (tag::UTC_TIME, b"491231235959Z", "2049-12-31 23:59:59 UTC"),
+            (
+                tag::GENERALIZED_TIME,
+                b"21100303145033Z",
+                "2110-03-03 14:50:33 UTC",
+            ),
+        ] {
+            assert_eq!(t(tag, v), want);
+        }
+        // Anything else is shown as it is, quoted, never guessed.
+        assert_eq!(t(tag::UTC_TIME, b"1003021450Z"), "\"1003021450Z\"");
+        assert_eq!(t(tag::OCTET_STRING, b"x"), "\"x\"");
+        assert_eq!(
+            serial_hex(&tlv(tag::INTEGER, &[0x00, 0xAB, 0x01])),
+            "00AB01"
+        );
+    }
+
     use super::*;
 
     fn oid(bytes: &[u8]) -> Oid {

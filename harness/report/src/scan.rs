@@ -32,6 +32,14 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
     use std::fmt::Write as _;
     // Writing to a String cannot fail.
     let _ = writeln!(out, "  {}  {}", c.thumbprint, c.subject);
+    let _ = writeln!(out, "    issuer         {}", c.issuer);
+    let _ = writeln!(
+        out,
+        "    serial         {}\n    valid          {} to {}",
+        c.serial_number.as_deref().unwrap_or("?"),
+        c.not_before.as_deref().unwrap_or("?"),
+        c.not_after.as_deref().unwrap_or("?")
+    );
     match (&c.friendly_name, c.friendly_name_shape) {
         (Some(n), Some(s)) => {
             let _ = writeln!(out, "    friendly name  \"{n}\"  ({s})");
@@ -224,6 +232,16 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
     thumbprint::hex_upper_to(&c.thumbprint.0, w.0);
     w.write_str("  ")?;
     c.write_subject(w)?;
+    w.write_str("\n    issuer         ")?;
+    c.write_issuer(w)?;
+    let (serial, from, to) = c.identity_fields();
+    write!(
+        w,
+        "\n    serial         {}\n    valid          {} to {}",
+        serial.as_deref().unwrap_or("?"),
+        from.as_deref().unwrap_or("?"),
+        to.as_deref().unwrap_or("?")
+    )?;
     match c.friendly_name {
         Some(v) => {
             w.write_str("\n    friendly name  \"")?;
@@ -318,6 +336,19 @@ fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> 
     out.push(b'"');
     c.write_subject(&mut JsonText(out))?;
     out.push(b'"');
+    key(out, false, "issuer");
+    out.push(b'"');
+    c.write_issuer(&mut JsonText(out))?;
+    out.push(b'"');
+    let (serial, from, to) = c.identity_fields();
+    for (name, v) in [
+        ("serial_number", serial),
+        ("not_before", from),
+        ("not_after", to),
+    ] {
+        key(out, false, name);
+        json_str_or_null(out, v.as_deref(), |s, w| w.write_str(s))?;
+    }
     let fname = c.friendly_name;
     key(out, false, "friendly_name");
     json_str_or_null(out, fname, |v, w| friendly_name::escape_to(v, w))?;

@@ -484,6 +484,12 @@ pub fn exact_subject_in(view: &CertificateView<'_>) -> String {
     render(&view.subject, false)
 }
 
+/// The issuer of a certificate already walked, exactly (as
+/// [`exact_subject_in`] gives the subject).
+pub fn exact_issuer_in(view: &CertificateView<'_>) -> String {
+    render(&view.issuer, false)
+}
+
 /// The verdicts under both rule sets, walking the certificate once: what
 /// `scan` computes per certificate.
 pub fn verdicts(e: &SerializedElement<'_>) -> (Verdict, Verdict) {
