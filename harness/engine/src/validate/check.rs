@@ -244,10 +244,12 @@ pub fn content(
                     out.push(v(
                         Invariant::V4,
                         format!(
-                            "{} ({}): friendly name {} should be {} under {policy}",
+                            "{} ({}): friendly name \"{}\" ({}) should be \"{}\" ({}) under {policy}",
                             at(),
                             b.thumbprint(),
+                            crate::format::friendly_name::escape(got),
                             hex::encode_upper(got),
+                            crate::format::friendly_name::escape(&want),
                             hex::encode_upper(&want)
                         ),
                     ));

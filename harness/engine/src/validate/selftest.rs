@@ -53,7 +53,7 @@ impl SelfTest {
 /// Why the self-test could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SelfTestError {
-    #[error("cannot find {}: build it with `cargo build` (it is installed beside certmig)", .0.display())]
+    #[error("cannot find {}: the self-test's mutants (certmig-mutant, in harness/testkit) must sit beside this certmig; from the checkout, build them with the profile that built certmig: `cargo build --release --workspace` for target/release, `cargo build --workspace` for target/debug", .0.display())]
     MutantsMissing(PathBuf),
     #[error("{}: {message}", path.display())]
     List { path: PathBuf, message: String },
