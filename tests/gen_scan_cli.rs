@@ -423,3 +423,79 @@ fn scan_shows_issuer_serial_and_validity() {
     )));
     assert!(text.contains(&format!("    valid          {ours} to {ours_to}")));
 }
+
+/// Formats are told by content, and a walk skips what is no store: the logs
+/// `replay --logs` writes next to generated stores are noted, not read and
+/// not errors (exit 0); a directory with no store says so (exit 2); a log
+/// named on the command line is "not a certificate store" (exit 2).
+#[test]
+fn a_walk_skips_what_is_no_store_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    certmig()
+        .args(["gen", "-q", "--machines", "1", "--format", "sst", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    certmig()
+        .args(["replay", "-q", "--logs"])
+        .arg(dir.path().join("logs"))
+        .arg("scenarios/c04-refresh-xp-to-win7sp1.toml")
+        .assert()
+        .success();
+    let logs = dir.path().join("logs/c04-refresh-xp-to-win7sp1/PC0002");
+    assert!(logs.join("smsts.log").is_file());
+    let out = certmig().arg("scan").arg(dir.path()).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stdout.contains(
+            "1 file(s), 2 certificate(s), 0 error(s), 4 skipped (not a certificate store)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("smsts.log: skipped: it is text"),
+        "{stderr}"
+    );
+    let v = {
+        let out = certmig()
+            .arg("scan")
+            .arg(dir.path())
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(v["files"].as_array().unwrap().len(), 1);
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 4);
+    // Only logs: nothing to scan, said so.
+    certmig()
+        .arg("scan")
+        .arg(&logs)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no certificate store in"))
+        .stderr(predicates::str::contains("4 file(s) skipped"));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    certmig()
+        .arg("scan")
+        .arg(&empty)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no certificate store in"));
+    // Named by the user, a log is read, and said to be no store.
+    certmig()
+        .arg("scan")
+        .arg(logs.join("smsts.log"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("it is text"));
+}

@@ -716,8 +716,11 @@ fn every_record_prints_what_its_reference_report_prints() {
             errors: Vec::new(),
         };
         let text = report::scan::file(&file);
-        let mut want_json =
-            serde_json::to_string_pretty(&scan::ScanReport { files: vec![file] }).unwrap();
+        let mut want_json = serde_json::to_string_pretty(&scan::ScanReport {
+            files: vec![file],
+            skipped: vec![],
+        })
+        .unwrap();
         want_json.push('\n');
         assert_eq!(
             String::from_utf8(json.finish().unwrap()).unwrap(),

@@ -126,6 +126,24 @@ pub fn run(a: ScanArgs) -> u8 {
             EXIT_FAILURE
         }
         Ok(t) if t.errors > 0 => EXIT_BAD_INPUT,
+        // Nothing to scan is no success: say so (a directory of logs, an
+        // empty one).
+        Ok(t) if t.files == 0 => {
+            eprintln!(
+                "certmig: no certificate store in {}{}",
+                a.paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if t.skipped > 0 {
+                    format!(" ({} file(s) skipped: not a certificate store)", t.skipped)
+                } else {
+                    String::new()
+                }
+            );
+            EXIT_BAD_INPUT
+        }
         Ok(_) => EXIT_OK,
     }
 }
@@ -186,6 +204,9 @@ impl<S: ScanSink> ScanSink for Progress<'_, S> {
         self.bar.set_message(f.path.to_owned());
         self.bar.set_position(0);
         self.inner.file_start(f)
+    }
+    fn skipped(&mut self, skipped: &[certmig::scan::Skipped]) -> std::io::Result<()> {
+        self.inner.skipped(skipped)
     }
     fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.inner.rendered(bytes)

@@ -46,6 +46,16 @@ impl Default for ScanOptions {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ScanReport {
     pub files: Vec<FileReport>,
+    /// Files met walking a directory that are no certificate store of any
+    /// format (a CMTrace log, notes): noted, not read, not an error.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file a directory walk did not read, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub why: String,
 }
 
 impl ScanReport {
@@ -217,10 +227,12 @@ fn identity_fields(
 /// Scans files and directories (recursively, in sorted order).
 pub fn scan_paths(paths: &[PathBuf], opts: ScanOptions) -> ScanReport {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for p in paths {
-        collect_files(p, &mut files);
+        collect_stores(p, &mut files, &mut skipped);
     }
     ScanReport {
+        skipped,
         files: files
             .into_iter()
             .map(|f| match f {
@@ -246,7 +258,7 @@ pub type Collected = Result<PathBuf, (PathBuf, std::io::Error)>;
 /// listed as not read, so a walk never hangs, loops or counts a file twice.
 pub fn collect_files(path: &Path, out: &mut Vec<Collected>) {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => walk_dir(path, 0, out),
+        Ok(m) if m.is_dir() => walk_dir(path, 0, out, None),
         Ok(m) if m.is_file() => out.push(Ok(path.to_owned())),
         Ok(m) => out.push(Err((path.to_owned(), not_read(m.file_type())))),
         Err(e) => out.push(Err((path.to_owned(), e))),
@@ -267,7 +279,54 @@ fn not_read(ft: std::fs::FileType) -> std::io::Error {
     )
 }
 
-fn walk_dir(dir: &Path, depth: usize, out: &mut Vec<Collected>) {
+/// [`collect_files`], except that a file met walking a directory whose
+/// first bytes are no certificate store of any format (text: a CMTrace log,
+/// notes) is noted in `skipped` instead of listed. A file named by the user
+/// is always listed (and then said to be no store).
+pub fn collect_stores(path: &Path, out: &mut Vec<Collected>, skipped: &mut Vec<Skipped>) {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => walk_dir(path, 0, out, Some(skipped)),
+        _ => collect_files(path, out),
+    }
+}
+
+/// Reads the first bytes of `file` into `head` (fewer at its end): how many.
+fn read_head(file: &mut std::fs::File, head: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Why a file met in a walk is no certificate store of any format, from
+/// its first bytes: `None` when it may be one.
+fn not_any_store(path: &Path) -> Option<String> {
+    let (mut f, _) = crate::platform::open_regular(path, crate::platform::Links::Refuse).ok()?;
+    let mut head = [0u8; 64];
+    let n = read_head(&mut f, &mut head).ok()?;
+    let head = &head[..n];
+    if detect(head) != FileFormat::Blob {
+        return None;
+    }
+    match format::store::detect_not_a_store(head) {
+        format::NotAStore::Text => Some(format::NotAStore::Text.to_string()),
+        _ => None,
+    }
+}
+
+fn walk_dir(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<Collected>,
+    mut skipped: Option<&mut Vec<Skipped>>,
+) {
     if depth > MAX_DEPTH {
         out.push(Err((
             dir.to_owned(),
@@ -286,8 +345,14 @@ fn walk_dir(dir: &Path, depth: usize, out: &mut Vec<Collected>) {
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (p, ft) in entries {
         match ft {
-            Ok(ft) if ft.is_dir() => walk_dir(&p, depth + 1, out),
-            Ok(ft) if ft.is_file() => out.push(Ok(p)),
+            Ok(ft) if ft.is_dir() => walk_dir(&p, depth + 1, out, skipped.as_deref_mut()),
+            Ok(ft) if ft.is_file() => match (skipped.as_deref_mut(), not_any_store(&p)) {
+                (Some(s), Some(why)) => s.push(Skipped {
+                    path: p.display().to_string(),
+                    why,
+                }),
+                _ => out.push(Ok(p)),
+            },
             Ok(ft) => out.push(Err((p, not_read(ft)))),
             Err(e) => out.push(Err((p, e))),
         }
@@ -736,6 +801,11 @@ pub trait ScanSink: Sync {
         -> std::io::Result<()>;
     /// `done` of `total` bytes of the current file were read.
     fn progress(&mut self, _done: u64, _total: u64) {}
+    /// The files the walk did not read (no store of any format), before
+    /// any file is scanned.
+    fn skipped(&mut self, _skipped: &[Skipped]) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a streaming scan found, for the closing summary and the exit code.
@@ -744,6 +814,8 @@ pub struct ScanTotals {
     pub files: usize,
     pub certificates: usize,
     pub errors: usize,
+    /// Files a directory walk did not read: no store of any format.
+    pub skipped: usize,
 }
 
 /// Scans files and directories like [`scan_paths`], in the same order and
@@ -758,10 +830,15 @@ pub fn scan_paths_to(
     sink: &mut dyn ScanSink,
 ) -> std::io::Result<ScanTotals> {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for p in paths {
-        collect_files(p, &mut files);
+        collect_stores(p, &mut files, &mut skipped);
     }
-    let mut totals = ScanTotals::default();
+    sink.skipped(&skipped)?;
+    let mut totals = ScanTotals {
+        skipped: skipped.len(),
+        ..ScanTotals::default()
+    };
     for f in files {
         let (count, errors) = match f {
             Ok(path) => scan_file_to(&path, opts, sink)?,
@@ -807,6 +884,7 @@ pub fn scan_elements_to(
         files: 1,
         certificates,
         errors,
+        skipped: 0,
     })
 }
 
@@ -1005,7 +1083,7 @@ fn scan_file_to(
     opts: ScanOptions,
     sink: &mut dyn ScanSink,
 ) -> std::io::Result<(usize, usize)> {
-    use std::io::{Read, Seek};
+    use std::io::Seek;
     let display = path.display().to_string();
     let whole = |sink: &mut dyn ScanSink| emit_whole(path, opts, sink);
     if opts.mode != ReadMode::Strict {
@@ -1017,15 +1095,9 @@ fn scan_file_to(
     };
     // `detect` looks at no more than the first 26 bytes.
     let mut head = [0u8; 64];
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return whole(sink),
-        }
-    }
+    let Ok(n) = read_head(&mut file, &mut head) else {
+        return whole(sink);
+    };
     let format = detect(&head[..n]);
     let streamed = match format {
         FileFormat::Sst => stream_sst,

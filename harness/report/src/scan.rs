@@ -432,24 +432,38 @@ pub fn file_errors(f: &FileReport) -> String {
     out
 }
 
-/// The closing line: files, certificates and errors counted.
+/// The closing line: files, certificates and errors counted, and the files
+/// a walk skipped (no store of any format), if any.
 pub fn summary(report: &ScanReport) -> String {
     let errors: usize = report.files.iter().map(|f| f.errors.len()).sum();
-    format!(
-        "{} file(s), {} certificate(s), {} error(s)\n",
-        report.files.len(),
-        report.certificate_count(),
-        errors
-    )
+    summary_totals(&ScanTotals {
+        files: report.files.len(),
+        certificates: report.certificate_count(),
+        errors,
+        skipped: report.skipped.len(),
+    })
 }
 
 /// The closing line from a streaming scan's totals (the same text as
 /// [`summary`]).
 pub fn summary_totals(t: &ScanTotals) -> String {
+    let skipped = if t.skipped > 0 {
+        format!(", {} skipped (not a certificate store)", t.skipped)
+    } else {
+        String::new()
+    };
     format!(
-        "{} file(s), {} certificate(s), {} error(s)\n",
+        "{} file(s), {} certificate(s), {} error(s){skipped}\n",
         t.files, t.certificates, t.errors
     )
+}
+
+/// The notes on the files a walk skipped, one line each (for stderr).
+pub fn skipped_notes(skipped: &[certmig_engine::scan::Skipped]) -> String {
+    skipped
+        .iter()
+        .map(|s| format!("{}: skipped: {}\n", s.path, s.why))
+        .collect()
 }
 
 /// The human listing, streamed: each file's listing on `out` as its
@@ -480,6 +494,10 @@ impl<O: std::io::Write + Sync, E: std::io::Write + Sync> ScanSink for HumanSink<
         self.out
             .write_all(file_header(f.path, f.format, count).as_bytes())
     }
+    fn skipped(&mut self, skipped: &[certmig_engine::scan::Skipped]) -> std::io::Result<()> {
+        self.err.write_all(skipped_notes(skipped).as_bytes())?;
+        self.err.flush()
+    }
     fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes)
     }
@@ -508,22 +526,28 @@ impl<O: std::io::Write + Sync, E: std::io::Write + Sync> ScanSink for HumanSink<
 pub struct JsonSink<O> {
     pub out: O,
     files: usize,
+    skipped: Vec<certmig_engine::scan::Skipped>,
 }
 
 impl<O: std::io::Write + Sync> JsonSink<O> {
     /// Writes the opening of the document.
     pub fn new(mut out: O) -> std::io::Result<Self> {
         out.write_all(b"{\n  \"files\": [")?;
-        Ok(JsonSink { out, files: 0 })
+        Ok(JsonSink {
+            out,
+            files: 0,
+            skipped: Vec::new(),
+        })
     }
 
     /// Writes the closing of the document.
     pub fn finish(mut self) -> std::io::Result<O> {
-        self.out.write_all(if self.files > 0 {
-            b"\n  ]\n}\n"
-        } else {
-            b"]\n}\n"
-        })?;
+        self.out
+            .write_all(if self.files > 0 { b"\n  ]" } else { b"]" })?;
+        let mut b = b",\n  \"skipped\": ".to_vec();
+        json_at(&self.skipped, 1, &mut b);
+        b.extend_from_slice(b"\n}\n");
+        self.out.write_all(&b)?;
         self.out.flush()?;
         Ok(self.out)
     }
@@ -558,6 +582,10 @@ impl<O: std::io::Write + Sync> ScanSink for JsonSink<O> {
     }
     fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes)
+    }
+    fn skipped(&mut self, skipped: &[certmig_engine::scan::Skipped]) -> std::io::Result<()> {
+        self.skipped = skipped.to_vec();
+        Ok(())
     }
     fn file_end(
         &mut self,
