@@ -1241,3 +1241,72 @@ fn inventory_html_is_a_page_to_share() {
         .stderr(predicates::str::contains("a directory this run reads"));
     assert!(!d.path().join("report.html").exists());
 }
+
+/// The inventory reads every store format `gen` (and Windows) writes: a
+/// `reg export`, a serialized store (`.sst`), a directory of `.blob` files;
+/// a machine found in several is judged once (its export first) and the
+/// others are noted; the judgement is the same whatever the format.
+#[test]
+fn the_inventory_reads_every_store_format_once_per_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let judged = |format: &str| {
+        let dir = tmp.path().join(format.replace(',', "-"));
+        certmig()
+            .args([
+                "gen",
+                "-q",
+                "--force",
+                "--machines",
+                "3",
+                "--format",
+                format,
+                "--out",
+            ])
+            .arg(&dir)
+            .assert()
+            .success();
+        let out = certmig()
+            .args(["fleet", "--inventory"])
+            .arg(&dir)
+            .args(["--target", "win7-sp1", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let verdicts = |r: &serde_json::Value| -> Vec<(String, String, String, usize)> {
+        r["machines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["machine"].as_str().unwrap().to_owned(),
+                    m["prediction"].as_str().unwrap().to_owned(),
+                    m["action"].as_str().unwrap().to_owned(),
+                    m["causes"].as_array().unwrap().len(),
+                )
+            })
+            .collect()
+    };
+    let reg = judged("reg");
+    assert_eq!(verdicts(&reg).len(), 3);
+    for format in ["sst", "blob", "sst,reg,blob"] {
+        let r = judged(format);
+        assert_eq!(verdicts(&r), verdicts(&reg), "{format}");
+        assert_eq!(r["summary"]["unreadable"], 0, "{format}");
+    }
+    let all = judged("sst,reg,blob");
+    for m in all["machines"].as_array().unwrap() {
+        assert!(
+            m["file"].as_str().unwrap().ends_with(".reg"),
+            "the export first: {m}"
+        );
+        assert!(m["notes"][0].as_str().unwrap().contains("also in"), "{m}");
+    }
+}

@@ -487,14 +487,17 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| file.clone());
-    // Only an export is read whole: anything else (a store copied into the
-    // directory, a 2 GB file) is told apart by its first bytes.
+    // A store is read whole once its first bytes say which: a `reg export`
+    // or a serialized store (`.sst`); anything else (one certificate's
+    // `.blob`, text, a 2 GB file of something) is not read.
     let bytes = crate::platform::read_admitted(path, |head, _| {
         match crate::format::detect(head) {
             crate::format::FileFormat::Reg => Ok(()),
+            // The parser bounds each element by the limits.
+            crate::format::FileFormat::Sst => Ok(()),
             other => Err(crate::platform::StoreFileError::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("not a registry export (it reads as {other}): not read; an inventory is of `reg export` files"),
+                format!("not a machine's store (it reads as {other}): not read; an inventory is of `reg export` files, serialized stores (.sst) or directories of .blob files, one per machine"),
             ))),
         }
     })
@@ -505,6 +508,16 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
         offset: None,
         error: e.to_string(),
     })?;
+    if crate::format::detect(&bytes) == crate::format::FileFormat::Sst {
+        let store = crate::format::SerializedStore::parse(&bytes, ReadMode::Strict)
+            .map_err(|e| unreadable(&machine, &file, &bytes, &e))?;
+        return Ok(assess_known(
+            &machine,
+            &file,
+            store.elements.iter().map(|e| (e, None)),
+            opts,
+        ));
+    }
     let parsed =
         parse_reg(&bytes, ReadMode::Strict).map_err(|e| unreadable(&machine, &file, &bytes, &e))?;
     let certificates = &parsed.store.certificates;
@@ -529,6 +542,93 @@ pub fn assess_file(path: &Path, opts: &InventoryOptions) -> Result<MachineReadin
             .map(|n| format!("line {}: {}", n.line, n.message)),
     );
     Ok(m)
+}
+
+/// Judges a machine's blob directory: each `.blob` file in it (a registry
+/// store's certificates, one per file, as `gen` writes them).
+pub fn assess_blob_dir(
+    dir: &Path,
+    opts: &InventoryOptions,
+) -> Result<MachineReadiness, Unreadable> {
+    let file = dir.display().to_string();
+    let machine = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.clone());
+    let fail = |error: String| Unreadable {
+        machine: machine.clone(),
+        file: file.clone(),
+        line: None,
+        offset: None,
+        error,
+    };
+    let mut blobs: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| fail(e.to_string()))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("blob"))
+        })
+        .collect();
+    blobs.sort();
+    let limits = crate::format::Limits::default();
+    let mut bytes = Vec::with_capacity(blobs.len());
+    for b in &blobs {
+        bytes.push(
+            crate::platform::read_store(b, &limits)
+                .map_err(|e| fail(format!("{}: {e}", b.display())))?,
+        );
+    }
+    let mut elements = Vec::with_capacity(bytes.len());
+    for (b, raw) in blobs.iter().zip(&bytes) {
+        let e = crate::format::detect::parse_element_file(raw, ReadMode::Strict)
+            .map_err(|e| fail(format!("{}: {e}", b.display())))?;
+        elements.push(e);
+    }
+    Ok(assess_known(
+        &machine,
+        &file,
+        elements.iter().map(|e| (e, None)),
+        opts,
+    ))
+}
+
+/// How a directory entry holds a machine's store, in the order an
+/// inventory prefers them when one machine has several (a `reg export` is
+/// what the inventory is of).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Held {
+    Export,
+    Store,
+    BlobDir,
+    /// A file that is no machine's store: listed as unreadable.
+    Other,
+}
+
+/// What `entry` holds, from its first bytes (a file) or its `.blob` files
+/// (a directory); `None` for a directory that holds none.
+fn held(path: &Path, is_dir: bool) -> Option<Held> {
+    if is_dir {
+        let any_blob = std::fs::read_dir(path)
+            .ok()?
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("blob"))
+            });
+        return any_blob.then_some(Held::BlobDir);
+    }
+    let (mut f, _) = crate::platform::open_regular(path, crate::platform::Links::Refuse).ok()?;
+    let mut head = [0u8; 64];
+    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+    Some(match crate::format::detect(&head[..n]) {
+        crate::format::FileFormat::Reg => Held::Export,
+        crate::format::FileFormat::Sst => Held::Store,
+        _ => Held::Other,
+    })
 }
 
 /// Reads every export in `dir` (every regular file that is not hidden,
@@ -557,19 +657,55 @@ pub fn assess_dir_with(
     keep_machines: bool,
     mut each: impl FnMut(&Assessed) -> std::io::Result<()> + Send,
 ) -> std::io::Result<InventoryReport> {
-    let mut names: Vec<std::ffi::OsString> = Vec::new();
+    // Each machine once: its entries grouped by name (file stem or
+    // directory name), the one an inventory prefers read, the others noted.
+    let mut candidates: Vec<(String, Held, std::ffi::OsString)> = Vec::new();
     let mut ignored = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let hidden = name.to_string_lossy().starts_with('.');
-        if entry.file_type()?.is_file() && !hidden {
-            names.push(name);
-        } else {
-            ignored.push(entry.path().display().to_string());
+        let ft = entry.file_type()?;
+        let found = (!hidden && (ft.is_file() || ft.is_dir()))
+            .then(|| held(&entry.path(), ft.is_dir()))
+            .flatten();
+        match found {
+            Some(h) => {
+                let stem = if ft.is_dir() {
+                    name.to_string_lossy().into_owned()
+                } else {
+                    Path::new(&name)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                };
+                candidates.push((stem.to_ascii_uppercase(), h, name));
+            }
+            None => ignored.push(entry.path().display().to_string()),
         }
     }
-    // The order of the paths: in one directory, that of the names' bytes.
+    // The order of the paths: in one directory, that of the names' bytes;
+    // the preferred entry of a machine first.
+    candidates.sort_unstable_by(|a, b| (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2)));
+    let mut names: Vec<std::ffi::OsString> = Vec::new();
+    let mut also: std::collections::HashMap<std::ffi::OsString, Vec<String>> =
+        std::collections::HashMap::new();
+    let mut last: Option<(String, std::ffi::OsString)> = None;
+    for (stem, h, name) in candidates {
+        match &last {
+            // Another entry of the same machine (a file that is no store
+            // is never preferred, and never hides one).
+            Some((s, first)) if *s == stem && h != Held::Other => {
+                also.entry(first.clone())
+                    .or_default()
+                    .push(dir.join(&name).display().to_string());
+            }
+            _ => {
+                last = Some((stem, name.clone()));
+                names.push(name);
+            }
+        }
+    }
     names.sort_unstable();
     ignored.sort();
     let mut tally = Tally::new();
@@ -578,7 +714,21 @@ pub fn assess_dir_with(
     let judge = |batch: &[std::ffi::OsString]| -> Vec<Assessed> {
         batch
             .par_iter()
-            .map(|n| assess_file(&dir.join(n), opts))
+            .map(|n| {
+                let path = dir.join(n);
+                let mut r = if path.is_dir() {
+                    assess_blob_dir(&path, opts)
+                } else {
+                    assess_file(&path, opts)
+                };
+                if let (Ok(m), Some(others)) = (&mut r, also.get(n)) {
+                    m.notes.push(format!(
+                        "the same machine is also in {} (not read: one store per machine, a `reg export` first)",
+                        others.join(", ")
+                    ));
+                }
+                r
+            })
             .collect()
     };
     let mut take = |results: Vec<Assessed>| -> std::io::Result<()> {
