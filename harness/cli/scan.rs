@@ -201,7 +201,16 @@ impl<S: ScanSink> ScanSink for Progress<'_, S> {
         self.inner.render(index, c, out)
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
-        self.bar.set_message(f.path.to_owned());
+        // The file's name, not its whole path: the bar stays one line.
+        let name = std::path::Path::new(f.path)
+            .file_name()
+            .map_or_else(|| f.path.to_owned(), |n| n.to_string_lossy().into_owned());
+        let short: String = if name.chars().count() > 32 {
+            name.chars().take(31).chain(['…']).collect()
+        } else {
+            name
+        };
+        self.bar.set_message(short);
         self.bar.set_position(0);
         self.inner.file_start(f)
     }

@@ -217,7 +217,7 @@ fn progress_bar(show: bool) -> indicatif::ProgressBar {
     let bar =
         indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
     if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases and V9 runs {elapsed}")
     {
         bar.set_style(style);
     }

@@ -154,9 +154,10 @@ impl ValidationReport {
 }
 
 /// Validates a tool. `progress(done, total)` is called with `done = 0`
-/// before the first case and then each time a case (or the V9 replay, which
-/// counts as one) is finished; `total` is the number of cases plus one for
-/// V9 when [`ValidateOptions::matrix`] is set. A run that stops early
+/// before the first case and then each time a case, or one of V9's replayed
+/// migrations, is finished; `total` is the number of cases plus V9's
+/// migrations when [`ValidateOptions::matrix`] is set (so the progress
+/// keeps moving through V9). A run that stops early
 /// ([`ValidateOptions::stop_at`]) ends below `total`.
 pub fn validate(
     opts: &ValidateOptions,
@@ -167,7 +168,8 @@ pub fn validate(
     let opts = &opts;
     let sandbox = Sandbox::new().map_err(ValidateError::Sandbox)?;
     let corpus = corpus::generate(opts.seed, opts.cases, opts.format);
-    let total = corpus.total() as u64 + u64::from(opts.matrix);
+    let v9 = if opts.matrix { v9_cells() } else { Vec::new() };
+    let total = corpus.total() as u64 + v9.len() as u64;
     let done = AtomicU64::new(0);
     let tick = || progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
     progress(0, total);
@@ -204,8 +206,7 @@ pub fn validate(
                 .iter()
                 .any(|c| c.failed(opts.stop_at.unwrap_or(Invariant::V9))))
     {
-        cases.push(matrix_case(opts, &sandbox));
-        tick();
+        cases.push(matrix_case(opts, &sandbox, &v9, &tick));
     }
     Ok(ValidationReport {
         tool: opts.template.clone(),
@@ -438,7 +439,25 @@ fn first_difference(a: &CaseInput, b: &CaseInput) -> String {
 /// certificates with the tool as CCMCertFix run on the client before the
 /// task sequence starts (where KB 977203 and KB 2028442 both put it), for
 /// every source and target OS (with and without 974571), SP2 site, x86.
-fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
+/// V9's migrations: refresh and replace of doubled-terminator certificates
+/// with CCMCertFix before the task sequence, every OS pair (SP2 site, x86).
+fn v9_cells() -> Vec<Migration> {
+    crate::sim::matrix::cells()
+        .into_iter()
+        .filter(|m| {
+            m.remediation == Remediation::CcmcertfixBeforeTs
+                && m.defect == Defect::DoubledTerminator
+                && (m.site, m.source_arch, m.target_arch) == crate::sim::matrix::BLOCKS[0]
+        })
+        .collect()
+}
+
+fn matrix_case(
+    opts: &ValidateOptions,
+    sandbox: &Sandbox,
+    cells: &[Migration],
+    tick: &(dyn Fn() + Sync),
+) -> CaseReport {
     let fixer = ExternalFixer {
         sandbox,
         command: opts.command.clone(),
@@ -447,14 +466,6 @@ fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
         label: opts.template.clone(),
         hazards: Default::default(),
     };
-    let cells: Vec<Migration> = crate::sim::matrix::cells()
-        .into_iter()
-        .filter(|m| {
-            m.remediation == Remediation::CcmcertfixBeforeTs
-                && m.defect == Defect::DoubledTerminator
-                && (m.site, m.source_arch, m.target_arch) == crate::sim::matrix::BLOCKS[0]
-        })
-        .collect();
     // A broken tool fails every cell alike; a hanging one would take a
     // timeout per cell. A few failures are evidence enough.
     let failures = std::sync::atomic::AtomicUsize::new(0);
@@ -465,9 +476,11 @@ fn matrix_case(opts: &ValidateOptions, sandbox: &Sandbox) -> CaseReport {
         .filter_map(|(i, m)| {
             if failures.load(std::sync::atomic::Ordering::Relaxed) >= MATRIX_FAILURES_SHOWN {
                 skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tick();
                 return None;
             }
             let r = replay_with(&m.scenario(1, Policy::default()), &fixer);
+            tick();
             let o = &r.outcome;
             // Every migration USMT supports succeeds, keeping a refreshed
             // client's identity.
