@@ -181,7 +181,7 @@ fn synthetic(a: FleetArgs) -> u8 {
         let b = indicatif::ProgressBar::new(machines);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} replaying [{bar:30}] {human_pos}/{human_len} machines, eta {eta}",
+                "{spinner} replaying [{bar:30}] {msg} machines, eta {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
@@ -191,7 +191,12 @@ fn synthetic(a: FleetArgs) -> u8 {
         indicatif::ProgressBar::hidden()
     };
     let start = Instant::now();
-    let tally = population.run(&|n| bar.inc(n));
+    // Counts as every other output writes them: "1 000 000".
+    let total = group_digits(machines);
+    let tally = population.run(&|n| {
+        bar.inc(n);
+        bar.set_message(format!("{}/{total}", group_digits(bar.position())));
+    });
     let elapsed = start.elapsed();
     bar.finish_and_clear();
     info!(
