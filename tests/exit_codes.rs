@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 
@@ -222,7 +222,7 @@ fn every_command_exits_2_on_bad_input_and_says_why() {
 #[test]
 fn a_fifo_as_input_is_bad_input_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
-    let fifo: PathBuf = tmp.path().join("store.sst");
+    let fifo: std::path::PathBuf = tmp.path().join("store.sst");
     support::mkfifo(&fifo);
     let f = s(&fifo);
     for args in [

@@ -41,13 +41,12 @@ with `cargo build --release --target x86_64-pc-windows-gnu --bin certmig` and ru
 or under Wine: `wine target/x86_64-pc-windows-gnu/release/certmig.exe crosscheck PATHS...`";
 
 #[cfg(not(windows))]
-pub fn run(_a: CrosscheckArgs) -> u8 {
-    eprintln!("certmig: {NEEDS_WINDOWS}");
-    super::EXIT_BAD_INPUT
+pub fn run(_a: CrosscheckArgs) -> Result<u8, super::exit::CliError> {
+    Err(super::exit::CliError::bad_input(NEEDS_WINDOWS))
 }
 
 #[cfg(windows)]
-pub fn run(a: CrosscheckArgs) -> u8 {
+pub fn run(a: CrosscheckArgs) -> Result<u8, super::exit::CliError> {
     use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
     use certmig::crosscheck::{crosscheck_paths, crypt32::Crypt32};
 
@@ -55,7 +54,7 @@ pub fn run(a: CrosscheckArgs) -> u8 {
     if a.json {
         let code = super::print_json(&report);
         if code != EXIT_OK {
-            return code;
+            return Ok(code);
         }
     } else {
         print!(
@@ -72,11 +71,12 @@ pub fn run(a: CrosscheckArgs) -> u8 {
             }
         }
     }
-    if report.has_errors() {
+    // Each file's errors are printed above.
+    Ok(if report.has_errors() {
         EXIT_BAD_INPUT
     } else if report.all_agree() {
         EXIT_OK
     } else {
         EXIT_FAILURE
-    }
+    })
 }

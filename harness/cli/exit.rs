@@ -9,9 +9,11 @@
 //!   file, or options that do not go together (clap's own usage errors
 //!   exit 2 as well).
 //!
-//! [`CliError::report`] prints the error (`certmig: <message>`) and gives the
-//! code; a command that failed returns `Err(CliError)` to `main`, which
-//! maps it once.
+//! Every command returns `Result<u8, CliError>`; `main` maps it once with
+//! [`finish`]: an error is printed (`certmig: <message>`) and gives its
+//! code. The `Ok` codes are the outcomes that are no error of the command
+//! itself (1: outcomes that differ from expectations; 2 where each file's
+//! error was already listed with it).
 
 use std::fmt;
 use std::io;
@@ -43,6 +45,14 @@ impl CliError {
         }
     }
 
+    /// Exit 2 for errors already printed one by one (each file's own).
+    pub fn reported_bad_input() -> CliError {
+        CliError {
+            bad_input: true,
+            message: String::new(),
+        }
+    }
+
     /// An input `path` that could not be opened or read: bad input when the
     /// path is at fault (missing, not allowed, not a file where a file is
     /// wanted, not valid data), a failure otherwise (an I/O error of the
@@ -67,7 +77,9 @@ impl CliError {
 
     /// Prints `certmig: <message>` on standard error and gives the code.
     pub fn report(&self) -> u8 {
-        eprintln!("certmig: {}", self.message);
+        if !self.message.is_empty() {
+            eprintln!("certmig: {}", self.message);
+        }
         self.code()
     }
 }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{output_failed, EXIT_FAILURE, EXIT_OK};
+use super::exit::CliError;
+use super::{output_failed, EXIT_OK};
 use certmig::cmtrace::LogClock;
 use certmig::fix::{run, FixOptions, Policy, ReportSpill};
 
@@ -53,7 +54,7 @@ pub struct FixArgs {
 /// Per-certificate lines printed by the human report (counts are complete).
 const HUMAN_REPORT_LINES: usize = 50;
 
-pub fn run_cmd(a: FixArgs) -> u8 {
+pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
     let now = chrono::Local::now().naive_local();
     // The JSON report lists every certificate: they go to a temporary file
     // as they are repaired, not into memory.
@@ -61,8 +62,9 @@ pub fn run_cmd(a: FixArgs) -> u8 {
         match ReportSpill::new(certmig::report::fix::certificate_json) {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("certmig: cannot create a temporary file for the JSON report: {e}");
-                return EXIT_FAILURE;
+                return Err(CliError::failure(format!(
+                    "cannot create a temporary file for the JSON report: {e}"
+                )));
             }
         }
     } else {
@@ -87,7 +89,7 @@ pub fn run_cmd(a: FixArgs) -> u8 {
                 let written = certmig::report::fix::json_with_spill(&report, spill, &mut stdout)
                     .and_then(|()| std::io::Write::flush(&mut stdout));
                 return match written {
-                    Ok(()) => EXIT_OK,
+                    Ok(()) => Ok(EXIT_OK),
                     Err(e) => output_failed_after(&e, &report),
                 };
             }
@@ -97,7 +99,7 @@ pub fn run_cmd(a: FixArgs) -> u8 {
             match std::io::Write::write_all(&mut stdout, out.as_bytes())
                 .and_then(|()| std::io::Write::flush(&mut stdout))
             {
-                Ok(()) => EXIT_OK,
+                Ok(()) => Ok(EXIT_OK),
                 Err(e) => output_failed_after(&e, &report),
             }
         }
@@ -111,10 +113,11 @@ pub fn run_cmd(a: FixArgs) -> u8 {
                     if path == &opts.input && source.kind() == std::io::ErrorKind::NotFound
             );
             if e.is_bad_input() || unreadable_input {
-                super::exit::CliError::bad_input(format!("{e}\ncertmig: nothing was written"))
-                    .report()
+                Err(CliError::bad_input(format!(
+                    "{e}\ncertmig: nothing was written"
+                )))
             } else {
-                super::exit::CliError::failure(e).report()
+                Err(CliError::failure(e))
             }
         }
     }

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::exit::CliError;
+use super::{print_json, EXIT_BAD_INPUT, EXIT_OK};
 use certmig::fleet::inventory::{assess_dir, assess_dir_with, InventoryOptions, MachineSet};
 use certmig::fleet::{FleetReport, Mix, Plan, Population};
 use certmig::report;
@@ -126,7 +127,7 @@ pub struct FleetArgs {
     pub csv: bool,
 }
 
-pub fn run(a: FleetArgs) -> u8 {
+pub fn run(a: FleetArgs) -> Result<u8, CliError> {
     if a.inventory.is_some() {
         inventory(a)
     } else {
@@ -134,7 +135,7 @@ pub fn run(a: FleetArgs) -> u8 {
     }
 }
 
-fn synthetic(a: FleetArgs) -> u8 {
+fn synthetic(a: FleetArgs) -> Result<u8, CliError> {
     if let Some(f) = &a.html {
         let inputs: Vec<&std::path::Path> = [&a.mix, &a.plan]
             .into_iter()
@@ -142,16 +143,14 @@ fn synthetic(a: FleetArgs) -> u8 {
             .map(PathBuf::as_path)
             .collect();
         if let Err(e) = certmig::platform::check_not_an_input(f, &inputs) {
-            eprintln!("certmig: --html: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("--html: {e}")));
         }
     }
     let mix = match &a.mix {
         Some(f) => match Mix::load(f) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("certmig: {e}");
-                return EXIT_BAD_INPUT;
+                return Err(CliError::bad_input(e));
             }
         },
         None => Mix::default(),
@@ -160,8 +159,7 @@ fn synthetic(a: FleetArgs) -> u8 {
         (Some(f), _) => match Plan::load(f) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("certmig: {e}");
-                return EXIT_BAD_INPUT;
+                return Err(CliError::bad_input(e));
             }
         },
         (None, Some(r)) => Plan::global(r),
@@ -209,23 +207,22 @@ fn synthetic(a: FleetArgs) -> u8 {
     let fleet = FleetReport::new(machines, a.seed, population.mix, population.plan, &tally);
     if let Some(f) = &a.html {
         if let Err(e) = certmig::fix::write::write_file(f, report::fleet::html(&fleet).as_bytes()) {
-            eprintln!("certmig: {}: {e}", f.display());
-            return EXIT_FAILURE;
+            return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!("wrote the HTML report to {}", f.display());
     }
     if a.json {
-        return print_json(&fleet);
+        return Ok(print_json(&fleet));
     }
     if a.csv {
         out!("{}", report::fleet::csv(&fleet));
-        return EXIT_OK;
+        return Ok(EXIT_OK);
     }
     // The page was asked for: no table unless asked too.
     if a.html.is_none() {
         out!("{}", report::text::fit(&report::fleet::human(&fleet)));
     }
-    EXIT_OK
+    Ok(EXIT_OK)
 }
 
 fn machine_set(all: bool, list: &Option<PathBuf>) -> Result<MachineSet, String> {
@@ -238,21 +235,19 @@ fn machine_set(all: bool, list: &Option<PathBuf>) -> Result<MachineSet, String> 
     }
 }
 
-fn inventory(a: FleetArgs) -> u8 {
+fn inventory(a: FleetArgs) -> Result<u8, CliError> {
     let dir = a.inventory.clone().unwrap_or_default();
     let Some(target) = a.target else {
-        eprintln!("certmig: --inventory needs --target win7-sp1|win7-rtm");
-        return EXIT_BAD_INPUT;
+        return Err(CliError::bad_input(
+            "--inventory needs --target win7-sp1|win7-rtm",
+        ));
     };
     let sets = machine_set(a.source_kb974571, &a.source_kb974571_list).and_then(|s| {
         machine_set(a.client_hotfix_977203, &a.client_hotfix_977203_list).map(|c| (s, c))
     });
     let (source_kb974571, client_hotfix_977203) = match sets {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("certmig: {e}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let opts = InventoryOptions {
         target,
@@ -264,8 +259,7 @@ fn inventory(a: FleetArgs) -> u8 {
     };
     if let Some(f) = &a.html {
         if let Err(e) = certmig::platform::check_not_an_input(f, &[dir.as_path()]) {
-            eprintln!("certmig: --html: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("--html: {e}")));
         }
     }
     // --json and --html hold every machine in one document; the table and
@@ -295,8 +289,7 @@ fn inventory(a: FleetArgs) -> u8 {
         // The CSV's reader went away (Windows; Unix ends by SIGPIPE).
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::output_failed(&e),
         Err(e) => {
-            eprintln!("certmig: {}: {e}", dir.display());
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("{}: {e}", dir.display())));
         }
     };
     let code = if readiness.unreadable.is_empty() {
@@ -308,8 +301,7 @@ fn inventory(a: FleetArgs) -> u8 {
         if let Err(e) =
             certmig::fix::write::write_file(f, report::inventory::html(&readiness).as_bytes())
         {
-            eprintln!("certmig: {}: {e}", f.display());
-            return EXIT_FAILURE;
+            return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!(
             "wrote the HTML report to {} ({} export(s))",
@@ -324,15 +316,15 @@ fn inventory(a: FleetArgs) -> u8 {
     }
     if let Some(table) = table {
         out!("{}", report::text::fit(&table.render(&readiness)));
-        return code;
+        return Ok(code);
     }
     if a.json {
         let c = print_json(&readiness);
-        return if c == EXIT_OK { code } else { c };
+        return Ok(if c == EXIT_OK { code } else { c });
     }
     // With --html the exports were read whole: the CSV comes from them.
     if a.csv && a.html.is_some() {
         out!("{}", report::inventory::csv(&readiness));
     }
-    code
+    Ok(code)
 }

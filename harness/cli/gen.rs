@@ -6,7 +6,8 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use strum::{EnumMessage, IntoEnumIterator};
 
-use super::{print_error, print_json, EXIT_FAILURE, EXIT_OK};
+use super::exit::CliError;
+use super::{print_json, EXIT_OK};
 use certmig::cert::{DefectChoice, Profile};
 use certmig::format::{Defect, FileFormat};
 use certmig::generate::{generate_with, GenOptions};
@@ -66,7 +67,7 @@ fn defect_choice() -> impl TypedValueParser<Value = DefectChoice> {
         .map(|name| name.parse().expect("clap accepts only declared names"))
 }
 
-pub fn run(a: GenArgs) -> u8 {
+pub fn run(a: GenArgs) -> Result<u8, CliError> {
     let opts = GenOptions {
         machines: a.machines,
         seed: a.seed,
@@ -83,17 +84,15 @@ pub fn run(a: GenArgs) -> u8 {
     match generate_with(&opts, a.json) {
         Ok(report) => {
             if a.json {
-                return print_json(&report);
+                return Ok(print_json(&report));
             }
             out!(
                 "{}",
                 certmig::report::text::fit(&certmig::report::gen::human(&report, a.bulk))
             );
-            EXIT_OK
+            Ok(EXIT_OK)
         }
-        Err(e) => {
-            print_error(&e);
-            EXIT_FAILURE
-        }
+        // Files that exist already (without --force) or cannot be written.
+        Err(e) => Err(CliError::failure(format!("{e:#}"))),
     }
 }

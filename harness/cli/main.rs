@@ -118,15 +118,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let code = match cli.command {
-        Command::Gen(a) => gen::run(a),
-        Command::Fix(a) => fix::run_cmd(a),
-        Command::Replay(a) => replay::run(a),
-        Command::Matrix(a) => replay::matrix(a),
-        Command::Scan(a) => scan::run(a),
+        Command::Gen(a) => exit::finish(gen::run(a)),
+        Command::Fix(a) => exit::finish(fix::run_cmd(a)),
+        Command::Replay(a) => exit::finish(replay::run(a)),
+        Command::Matrix(a) => exit::finish(replay::matrix(a)),
+        Command::Scan(a) => exit::finish(scan::run(a)),
         Command::Dump(a) => exit::finish(scan::dump(a)),
-        Command::Validate(a) => validate::run(a),
-        Command::Fleet(a) => fleet::run(a),
-        Command::Crosscheck(a) => crosscheck::run(a),
+        Command::Validate(a) => exit::finish(validate::run(a)),
+        Command::Fleet(a) => exit::finish(fleet::run(a)),
+        Command::Crosscheck(a) => exit::finish(crosscheck::run(a)),
     };
     ExitCode::from(code)
 }
@@ -149,12 +149,6 @@ pub(crate) fn output_failed(e: &std::io::Error) -> ! {
     }
     eprintln!("certmig: cannot write to standard output: {e}");
     std::process::exit(i32::from(EXIT_FAILURE))
-}
-
-/// Prints an error the way every command does: `certmig: <message>` with the
-/// chain of causes.
-pub(crate) fn print_error(e: &anyhow::Error) {
-    eprintln!("certmig: {e:#}");
 }
 
 /// Writes `value` as pretty JSON to stdout.

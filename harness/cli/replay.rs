@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::exit::CliError;
+use super::{print_json, EXIT_FAILURE, EXIT_OK};
 use certmig::fix::ReferenceFixer;
 use certmig::report;
 use certmig::sim::matrix::run_matrix_with;
@@ -47,17 +48,16 @@ pub struct ReplayArgs {
     pub junit: Option<PathBuf>,
 }
 
-pub fn run(a: ReplayArgs) -> u8 {
+pub fn run(a: ReplayArgs) -> Result<u8, CliError> {
     let paths = if a.paths.is_empty() {
         let here = PathBuf::from("scenarios");
         if !here.is_dir() {
-            eprintln!(
-                "certmig: no scenarios/ directory in {}: run certmig replay from the certmig checkout, or name scenario files or directories (certmig replay PATH...)",
+            return Err(CliError::bad_input(format!(
+                "no scenarios/ directory in {}: run certmig replay from the certmig checkout, or name scenario files or directories (certmig replay PATH...)",
                 std::env::current_dir()
                     .map(|d| d.display().to_string())
                     .unwrap_or_else(|_| ".".into())
-            );
-            return EXIT_BAD_INPUT;
+            )));
         }
         vec![here]
     } else {
@@ -66,20 +66,18 @@ pub fn run(a: ReplayArgs) -> u8 {
     let files = match scenario_files(&paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("certmig: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(e));
         }
     };
     if files.is_empty() {
-        eprintln!(
-            "certmig: no scenario files (*.toml) in {}",
+        return Err(CliError::bad_input(format!(
+            "no scenario files (*.toml) in {}",
             paths
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
-        return EXIT_BAD_INPUT;
+        )));
     }
     let mut scenarios = Vec::new();
     let mut bad = false;
@@ -98,14 +96,14 @@ pub fn run(a: ReplayArgs) -> u8 {
         }
     }
     if bad {
-        return EXIT_BAD_INPUT;
+        // Each file's error is printed above.
+        return Err(CliError::reported_bad_input());
     }
     if let Some(f) = &a.junit {
         // Never over a scenario file.
         let inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
         if let Err(e) = certmig::platform::check_not_an_input(f, &inputs) {
-            eprintln!("certmig: --junit: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("--junit: {e}")));
         }
     }
     let replays: Vec<Replay> = scenarios.iter().map(replay).collect();
@@ -132,11 +130,10 @@ pub fn run(a: ReplayArgs) -> u8 {
                         "certmig: writing logs under {}: {e}",
                         dir.join(parts[0]).join(parts[1]).display()
                     );
-                    eprintln!(
-                        "certmig: the logs are incomplete: {written} log file(s) were written whole under {}, the others were not written",
+                    return Err(CliError::failure(format!(
+                        "the logs are incomplete: {written} log file(s) were written whole under {}, the others were not written",
                         dir.display()
-                    );
-                    return EXIT_FAILURE;
+                    )));
                 }
             }
         }
@@ -145,8 +142,7 @@ pub fn run(a: ReplayArgs) -> u8 {
     if let Some(f) = &a.junit {
         let xml = report::replay::junit(&replays);
         if let Err(e) = certmig::fix::write::write_file(f, xml.as_bytes()) {
-            eprintln!("certmig: {}: {e}", f.display());
-            return EXIT_FAILURE;
+            return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!(
             "wrote the JUnit report to {} ({} testcase(s), {} failing)",
@@ -158,16 +154,16 @@ pub fn run(a: ReplayArgs) -> u8 {
     if a.json {
         let code = print_json(&report::replay::rows(&replays));
         if code != EXIT_OK {
-            return code;
+            return Ok(code);
         }
     } else {
         out!("{}", report::text::fit(&report::replay::human(&replays)));
     }
-    if unexpected > 0 {
+    Ok(if unexpected > 0 {
         EXIT_FAILURE
     } else {
         EXIT_OK
-    }
+    })
 }
 
 #[derive(Debug, Args)]
@@ -199,12 +195,11 @@ pub struct MatrixArgs {
     pub in_sequence_ccmcertfix: InSequenceReading,
 }
 
-pub fn matrix(a: MatrixArgs) -> u8 {
+pub fn matrix(a: MatrixArgs) -> Result<u8, CliError> {
     let rows = run_matrix_with(&ReferenceFixer::default(), a.in_sequence_ccmcertfix);
     if let Some(f) = &a.html {
         if let Err(e) = certmig::fix::write::write_file(f, report::matrix::html(&rows).as_bytes()) {
-            eprintln!("certmig: {}: {e}", f.display());
-            return EXIT_FAILURE;
+            return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!(
             "wrote the HTML page to {} ({} runs)",
@@ -213,14 +208,14 @@ pub fn matrix(a: MatrixArgs) -> u8 {
         );
     }
     if a.json {
-        return print_json(&rows);
+        return Ok(print_json(&rows));
     }
     if a.csv {
         out!("{}", report::matrix::csv(&rows));
-        return EXIT_OK;
+        return Ok(EXIT_OK);
     }
     if a.html.is_none() {
         out!("{}\n", report::matrix::table(&rows));
     }
-    EXIT_OK
+    Ok(EXIT_OK)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::exit::CliError;
-use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_OK};
 use certmig::format::{self, ReadMode};
 use certmig::report::scan::{HumanSink, JsonSink};
 use certmig::scan::{
@@ -49,7 +49,7 @@ pub struct ScanArgs {
     pub no_verify: bool,
 }
 
-pub fn run(a: ScanArgs) -> u8 {
+pub fn run(a: ScanArgs) -> Result<u8, CliError> {
     let opts = ScanOptions {
         mode: if a.lenient {
             ReadMode::Lenient
@@ -66,8 +66,7 @@ pub fn run(a: ScanArgs) -> u8 {
         None => None,
         Some(Ok(read)) => Some(read),
         Some(Err(message)) => {
-            eprintln!("certmig: {message}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(message));
         }
     };
     // A progress bar on stderr when it is a terminal and the listing is not
@@ -121,30 +120,25 @@ pub fn run(a: ScanArgs) -> u8 {
     match result {
         // The listing's reader went away (Windows; Unix ends by SIGPIPE).
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::output_failed(&e),
-        Err(e) => {
-            eprintln!("certmig: cannot write the report: {e}");
-            EXIT_FAILURE
-        }
-        Ok(t) if t.errors > 0 => EXIT_BAD_INPUT,
+        Err(e) => Err(CliError::failure(format!("cannot write the report: {e}"))),
+        // Each file's errors are printed with it.
+        Ok(t) if t.errors > 0 => Ok(EXIT_BAD_INPUT),
         // Nothing to scan is no success: say so (a directory of logs, an
         // empty one).
-        Ok(t) if t.files == 0 => {
-            eprintln!(
-                "certmig: no certificate store in {}{}",
-                a.paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if t.skipped > 0 {
-                    format!(" ({} file(s) skipped: not a certificate store)", t.skipped)
-                } else {
-                    String::new()
-                }
-            );
-            EXIT_BAD_INPUT
-        }
-        Ok(_) => EXIT_OK,
+        Ok(t) if t.files == 0 => Err(CliError::bad_input(format!(
+            "no certificate store in {}{}",
+            a.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if t.skipped > 0 {
+                format!(" ({} file(s) skipped: not a certificate store)", t.skipped)
+            } else {
+                String::new()
+            }
+        ))),
+        Ok(_) => Ok(EXIT_OK),
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{print_json, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use super::exit::CliError;
+use super::{print_json, EXIT_FAILURE, EXIT_OK};
 use certmig::fix::Policy;
 use certmig::format::FileFormat;
 use certmig::report;
@@ -94,7 +95,7 @@ pub struct ValidateArgs {
     pub self_test: bool,
 }
 
-pub fn run(a: ValidateArgs) -> u8 {
+pub fn run(a: ValidateArgs) -> Result<u8, CliError> {
     let progress = std::io::stderr().is_terminal() && !a.json && !crate::quiet();
     if a.self_test {
         return self_test(&a, progress);
@@ -106,8 +107,7 @@ pub fn run(a: ValidateArgs) -> u8 {
     }) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("certmig: --fixer: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("--fixer: {e}")));
         }
     };
     if let Some(f) = &a.junit {
@@ -119,8 +119,7 @@ pub fn run(a: ValidateArgs) -> u8 {
             .filter(|p| p.is_file())
             .collect();
         if let Err(e) = certmig::platform::check_not_an_input(f, &named) {
-            eprintln!("certmig: --junit: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(format!("--junit: {e}")));
         }
     }
     let mut o = ValidateOptions::new(&template, command);
@@ -139,41 +138,35 @@ pub fn run(a: ValidateArgs) -> u8 {
     let r = match r {
         Ok(r) => r,
         Err(e @ certmig::validate::ValidateError::Template(_)) => {
-            eprintln!("certmig: {e}");
-            return EXIT_BAD_INPUT;
+            return Err(CliError::bad_input(e));
         }
         Err(e) => {
-            eprintln!("certmig: {e}");
-            return EXIT_FAILURE;
+            return Err(CliError::failure(e));
         }
     };
     if let Some(f) = &a.junit {
         if let Err(e) = certmig::fix::write::write_file(f, report::validate::junit(&r).as_bytes()) {
-            eprintln!("certmig: {}: {e}", f.display());
-            return EXIT_FAILURE;
+            return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
     }
     if a.json {
         let code = print_json(&r);
         if code != EXIT_OK {
-            return code;
+            return Ok(code);
         }
     } else {
         out!("{}", report::text::fit(&report::validate::human(&r)));
     }
-    if r.passed() {
-        EXIT_OK
-    } else {
-        EXIT_FAILURE
-    }
+    Ok(if r.passed() { EXIT_OK } else { EXIT_FAILURE })
 }
 
-fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
+fn self_test(a: &ValidateArgs, progress: bool) -> Result<u8, CliError> {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("certmig: cannot find my own executable: {e}");
-            return EXIT_FAILURE;
+            return Err(CliError::failure(format!(
+                "cannot find my own executable: {e}"
+            )));
         }
     };
     let timeout = Duration::from_secs(a.timeout.clamp(1, 5));
@@ -190,23 +183,18 @@ fn self_test(a: &ValidateArgs, progress: bool) -> u8 {
     let s = match s {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("certmig: {e}");
-            return EXIT_FAILURE;
+            return Err(CliError::failure(e));
         }
     };
     if a.json {
         let code = print_json(&s);
         if code != EXIT_OK {
-            return code;
+            return Ok(code);
         }
     } else {
         out!("{}", report::text::fit(&report::selftest::human(&s)));
     }
-    if s.passed() {
-        EXIT_OK
-    } else {
-        EXIT_FAILURE
-    }
+    Ok(if s.passed() { EXIT_OK } else { EXIT_FAILURE })
 }
 
 /// The bar `validate` draws on stderr (hidden when `show` is false).
