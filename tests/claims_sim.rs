@@ -395,7 +395,8 @@ fn c7_ccmcertfix_before_capture_makes_every_os_pair_succeed() {
         assert_eq!(r.outcome, untreated.outcome, "{r:?}");
         assert!(r.outcome_label().ends_with("(contested)"), "{r:?}");
         assert!(
-            r.modelling_choices.contains(&"ccmcertfix-in-sequence"),
+            r.modelling_choices
+                .contains(&certmig::sim::ModellingChoice::CcmcertfixInSequence),
             "{r:?}"
         );
     }

@@ -360,7 +360,12 @@ pub fn csv(rows: &[MatrixRow]) -> String {
             hresult: r.hresult.as_deref().unwrap_or(""),
             identity_preserved: r.identity_preserved,
             reason: r.reason.as_deref().unwrap_or(""),
-            modelling_choices: r.modelling_choices.join(";"),
+            modelling_choices: r
+                .modelling_choices
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
             contested_followed: r.contested.as_ref().map_or("", |c| c.followed.as_str()),
             contested_other_outcome: r
                 .contested

@@ -1,7 +1,7 @@
 //! Replayed scenarios (`certmig replay`): the table with the closing count,
 //! and the rows `replay --json` prints.
 
-use certmig_engine::sim::{Contested, Evidence, Replay};
+use certmig_engine::sim::{Contested, Evidence, ModellingChoice, Replay};
 use serde::Serialize;
 
 /// One scenario's replay as `replay --json` prints it.
@@ -25,7 +25,7 @@ pub struct ReplayRow<'a> {
     /// `{"machine","log","line"}`.
     pub evidence: &'a [Evidence],
     /// The modelling choices (no source) the outcome rests on.
-    pub modelling_choices: Vec<&'static str>,
+    pub modelling_choices: &'a [ModellingChoice],
     /// Set where CCMCertFix ran inside the task sequence, which the sources
     /// dispute: the reading followed and each reading's source and outcome.
     pub contested: Option<&'a Contested>,
@@ -48,12 +48,7 @@ impl<'a> ReplayRow<'a> {
             reason: r.outcome.reason.as_deref(),
             identity_preserved: r.outcome.identity_preserved,
             evidence: &r.outcome.evidence,
-            modelling_choices: r
-                .outcome
-                .modelling_choices
-                .iter()
-                .map(|c| c.as_str())
-                .collect(),
+            modelling_choices: &r.outcome.modelling_choices,
             contested: r.outcome.contested.as_ref(),
             expected: r.has_expectation.then_some(r.mismatches.is_empty()),
             mismatches: &r.mismatches,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::migration::Migration;
 use super::model::{Arch, ClientHotfix, InSequenceReading, Os, SiteVersion};
 use super::scenario::Remediation;
-use super::{replay_with, Contested, Kind, OutcomeKind};
+use super::{replay_with, Contested, Kind, ModellingChoice, OutcomeKind};
 use crate::fix::{Fixer, Policy, ReferenceFixer};
 use crate::format::Defect;
 
@@ -44,7 +44,7 @@ pub struct MatrixRow {
     /// Why the migration is `unsupported`.
     pub reason: Option<String>,
     /// The modelling choices (no source) the outcome rests on.
-    pub modelling_choices: Vec<&'static str>,
+    pub modelling_choices: Vec<ModellingChoice>,
     /// Set where CCMCertFix ran inside the task sequence: the sources
     /// disagree, and each reading's outcome is given.
     pub contested: Option<Contested>,
@@ -53,10 +53,7 @@ pub struct MatrixRow {
 impl MatrixRow {
     /// The outcome as the table shows it (`restore-failed (contested)`).
     pub fn outcome_label(&self) -> String {
-        match self.contested {
-            None => self.outcome.as_str().to_owned(),
-            Some(_) => format!("{} (contested)", self.outcome.as_str()),
-        }
+        super::outcome_label(self.outcome, self.contested.is_some())
     }
 }
 
@@ -152,12 +149,7 @@ pub fn run_matrix_with(fixer: &dyn Fixer, reading: InSequenceReading) -> Vec<Mat
                 hresult: r.outcome.hresult.map(|h| h.to_string()),
                 identity_preserved: r.outcome.identity_preserved,
                 reason: r.outcome.reason,
-                modelling_choices: r
-                    .outcome
-                    .modelling_choices
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect(),
+                modelling_choices: r.outcome.modelling_choices,
                 contested: r.outcome.contested,
             }
         })

@@ -191,14 +191,21 @@ pub struct Outcome {
     pub bad_certificates_left: usize,
 }
 
+/// An outcome as every table shows it: `success`, or `success (contested)`
+/// when it rests on a rule two sources disagree on.
+pub fn outcome_label(kind: OutcomeKind, contested: bool) -> String {
+    if contested {
+        format!("{} (contested)", kind.as_str())
+    } else {
+        kind.as_str().to_owned()
+    }
+}
+
 impl Outcome {
     /// The outcome as a table shows it: `success`, or `success (contested)`
     /// when it rests on a rule two sources disagree on.
     pub fn label(&self) -> String {
-        match &self.contested {
-            None => self.kind.as_str().to_owned(),
-            Some(_) => format!("{} (contested)", self.kind.as_str()),
-        }
+        outcome_label(self.kind, self.contested.is_some())
     }
     /// One sentence on the contested rule, if any: which source was
     /// followed and what the other gives.
