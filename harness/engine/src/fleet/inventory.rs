@@ -125,17 +125,7 @@ impl InventoryOptions {
     pub fn unsupported(&self) -> Option<String> {
         let sp1 = self.site_version == SiteVersion::Sp1;
         let windows_7 = matches!(self.target, Os::Win7Rtm | Os::Win7Sp1);
-        (sp1 && windows_7).then(|| {
-            crate::sim::usmt::Unsupported::Sp1SiteWindows7.reason(&crate::sim::usmt::Route {
-                kind: crate::sim::Kind::Refresh,
-                source: Os::XpSp3,
-                source_arch: Default::default(),
-                target: self.target,
-                target_arch: Default::default(),
-                store: crate::sim::scenario::StateStore::Smp,
-                site: self.site_version,
-            })
-        })
+        (sp1 && windows_7).then(|| crate::sim::usmt::Unsupported::sp1_site_onto(self.target))
     }
 }
 

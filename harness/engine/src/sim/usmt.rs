@@ -91,9 +91,7 @@ impl Unsupported {
             Unsupported::Downgrade => format!(
                 "no USMT migrates to an older operating system ({source} to {target}; a modelling choice)"
             ),
-            Unsupported::Sp1SiteWindows7 => format!(
-                "an SP1 site has only USMT 3.0.1, which does not migrate Windows 7 ({source} to {target}); USMT 4.0 came with SP2"
-            ),
+            Unsupported::Sp1SiteWindows7 => sp1_site_windows7(&format!("{source} to {target}")),
             Unsupported::Sp1SiteHardLink => {
                 "an SP1 site has only USMT 3.0.1, which has no hard-link state store (USMT 4.0 came with SP2)".to_owned()
             }
@@ -103,10 +101,24 @@ impl Unsupported {
         }
     }
 
+    /// Why an SP1 site cannot migrate onto `target`, for a judgement that
+    /// knows the target alone (`fleet --inventory`: an export does not say
+    /// its source's OS).
+    pub fn sp1_site_onto(target: Os) -> String {
+        sp1_site_windows7(&format!("onto {target}"))
+    }
+
     /// True where no source says the rule (docs/BEHAVIOR.md labels it).
     pub fn is_modelling_choice(self) -> bool {
         self == Unsupported::Downgrade
     }
+}
+
+/// The reason `sp1-site-windows7`, `what` saying which migration.
+fn sp1_site_windows7(what: &str) -> String {
+    format!(
+        "an SP1 site has only USMT 3.0.1, which does not migrate Windows 7 ({what}); USMT 4.0 came with SP2"
+    )
 }
 
 /// The operating system's generation: Windows XP < Vista < 7 (service packs
