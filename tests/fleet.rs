@@ -1111,7 +1111,10 @@ fn an_sp1_site_makes_every_windows_7_inventory_unsupported() {
     let why = r.unsupported.as_deref().unwrap();
     assert!(why.contains("USMT 3.0.1"), "{why}");
     // An export does not say its source's OS: the reason names the target only.
-    assert!(why.contains("(onto win7-sp1)") && !why.contains("xp-sp3"), "{why}");
+    assert!(
+        why.contains("(onto win7-sp1)") && !why.contains("xp-sp3"),
+        "{why}"
+    );
     assert_eq!(r.machines.len(), 6);
     for m in &r.machines {
         assert_eq!(m.prediction, Prediction::Unsupported, "{}", m.machine);

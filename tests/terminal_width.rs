@@ -59,6 +59,25 @@ fn in_terminal(cols: u16, args: &[&str]) -> String {
     // terminal never closes and the read below never ends.
     drop(cmd);
     drop(slave);
+    // A command that hangs is killed, which closes the terminal and ends
+    // the read: the test fails instead of hanging.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let (done, pid) = (done.clone(), child.id() as libc::pid_t);
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if std::time::Instant::now() > deadline {
+                    // SAFETY: kill of our own child, still unreaped (the
+                    // main thread waits for it only after `done`).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            false
+        })
+    };
     let mut out = Vec::new();
     let mut m = std::fs::File::from(master);
     // Read until the terminal closes (EIO once the child and its copies of
@@ -71,7 +90,13 @@ fn in_terminal(cols: u16, args: &[&str]) -> String {
             Err(_) => break,
         }
     }
-    child.wait().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let status = child.wait().unwrap();
+    assert!(
+        !watchdog.join().unwrap(),
+        "certmig {args:?} hung: killed after 300 s"
+    );
+    assert!(status.code().is_some(), "certmig {args:?} died: {status}");
     String::from_utf8_lossy(&out).into_owned()
 }
 
