@@ -20,9 +20,9 @@ fn shipped(file: &str) -> PathBuf {
         .join(file)
 }
 
-#[test]
-fn replay_with_no_arguments_runs_every_shipped_scenario_and_exits_0() {
-    let n = std::fs::read_dir(shipped(""))
+/// How many scenario files are shipped (`scenarios/*.toml`).
+fn shipped_count() -> usize {
+    std::fs::read_dir(shipped(""))
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -31,7 +31,12 @@ fn replay_with_no_arguments_runs_every_shipped_scenario_and_exits_0() {
                 .extension()
                 .is_some_and(|x| x == "toml")
         })
-        .count();
+        .count()
+}
+
+#[test]
+fn replay_with_no_arguments_runs_every_shipped_scenario_and_exits_0() {
+    let n = shipped_count();
     certmig()
         .arg("replay")
         .assert()
@@ -553,16 +558,7 @@ fn replay_junit_is_junit_xml_with_one_testcase_per_scenario() {
         .assert()
         .code(0)
         .stderr(predicate::str::contains("wrote the JUnit report to"));
-    let shipped_count = std::fs::read_dir(shipped(""))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "toml")
-        })
-        .count();
+    let shipped_count = shipped_count();
     let j = support::junit_structure(&std::fs::read_to_string(&xml).unwrap());
     assert_eq!((j.testcases, j.failures, j.skipped), (shipped_count, 0, 0));
 
