@@ -185,8 +185,6 @@ fn opts(input: &Path) -> FixOptions {
         backup: true,
         log: None,
         log_clock: LogClock::seeded(1),
-        max_reports: None,
-        spill: None,
     }
 }
 
@@ -219,7 +217,7 @@ fn streaming_sst_fix_equals_the_in_memory_fixer_and_keeps_a_backup() {
     let p = tmp.path().join("s.sst");
     let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
     std::fs::write(&p, &bytes).unwrap();
-    let r = fix::run(&opts(&p)).unwrap();
+    let r = fix::run(&opts(&p), &mut ()).unwrap();
     assert_eq!(r.certificates_changed, 2);
     assert_eq!(
         std::fs::read(&p).unwrap(),
@@ -227,7 +225,7 @@ fn streaming_sst_fix_equals_the_in_memory_fixer_and_keeps_a_backup() {
     );
     assert_eq!(std::fs::read(tmp.path().join("s.sst.bak")).unwrap(), bytes);
     // A second run changes nothing and leaves the backup alone.
-    let again = fix::run(&opts(&p)).unwrap();
+    let again = fix::run(&opts(&p), &mut ()).unwrap();
     assert_eq!(again.certificates_changed, 0);
     assert_eq!(std::fs::read(tmp.path().join("s.sst.bak")).unwrap(), bytes);
     assert_eq!(listing(tmp.path()).len(), 2);
@@ -289,7 +287,8 @@ fn a_sst_output_changed_after_it_was_written_or_repaired_beyond_the_name_is_refu
         let p = tmp.path().join("s.sst");
         let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
         std::fs::write(&p, &bytes).unwrap();
-        let err = fix::run_hooked(&opts(&p), &certmig::fix::write::RealSteps, &tamper).unwrap_err();
+        let err = fix::run_hooked(&opts(&p), &certmig::fix::write::RealSteps, &tamper, &mut ())
+            .unwrap_err();
         assert!(matches!(err, fix::FixError::Invariant { .. }), "{err}");
         assert_eq!(std::fs::read(&p).unwrap(), bytes);
         assert_eq!(
@@ -307,7 +306,7 @@ fn in_place_repair_keeps_the_file_permissions() {
     let p = tmp.path().join("s.sst");
     std::fs::write(&p, machine_store(Defect::DoubledTerminator).to_bytes()).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-    fix::run(&opts(&p)).unwrap();
+    fix::run(&opts(&p), &mut ()).unwrap();
     assert_eq!(
         std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
         0o640
@@ -322,7 +321,7 @@ fn output_is_always_written_even_as_a_byte_identical_copy() {
     std::fs::write(&p, &bytes).unwrap();
     let mut o = opts(&p);
     o.output = Some(tmp.path().join("out.sst"));
-    fix::run(&o).unwrap();
+    fix::run(&o, &mut ()).unwrap();
     assert_eq!(std::fs::read(tmp.path().join("out.sst")).unwrap(), bytes);
     assert_eq!(listing(tmp.path()).len(), 2, "no backup for -o");
 }
@@ -342,7 +341,7 @@ fn reg_blob_and_blob_dir_inputs_are_repaired() {
     let one = tmp.path().join("one.blob");
     std::fs::write(&one, store.elements[0].to_bytes()).unwrap();
     for (path, n) in [(&reg, 2), (&blobs, 2), (&one, 1)] {
-        let r = fix::run(&opts(path)).unwrap();
+        let r = fix::run(&opts(path), &mut ()).unwrap();
         assert_eq!(
             (r.certificates_total, r.certificates_changed),
             (n, n),
@@ -370,7 +369,7 @@ fn malformed_input_writes_nothing_and_is_bad_input() {
     let bytes = machine_store(Defect::DoubledTerminator).to_bytes();
     std::fs::write(&p, &bytes[..bytes.len() - 40]).unwrap();
     let before = listing(tmp.path());
-    let err = fix::run(&opts(&p)).unwrap_err();
+    let err = fix::run(&opts(&p), &mut ()).unwrap_err();
     assert!(err.is_bad_input(), "{err}");
     assert!(err.to_string().contains("cut.sst"));
     assert_eq!(listing(tmp.path()), before);
@@ -605,7 +604,7 @@ fn dry_run_and_log() {
     let mut o = opts(&p);
     o.dry_run = true;
     o.log = Some(tmp.path().join("fix.log"));
-    let r = fix::run(&o).unwrap();
+    let r = fix::run(&o, &mut ()).unwrap();
     assert_eq!(r.certificates_changed, 2);
     assert_eq!(r.warnings.len(), 2);
     assert_eq!(std::fs::read(&p).unwrap(), bytes);
@@ -734,10 +733,10 @@ fn the_log_never_lands_on_the_input_its_backup_or_the_output() {
 }
 
 /// `fix --json` writes each certificate's report to a temporary file as it
-/// is repaired (`ReportSpill`) instead of keeping them all: its output is
-/// byte for byte `serde_json::to_string_pretty` of the whole in-memory
-/// report, for every format, a dry run, a store with no certificates, and
-/// a store of many.
+/// is repaired (`JsonSpill`) instead of keeping them all: its output is
+/// byte for byte `serde_json::to_string_pretty` of the whole report with
+/// every certificate kept in memory, for every format, a dry run, a store
+/// with no certificates, and a store of many.
 #[test]
 fn fix_json_streamed_through_a_spill_equals_the_in_memory_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -785,7 +784,14 @@ fn fix_json_streamed_through_a_spill_equals_the_in_memory_report() {
         o.output = (!dry).then(|| out.clone());
         o.dry_run = dry;
         let want = {
-            let mut s = serde_json::to_string_pretty(&certmig::fix::run(&o).unwrap()).unwrap();
+            let mut kept = Vec::new();
+            let report = certmig::fix::run(&o, &mut kept).unwrap();
+            assert_eq!(kept.len(), report.certificates_total);
+            let json = certmig::report::fix::FixJson {
+                report: &report,
+                certificates: &kept[..],
+            };
+            let mut s = serde_json::to_string_pretty(&json).unwrap();
             s.push('\n');
             s
         };
@@ -804,7 +810,11 @@ fn fix_json_streamed_through_a_spill_equals_the_in_memory_report() {
             "{input:?} dry {dry}:\n{}\n---\n{want}",
             String::from_utf8_lossy(&got)
         );
-        assert!(want.contains("\"certificates_total\""));
+        let parsed: serde_json::Value = serde_json::from_str(&want).unwrap();
+        assert_eq!(
+            parsed["certificates"].as_array().unwrap().len() as u64,
+            parsed["certificates_total"].as_u64().unwrap()
+        );
     }
 }
 

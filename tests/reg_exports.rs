@@ -317,8 +317,6 @@ fn fix_opts(input: &Path, output: &Path) -> FixOptions {
         backup: false,
         log: None,
         log_clock: LogClock::seeded(1),
-        max_reports: None,
-        spill: None,
     }
 }
 
@@ -389,7 +387,7 @@ proptest! {
         let (inp, out) = (tmp.path().join("in.reg"), tmp.path().join("out.reg"));
         std::fs::write(&inp, &input).unwrap();
         let policy = if policy_strip { Policy::Strip } else { Policy::Truncate };
-        let report = fix::run(&FixOptions { policy, ..fix_opts(&inp, &out) }).unwrap();
+        let report = fix::run(&FixOptions { policy, ..fix_opts(&inp, &out) }, &mut ()).unwrap();
         prop_assert_eq!(report.certificates_changed, 2);
         let output = std::fs::read(&out).unwrap();
         assert_only_repaired_blobs_changed(&input, &output, &repaired(&s, policy));
@@ -435,6 +433,7 @@ fn fix_refuses_to_commit_an_output_that_changed_anything_but_the_repaired_blobs(
             &fix_opts(&inp, &out),
             &certmig::fix::write::RealSteps,
             &Tamper(tamper),
+            &mut (),
         )
         .unwrap_err();
         assert!(

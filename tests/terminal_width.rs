@@ -194,3 +194,52 @@ fn replay_matrix_fleet_inventory_and_validate_fit_80_and_120_columns() {
         .any(|l| l.contains("c01-c10-refresh-xp-to-win7rtm-latent")));
     assert!(Path::new(&gen).is_dir());
 }
+
+/// `fix` on a large `.sst` shows a bar that moves as the store is repaired
+/// (a gigabyte takes seconds), one line within the terminal; `--quiet` shows
+/// none. Piped (every other test), no bar is drawn.
+#[test]
+fn fix_shows_progress_within_the_terminal_and_quiet_hides_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("bulk");
+    let g = Command::new(assert_cmd::cargo::cargo_bin("certmig"))
+        .args([
+            "gen",
+            "--bulk",
+            "--format",
+            "sst",
+            "--certs-per-machine",
+            "30000",
+            "--out",
+        ])
+        .arg(&gen)
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    let store = gen.join("PC0001.sst");
+    let out = tmp.path().join("fixed.sst");
+    let args = |quiet: bool| {
+        let mut v = vec!["fix".to_owned(), store.display().to_string(), "-o".into()];
+        v.push(out.display().to_string());
+        if quiet {
+            v.push("--quiet".into());
+        }
+        v
+    };
+    for cols in [80u16, 120] {
+        let a = args(false);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let text = in_terminal(cols, &a);
+        assert!(
+            text.contains("repairing ["),
+            "no progress bar at {cols} columns:\n{text}"
+        );
+        assert!(text.contains("of 30 000 certificate(s)"), "{text}");
+        check(cols, "fix", &a);
+    }
+    let a = args(true);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let quiet = in_terminal(80, &a);
+    assert!(!quiet.contains("repairing ["), "{quiet}");
+    assert!(quiet.contains("certificate(s)"), "{quiet}");
+}

@@ -7,7 +7,8 @@ use clap::Args;
 use super::exit::CliError;
 use super::{output_failed, EXIT_OK};
 use certmig::cmtrace::LogClock;
-use certmig::fix::{run, FixOptions, Policy, ReportSpill};
+use certmig::fix::{self, FixOptions, Policy, RepairSink};
+use certmig::report::fix::{JsonSpill, Listing};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -21,6 +22,8 @@ Writing: with -o OUT, OUT is always written (a byte-identical copy when nothing 
 In place, a temporary file in the same directory is written, fsynced, re-read and checked,
 IN.bak is kept (unless --no-backup), then it is renamed over IN. On malformed input nothing
 is written.
+
+Progress: a bar on stderr while a .sst is repaired, when stderr is a terminal (not with --quiet).
 
 Exit codes: 0 fixed or nothing to fix, 2 bad input (file and byte offset/line named), 1 any other failure.
 
@@ -56,20 +59,6 @@ const HUMAN_REPORT_LINES: usize = 50;
 
 pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
     let now = chrono::Local::now().naive_local();
-    // The JSON report lists every certificate: they go to a temporary file
-    // as they are repaired, not into memory.
-    let spill = if a.json {
-        match ReportSpill::new(certmig::report::fix::certificate_json) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                return Err(CliError::failure(format!(
-                    "cannot create a temporary file for the JSON report: {e}"
-                )));
-            }
-        }
-    } else {
-        None
-    };
     let opts = FixOptions {
         input: a.input,
         output: a.output,
@@ -78,38 +67,60 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
         backup: !a.no_backup,
         log: a.log,
         log_clock: LogClock::new(now, 1),
-        // Only the human report is cut short (a spill keeps every report).
-        max_reports: Some(HUMAN_REPORT_LINES),
-        spill,
     };
-    match run(&opts) {
-        Ok(report) => {
-            if let Some(spill) = &opts.spill {
-                let mut stdout = std::io::stdout().lock();
-                let written = certmig::report::fix::json_with_spill(&report, spill, &mut stdout)
-                    .and_then(|()| std::io::Write::flush(&mut stdout));
-                return match written {
-                    Ok(()) => Ok(EXIT_OK),
-                    Err(e) => output_failed_after(&e, &report),
-                };
+    let bar = progress_bar();
+    let outcome = if a.json {
+        // The JSON report lists every certificate: they go to a temporary
+        // file as they are repaired, not into memory.
+        let spill = JsonSpill::new().map_err(|e| {
+            CliError::failure(format!(
+                "cannot create a temporary file for the JSON report: {e}"
+            ))
+        })?;
+        let mut sink = WithProgress {
+            inner: spill,
+            bar: &bar,
+        };
+        let run = fix::run(&opts, &mut sink);
+        bar.finish_and_clear();
+        run.map(|report| {
+            let mut stdout = std::io::stdout().lock();
+            let written = sink
+                .inner
+                .write_report(&report, &mut stdout)
+                .and_then(|()| std::io::Write::flush(&mut stdout));
+            if let Err(e) = written {
+                output_failed_after(&e, &report)
             }
-            let (out, warnings) = certmig::report::fix::human(&report);
+        })
+    } else {
+        let mut sink = WithProgress {
+            inner: Listing::new(HUMAN_REPORT_LINES),
+            bar: &bar,
+        };
+        let run = fix::run(&opts, &mut sink);
+        bar.finish_and_clear();
+        run.map(|report| {
+            let (out, warnings) = certmig::report::fix::human(&report, &sink.inner);
+            let out = certmig::report::text::fit(&out);
             eprint!("{warnings}");
             let mut stdout = std::io::stdout().lock();
-            match std::io::Write::write_all(&mut stdout, out.as_bytes())
-                .and_then(|()| std::io::Write::flush(&mut stdout))
-            {
-                Ok(()) => Ok(EXIT_OK),
-                Err(e) => output_failed_after(&e, &report),
+            let written = std::io::Write::write_all(&mut stdout, out.as_bytes())
+                .and_then(|()| std::io::Write::flush(&mut stdout));
+            if let Err(e) = written {
+                output_failed_after(&e, &report)
             }
-        }
+        })
+    };
+    match outcome {
+        Ok(()) => Ok(EXIT_OK),
         Err(e) => {
             // An input that does not exist is bad input, as in every
             // command (exit.rs). (Other I/O errors on the input may come
             // from replacing it: those are failures.)
             let unreadable_input = matches!(
                 &e,
-                certmig::fix::FixError::Io { path, source }
+                fix::FixError::Io { path, source }
                     if path == &opts.input && source.kind() == std::io::ErrorKind::NotFound
             );
             if e.is_bad_input() || unreadable_input {
@@ -120,6 +131,41 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
                 Err(CliError::failure(e))
             }
         }
+    }
+}
+
+/// A bar on stderr when it is a terminal (and not `--quiet`): a `.sst` of a
+/// gigabyte takes seconds. It spans the terminal's width.
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || crate::quiet() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(0);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} repairing [{wide_bar}] {binary_bytes}/{binary_total_bytes}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b
+}
+
+/// A sink that moves the bar as the run goes, then passes each repair on.
+struct WithProgress<'b, S> {
+    inner: S,
+    bar: &'b indicatif::ProgressBar,
+}
+
+impl<S: RepairSink> RepairSink for WithProgress<'_, S> {
+    fn certificate(&mut self, index: usize, repair: certmig::fix::CertificateRepair) {
+        self.inner.certificate(index, repair);
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
     }
 }
 

@@ -133,7 +133,10 @@ pub fn run(a: ScanArgs) -> Result<u8, CliError> {
                 .collect::<Vec<_>>()
                 .join(", "),
             if t.skipped > 0 {
-                format!(" ({} file(s) skipped: not a certificate store)", t.skipped)
+                format!(
+                    " ({} file(s) skipped: not a certificate store)",
+                    certmig::report::text::group_digits(t.skipped as u64)
+                )
             } else {
                 String::new()
             }

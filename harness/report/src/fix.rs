@@ -2,22 +2,56 @@
 //! friendly name before and after, escaped), a count of the rest, the
 //! warnings, and what was written.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::str::FromStr;
 
-use certmig_engine::fix::{FixReport, ReportSpill};
+use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
+
+use certmig_engine::fix::{FixReport, RepairSink};
 use certmig_format::friendly_name;
 use certmig_format::repair::CertificateRepair;
+use certmig_format::Thumbprint;
 
-/// The report for stdout, and the warnings for stderr (one `warning: ...`
-/// line each).
-pub fn human(report: &FixReport) -> (String, String) {
+/// The human listing's sink: keeps the first `cap` certificates' repairs
+/// (the report's counts cover every certificate).
+#[derive(Debug, Default)]
+pub struct Listing {
+    cap: usize,
+    kept: Vec<CertificateRepair>,
+}
+
+impl Listing {
+    pub fn new(cap: usize) -> Self {
+        Listing {
+            cap,
+            kept: Vec::new(),
+        }
+    }
+}
+
+impl RepairSink for Listing {
+    fn certificate(&mut self, _: usize, repair: CertificateRepair) {
+        if self.kept.len() < self.cap {
+            self.kept.push(repair);
+        }
+    }
+}
+
+/// The report for stdout (the certificates `listed`, a count of the rest,
+/// the totals, what was written), and the warnings for stderr (one
+/// `warning: ...` line each).
+pub fn human(report: &FixReport, listed: &Listing) -> (String, String) {
     let mut out = String::new();
     let esc = |v: &Option<Vec<u8>>| {
         v.as_deref()
             .map(friendly_name::escape)
             .unwrap_or_else(|| "(none)".into())
     };
-    for c in &report.certificates {
+    for c in &listed.kept {
         if c.changed {
             let _ = writeln!(
                 out,
@@ -30,11 +64,11 @@ pub fn human(report: &FixReport) -> (String, String) {
             let _ = writeln!(out, "{}  \"{}\" (unchanged)", c.thumbprint, esc(&c.before));
         }
     }
-    if report.certificates_total > report.certificates.len() {
+    if report.certificates_total > listed.kept.len() {
         let _ = writeln!(
             out,
             "... {} more certificate(s) not listed",
-            report.certificates_total - report.certificates.len()
+            crate::text::group_digits((report.certificates_total - listed.kept.len()) as u64)
         );
     }
     let verb = if report.dry_run {
@@ -45,7 +79,10 @@ pub fn human(report: &FixReport) -> (String, String) {
     let _ = writeln!(
         out,
         "{verb} {} of {} certificate(s) ({}, policy {})",
-        report.certificates_changed, report.certificates_total, report.format, report.policy
+        crate::text::group_digits(report.certificates_changed as u64),
+        crate::text::group_digits(report.certificates_total as u64),
+        report.format,
+        report.policy
     );
     if let Some(w) = &report.wrote {
         let _ = writeln!(out, "wrote {}", w.display());
@@ -61,35 +98,135 @@ pub fn human(report: &FixReport) -> (String, String) {
     (out, warnings)
 }
 
-/// One certificate of `fix --json`'s `certificates` array, number `index`,
-/// as the whole report serialized by `serde_json::to_string_pretty` has it
-/// (with the separator before it): what a [`ReportSpill`] collects.
-pub fn certificate_json(index: usize, r: &CertificateRepair, out: &mut Vec<u8>) {
-    out.extend_from_slice(if index == 0 { b"\n    " } else { b",\n    " });
-    crate::scan::json_at(r, 2, out);
+/// `fix --json`: the report with every certificate's repair in its
+/// `certificates` array, serialized by serde (`certificates` is any
+/// sequence: a slice, or a [`JsonSpill`] read back).
+pub struct FixJson<'a, C> {
+    pub report: &'a FixReport,
+    pub certificates: C,
 }
 
-/// `fix --json`: `report` (whose `certificates` are empty) with the
-/// certificates of `spill` in its `certificates` array, written to `out`:
-/// the bytes of `serde_json::to_string_pretty` of the whole report and a
-/// newline, without holding the certificates in memory.
-pub fn json_with_spill(
-    report: &FixReport,
-    spill: &ReportSpill,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    let mut doc = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
-    doc.push('\n');
-    // A raw line end never occurs inside a JSON string: this is the key.
-    const KEY: &str = "\n  \"certificates\": [";
-    let at = doc.find(KEY).expect("a fix report has certificates") + KEY.len();
-    // The report's own array is empty: every certificate went to the spill.
-    debug_assert!(doc[at..].starts_with(']'));
-    if spill.count() == 0 {
-        return out.write_all(doc.as_bytes());
+impl<C: Serialize> Serialize for FixJson<'_, C> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.report;
+        let mut m = s.serialize_struct("FixReport", 10)?;
+        m.serialize_field("input", &r.input)?;
+        m.serialize_field("format", &r.format)?;
+        m.serialize_field("policy", &r.policy)?;
+        m.serialize_field("dry_run", &r.dry_run)?;
+        m.serialize_field("certificates_total", &r.certificates_total)?;
+        m.serialize_field("certificates_changed", &r.certificates_changed)?;
+        m.serialize_field("certificates", &self.certificates)?;
+        m.serialize_field("warnings", &r.warnings)?;
+        m.serialize_field("wrote", &r.wrote)?;
+        m.serialize_field("backup", &r.backup)?;
+        m.end()
     }
-    out.write_all(&doc.as_bytes()[..at])?;
-    spill.copy_to(out)?;
-    out.write_all(b"\n  ")?;
-    out.write_all(&doc.as_bytes()[at..])
+}
+
+/// The JSON report's sink: every certificate's repair goes, as it is made,
+/// to an anonymous temporary file (one JSON line each; deleted when the
+/// spill is dropped), so a report of a million certificates costs no memory
+/// per certificate. [`JsonSpill::write_report`] reads them back, one at a
+/// time, into the report.
+pub struct JsonSpill {
+    file: BufWriter<File>,
+    count: usize,
+    error: Option<io::Error>,
+}
+
+/// One spilled line: the repair as its JSON has it (the escaped names are
+/// made again from the hex).
+#[derive(Deserialize)]
+struct Spilled {
+    thumbprint: String,
+    before_hex: Option<String>,
+    after_hex: Option<String>,
+    changed: bool,
+    warning: Option<String>,
+}
+
+impl JsonSpill {
+    /// A spill in a new anonymous temporary file (in the system's
+    /// temporary directory).
+    pub fn new() -> io::Result<Self> {
+        Ok(JsonSpill {
+            file: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            count: 0,
+            error: None,
+        })
+    }
+
+    /// Writes `report` with every spilled certificate, pretty-printed, and
+    /// a newline. A write to the temporary file that failed during the run
+    /// is reported here.
+    pub fn write_report(mut self, report: &FixReport, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.file.flush()?;
+        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        let lines = SpilledSeq {
+            count: self.count,
+            lines: RefCell::new(BufReader::new(file)),
+        };
+        let json = FixJson {
+            report,
+            certificates: lines,
+        };
+        serde_json::to_writer_pretty(&mut *out, &json).map_err(io::Error::other)?;
+        out.write_all(b"\n")
+    }
+}
+
+impl RepairSink for JsonSpill {
+    fn certificate(&mut self, _: usize, repair: CertificateRepair) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut self.file, &repair)
+            .map_err(io::Error::other)
+            .and_then(|()| self.file.write_all(b"\n"));
+        match written {
+            Ok(()) => self.count += 1,
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+/// The spilled certificates as a sequence, read back as it is serialized.
+struct SpilledSeq {
+    count: usize,
+    lines: RefCell<BufReader<File>>,
+}
+
+impl Serialize for SpilledSeq {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut lines = self.lines.borrow_mut();
+        let mut seq = s.serialize_seq(Some(self.count))?;
+        let mut line = String::new();
+        for _ in 0..self.count {
+            line.clear();
+            lines.read_line(&mut line).map_err(S::Error::custom)?;
+            let spilled: Spilled = serde_json::from_str(&line).map_err(S::Error::custom)?;
+            seq.serialize_element(&repair_of(spilled).map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
+fn repair_of(s: Spilled) -> Result<CertificateRepair, String> {
+    let bytes = |h: Option<String>| {
+        h.map(|h| hex::decode(h).map_err(|e| format!("spilled report: {e}")))
+            .transpose()
+    };
+    Ok(CertificateRepair {
+        thumbprint: Thumbprint::from_str(&s.thumbprint)
+            .map_err(|e| format!("spilled report: {e}"))?,
+        before: bytes(s.before_hex)?,
+        after: bytes(s.after_hex)?,
+        changed: s.changed,
+        warning: s.warning,
+    })
 }

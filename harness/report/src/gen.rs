@@ -7,9 +7,9 @@ use certmig_engine::generate::GenReport;
 pub fn human(report: &GenReport, bulk: bool) -> String {
     let mut out = format!(
         "wrote {} file(s) for {} machine(s), {} certificate(s), to {}\n",
-        report.file_count,
-        report.machine_count,
-        report.certificate_count,
+        crate::text::group_digits(report.file_count as u64),
+        crate::text::group_digits(report.machine_count as u64),
+        crate::text::group_digits(report.certificate_count as u64),
         report.out.display()
     );
     if bulk {

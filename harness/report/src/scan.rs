@@ -24,6 +24,7 @@ pub fn file(f: &FileReport) -> String {
 /// The first line of a file's listing: path, format and count.
 pub fn file_header(path: &str, format: Option<FileFormat>, count: usize) -> String {
     let fmt = format.map(|x| x.as_str()).unwrap_or("?");
+    let count = crate::text::group_digits(count as u64);
     format!("{path} ({fmt}): {count} certificate(s)\n")
 }
 
@@ -447,14 +448,20 @@ pub fn summary(report: &ScanReport) -> String {
 /// The closing line from a streaming scan's totals (the same text as
 /// [`summary`]).
 pub fn summary_totals(t: &ScanTotals) -> String {
+    use crate::text::group_digits;
     let skipped = if t.skipped > 0 {
-        format!(", {} skipped (not a certificate store)", t.skipped)
+        format!(
+            ", {} skipped (not a certificate store)",
+            group_digits(t.skipped as u64)
+        )
     } else {
         String::new()
     };
     format!(
         "{} file(s), {} certificate(s), {} error(s){skipped}\n",
-        t.files, t.certificates, t.errors
+        group_digits(t.files as u64),
+        group_digits(t.certificates as u64),
+        group_digits(t.errors as u64)
     )
 }
 

@@ -57,7 +57,10 @@ pub fn human(r: &ValidationReport) -> String {
     }
     let cases = r.cases.len();
     if failed.is_empty() && hazards.is_empty() {
-        out.push_str(&format!("\nall invariants hold on {cases} cases\n"));
+        out.push_str(&format!(
+            "\nall invariants hold on {} cases\n",
+            crate::text::group_digits(cases as u64)
+        ));
         return out;
     }
     out.push('\n');

@@ -4,9 +4,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-use serde::Serialize;
+use std::sync::Mutex;
 
 use super::hooks::{FixHooks, NoHooks};
 use super::sst::{self, SstError};
@@ -31,94 +29,38 @@ pub struct FixOptions {
     pub log: Option<PathBuf>,
     /// The clock of the log (the CLI starts it at the current time).
     pub log_clock: LogClock,
-    /// Keep at most this many per-certificate reports (counts are always complete).
-    pub max_reports: Option<usize>,
-    /// Write every per-certificate report here as it is made, instead of
-    /// keeping it (then `max_reports` does not apply).
-    pub spill: Option<ReportSpill>,
 }
 
-/// Per-certificate reports written out as they are made, so that a report
-/// of every certificate (`fix --json`) costs no memory per certificate:
-/// `write` serializes each (with its index) into a buffer that goes to an
-/// anonymous temporary file, deleted when the last clone is dropped.
-/// [`ReportSpill::copy_to`] reads it back once the run is over.
-#[derive(Clone)]
-pub struct ReportSpill(Arc<Mutex<SpillState>>);
-
-/// How one report is written: its index (from 0), the report, the output.
-pub type SpillWriter = fn(usize, &CertificateRepair, &mut Vec<u8>);
-
-struct SpillState {
-    file: io::BufWriter<File>,
-    write: SpillWriter,
-    buf: Vec<u8>,
-    count: usize,
-    error: Option<io::Error>,
-}
-
-impl std::fmt::Debug for ReportSpill {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReportSpill")
+/// Where a run's per-certificate repairs go, as they are made, and how far
+/// the run has got: the listing, the JSON report and the progress bar of
+/// `certmig fix` are sinks; the run keeps no certificate in memory (its
+/// [`FixReport`] holds the counts).
+pub trait RepairSink {
+    /// Certificate `index` (from 0, in file order) and what its repair did.
+    fn certificate(&mut self, index: usize, repair: CertificateRepair);
+    /// `done` of the input's `total` bytes are repaired (a `.sst`: after
+    /// every batch of elements; the other inputs, read whole, are not
+    /// reported).
+    fn progress(&mut self, done: u64, total: u64) {
+        let _ = (done, total);
     }
 }
 
-impl ReportSpill {
-    /// A spill in a new anonymous temporary file (in the system's
-    /// temporary directory).
-    pub fn new(write: SpillWriter) -> io::Result<Self> {
-        Ok(ReportSpill(Arc::new(Mutex::new(SpillState {
-            file: io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
-            write,
-            buf: Vec::new(),
-            count: 0,
-            error: None,
-        }))))
-    }
-
-    fn push(&self, r: &CertificateRepair) {
-        let mut st = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let SpillState {
-            file,
-            write,
-            buf,
-            count,
-            error,
-        } = &mut *st;
-        if error.is_some() {
-            return;
-        }
-        buf.clear();
-        write(*count, r, buf);
-        *count += 1;
-        if let Err(e) = file.write_all(buf) {
-            *error = Some(e);
-        }
-    }
-
-    /// How many reports were written.
-    pub fn count(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).count
-    }
-
-    /// Copies every report written, in order, to `out` (once: the file is
-    /// read from where the copy left it). A write to the temporary file
-    /// that failed during the run is reported here.
-    pub fn copy_to(&self, out: &mut dyn Write) -> io::Result<u64> {
-        use std::io::{Seek, SeekFrom};
-        let mut st = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = st.error.take() {
-            return Err(e);
-        }
-        st.file.flush()?;
-        let file = st.file.get_mut();
-        file.seek(SeekFrom::Start(0))?;
-        io::copy(file, out)
+/// Keeps every certificate's repair (for small stores and tests).
+impl RepairSink for Vec<CertificateRepair> {
+    fn certificate(&mut self, _: usize, repair: CertificateRepair) {
+        self.push(repair);
     }
 }
 
-/// What `fix` did.
-#[derive(Debug, Clone, Serialize)]
+/// Keeps nothing: the report's counts are all a caller wants.
+impl RepairSink for () {
+    fn certificate(&mut self, _: usize, _: CertificateRepair) {}
+}
+
+/// What `fix` did: the counts and what was written (each certificate's
+/// repair went to the run's [`RepairSink`]).
+#[derive(Debug, Clone)]
 pub struct FixReport {
     pub input: PathBuf,
     pub format: FileFormat,
@@ -126,7 +68,6 @@ pub struct FixReport {
     pub dry_run: bool,
     pub certificates_total: usize,
     pub certificates_changed: usize,
-    pub certificates: Vec<CertificateRepair>,
     pub warnings: Vec<String>,
     /// The file (or directory) written, if any.
     pub wrote: Option<PathBuf>,
@@ -174,7 +115,6 @@ impl FixReport {
             dry_run: opts.dry_run,
             certificates_total: 0,
             certificates_changed: 0,
-            certificates: Vec::new(),
             warnings: Vec::new(),
             wrote: None,
             backup: None,
@@ -288,14 +228,16 @@ fn bad(path: &Path) -> impl Fn(FormatError) -> FixError + '_ {
     }
 }
 
-/// Repairs a file or blob directory with the real file system.
-pub fn run(opts: &FixOptions) -> Result<FixReport, FixError> {
-    run_with(opts, &RealSteps)
+/// Repairs a file or blob directory with the real file system; each
+/// certificate's repair goes to `sink` as it is made.
+pub fn run(opts: &FixOptions, sink: &mut dyn RepairSink) -> Result<FixReport, FixError> {
+    run_hooked(opts, &RealSteps, &NoHooks, sink)
 }
 
-/// Repairs with the given write steps (tests inject failures here).
+/// Repairs with the given write steps (tests inject failures here), keeping
+/// only the counts.
 pub fn run_with(opts: &FixOptions, steps: &dyn WriteSteps) -> Result<FixReport, FixError> {
-    run_hooked(opts, steps, &NoHooks)
+    run_hooked(opts, steps, &NoHooks, &mut ())
 }
 
 /// Repairs with the given write steps and hooks (the test mutants change the
@@ -304,6 +246,7 @@ pub fn run_hooked(
     opts: &FixOptions,
     steps: &dyn WriteSteps,
     hooks: &dyn FixHooks,
+    sink: &mut dyn RepairSink,
 ) -> Result<FixReport, FixError> {
     let log = match &opts.log {
         Some(path) => Some(Mutex::new(LogSpill::new(opts).map_err(|e| {
@@ -319,7 +262,13 @@ pub fn run_hooked(
         Some((o, note)) => (o, Some(note)),
         None => (opts, None),
     };
-    let outcome = fix(opts, &Pipeline { steps, hooks, log }).map(|mut r| {
+    let pipeline = Pipeline {
+        steps,
+        hooks,
+        log,
+        sink: std::cell::RefCell::new(sink),
+    };
+    let outcome = fix(opts, &pipeline).map(|mut r| {
         r.warnings.splice(0..0, note.cloned());
         r
     });
@@ -456,12 +405,13 @@ impl LogSpill {
     }
 }
 
-/// What every path of a run goes through: the write steps, the hooks and
-/// the log.
+/// What every path of a run goes through: the write steps, the hooks, the
+/// log and the caller's sink.
 struct Pipeline<'a> {
     log: Option<Mutex<LogSpill>>,
     steps: &'a dyn WriteSteps,
     hooks: &'a dyn FixHooks,
+    sink: std::cell::RefCell<&'a mut dyn RepairSink>,
 }
 
 fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
@@ -613,14 +563,9 @@ fn record(p: &Pipeline<'_>, report: &mut FixReport, r: CertificateRepair, opts: 
     if let Some(w) = &r.warning {
         report.warnings.push(format!("{}: {w}", r.thumbprint));
     }
-    if let Some(spill) = &opts.spill {
-        spill.push(&r);
-    } else if opts
-        .max_reports
-        .is_none_or(|m| report.certificates.len() < m)
-    {
-        report.certificates.push(r);
-    }
+    p.sink
+        .borrow_mut()
+        .certificate(report.certificates_total - 1, r);
 }
 
 /// Where the output goes, and whether that is the input itself.
@@ -664,6 +609,7 @@ fn fix_sst(
             &limits,
             |i, e| p.hooks.repair(i, e, opts.policy),
             |r| record(p, report, r, opts),
+            |done| p.sink.borrow_mut().progress(done, len),
         )
         .map_err(|e| match e {
             SstError::Read(e) => stream_err(input, e),

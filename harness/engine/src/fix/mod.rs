@@ -30,8 +30,7 @@ pub use certmig_format::repair::{
     CertificateRepair, InvariantViolation, NameRepair, Policy, StreamFixError,
 };
 pub use files::{
-    run, run_hooked, run_with as files_run_with, FixError, FixOptions, FixReport, ReportSpill,
-    SpillWriter,
+    run, run_hooked, run_with as files_run_with, FixError, FixOptions, FixReport, RepairSink,
 };
 pub use hooks::{FixHooks, NoHooks};
 

@@ -189,8 +189,9 @@ pub(super) struct Output<'w, 's> {
 }
 
 /// Streams `input` (an open store) through `repair` to `output` (or nowhere,
-/// on a dry run), calling `on_certificate` with each report in file order.
-/// Returns the hashes of what was written.
+/// on a dry run), calling `on_certificate` with each report in file order
+/// and `on_progress` after each batch with the input bytes done. Returns the
+/// hashes of what was written.
 pub(super) fn stream<R: Read + Send>(
     input: StoreReader<R>,
     output: Option<Output<'_, '_>>,
@@ -198,6 +199,7 @@ pub(super) fn stream<R: Read + Send>(
     limits: &Limits,
     mut repair: impl FnMut(usize, &mut SerializedElement<'_>) -> CertificateRepair,
     mut on_certificate: impl FnMut(CertificateRepair),
+    mut on_progress: impl FnMut(u64),
 ) -> Result<Written, SstError> {
     let empty_file = input.empty_file;
     let check = output.as_ref().is_some_and(|o| o.check);
@@ -242,6 +244,13 @@ pub(super) fn stream<R: Read + Send>(
                     }
                     on_certificate(r);
                     index += 1;
+                }
+                if let Some(&(offset, end)) = batch.elements.last() {
+                    let last_start = match batch.elements.len() {
+                        1 => 0,
+                        n => batch.elements[n - 2].1,
+                    };
+                    on_progress(offset + (end - last_start) as u64);
                 }
                 let _ = recycle_in.try_send(batch);
                 if let Some((tx, free)) = &to_writer {

@@ -760,12 +760,10 @@ fn main() -> ExitCode {
         backup: false,
         log: None,
         log_clock: LogClock::seeded(0),
-        max_reports: Some(0),
-        spill: None,
     };
     let outcome = match MUTANTS.iter().find(|m| m.name == args.mutant) {
-        Some(mutant) => fix::run_hooked(&opts, &RealSteps, mutant),
-        None => fix::run(&opts),
+        Some(mutant) => fix::run_hooked(&opts, &RealSteps, mutant, &mut ()),
+        None => fix::run(&opts, &mut ()),
     };
     match outcome {
         Ok(_) => ExitCode::SUCCESS,
