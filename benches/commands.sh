@@ -14,6 +14,10 @@
 # fast as the baseline), and peak RSS. The load average is printed too: on a
 # shared machine, compare figures only between runs with a similar load.
 #
+# CERTMIG_BENCH_BEFORE=/path/to/another/certmig runs every certmig row a
+# second time with that binary ("NAME @before", same input, same baseline),
+# right after the row: before/after figures of a change from one run.
+#
 # Adding a row is one line at the bottom:
 #   row NAME BASELINE -- command args...
 # where BASELINE is the NAME of an earlier row (or `-` for none). The
@@ -64,14 +68,28 @@ row() {
     ROWS+=("$(printf '%-22s %9s %8s %10s %8s %-14s %10.1f' "$name" "$secs" "$cpu" "$rate" "$ratio" "$base" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')")")
 }
 
+# crow NAME BASELINE -- args...: a certmig row (`$CERTMIG args`), and the
+# same with $CERTMIG_BENCH_BEFORE when it is set.
+crow() {
+    local name=$1 base=$2
+    shift 2
+    [[ ${1:-} == -- ]] && shift
+    row "$name" "$base" -- "$CERTMIG" "$@"
+    if [[ -n ${CERTMIG_BENCH_BEFORE:-} ]]; then
+        # The "before" binary writes where the row just wrote: start clean.
+        rm -rf "$WORK/gen2"
+        row "$name @before" "$base" -- "$CERTMIG_BENCH_BEFORE" "$@"
+    fi
+}
+
 row "openssl sha1"       -             -- openssl sha1 "$STORE"
 row "cat"                -             -- cat "$STORE"
-row "scan --json"        "openssl sha1" -- "$CERTMIG" scan "$STORE" --json
-row "scan (human)"       "openssl sha1" -- "$CERTMIG" scan "$STORE"
+crow "scan --json"       "openssl sha1" -- scan "$STORE" --json
+crow "scan (human)"      "openssl sha1" -- scan "$STORE"
 row "cp+fsync"           -             -- sh -c 'cp "$1" "$2" && sync "$2"' sh "$STORE" "$WORK/copy.sst"
-row "fix -o"             "cp+fsync"    -- "$CERTMIG" fix "$STORE" -o "$WORK/fixed.sst"
+crow "fix -o"            "cp+fsync"    -- fix "$STORE" -o "$WORK/fixed.sst"
 row "fix in place"       "cp+fsync"    -- "$CERTMIG" fix "$WORK/copy.sst" --no-backup
-row "gen --bulk sst"     "cp+fsync"    -- "$CERTMIG" gen --machines 1 --certs-per-machine "$N" --bulk --format sst --out "$WORK/gen2"
+crow "gen --bulk sst"    "cp+fsync"    -- gen --machines 1 --certs-per-machine "$N" --bulk --format sst --out "$WORK/gen2"
 # .reg: one large export (read rate), and a directory of exports (inventory).
 M=${CERTMIG_BENCH_EXPORTS:-100000}
 row "gen --bulk reg x$M" -             -- "$CERTMIG" gen --machines "$M" --bulk --format reg --out "$WORK/exports"
@@ -82,13 +100,13 @@ cat "$BIGREG" >/dev/null
 RATE_BYTES=$(stat -c %s "$BIGREG")
 row "cat big.reg"        -             -- cat "$BIGREG"
 row "sha1 big.reg"       -             -- openssl sha1 "$BIGREG"
-row "scan big.reg --json" "sha1 big.reg" -- "$CERTMIG" scan "$BIGREG" --json
-row "scan big.reg"       "sha1 big.reg" -- "$CERTMIG" scan "$BIGREG"
+crow "scan big.reg --json" "sha1 big.reg" -- scan "$BIGREG" --json
+crow "scan big.reg"      "sha1 big.reg" -- scan "$BIGREG"
 unset RATE_BYTES
 find "$WORK/exports" -name '*.reg' -exec cat {} + >/dev/null
 row "cat exports"        -             -- sh -c 'find "$1" -name "*.reg" -exec cat {} + >/dev/null' sh "$WORK/exports"
-row "inventory --csv"    "cat exports" -- "$CERTMIG" fleet --inventory "$WORK/exports" --target win7-sp1 --csv
-row "inventory (table)"  "cat exports" -- "$CERTMIG" fleet --inventory "$WORK/exports" --target win7-sp1
+crow "inventory --csv"   "cat exports" -- fleet --inventory "$WORK/exports" --target win7-sp1 --csv
+crow "inventory (table)" "cat exports" -- fleet --inventory "$WORK/exports" --target win7-sp1
 
 echo
 echo "input: $STORE, $N certificates, $BYTES bytes; big.reg: $(stat -c %s "$BIGREG") bytes; $M exports; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"

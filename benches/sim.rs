@@ -10,8 +10,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 use certmig::sim::matrix::{cells, run_matrix};
 use certmig::sim::migration::Migration;
-use certmig::sim::model::Os;
 use certmig::sim::scenario::Remediation;
+use certmig::sim::world::Os;
 use certmig::sim::{replay, Kind};
 
 fn sim_benches(c: &mut Criterion) {

@@ -5,7 +5,7 @@
 //! their container; the fast overflow check never misses an arc the decoder
 //! sees overflow (a pre-check for the decoder). The import
 //! verdicts over the same DER (`verdicts` agrees with `verdict` and `import`,
-//! offences located) are checked by `tests/arbitrary_bytes.rs` in the main
+//! offences located) are checked by `tests/it/arbitrary_bytes.rs` in the main
 //! workspace, which the fuzz crate does not depend on.
 #![no_main]
 

@@ -5,7 +5,7 @@
 //! exactly `base` when the same bytes are read at another absolute offset;
 //! a parsed element writes back byte for byte; strict success implies the same
 //! element leniently; the dump of the bytes does not panic. (`scan` over
-//! the same bytes: `tests/arbitrary_bytes.rs`.)
+//! the same bytes: `tests/it/arbitrary_bytes.rs`.)
 #![no_main]
 
 use certmig_format::{dump, parse_element_file, EntryOrder, ReadMode, SerializedElement};

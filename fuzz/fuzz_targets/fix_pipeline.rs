@@ -10,7 +10,7 @@
 //! exactly when the whole-store parse does, writes identical bytes and
 //! reports identical per-certificate repairs; errors are located inside the
 //! input. (The engine's `ReferenceFixer`, what the simulator calls, giving
-//! the same bytes: `tests/arbitrary_bytes.rs`.)
+//! the same bytes: `tests/it/arbitrary_bytes.rs`.)
 #![no_main]
 
 use certmig_format::friendly_name::has_embedded_nul;

@@ -1,4 +1,4 @@
-//! The path rules and the directory walker (certmig-engine): names that
+//! The path rules and the directory walker (certmig-fix): names that
 //! come from input files, and directory trees an attacker prepared.
 //!
 //! The first byte chooses:
@@ -10,7 +10,7 @@
 //!   then makes directories strictly below the base.
 //! - odd: the rest is a program that builds a tree of directories, files,
 //!   FIFOs and links (to `.`, `..`, `/`, `/dev/zero`, the root, an earlier
-//!   directory, nothing) in a fresh directory; `scan::collect_files` must
+//!   directory, nothing) in a fresh directory; `platform::walk::collect_files` must
 //!   report every regular file reachable without a link exactly once and
 //!   nothing else as readable, name every link and FIFO once, and never
 //!   leave the root (a walk that follows a loop never ends: the fuzzer's
@@ -20,7 +20,7 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use certmig_engine::platform::names::{dir_within, single_component};
+use certmig_fix::platform::names::{dir_within, single_component};
 use libfuzzer_sys::fuzz_target;
 
 fn check_name(name: &str) {
@@ -86,7 +86,7 @@ fn check_tree(program: &[u8]) {
         }
     }
     let mut found = Vec::new();
-    certmig_engine::scan::collect_files(&root, &mut found);
+    certmig_fix::platform::walk::collect_files(&root, &mut found);
     let (mut read, mut refused) = (Vec::new(), Vec::new());
     for f in found {
         match f {

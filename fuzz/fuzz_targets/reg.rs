@@ -1,7 +1,7 @@
 //! `reg export` files: `format::reg::parse_reg`, strict and lenient.
 //!
 //! Asserts: no panic; every error names a line the file has (`scan`'s
-//! byte offsets for it: `tests/arbitrary_bytes.rs`); strict success implies the
+//! byte offsets for it: `tests/it/arbitrary_bytes.rs`); strict success implies the
 //! same store leniently; whatever parses is written back by `write_reg` in
 //! its dialect and that output parses again to the same store, and is a fixed
 //! point of write(parse(.)); a REGEDIT5 export read in pieces (as `scan`

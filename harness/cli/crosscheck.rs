@@ -48,7 +48,7 @@ pub fn run(_a: CrosscheckArgs) -> Result<u8, super::exit::CliError> {
 #[cfg(windows)]
 pub fn run(a: CrosscheckArgs) -> Result<u8, super::exit::CliError> {
     use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
-    use certmig::crosscheck::{crosscheck_paths, crypt32::Crypt32};
+    use certmig_stores::crosscheck::{crosscheck_paths, crypt32::Crypt32};
 
     let report = crosscheck_paths(&a.paths, &mut Crypt32::new());
     if a.json {
@@ -59,7 +59,7 @@ pub fn run(a: CrosscheckArgs) -> Result<u8, super::exit::CliError> {
     } else {
         print!(
             "{}",
-            certmig::report::text::fit(&certmig::report::crosscheck::human(&report))
+            certmig_report::text::fit(&certmig_report::crosscheck::human(&report))
         );
     }
     for f in &report.files {

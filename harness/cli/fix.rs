@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::exit::CliError;
 use super::{output_failed, EXIT_OK};
-use certmig::cmtrace::LogClock;
-use certmig::fix::{self, FixOptions, Policy, RepairSink};
-use certmig::report::fix::{JsonSpill, Listing};
+use certmig_fix::cmtrace::LogClock;
+use certmig_fix::{self as fix, FixOptions, Policy, RepairSink};
+use certmig_report::fix::{JsonSpill, Listing};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -101,8 +101,8 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
         let run = fix::run(&opts, &mut sink);
         bar.finish_and_clear();
         run.map(|report| {
-            let (out, warnings) = certmig::report::fix::human(&report, &sink.inner);
-            let out = certmig::report::text::fit(&out);
+            let (out, warnings) = certmig_report::fix::human(&report, &sink.inner);
+            let out = certmig_report::text::fit(&out);
             eprint!("{warnings}");
             let mut stdout = std::io::stdout().lock();
             let written = std::io::Write::write_all(&mut stdout, out.as_bytes())
@@ -159,7 +159,7 @@ struct WithProgress<'b, S> {
 }
 
 impl<S: RepairSink> RepairSink for WithProgress<'_, S> {
-    fn certificate(&mut self, index: usize, repair: certmig::fix::CertificateRepair) {
+    fn certificate(&mut self, index: usize, repair: certmig_fix::CertificateRepair) {
         self.inner.certificate(index, repair);
     }
 
@@ -172,7 +172,7 @@ impl<S: RepairSink> RepairSink for WithProgress<'_, S> {
 /// The report could not be written to standard output (a full disk, a
 /// closed pipe) after the run had done its work: says that the report is
 /// incomplete and what is on disk, then exits as [`output_failed`] does.
-fn output_failed_after(e: &std::io::Error, report: &certmig::fix::FixReport) -> ! {
+fn output_failed_after(e: &std::io::Error, report: &certmig_fix::FixReport) -> ! {
     eprintln!(
         "certmig: the report on standard output is incomplete; {}",
         report.on_disk()

@@ -9,12 +9,12 @@ use clap::Args;
 
 use super::exit::CliError;
 use super::{print_json, EXIT_BAD_INPUT, EXIT_OK};
-use certmig::fleet::inventory::{assess_dir, assess_dir_with, InventoryOptions, MachineSet};
-use certmig::fleet::{FleetReport, Mix, Plan, Population};
-use certmig::report;
-use certmig::report::text::group_digits;
-use certmig::sim::model::{InSequenceReading, Os, SiteVersion};
-use certmig::sim::scenario::Remediation;
+use certmig_report as report;
+use certmig_report::text::group_digits;
+use certmig_sim::fleet::inventory::{assess_dir, assess_dir_with, InventoryOptions, MachineSet};
+use certmig_sim::fleet::{FleetReport, Mix, Plan, Population};
+use certmig_sim::scenario::Remediation;
+use certmig_sim::world::{InSequenceReading, Os, SiteVersion};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -142,7 +142,7 @@ fn synthetic(a: FleetArgs) -> Result<u8, CliError> {
             .flatten()
             .map(PathBuf::as_path)
             .collect();
-        if let Err(e) = certmig::platform::check_not_an_input(f, &inputs) {
+        if let Err(e) = certmig_fix::platform::check_not_an_input(f, &inputs) {
             return Err(CliError::bad_input(format!("--html: {e}")));
         }
     }
@@ -206,7 +206,7 @@ fn synthetic(a: FleetArgs) -> Result<u8, CliError> {
     );
     let fleet = FleetReport::new(machines, a.seed, population.mix, population.plan, &tally);
     if let Some(f) = &a.html {
-        if let Err(e) = certmig::fix::write::write_file(f, report::fleet::html(&fleet).as_bytes()) {
+        if let Err(e) = certmig_fix::write::write_file(f, report::fleet::html(&fleet).as_bytes()) {
             return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!("wrote the HTML report to {}", f.display());
@@ -227,7 +227,7 @@ fn synthetic(a: FleetArgs) -> Result<u8, CliError> {
 
 fn machine_set(all: bool, list: &Option<PathBuf>) -> Result<MachineSet, String> {
     match list {
-        Some(f) => certmig::platform::read_text(f, certmig::platform::MAX_LIST_BYTES)
+        Some(f) => certmig_fix::platform::read_text(f, certmig_fix::platform::MAX_LIST_BYTES)
             .map(|t| MachineSet::parse_list(&t))
             .map_err(|e| format!("{}: {e}", f.display())),
         None if all => Ok(MachineSet::All),
@@ -258,7 +258,7 @@ fn inventory(a: FleetArgs) -> Result<u8, CliError> {
         site_version: a.site_version,
     };
     if let Some(f) = &a.html {
-        if let Err(e) = certmig::platform::check_not_an_input(f, &[dir.as_path()]) {
+        if let Err(e) = certmig_fix::platform::check_not_an_input(f, &[dir.as_path()]) {
             return Err(CliError::bad_input(format!("--html: {e}")));
         }
     }
@@ -299,7 +299,7 @@ fn inventory(a: FleetArgs) -> Result<u8, CliError> {
     };
     if let Some(f) = &a.html {
         if let Err(e) =
-            certmig::fix::write::write_file(f, report::inventory::html(&readiness).as_bytes())
+            certmig_fix::write::write_file(f, report::inventory::html(&readiness).as_bytes())
         {
             return Err(CliError::failure(format!("{}: {e}", f.display())));
         }

@@ -8,9 +8,9 @@ use strum::{EnumMessage, IntoEnumIterator};
 
 use super::exit::CliError;
 use super::{print_json, EXIT_OK};
-use certmig::cert::{DefectChoice, Profile};
-use certmig::format::{Defect, FileFormat};
-use certmig::generate::{generate_with, GenOptions};
+use certmig_format::{Defect, FileFormat};
+use certmig_model::cert::{DefectChoice, Profile};
+use certmig_stores::generate::{generate_with, GenOptions};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -88,7 +88,7 @@ pub fn run(a: GenArgs) -> Result<u8, CliError> {
             }
             out!(
                 "{}",
-                certmig::report::text::fit(&certmig::report::gen::human(&report, a.bulk))
+                certmig_report::text::fit(&certmig_report::gen::human(&report, a.bulk))
             );
             Ok(EXIT_OK)
         }

@@ -13,13 +13,20 @@
 //!   walker and the friendly-name repair transform;
 //! - [`cert`] and [`cryptoapi`] (`certmig-model`): certificate generation,
 //!   CryptoAPI's import rules with and without 974571;
-//! - [`fix`], [`sim`], [`validate`], [`fleet`], [`scan`], [`generate`],
-//!   [`crosscheck`], [`cmtrace`] (`certmig-engine`);
+//! - [`fix`] with [`platform`] and [`cmtrace`] (`certmig-fix`): the reference
+//!   CCMCertFix and the safe writing of files;
+//! - [`sim`] and [`fleet`] (`certmig-sim`): task sequences, scenarios, the
+//!   matrix, fleets;
+//! - [`validate`] (`certmig-validate`): the fix-tool validator;
+//! - [`scan`], [`generate`], [`crosscheck`] (`certmig-stores`);
 //! - [`report`] (`certmig-report`): tables, CSV, HTML and JUnit printers.
 
-pub use certmig_engine::{
-    cmtrace, crosscheck, fix, fleet, generate, platform, scan, sim, validate,
-};
+pub use certmig_fix as fix;
+pub use certmig_fix::{cmtrace, platform};
 pub use certmig_format as format;
 pub use certmig_model::{cert, cryptoapi};
 pub use certmig_report as report;
+pub use certmig_sim as sim;
+pub use certmig_sim::fleet;
+pub use certmig_stores::{crosscheck, generate, scan};
+pub use certmig_validate as validate;

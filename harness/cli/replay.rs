@@ -6,12 +6,12 @@ use clap::Args;
 
 use super::exit::CliError;
 use super::{print_json, EXIT_FAILURE, EXIT_OK};
-use certmig::fix::ReferenceFixer;
-use certmig::report;
-use certmig::sim::matrix::run_matrix_with;
-use certmig::sim::model::InSequenceReading;
-use certmig::sim::scenario::{scenario_files, Scenario};
-use certmig::sim::{replay, Replay, NOTES_LOG};
+use certmig_fix::ReferenceFixer;
+use certmig_report as report;
+use certmig_sim::matrix::run_matrix_with;
+use certmig_sim::scenario::{scenario_files, Scenario};
+use certmig_sim::world::InSequenceReading;
+use certmig_sim::{replay, Replay, NOTES_LOG};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -102,7 +102,7 @@ pub fn run(a: ReplayArgs) -> Result<u8, CliError> {
     if let Some(f) = &a.junit {
         // Never over a scenario file.
         let inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
-        if let Err(e) = certmig::platform::check_not_an_input(f, &inputs) {
+        if let Err(e) = certmig_fix::platform::check_not_an_input(f, &inputs) {
             return Err(CliError::bad_input(format!("--junit: {e}")));
         }
     }
@@ -114,13 +114,13 @@ pub fn run(a: ReplayArgs) -> Result<u8, CliError> {
         for r in &replays {
             for m in &r.logs {
                 let parts = [r.scenario.as_str(), m.machine.as_str()];
-                let result = certmig::platform::names::dir_within(dir, &parts).and_then(|d| {
+                let result = certmig_fix::platform::names::dir_within(dir, &parts).and_then(|d| {
                     m.files
                         .iter()
                         .map(|f| (f.file.as_str(), m.render(&f.file)))
                         .chain([(NOTES_LOG, m.notes_log())])
                         .try_for_each(|(file, text)| {
-                            certmig::fix::write::write_file(&d.join(file), text.as_bytes())?;
+                            certmig_fix::write::write_file(&d.join(file), text.as_bytes())?;
                             written += 1;
                             Ok(())
                         })
@@ -141,7 +141,7 @@ pub fn run(a: ReplayArgs) -> Result<u8, CliError> {
     let unexpected = replays.iter().filter(|r| !r.mismatches.is_empty()).count();
     if let Some(f) = &a.junit {
         let xml = report::replay::junit(&replays);
-        if let Err(e) = certmig::fix::write::write_file(f, xml.as_bytes()) {
+        if let Err(e) = certmig_fix::write::write_file(f, xml.as_bytes()) {
             return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!(
@@ -198,7 +198,7 @@ pub struct MatrixArgs {
 pub fn matrix(a: MatrixArgs) -> Result<u8, CliError> {
     let rows = run_matrix_with(&ReferenceFixer::default(), a.in_sequence_ccmcertfix);
     if let Some(f) = &a.html {
-        if let Err(e) = certmig::fix::write::write_file(f, report::matrix::html(&rows).as_bytes()) {
+        if let Err(e) = certmig_fix::write::write_file(f, report::matrix::html(&rows).as_bytes()) {
             return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
         info!(

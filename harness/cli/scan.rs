@@ -7,9 +7,9 @@ use clap::Args;
 
 use super::exit::CliError;
 use super::{EXIT_BAD_INPUT, EXIT_OK};
-use certmig::format::{self, ReadMode};
-use certmig::report::scan::{HumanSink, JsonSink};
-use certmig::scan::{
+use certmig_format::{self as format, ReadMode};
+use certmig_report::scan::{HumanSink, JsonSink};
+use certmig_stores::scan::{
     scan_paths_to, CertificateRecord, ErrorReport, FileStart, ScanOptions, ScanSink,
 };
 
@@ -135,7 +135,7 @@ pub fn run(a: ScanArgs) -> Result<u8, CliError> {
             if t.skipped > 0 {
                 format!(
                     " ({} file(s) skipped: not a certificate store)",
-                    certmig::report::text::group_digits(t.skipped as u64)
+                    certmig_report::text::group_digits(t.skipped as u64)
                 )
             } else {
                 String::new()
@@ -154,17 +154,17 @@ fn scan_inputs(
     store: &StoreRead,
     opts: ScanOptions,
     sink: &mut dyn ScanSink,
-) -> std::io::Result<certmig::scan::ScanTotals> {
+) -> std::io::Result<certmig_stores::scan::ScanTotals> {
     match store {
         None => scan_paths_to(&a.paths, opts, sink),
-        Some((label, blobs)) => certmig::scan::scan_elements_to(label, blobs, opts, sink),
+        Some((label, blobs)) => certmig_stores::scan::scan_elements_to(label, blobs, opts, sink),
     }
 }
 
 /// Reads `--system-store NAME` through crypt32, read-only.
 #[cfg(windows)]
 fn read_system_store(name: &str, current_user: bool) -> Result<(String, Vec<Vec<u8>>), String> {
-    use certmig::platform::system_store::{read, Location};
+    use certmig_fix::platform::system_store::{read, Location};
     let location = if current_user {
         Location::CurrentUser
     } else {
@@ -211,7 +211,7 @@ impl<S: ScanSink> ScanSink for Progress<'_, S> {
         self.bar.set_position(0);
         self.inner.file_start(f)
     }
-    fn skipped(&mut self, skipped: &[certmig::scan::Skipped]) -> std::io::Result<()> {
+    fn skipped(&mut self, skipped: &[certmig_stores::scan::Skipped]) -> std::io::Result<()> {
         self.inner.skipped(skipped)
     }
     fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -248,10 +248,12 @@ pub struct DumpArgs {
 }
 
 pub fn dump(a: DumpArgs) -> Result<u8, CliError> {
-    let bytes = match certmig::platform::read_store(&a.path, &format::Limits::default()) {
+    let bytes = match certmig_fix::platform::read_store(&a.path, &format::Limits::default()) {
         Ok(b) => b,
-        Err(certmig::platform::StoreFileError::Io(e)) => return Err(CliError::input(&a.path, &e)),
-        Err(certmig::platform::StoreFileError::Format(e)) => {
+        Err(certmig_fix::platform::StoreFileError::Io(e)) => {
+            return Err(CliError::input(&a.path, &e))
+        }
+        Err(certmig_fix::platform::StoreFileError::Format(e)) => {
             return Err(CliError::bad_input(format!("{}: {e}", a.path.display())))
         }
     };

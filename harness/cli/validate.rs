@@ -10,11 +10,11 @@ use clap::Args;
 
 use super::exit::CliError;
 use super::{print_json, EXIT_FAILURE, EXIT_OK};
-use certmig::fix::Policy;
-use certmig::format::FileFormat;
-use certmig::report;
-use certmig::validate::tool::ToolCommand;
-use certmig::validate::{selftest, validate, ValidateOptions, DEFAULT_CASES};
+use certmig_fix::Policy;
+use certmig_format::FileFormat;
+use certmig_report as report;
+use certmig_validate::tool::ToolCommand;
+use certmig_validate::{selftest, validate, ValidateOptions, DEFAULT_CASES};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -118,7 +118,7 @@ pub fn run(a: ValidateArgs) -> Result<u8, CliError> {
             .map(std::path::Path::new)
             .filter(|p| p.is_file())
             .collect();
-        if let Err(e) = certmig::platform::check_not_an_input(f, &named) {
+        if let Err(e) = certmig_fix::platform::check_not_an_input(f, &named) {
             return Err(CliError::bad_input(format!("--junit: {e}")));
         }
     }
@@ -137,7 +137,7 @@ pub fn run(a: ValidateArgs) -> Result<u8, CliError> {
     bar.finish_and_clear();
     let r = match r {
         Ok(r) => r,
-        Err(e @ certmig::validate::ValidateError::Template(_)) => {
+        Err(e @ certmig_validate::ValidateError::Template(_)) => {
             return Err(CliError::bad_input(e));
         }
         Err(e) => {
@@ -145,7 +145,7 @@ pub fn run(a: ValidateArgs) -> Result<u8, CliError> {
         }
     };
     if let Some(f) = &a.junit {
-        if let Err(e) = certmig::fix::write::write_file(f, report::validate::junit(&r).as_bytes()) {
+        if let Err(e) = certmig_fix::write::write_file(f, report::validate::junit(&r).as_bytes()) {
             return Err(CliError::failure(format!("{}: {e}", f.display())));
         }
     }

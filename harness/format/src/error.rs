@@ -1,11 +1,10 @@
 //! Typed errors of the byte and text formats.
 //!
 //! Every variant carries where the problem is: an absolute byte offset for the
-//! binary formats, a line and column for `.reg` text. [`LocatedError`] adds
-//! the file path, which is what the command line prints.
+//! binary formats, a line and column for `.reg` text. The crates that read
+//! files add the path.
 
 use std::fmt;
-use std::path::PathBuf;
 
 /// The field a binary reader was reading when it ran out of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,36 +233,4 @@ impl FormatError {
 pub enum Location {
     Offset(usize),
     Line(usize),
-}
-
-/// A format error together with the file it was found in.
-#[derive(Debug, thiserror::Error)]
-pub enum LocatedError {
-    #[error("{path}: {source}")]
-    Format {
-        path: PathBuf,
-        #[source]
-        source: FormatError,
-    },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl LocatedError {
-    pub fn format(path: impl Into<PathBuf>, source: FormatError) -> Self {
-        LocatedError::Format {
-            path: path.into(),
-            source,
-        }
-    }
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LocatedError::Io {
-            path: path.into(),
-            source,
-        }
-    }
 }

@@ -51,7 +51,6 @@
 //! `write_reg(parse_reg(b)) == b` for every file `write_reg` produces.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::element::{ReadMode, SerializedElement};
@@ -84,16 +83,20 @@ impl RegEncoding {
         }
     }
 
-    /// Encodes ASCII text the way a file of this dialect holds it (no BOM).
-    fn encode_ascii(self, text: &str, out: &mut Vec<u8>) {
-        match self {
-            RegEncoding::Regedit5 => {
-                out.reserve(text.len() * 2);
-                for u in text.encode_utf16() {
-                    out.extend_from_slice(&u.to_le_bytes());
-                }
-            }
-            RegEncoding::Regedit4 => out.extend_from_slice(text.as_bytes()),
+    /// Re-encodes the ASCII text `out[start..]` the way a file of this
+    /// dialect holds it (no BOM), in place: REGEDIT5 doubles it into
+    /// UTF-16LE, REGEDIT4 keeps it.
+    fn widen_from(self, out: &mut Vec<u8>, start: usize) {
+        if self == RegEncoding::Regedit4 {
+            return;
+        }
+        let n = out.len() - start;
+        out.resize(start + 2 * n, 0);
+        let tail = &mut out[start..];
+        // Backwards, so that no byte is overwritten before it is moved.
+        for k in (0..n).rev() {
+            tail[2 * k] = tail[k];
+            tail[2 * k + 1] = 0;
         }
     }
 }
@@ -103,35 +106,19 @@ const REGEDIT4_HEADER: &str = "REGEDIT4";
 /// regedit's `REG_FILE_HEX_LINE_LEN`.
 const HEX_LINE_LEN: usize = 76;
 
-/// Writes a store as `reg export` would.
+/// Writes a store as `reg export` would (through [`RegEncoder`], in the
+/// store's order).
 pub fn write_reg(store: &RegistryStore<'_>, encoding: RegEncoding) -> Vec<u8> {
-    let mut text = String::new();
-    text.push_str(match encoding {
-        RegEncoding::Regedit5 => REGEDIT5_HEADER,
-        RegEncoding::Regedit4 => REGEDIT4_HEADER,
-    });
-    text.push_str("\r\n\r\n");
-    let root = store.key_path();
-    let _ = write!(text, "[{root}]\r\n\r\n[{root}\\Certificates]\r\n\r\n");
+    let encoder = RegEncoder::new(&store.name, encoding);
+    let mut out = Vec::new();
+    encoder.header(&mut out);
     let mut blob = Vec::new();
     for c in &store.certificates {
-        let _ = write!(
-            text,
-            "[{root}\\Certificates\\{}]\r\n",
-            c.thumbprint.to_hex()
-        );
         blob.clear();
         c.element.write_to(&mut blob);
-        write_hex_value(&mut text, "Blob", &blob, "\r\n");
-        text.push_str("\r\n\r\n");
+        encoder.certificate(&c.thumbprint, &blob, &mut out);
     }
-    let _ = write!(text, "[{root}\\CRLs]\r\n\r\n[{root}\\CTLs]\r\n\r\n");
-    let mut out = Vec::new();
-    if encoding == RegEncoding::Regedit5 {
-        out.reserve(2 + text.len() * 2);
-        out.extend_from_slice(&[0xFF, 0xFE]);
-    }
-    encoding.encode_ascii(&text, &mut out);
+    encoder.footer(&mut out);
     out
 }
 
@@ -184,15 +171,11 @@ impl RegEncoder {
         out.push(b'[');
         out.extend_from_slice(self.root.as_bytes());
         out.extend_from_slice(b"\\Certificates\\");
-        let mut hex = [0u8; 40];
-        for (pair, b) in hex.chunks_exact_mut(2).zip(thumbprint.0) {
-            pair.copy_from_slice(&HEX_UPPER_PAIRS[b as usize]);
-        }
-        out.extend_from_slice(&hex);
+        crate::hex::upper_to(&thumbprint.0, out);
         out.extend_from_slice(b"]\r\n");
         push_hex_value(out, "Blob", blob, b"\r\n");
         out.extend_from_slice(b"\r\n\r\n");
-        self.widen_from(out, start);
+        self.encoding.widen_from(out, start);
     }
 
     /// The store's empty `CRLs` and `CTLs` keys, which end the export.
@@ -208,43 +191,11 @@ impl RegEncoder {
     fn push(&self, out: &mut Vec<u8>, text: &[u8]) {
         let start = out.len();
         out.extend_from_slice(text);
-        self.widen_from(out, start);
-    }
-
-    /// Re-encodes the ASCII text `out[start..]` in the file's encoding (in
-    /// place: REGEDIT5 doubles it into UTF-16LE, REGEDIT4 keeps it).
-    fn widen_from(&self, out: &mut Vec<u8>, start: usize) {
-        if self.encoding == RegEncoding::Regedit4 {
-            return;
-        }
-        let n = out.len() - start;
-        out.resize(start + 2 * n, 0);
-        let tail = &mut out[start..];
-        // Backwards, so that no byte is overwritten before it is moved.
-        for k in (0..n).rev() {
-            tail[2 * k] = tail[k];
-            tail[2 * k + 1] = 0;
-        }
+        self.encoding.widen_from(out, start);
     }
 }
 
-/// The two lower-case hex digits of every byte.
-static HEX_LOWER_PAIRS: [[u8; 2]; 256] = hex_pairs(b"0123456789abcdef");
-/// The two upper-case hex digits of every byte.
-static HEX_UPPER_PAIRS: [[u8; 2]; 256] = hex_pairs(b"0123456789ABCDEF");
-
-const fn hex_pairs(digits: &[u8; 16]) -> [[u8; 2]; 256] {
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [digits[i >> 4], digits[i & 15]];
-        i += 1;
-    }
-    t
-}
-
-/// [`write_hex_value`] into ASCII bytes: `"name"=hex:..` with regedit's
-/// wrapping, continuation lines ending in `\` + `newline`; no line end
+/// Appends `"name"=hex:..` as ASCII bytes, with regedit's wrapping, continuation lines ending in `\` + `newline`; no line end
 /// after the last byte.
 fn push_hex_value(out: &mut Vec<u8>, name: &str, data: &[u8], newline: &[u8]) {
     out.push(b'"');
@@ -255,7 +206,7 @@ fn push_hex_value(out: &mut Vec<u8>, name: &str, data: &[u8], newline: &[u8]) {
         return;
     };
     for &b in rest {
-        let [h, l] = HEX_LOWER_PAIRS[b as usize];
+        let [h, l] = crate::hex::lower_pair(b);
         out.extend_from_slice(&[h, l, b',']);
         column += 3;
         if column >= HEX_LINE_LEN {
@@ -265,32 +216,7 @@ fn push_hex_value(out: &mut Vec<u8>, name: &str, data: &[u8], newline: &[u8]) {
             column = 2;
         }
     }
-    out.extend_from_slice(&HEX_LOWER_PAIRS[*last as usize]);
-}
-
-/// Appends `"name"=hex:..` with regedit's wrapping, continuation lines
-/// ending in `\` + `newline`; no line end after the last byte.
-fn write_hex_value(text: &mut String, name: &str, data: &[u8], newline: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let prefix = format!("\"{name}\"=hex:");
-    text.reserve(prefix.len() + data.len() * 3 + data.len() / 25 * (3 + newline.len()));
-    text.push_str(&prefix);
-    let mut column = prefix.len();
-    for (i, b) in data.iter().enumerate() {
-        text.push(HEX[(b >> 4) as usize] as char);
-        text.push(HEX[(b & 15) as usize] as char);
-        if i + 1 == data.len() {
-            break;
-        }
-        text.push(',');
-        column += 3;
-        if column >= HEX_LINE_LEN {
-            text.push('\\');
-            text.push_str(newline);
-            text.push_str("  ");
-            column = 2;
-        }
-    }
+    out.extend_from_slice(&crate::hex::lower_pair(*last));
 }
 
 /// Something the reader ignored (and a fixer keeps as it is), with its line.
@@ -353,7 +279,7 @@ pub fn parse_reg_partial(
 }
 
 /// Where a piece of a REGEDIT5 export starts in its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PieceAt {
     /// The file offset of the piece's first byte (even: after the BOM).
     pub offset: usize,
@@ -1367,7 +1293,7 @@ pub fn splice_blobs(
     order.sort_by_key(|(i, _)| *i);
     let encoding = parsed.encoding;
     let mut out = Vec::with_capacity(original.len() + replacements.len() * 64);
-    let (mut pos, mut text, mut blob) = (0, String::new(), Vec::new());
+    let (mut pos, mut blob) = (0, Vec::new());
     for (i, e) in order {
         let Some(span) = parsed.blob_spans.get(*i) else {
             continue;
@@ -1378,14 +1304,10 @@ pub fn splice_blobs(
         out.extend_from_slice(&original[pos..span.start]);
         blob.clear();
         e.write_to(&mut blob);
-        text.clear();
-        write_hex_value(
-            &mut text,
-            "Blob",
-            &blob,
-            line_end(original, encoding, span.end),
-        );
-        encoding.encode_ascii(&text, &mut out);
+        let start = out.len();
+        let newline = line_end(original, encoding, span.end);
+        push_hex_value(&mut out, "Blob", &blob, newline.as_bytes());
+        encoding.widen_from(&mut out, start);
         pos = span.end;
     }
     out.extend_from_slice(&original[pos..]);

@@ -8,10 +8,8 @@
 //! module models both. The same Blob values saved one per file
 //! (`<THUMBPRINT>.blob`) form the blob-directory format.
 
-use std::path::{Path, PathBuf};
-
 use super::element::{ReadMode, SerializedElement};
-use super::error::{FormatError, LocatedError};
+use super::error::FormatError;
 use super::property::{Property, PropertyId};
 use super::thumbprint::Thumbprint;
 
@@ -145,46 +143,4 @@ pub fn parse_blob<'a>(
             computed,
         }),
     }
-}
-
-/// The `.blob` files of a directory, sorted by name (other files ignored).
-pub fn blob_paths(dir: &Path) -> Result<Vec<PathBuf>, LocatedError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| LocatedError::io(dir, e))?;
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| LocatedError::io(dir, e))?;
-        let p = entry.path();
-        if p.extension()
-            .is_some_and(|x| x.eq_ignore_ascii_case("blob"))
-            && p.is_file()
-        {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Reads a directory of `<THUMBPRINT>.blob` files into a store.
-pub fn read_blob_dir(
-    dir: &Path,
-    name: &str,
-    mode: ReadMode,
-) -> Result<RegistryStore<'static>, LocatedError> {
-    let mut certificates = Vec::new();
-    for p in blob_paths(dir)? {
-        let bytes = std::fs::read(&p).map_err(|e| LocatedError::io(&p, e))?;
-        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let e = parse_blob(&bytes, stem, mode)
-            .map_err(|e| LocatedError::format(&p, e))?
-            .into_owned();
-        certificates.push(RegistryCertificate {
-            thumbprint: e.thumbprint(),
-            element: e,
-        });
-    }
-    Ok(RegistryStore {
-        name: name.to_owned(),
-        certificates,
-    })
 }

@@ -9,7 +9,7 @@
 //! bytes in and bytes out: the fuzzers reach it without the rest of certmig,
 //! and every fixer built on it (the reference CCMCertFix, the simulator's
 //! fixer, the test mutants) shares this one definition. Files, locks and the
-//! safe replace are the engine's (`certmig_engine::fix`).
+//! safe replace are the engine's (`certmig_fix`).
 
 use std::io::{self, Write};
 

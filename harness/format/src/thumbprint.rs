@@ -27,29 +27,7 @@ impl Thumbprint {
     }
 }
 
-/// Upper-case hex of `bytes` (what `hex::encode_upper` gives, table-driven).
-pub fn hex_upper(bytes: impl AsRef<[u8]>) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = bytes.as_ref();
-    let mut out = Vec::with_capacity(2 * bytes.len());
-    for &b in bytes {
-        out.push(DIGITS[(b >> 4) as usize]);
-        out.push(DIGITS[(b & 15) as usize]);
-    }
-    // Only ASCII digits were pushed.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// [`hex_upper`], appended to `out`.
-pub fn hex_upper_to(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let at = out.len();
-    out.resize(at + 2 * bytes.len(), 0);
-    for (pair, &b) in out[at..].chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[(b >> 4) as usize];
-        pair[1] = DIGITS[(b & 15) as usize];
-    }
-}
+pub use crate::hex::{upper as hex_upper, upper_to as hex_upper_to};
 
 impl FromStr for Thumbprint {
     type Err = String;

@@ -12,6 +12,6 @@
 
 pub mod cert;
 pub mod cryptoapi;
-pub mod seed;
+pub use certmig_format::seed;
 
 pub(crate) use certmig_format as format;

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use certmig_engine::crosscheck::CrosscheckReport;
+use certmig_stores::crosscheck::CrosscheckReport;
 
 /// Longest text shown in one cell.
 const CELL: usize = 70;
@@ -118,7 +118,7 @@ pub fn human(r: &CrosscheckReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certmig_engine::crosscheck::{
+    use certmig_stores::crosscheck::{
         Difference, FileCheck, KnownDifference, Outcome, Platform, Reading, Row, Via,
         WINE_REGISTRY_KEY_CASE,
     };
@@ -163,7 +163,7 @@ mod tests {
                 certificates: 0,
                 store_reader: None,
                 skipped: 0,
-                errors: vec![certmig_engine::scan::ErrorReport {
+                errors: vec![certmig_stores::scan::ErrorReport {
                     offset: Some(8),
                     line: None,
                     message: "truncated".into(),

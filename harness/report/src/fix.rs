@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 
-use certmig_engine::fix::{FixReport, RepairSink};
+use certmig_fix::{FixReport, RepairSink};
 use certmig_format::friendly_name;
 use certmig_format::repair::CertificateRepair;
 use certmig_format::Thumbprint;

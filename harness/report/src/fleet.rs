@@ -2,11 +2,11 @@
 //! printed on a terminal, one CSV row per combination of attributes, and a
 //! self-contained HTML page with inline SVG charts.
 
-use certmig_engine::fleet::mix::Attribute;
-use certmig_engine::fleet::population::{Counts, MachineProfile};
-use certmig_engine::fleet::report::SegmentRow;
-use certmig_engine::fleet::FleetReport;
-use certmig_engine::sim::OutcomeKind;
+use certmig_sim::fleet::mix::Attribute;
+use certmig_sim::fleet::population::{Counts, MachineProfile};
+use certmig_sim::fleet::summary::SegmentRow;
+use certmig_sim::fleet::FleetReport;
+use certmig_sim::OutcomeKind;
 use comfy_table::{CellAlignment, Table};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Serialize;

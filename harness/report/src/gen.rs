@@ -1,6 +1,6 @@
 //! `certmig gen`'s human summary.
 
-use certmig_engine::generate::GenReport;
+use certmig_stores::generate::GenReport;
 
 /// One line: files, machines, certificates and where; plus a note when the
 /// certificates were stamped in bulk (their signatures do not verify).

@@ -1,7 +1,7 @@
 //! A real inventory's readiness (`certmig fleet --inventory`): the tables
 //! printed on a terminal and one CSV row per export.
 
-use certmig_engine::fleet::inventory::{
+use certmig_sim::fleet::inventory::{
     Action, Assessed, Finding, InventoryReport, MachineReadiness, Unreadable,
 };
 use serde::Serialize;
@@ -148,8 +148,8 @@ impl HumanTable {
         out.push_str(&format!("actions: {}\n", actions.join(", ")));
         // What each action means, once per action present: CCMCertFix runs
         // on the client before the task sequence (KB 2028442; KB 977203).
-        for a in certmig_engine::fleet::inventory::Action::ALL {
-            if a != certmig_engine::fleet::inventory::Action::None
+        for a in certmig_sim::fleet::inventory::Action::ALL {
+            if a != certmig_sim::fleet::inventory::Action::None
                 && s.by_action.get(a.as_str()).copied().unwrap_or(0) > 0
             {
                 out.push_str(&format!("  {}: {}\n", a.as_str(), a.advice()));

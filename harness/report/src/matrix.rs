@@ -1,11 +1,11 @@
 //! The outcome matrix (`certmig matrix`): the plain-text table the golden
 //! snapshot holds, and one self-contained, colour-coded HTML page.
 
-use certmig_engine::sim::matrix::{MatrixRow, BLOCKS};
-use certmig_engine::sim::model::{Arch, InSequenceReading, Os, SiteVersion};
-use certmig_engine::sim::scenario::Remediation;
-use certmig_engine::sim::{Kind, OutcomeKind};
 use certmig_format::Defect;
+use certmig_sim::matrix::{MatrixRow, BLOCKS};
+use certmig_sim::scenario::Remediation;
+use certmig_sim::world::{Arch, InSequenceReading, Os, SiteVersion};
+use certmig_sim::{Kind, OutcomeKind};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The block a row belongs to: (site, source arch, target arch).

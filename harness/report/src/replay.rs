@@ -1,7 +1,7 @@
 //! Replayed scenarios (`certmig replay`): the table with the closing count,
 //! and the rows `replay --json` prints.
 
-use certmig_engine::sim::{Contested, Evidence, ModellingChoice, Replay};
+use certmig_sim::{Contested, Evidence, ModellingChoice, Replay};
 use serde::Serialize;
 
 /// One scenario's replay as `replay --json` prints it.

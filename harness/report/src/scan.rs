@@ -5,12 +5,12 @@
 
 use std::fmt::{self, Write as _};
 
-use certmig_engine::scan::{
+use certmig_format::{friendly_name, thumbprint, FileFormat};
+use certmig_model::cryptoapi::{Hresult, Verdict};
+use certmig_stores::scan::{
     CertificateRecord, CertificateReport, ErrorReport, FileReport, FileStart, ScanReport, ScanSink,
     ScanTotals,
 };
-use certmig_format::{friendly_name, thumbprint, FileFormat};
-use certmig_model::cryptoapi::{Hresult, Verdict};
 
 /// One file's listing (for stdout).
 pub fn file(f: &FileReport) -> String {
@@ -84,7 +84,7 @@ pub fn certificate(c: &CertificateReport, out: &mut String) {
 /// One name finding of the human listing (two lines).
 fn name_line<W: fmt::Write + ?Sized>(
     w: &mut W,
-    n: &certmig_engine::scan::NameFindingReport,
+    n: &certmig_stores::scan::NameFindingReport,
 ) -> fmt::Result {
     writeln!(
         w,
@@ -112,82 +112,6 @@ impl fmt::Write for Bytes<'_> {
     }
 }
 
-/// A `fmt::Write` appending the inside of a JSON string: the text escaped as
-/// `serde_json` escapes it (`"`, `\\` and control characters below 0x20;
-/// `\b \t \n \f \r` short, the others as `\u00xx`).
-struct JsonText<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for JsonText<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let out = &mut *self.0;
-        let bytes = s.as_bytes();
-        // Most text needs no escape: check eight bytes at a time.
-        if !needs_escape(bytes) {
-            out.extend_from_slice(bytes);
-            return Ok(());
-        }
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if b >= 0x20 && b != b'"' && b != b'\\' {
-                continue;
-            }
-            out.extend_from_slice(&bytes[start..i]);
-            start = i + 1;
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                0x0C => out.extend_from_slice(b"\\f"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[(b >> 4) as usize]);
-                    out.push(HEX[(b & 15) as usize]);
-                }
-            }
-        }
-        out.extend_from_slice(&bytes[start..]);
-        Ok(())
-    }
-    fn write_char(&mut self, c: char) -> fmt::Result {
-        if c.is_ascii() && c as u8 >= 0x20 && c != '"' && c != '\\' {
-            self.0.push(c as u8);
-            Ok(())
-        } else {
-            self.write_str(c.encode_utf8(&mut [0; 4]))
-        }
-    }
-}
-
-/// True when some byte of `bytes` is below 0x20, `"` or `\\` (what JSON
-/// escapes), eight bytes at a time.
-fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A byte of `x` is zero / below `n` (n <= 128) when its high bit is
-    // set in these (the "haszero" and "hasless" word tricks).
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let has_less = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGHS;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        if has_less(x, 0x20)
-            | has_zero(x ^ (ONES * b'"' as u64))
-            | has_zero(x ^ (ONES * b'\\' as u64))
-            != 0
-        {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
 /// Appends `value` (a UTF-16LE name, valid UTF-16) as text.
 fn utf16_to<W: fmt::Write>(units: &[u8], w: &mut W) -> fmt::Result {
     friendly_name::decode_to(units, w)
@@ -204,10 +128,9 @@ fn push_verdict(out: &mut Vec<u8>, v: Verdict) {
 /// Appends an HRESULT as its `Display` gives it: `0x` and eight lower-case
 /// hex digits.
 fn push_hresult(out: &mut Vec<u8>, h: Hresult) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(b"0x");
-    for shift in (0..8).rev() {
-        out.push(HEX[(h.0 >> (4 * shift)) as usize & 15]);
+    for b in h.0.to_be_bytes() {
+        out.extend_from_slice(&certmig_format::hex::lower_pair(b));
     }
 }
 
@@ -290,135 +213,6 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
     Ok(())
 }
 
-/// The record's report as `serde_json`'s pretty printer writes it four
-/// levels deep (an element of a file's `certificates`), written from the
-/// record itself (nothing allocated unless the certificate has name
-/// findings).
-pub fn certificate_record_json(c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
-    // Writing to a byte vector cannot fail.
-    let _ = certificate_record_json_fmt(c, out);
-}
-
-/// Starts a key of the certificate object: `"key": `.
-fn key(out: &mut Vec<u8>, first: bool, name: &str) {
-    out.extend_from_slice(if first { b"\n" } else { b",\n" });
-    out.extend_from_slice(b"          \"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\": ");
-}
-
-/// A JSON string written by `f`, or `null`.
-fn json_str_or_null<T>(
-    out: &mut Vec<u8>,
-    value: Option<T>,
-    f: impl FnOnce(T, &mut JsonText<'_>) -> fmt::Result,
-) -> fmt::Result {
-    match value {
-        None => {
-            out.extend_from_slice(b"null");
-            Ok(())
-        }
-        Some(v) => {
-            out.push(b'"');
-            f(v, &mut JsonText(out))?;
-            out.push(b'"');
-            Ok(())
-        }
-    }
-}
-
-fn certificate_record_json_fmt(c: &CertificateRecord<'_>, out: &mut Vec<u8>) -> fmt::Result {
-    out.push(b'{');
-    key(out, true, "thumbprint");
-    out.push(b'"');
-    thumbprint::hex_upper_to(&c.thumbprint.0, out);
-    out.push(b'"');
-    key(out, false, "subject");
-    out.push(b'"');
-    c.write_subject(&mut JsonText(out))?;
-    out.push(b'"');
-    key(out, false, "issuer");
-    out.push(b'"');
-    c.write_issuer(&mut JsonText(out))?;
-    out.push(b'"');
-    let (serial, from, to) = c.identity_fields();
-    for (name, v) in [
-        ("serial_number", serial),
-        ("not_before", from),
-        ("not_after", to),
-    ] {
-        key(out, false, name);
-        json_str_or_null(out, v.as_deref(), |s, w| w.write_str(s))?;
-    }
-    let fname = c.friendly_name;
-    key(out, false, "friendly_name");
-    json_str_or_null(out, fname, |v, w| friendly_name::escape_to(v, w))?;
-    key(out, false, "friendly_name_hex");
-    json_str_or_null(out, fname, |v, w| {
-        thumbprint::hex_upper_to(v, w.0);
-        Ok(())
-    })?;
-    key(out, false, "friendly_name_shape");
-    json_str_or_null(out, c.friendly_name_shape, |s, w| w.write_str(s.as_str()))?;
-    key(out, false, "property_ids");
-    let mut any = false;
-    for id in c.property_ids() {
-        out.extend_from_slice(if any { b",\n" } else { b"[\n" });
-        out.extend_from_slice(b"            ");
-        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-        any = true;
-    }
-    out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
-    key(out, false, "key_container");
-    json_str_or_null(out, c.key_container_units(), |u, w| utf16_to(u, w))?;
-    key(out, false, "signature_valid");
-    out.extend_from_slice(match (c.signature_checked, c.signature_valid) {
-        (false, _) => b"null",
-        (true, true) => b"true",
-        (true, false) => b"false",
-    });
-    key(out, false, "verdicts");
-    let v = c.verdicts();
-    out.extend_from_slice(b"{\n            \"legacy\": \"");
-    push_verdict(out, v.legacy);
-    out.extend_from_slice(b"\",\n            \"ms09-056\": \"");
-    push_verdict(out, v.ms09_056);
-    out.extend_from_slice(b"\"\n          }");
-    key(out, false, "legacy_display_name");
-    json_str_or_null(out, fname, |v, w| friendly_name::displayed_to(v, w))?;
-    key(out, false, "rejections");
-    let mut any = false;
-    for (rules, rule, offence) in c.rejections() {
-        out.extend_from_slice(if any { b",\n" } else { b"[\n" });
-        out.extend_from_slice(b"            {\n              \"rules\": \"");
-        out.extend_from_slice(rules.as_str().as_bytes());
-        out.extend_from_slice(b"\",\n              \"rule\": \"");
-        out.extend_from_slice(rule.id.as_str().as_bytes());
-        out.extend_from_slice(b"\",\n              \"modelling_choice\": ");
-        out.extend_from_slice(if rule.modelling_choice {
-            b"true"
-        } else {
-            b"false"
-        });
-        out.extend_from_slice(b",\n              \"hresult\": \"");
-        push_hresult(out, rule.refusal());
-        out.extend_from_slice(b"\",\n              \"where\": \"");
-        offence.write_to(&mut JsonText(out))?;
-        out.extend_from_slice(b"\"\n            }");
-        any = true;
-    }
-    out.extend_from_slice(if any { b"\n          ]" } else { b"[]" });
-    key(out, false, "names");
-    let names = c.names();
-    if names.is_empty() {
-        out.extend_from_slice(b"[]");
-    } else {
-        json_at(&names, 5, out);
-    }
-    out.extend_from_slice(b"\n        }");
-    Ok(())
-}
-
 /// One file's errors, one line each with the line or byte offset (for
 /// stderr).
 pub fn file_errors(f: &FileReport) -> String {
@@ -466,7 +260,7 @@ pub fn summary_totals(t: &ScanTotals) -> String {
 }
 
 /// The notes on the files a walk skipped, one line each (for stderr).
-pub fn skipped_notes(skipped: &[certmig_engine::scan::Skipped]) -> String {
+pub fn skipped_notes(skipped: &[certmig_stores::scan::Skipped]) -> String {
     skipped
         .iter()
         .map(|s| format!("{}: skipped: {}\n", s.path, s.why))
@@ -501,7 +295,7 @@ impl<O: std::io::Write + Sync, E: std::io::Write + Sync> ScanSink for HumanSink<
         self.out
             .write_all(file_header(f.path, f.format, count).as_bytes())
     }
-    fn skipped(&mut self, skipped: &[certmig_engine::scan::Skipped]) -> std::io::Result<()> {
+    fn skipped(&mut self, skipped: &[certmig_stores::scan::Skipped]) -> std::io::Result<()> {
         self.err.write_all(skipped_notes(skipped).as_bytes())?;
         self.err.flush()
     }
@@ -533,7 +327,7 @@ impl<O: std::io::Write + Sync, E: std::io::Write + Sync> ScanSink for HumanSink<
 pub struct JsonSink<O> {
     pub out: O,
     files: usize,
-    skipped: Vec<certmig_engine::scan::Skipped>,
+    skipped: Vec<certmig_stores::scan::Skipped>,
 }
 
 impl<O: std::io::Write + Sync> JsonSink<O> {
@@ -574,7 +368,8 @@ impl<O: std::io::Write + Sync> ScanSink for JsonSink<O> {
     fn render(&self, index: usize, c: &CertificateRecord<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
         out.extend_from_slice(b"        ");
-        certificate_record_json(c, out);
+        // An element of a file's `certificates`, four levels deep.
+        json_at(c, 4, out);
     }
     fn file_start(&mut self, f: FileStart<'_>) -> std::io::Result<()> {
         let mut b = Vec::new();
@@ -590,7 +385,7 @@ impl<O: std::io::Write + Sync> ScanSink for JsonSink<O> {
     fn rendered(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes)
     }
-    fn skipped(&mut self, skipped: &[certmig_engine::scan::Skipped]) -> std::io::Result<()> {
+    fn skipped(&mut self, skipped: &[certmig_stores::scan::Skipped]) -> std::io::Result<()> {
         self.skipped = skipped.to_vec();
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The validator's self-test (`certmig validate --self-test`) as a table.
 
-use certmig_engine::validate::selftest::SelfTest;
+use certmig_validate::selftest::SelfTest;
 
 /// The self-test as a table, ending with `mutants killed: K/N`.
 pub fn human(s: &SelfTest) -> String {

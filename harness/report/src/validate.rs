@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use certmig_engine::validate::{Invariant, ValidationReport};
+use certmig_validate::{Invariant, ValidationReport};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// The human summary.

@@ -20,12 +20,12 @@
 //! --no-backup`).
 //!
 //! Every run is `certmig fix` itself: the pipeline of
-//! [`certmig_engine::fix`] (readers, writers, locks, the safe replace).
-//! `reference` is that pipeline with no hook ([`certmig_engine::fix::run`]),
+//! [`certmig_fix`] (readers, writers, locks, the safe replace).
+//! `reference` is that pipeline with no hook ([`certmig_fix::run`]),
 //! so it writes byte for byte what `certmig fix IN -o OUT` writes and fails
 //! the way it fails. Each mutant is the same pipeline with ONE deliberate bug,
 //! a small function plugged into one of its hook points
-//! ([`certmig_engine::fix::FixHooks`]); every mutant also runs without the
+//! ([`certmig_fix::FixHooks`]); every mutant also runs without the
 //! pipeline's re-read check of its output (a broken tool has none, and the
 //! check would refuse to commit the bug). Content bugs apply only to
 //! certificates the run actually repaired, so a second run on a mutant's own
@@ -79,10 +79,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use certmig_engine::cmtrace::LogClock;
-use certmig_engine::fix::write::RealSteps;
-use certmig_engine::fix::{
-    self, repair_element, CertificateRepair, FixError, FixHooks, FixOptions, FixReport, Policy,
+use certmig_fix as fix;
+use certmig_fix::cmtrace::LogClock;
+use certmig_fix::write::RealSteps;
+use certmig_fix::{
+    repair_element, CertificateRepair, FixError, FixHooks, FixOptions, FixReport, Policy,
 };
 use certmig_format::reg::{parse_reg, write_reg, RegEncoding};
 use certmig_format::registry;

@@ -3,7 +3,7 @@
 //! its peak resident memory in KiB (`ru_maxrss`) to the file REPORT; exits
 //! with the program's exit code (128 + the signal when it was killed).
 //!
-//! For the memory bounds of `tests/hostile_files.rs`. Linux counts the
+//! For the memory bounds of `tests/it/hostile_files.rs` and `hostile_tools.rs`. Linux counts the
 //! memory of the process that started a program into the program's own
 //! peak (the page tables a fork copies, or the whole memory a vfork
 //! shares), so a test harness that has held a large output would inflate
