@@ -50,6 +50,9 @@ row() {
     shift 2
     [[ ${1:-} == -- ]] && shift
     local log="$WORK/time.$name.log" status=0
+    # What earlier rows wrote is on disk first, so that no row pays for
+    # another's writeback.
+    sync
     "$TIME" -v -o "$log" "$@" >/dev/null 2>"$WORK/stderr.$name.log" || status=$?
     local wall rss secs cpu
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log")

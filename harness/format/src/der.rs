@@ -439,6 +439,15 @@ pub fn serial_hex(serial: &Tlv<'_>) -> String {
 /// has four. Anything else (another tag, another shape) is shown as its
 /// characters, quoted.
 pub fn time_text(t: &Tlv<'_>) -> String {
+    let mut s = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_time(t, &mut s);
+    s
+}
+
+/// [`time_text`], written to `w` (nothing allocated for a well-formed
+/// time).
+pub fn write_time<W: std::fmt::Write + ?Sized>(t: &Tlv<'_>, w: &mut W) -> std::fmt::Result {
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     let v = t.value;
     let (year, rest) = match (t.tag, v.len()) {
@@ -454,11 +463,21 @@ pub fn time_text(t: &Tlv<'_>) -> String {
         }
         _ => {
             let raw: String = v.iter().map(|&b| b as char).collect();
-            return format!("{raw:?}");
+            return write!(w, "{raw:?}");
         }
     };
-    let p = |i: usize| std::str::from_utf8(&rest[i..i + 2]).unwrap_or("??");
-    format!("{year:04}-{}-{} {}:{}:{} UTC", p(0), p(2), p(4), p(6), p(8))
+    // `YYYY-MM-DD HH:MM:SS UTC`; the digits were checked above.
+    let mut text = *b"0000-00-00 00:00:00 UTC";
+    for (i, d) in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10]
+        .into_iter()
+        .enumerate()
+    {
+        text[i] = b'0' + d as u8;
+    }
+    for (k, at) in [5, 8, 11, 14, 17].into_iter().enumerate() {
+        text[at..at + 2].copy_from_slice(&rest[2 * k..2 * k + 2]);
+    }
+    w.write_str(std::str::from_utf8(&text).unwrap_or_default())
 }
 
 /// Reads a Name: SEQUENCE OF SET OF AttributeTypeAndValue, into `out`.

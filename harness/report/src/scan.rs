@@ -158,14 +158,22 @@ fn certificate_record_fmt(c: &CertificateRecord<'_>, w: &mut Bytes<'_>) -> fmt::
     c.write_subject(w)?;
     w.write_str("\n    issuer         ")?;
     c.write_issuer(w)?;
-    let (serial, from, to) = c.identity_fields();
-    write!(
-        w,
-        "\n    serial         {}\n    valid          {} to {}",
-        serial.as_deref().unwrap_or("?"),
-        from.as_deref().unwrap_or("?"),
-        to.as_deref().unwrap_or("?")
-    )?;
+    // Serial and validity written from the walked DER (nothing allocated).
+    let view = c.view.as_ref().ok();
+    w.write_str("\n    serial         ")?;
+    match view {
+        Some(v) => certmig_format::hex::upper_to(v.serial.value, w.0),
+        None => w.write_str("?")?,
+    }
+    w.write_str("\n    valid          ")?;
+    match view.and_then(|v| v.validity.as_ref()) {
+        Some([from, to]) => {
+            certmig_format::der::write_time(from, w)?;
+            w.write_str(" to ")?;
+            certmig_format::der::write_time(to, w)?;
+        }
+        None => w.write_str("? to ?")?,
+    }
     match c.friendly_name {
         Some(v) => {
             w.write_str("\n    friendly name  \"")?;

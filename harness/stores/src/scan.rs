@@ -529,20 +529,31 @@ impl<'a> CertificateRecord<'a> {
     }
 }
 
-/// A value written through `Display` by a closure: serialized as a string
-/// by `collect_str`, which serde_json escapes as it is written (nothing is
-/// allocated for the usual text).
+/// Text written by a closure, serialized as a string: the closure writes
+/// into a scratch buffer of the thread (reused from field to field and from
+/// certificate to certificate, so nothing is allocated for the usual text),
+/// which is then serialized as a `str`.
 struct Text<F>(F);
 
-impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Text<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (self.0)(f)
-    }
-}
-
-impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> Serialize for Text<F> {
+impl<F: Fn(&mut String) -> fmt::Result> Serialize for Text<F> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        use serde::ser::Error as _;
+        use std::cell::RefCell;
+        thread_local! {
+            static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        SCRATCH.with(|cell| {
+            let mut own = String::new();
+            // Text inside text (none today) gets a buffer of its own.
+            let mut shared = cell.try_borrow_mut();
+            let buf = match &mut shared {
+                Ok(b) => &mut **b,
+                Err(_) => &mut own,
+            };
+            buf.clear();
+            (self.0)(buf).map_err(|_| S::Error::custom("text could not be written"))?;
+            s.serialize_str(buf)
+        })
     }
 }
 
@@ -587,10 +598,7 @@ impl Serialize for RejectionRef<'_> {
         m.serialize_field("rule", &self.rule.id)?;
         m.serialize_field("modelling_choice", &self.rule.modelling_choice)?;
         m.serialize_field("hresult", &self.rule.refusal())?;
-        m.serialize_field(
-            "where",
-            &Text(|f: &mut fmt::Formatter<'_>| self.offence.write_to(f)),
-        )?;
+        m.serialize_field("where", &Text(|w: &mut String| self.offence.write_to(w)))?;
         m.end()
     }
 }
@@ -603,34 +611,30 @@ impl Serialize for CertificateRecord<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let fname = self.friendly_name;
-        let (serial_number, not_before, not_after) = self.identity_fields();
+        let view = self.view.as_ref().ok();
+        let validity = view.and_then(|v| v.validity.as_ref());
+        let time = |i: usize| {
+            validity.map(|t| Text(move |w: &mut String| format::der::write_time(&t[i], w)))
+        };
         let mut m = s.serialize_struct("CertificateReport", 17)?;
         m.serialize_field("thumbprint", &HexUpper(&self.thumbprint.0))?;
-        m.serialize_field(
-            "subject",
-            &Text(|f: &mut fmt::Formatter<'_>| self.write_subject(f)),
-        )?;
-        m.serialize_field(
-            "issuer",
-            &Text(|f: &mut fmt::Formatter<'_>| self.write_issuer(f)),
-        )?;
-        m.serialize_field("serial_number", &serial_number)?;
-        m.serialize_field("not_before", &not_before)?;
-        m.serialize_field("not_after", &not_after)?;
+        m.serialize_field("subject", &Text(|w: &mut String| self.write_subject(w)))?;
+        m.serialize_field("issuer", &Text(|w: &mut String| self.write_issuer(w)))?;
+        m.serialize_field("serial_number", &view.map(|v| HexUpper(v.serial.value)))?;
+        m.serialize_field("not_before", &time(0))?;
+        m.serialize_field("not_after", &time(1))?;
         m.serialize_field(
             "friendly_name",
-            &fname.map(|v| {
-                Text(move |f: &mut fmt::Formatter<'_>| format::friendly_name::escape_to(v, f))
-            }),
+            &fname.map(|v| Text(move |w: &mut String| format::friendly_name::escape_to(v, w))),
         )?;
         m.serialize_field("friendly_name_hex", &fname.map(HexUpper))?;
         m.serialize_field("friendly_name_shape", &self.friendly_name_shape)?;
         m.serialize_field("property_ids", &Seq(|| self.property_ids()))?;
         m.serialize_field(
             "key_container",
-            &self.key_container_units().map(|u| {
-                Text(move |f: &mut fmt::Formatter<'_>| format::friendly_name::decode_to(u, f))
-            }),
+            &self
+                .key_container_units()
+                .map(|u| Text(move |w: &mut String| format::friendly_name::decode_to(u, w))),
         )?;
         m.serialize_field(
             "signature_valid",
@@ -639,9 +643,7 @@ impl Serialize for CertificateRecord<'_> {
         m.serialize_field("verdicts", &self.verdicts())?;
         m.serialize_field(
             "legacy_display_name",
-            &fname.map(|v| {
-                Text(move |f: &mut fmt::Formatter<'_>| format::friendly_name::displayed_to(v, f))
-            }),
+            &fname.map(|v| Text(move |w: &mut String| format::friendly_name::displayed_to(v, w))),
         )?;
         m.serialize_field(
             "rejections",
