@@ -14,9 +14,10 @@
 # fast as the baseline), and peak RSS. The load average is printed too: on a
 # shared machine, compare figures only between runs with a similar load.
 #
-# CERTMIG_BENCH_BEFORE=/path/to/another/certmig runs every certmig row a
-# second time with that binary ("NAME @before", same input, same baseline),
-# right after the row: before/after figures of a change from one run.
+# CERTMIG_BENCH_BEFORE=/path/to/another/certmig runs every certmig row with
+# both binaries, twice each in the order A B B A ("NAME @before" is the other
+# binary; same input, same baseline): before/after figures of a change from
+# one run.
 #
 # Adding a row is one line at the bottom:
 #   row NAME BASELINE -- command args...
@@ -77,12 +78,20 @@ crow() {
     local name=$1 base=$2
     shift 2
     [[ ${1:-} == -- ]] && shift
-    row "$name" "$base" -- "$CERTMIG" "$@"
-    if [[ -n ${CERTMIG_BENCH_BEFORE:-} ]]; then
-        # The "before" binary writes where the row just wrote: start clean.
-        rm -rf "$WORK/gen2"
-        row "$name @before" "$base" -- "$CERTMIG_BENCH_BEFORE" "$@"
+    if [[ -z ${CERTMIG_BENCH_BEFORE:-} ]]; then
+        row "$name" "$base" -- "$CERTMIG" "$@"
+        return
     fi
+    # Both binaries twice, in the order A B B A: a row that runs first after
+    # another (page cache, writeback) is not always the same binary.
+    local pass bin label
+    for pass in "$CERTMIG" "$CERTMIG_BENCH_BEFORE" "$CERTMIG_BENCH_BEFORE" "$CERTMIG"; do
+        # Each run writes where the one before it wrote: start clean.
+        rm -rf "$WORK/gen2"
+        label="$name"
+        [[ $pass == "$CERTMIG_BENCH_BEFORE" ]] && label="$name @before"
+        row "$label" "$base" -- "$pass" "$@"
+    done
 }
 
 row "openssl sha1"       -             -- openssl sha1 "$STORE"
