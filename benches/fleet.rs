@@ -24,7 +24,8 @@ use certmig::fleet::{MachineProfile, Mix, Plan, Population};
 use certmig::sim::scenario::Remediation;
 
 fn plans() -> Vec<(&'static str, Plan)> {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fleet/example-plan.toml");
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fleet/example-plan.toml");
     vec![
         ("none", Plan::global(Remediation::None)),
         (

@@ -115,6 +115,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "harness/testkit",
         &["certmig-format", "certmig-model", "certmig-fix"],
     ),
+    // The criterion benchmarks: over the facade, like the tests.
+    ("benches", &["certmig-testkit"]),
 ];
 
 /// The crates' lines, for "no crate above a third".

@@ -11,7 +11,7 @@
 extern crate self as certmig_format;
 
 #[doc(hidden)]
-pub use serde_with as __serde_with;
+pub use serde as __serde;
 #[doc(hidden)]
 pub use strum as __strum;
 

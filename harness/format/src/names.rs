@@ -2,8 +2,8 @@
 //! formats, rules, updates, outcomes, ...) declares its names once, with
 //! `strum` (`#[strum(serialize_all = "kebab-case")]` or per-variant
 //! `serialize`), and serde, the command line and the printers all go through
-//! those names (`Display`/`FromStr`; serde via `serde_with`'s
-//! `SerializeDisplay`/`DeserializeFromStr`). A name that is not one of them is
+//! those names (`Display`/`FromStr`; serde through the same two, written
+//! out in the macro). A name that is not one of them is
 //! an [`UnknownName`], which lists the valid ones.
 
 use strum::VariantNames;
@@ -54,16 +54,40 @@ macro_rules! vocabulary {
             $crate::__strum::Display, $crate::__strum::EnumString,
             $crate::__strum::IntoStaticStr, $crate::__strum::EnumIter,
             $crate::__strum::EnumMessage, $crate::__strum::VariantNames,
-            $crate::__serde_with::SerializeDisplay, $crate::__serde_with::DeserializeFromStr,
         )]
         #[strum(
             crate = "::certmig_format::__strum",
             parse_err_ty = $crate::names::UnknownName,
             parse_err_fn = Self::unknown_name
         )]
-        #[serde_with(crate = "::certmig_format::__serde_with")]
         $(#[$meta])*
         $vis enum $name { $($body)* }
+
+        // serde: the declared name, both ways (what `Display` and `FromStr`
+        // give).
+        impl $crate::__serde::Serialize for $name {
+            fn serialize<S: $crate::__serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                // Parsed inside the visitor, so that a reader that locates
+                // errors (TOML) points at the value itself.
+                struct Name;
+                impl $crate::__serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: $crate::__serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(Name)
+            }
+        }
 
         impl $name {
             /// This value's declared name.
