@@ -7,7 +7,11 @@
 //! slower. When the caller is done (or stops early), the reader stops at its
 //! next step.
 
+use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use crate::format::store::StreamError;
+use crate::format::{ElementBatch, StoreReader};
 
 /// The filled buffers, in input order, as the reader hands them on: each with
 /// the error that ended the input after it, if one did (the buffer then holds
@@ -80,6 +84,30 @@ where
         // send or receive.
         consume(&mut filled)
     })
+}
+
+/// [`read_ahead`] over the element batches of a store: `batches` buffers of
+/// about `batch_bytes` each, filled by [`StoreReader::next_batch`] (the last
+/// batch of the input is handed on like the others; an error comes with the
+/// elements read before it).
+pub fn read_store<R: Read + Send, T>(
+    mut reader: StoreReader<R>,
+    batches: usize,
+    batch_bytes: usize,
+    consume: impl FnOnce(&mut Filled<ElementBatch, StreamError>) -> T,
+) -> T {
+    let pool = (0..batches)
+        .map(|_| ElementBatch::with_capacity(batch_bytes))
+        .collect();
+    let mut ended = false;
+    let fill = move |b: &mut ElementBatch| {
+        if ended {
+            return Ok(false);
+        }
+        ended = !reader.next_batch(b)?;
+        Ok(true)
+    };
+    read_ahead(pool, fill, consume)
 }
 
 #[cfg(test)]

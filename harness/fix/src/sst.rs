@@ -28,8 +28,8 @@ use xxhash_rust::xxh64::Xxh64;
 use super::write::TempOutput;
 use super::{check_repair, CertificateRepair, InvariantViolation, Policy};
 use crate::format::store::{StreamError, END_MARKER, STORE_HEADER};
-use crate::format::{ElementBatch, FormatError, Limits, ReadMode, SerializedElement, StoreReader};
-use crate::read_ahead::read_ahead;
+use crate::format::{FormatError, Limits, ReadMode, SerializedElement, StoreReader};
+use crate::read_ahead::read_store;
 
 /// About how many input bytes a batch holds (whole elements: one element
 /// larger than this is a batch of its own).
@@ -187,7 +187,7 @@ pub(super) struct Output<'w, 's> {
 /// is read ahead on a thread of its own ([`crate::read_ahead`]), the output
 /// written behind on another. Returns the hashes of what was written.
 pub(super) fn stream<R: Read + Send>(
-    mut input: StoreReader<R>,
+    input: StoreReader<R>,
     output: Option<Output<'_, '_>>,
     policy: Policy,
     limits: &Limits,
@@ -197,19 +197,6 @@ pub(super) fn stream<R: Read + Send>(
 ) -> Result<Written, SstError> {
     let empty_file = input.empty_file;
     let check = output.as_ref().is_some_and(|o| o.check);
-    let pool = (0..QUEUE + 1)
-        .map(|_| ElementBatch::with_capacity(BATCH_BYTES))
-        .collect();
-    // The last batch of the input is handed on with the rest; the filler
-    // then says the input has ended.
-    let mut ended = false;
-    let fill = move |b: &mut ElementBatch| {
-        if ended {
-            return Ok(false);
-        }
-        ended = !input.next_batch(b)?;
-        Ok(true)
-    };
     std::thread::scope(|s| {
         let (to_writer, writer) = match output {
             Some(o) => {
@@ -224,7 +211,7 @@ pub(super) fn stream<R: Read + Send>(
         if !empty_file {
             out.extend_from_slice(&STORE_HEADER);
         }
-        let streamed = read_ahead(pool, fill, |batches| {
+        let streamed = read_store(input, QUEUE + 1, BATCH_BYTES, |batches| {
             let mut index = 0usize;
             while let Some((batch, ended_by)) = batches.next() {
                 for (offset, range) in &batch.elements {

@@ -32,12 +32,12 @@ pub use crate::hex::{upper as hex_upper, upper_to as hex_upper_to};
 impl FromStr for Thumbprint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        if !Self::looks_like(s) {
-            return Err(format!("`{s}` is not a 40-digit hex thumbprint"));
-        }
+        // One pass: the decoder checks every digit (either case) itself.
         let mut out = [0u8; 20];
-        hex::decode_to_slice(s, &mut out).map_err(|e| e.to_string())?;
-        Ok(Thumbprint(out))
+        match hex::decode_to_slice(s, &mut out) {
+            Ok(()) if s.len() == 40 => Ok(Thumbprint(out)),
+            _ => Err(format!("`{s}` is not a 40-digit hex thumbprint")),
+        }
     }
 }
 

@@ -1051,31 +1051,17 @@ fn stream_sst(
     render: Option<()>,
     sink: &mut dyn ScanSink,
 ) -> Streamed {
-    use crate::fix::read_ahead::read_ahead;
-    use format::ElementBatch;
+    use crate::fix::read_ahead::read_store;
     use rayon::prelude::*;
 
-    let mut r = match format::StoreReader::open(reader, len, format::Limits::default()) {
+    let r = match format::StoreReader::open(reader, len, format::Limits::default()) {
         Ok(r) => r,
         Err(e) => return (0, Some(stream_error(&e)), Ok(())),
-    };
-    let pool = (0..BATCHES)
-        .map(|_| ElementBatch::with_capacity(BATCH_BYTES))
-        .collect();
-    // The last batch of the input is handed on with the rest; the filler
-    // then says the input has ended.
-    let mut ended = false;
-    let fill = move |b: &mut ElementBatch| {
-        if ended {
-            return Ok(false);
-        }
-        ended = !r.next_batch(b)?;
-        Ok(true)
     };
     let mut count = 0usize;
     let mut error = None;
     let mut io = Ok(());
-    read_ahead(pool, fill, |batches| {
+    read_store(r, BATCHES, BATCH_BYTES, |batches| {
         // One output buffer per chunk of a batch, reused from batch to batch.
         let mut outs: Vec<Vec<u8>> = Vec::new();
         while let Some((batch, end)) = batches.next() {
