@@ -562,7 +562,9 @@ struct HexUpper<'a>(&'a [u8]);
 
 impl Serialize for HexUpper<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 64];
+        // On the stack up to 256 bytes (a thumbprint, a serial number, the
+        // usual friendly name); longer values are rare.
+        let mut buf = [0u8; 512];
         if self.0.len() <= buf.len() / 2 {
             s.serialize_str(format::hex::upper_into(self.0, &mut buf))
         } else {
