@@ -431,7 +431,7 @@ impl<'a> CertificateView<'a> {
 /// A serial number as upper-case hex of its encoded bytes, as `certutil`
 /// shows it (most significant byte first).
 pub fn serial_hex(serial: &Tlv<'_>) -> String {
-    crate::thumbprint::hex_upper(serial.value)
+    crate::hex::upper(serial.value)
 }
 
 /// A validity time as `YYYY-MM-DD HH:MM:SS UTC`: a UTCTime's two-digit year

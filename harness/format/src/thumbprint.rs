@@ -32,11 +32,12 @@ pub use crate::hex::{upper as hex_upper, upper_to as hex_upper_to};
 impl FromStr for Thumbprint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        // One pass: the decoder checks every digit (either case) itself.
+        // One pass: the decoder checks the length (40 digits) and every
+        // digit (either case) itself.
         let mut out = [0u8; 20];
         match hex::decode_to_slice(s, &mut out) {
-            Ok(()) if s.len() == 40 => Ok(Thumbprint(out)),
-            _ => Err(format!("`{s}` is not a 40-digit hex thumbprint")),
+            Ok(()) => Ok(Thumbprint(out)),
+            Err(_) => Err(format!("`{s}` is not a 40-digit hex thumbprint")),
         }
     }
 }
@@ -70,5 +71,27 @@ mod tests {
         assert_eq!(hex_upper([]), "");
         let t = Thumbprint::of(b"x");
         assert_eq!(t.to_hex(), hex::encode_upper(t.0));
+    }
+
+    #[test]
+    fn parses_exactly_forty_hex_digits_of_either_case() {
+        let t = Thumbprint::of(b"x");
+        assert_eq!(t.to_hex().parse::<Thumbprint>(), Ok(t));
+        assert_eq!(t.to_hex().to_lowercase().parse::<Thumbprint>(), Ok(t));
+        let hex = t.to_hex();
+        for bad in [
+            &hex[..38],
+            &format!("{hex}00"),
+            &format!("{}G", &hex[..39]),
+            "",
+            &hex[..39],
+        ] {
+            assert!(bad.parse::<Thumbprint>().is_err(), "{bad:?}");
+            assert!(!Thumbprint::looks_like(bad));
+        }
+        // 40 bytes, but not 40 hex digits.
+        let wide = format!("{}é", &hex[..38]);
+        assert_eq!(wide.len(), 40);
+        assert!(wide.parse::<Thumbprint>().is_err());
     }
 }
