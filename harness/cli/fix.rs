@@ -69,7 +69,7 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
         log_clock: LogClock::new(now, 1),
     };
     let bar = progress_bar();
-    let outcome = if a.json {
+    if a.json {
         // The JSON report lists every certificate: they go to a temporary
         // file as they are repaired, not into memory.
         let spill = JsonSpill::new().map_err(|e| {
@@ -83,16 +83,21 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
         };
         let run = fix::run(&opts, &mut sink);
         bar.finish_and_clear();
-        run.map(|report| {
-            let mut stdout = std::io::stdout().lock();
-            let written = sink
-                .inner
-                .write_report(&report, &mut stdout)
-                .and_then(|()| std::io::Write::flush(&mut stdout));
-            if let Err(e) = written {
-                output_failed_after(&e, &report)
-            }
-        })
+        let report = run.map_err(|e| fix_failed(e, &opts.input))?;
+        // The temporary file failing (a full disk where temporary files go)
+        // is not standard output failing: each says what it is.
+        let spilled = sink.inner.read_back().map_err(|e| {
+            CliError::failure(format!(
+                "the JSON report's temporary file could not be written: {e}; no report was printed; {}",
+                report.on_disk()
+            ))
+        })?;
+        let mut stdout = std::io::stdout().lock();
+        let written = certmig_report::fix::write_json(&report, spilled, &mut stdout)
+            .and_then(|()| std::io::Write::flush(&mut stdout));
+        if let Err(e) = written {
+            output_failed_after(&e, &report)
+        }
     } else {
         let mut sink = WithProgress {
             inner: Listing::new(HUMAN_REPORT_LINES),
@@ -100,37 +105,35 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
         };
         let run = fix::run(&opts, &mut sink);
         bar.finish_and_clear();
-        run.map(|report| {
-            let (out, warnings) = certmig_report::fix::human(&report, &sink.inner);
-            let out = certmig_report::text::fit(&out);
-            eprint!("{warnings}");
-            let mut stdout = std::io::stdout().lock();
-            let written = std::io::Write::write_all(&mut stdout, out.as_bytes())
-                .and_then(|()| std::io::Write::flush(&mut stdout));
-            if let Err(e) = written {
-                output_failed_after(&e, &report)
-            }
-        })
-    };
-    match outcome {
-        Ok(()) => Ok(EXIT_OK),
-        Err(e) => {
-            // An input that does not exist is bad input, as in every
-            // command (exit.rs). (Other I/O errors on the input may come
-            // from replacing it: those are failures.)
-            let unreadable_input = matches!(
-                &e,
-                fix::FixError::Io { path, source }
-                    if path == &opts.input && source.kind() == std::io::ErrorKind::NotFound
-            );
-            if e.is_bad_input() || unreadable_input {
-                Err(CliError::bad_input(format!(
-                    "{e}\ncertmig: nothing was written"
-                )))
-            } else {
-                Err(CliError::failure(e))
-            }
+        let report = run.map_err(|e| fix_failed(e, &opts.input))?;
+        let (out, warnings) = certmig_report::fix::human(&report, &sink.inner);
+        let out = certmig_report::text::fit(&out);
+        eprint!("{warnings}");
+        let mut stdout = std::io::stdout().lock();
+        let written = std::io::Write::write_all(&mut stdout, out.as_bytes())
+            .and_then(|()| std::io::Write::flush(&mut stdout));
+        if let Err(e) = written {
+            output_failed_after(&e, &report)
         }
+    }
+    Ok(EXIT_OK)
+}
+
+/// A failed run as the command line reports it: bad input (exit 2, nothing
+/// was written) or a failure (exit 1).
+fn fix_failed(e: fix::FixError, input: &std::path::Path) -> CliError {
+    // An input that does not exist is bad input, as in every command
+    // (exit.rs). (Other I/O errors on the input may come from replacing it:
+    // those are failures.)
+    let unreadable_input = matches!(
+        &e,
+        fix::FixError::Io { path, source }
+            if path == input && source.kind() == std::io::ErrorKind::NotFound
+    );
+    if e.is_bad_input() || unreadable_input {
+        CliError::bad_input(format!("{e}\ncertmig: nothing was written"))
+    } else {
+        CliError::failure(e)
     }
 }
 

@@ -1021,8 +1021,8 @@ fn a_repair_that_cannot_keep_the_owner_replaces_nothing() {
     assert_eq!(left.len(), 1, "{left:?}");
 }
 
-/// A full disk after the repair was committed: the log (or the JSON report
-/// on standard output) cannot be written. The run exits 1 and says exactly
+/// A full disk after the repair was committed: the log (or the report on
+/// standard output, or the JSON report's temporary file) cannot be written. The run exits 1 and says exactly
 /// what is on disk (the input replaced, the original at `IN.bak`), instead
 /// of a bare error after the input was already replaced. Each case runs in
 /// a user and mount namespace with a 4 KiB tmpfs where the log or the
@@ -1054,6 +1054,13 @@ fn a_full_disk_after_the_repair_says_what_is_on_disk() {
             "human",
             "\"$BIN\" fix \"$STORE\" > \"$FULL/report.txt\"".to_owned(),
             "the report on standard output is incomplete",
+        ),
+        // The JSON report's spill where temporary files go: that, not
+        // standard output (/dev/null here), is what failed.
+        (
+            "json spill",
+            "TMPDIR=\"$FULL\" \"$BIN\" fix \"$STORE\" --json > /dev/null".to_owned(),
+            "the JSON report's temporary file could not be written",
         ),
     ];
     for (name, command, says) in cases {

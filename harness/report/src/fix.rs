@@ -100,7 +100,7 @@ pub fn human(report: &FixReport, listed: &Listing) -> (String, String) {
 
 /// `fix --json`: the report with every certificate's repair in its
 /// `certificates` array, serialized by serde (`certificates` is any
-/// sequence: a slice, or a [`JsonSpill`] read back).
+/// sequence: a slice, or [`SpilledRepairs`]).
 pub struct FixJson<'a, C> {
     pub report: &'a FixReport,
     pub certificates: C,
@@ -127,7 +127,7 @@ impl<C: Serialize> Serialize for FixJson<'_, C> {
 /// The JSON report's sink: every certificate's repair goes, as it is made,
 /// to an anonymous temporary file (one JSON line each; deleted when the
 /// spill is dropped), so a report of a million certificates costs no memory
-/// per certificate. [`JsonSpill::write_report`] reads them back, one at a
+/// per certificate. [`JsonSpill::read_back`] reads them back, one at a
 /// time, into the report.
 pub struct JsonSpill {
     file: BufWriter<File>,
@@ -135,15 +135,27 @@ pub struct JsonSpill {
     error: Option<io::Error>,
 }
 
-/// One spilled line: the repair as its JSON has it (the escaped names are
-/// made again from the hex).
-#[derive(Deserialize)]
+/// One spilled line: a repair's data, without the escaped names (those are
+/// made once, when the report is written).
+#[derive(Serialize, Deserialize)]
 struct Spilled {
     thumbprint: String,
     before_hex: Option<String>,
     after_hex: Option<String>,
     changed: bool,
     warning: Option<String>,
+}
+
+impl From<CertificateRepair> for Spilled {
+    fn from(r: CertificateRepair) -> Self {
+        Spilled {
+            thumbprint: r.thumbprint.to_hex(),
+            before_hex: r.before.as_deref().map(hex::encode_upper),
+            after_hex: r.after.as_deref().map(hex::encode_upper),
+            changed: r.changed,
+            warning: r.warning,
+        }
+    }
 }
 
 impl JsonSpill {
@@ -157,27 +169,38 @@ impl JsonSpill {
         })
     }
 
-    /// Writes `report` with every spilled certificate, pretty-printed, and
-    /// a newline. A write to the temporary file that failed during the run
-    /// is reported here.
-    pub fn write_report(mut self, report: &FixReport, out: &mut dyn Write) -> io::Result<()> {
+    /// The repairs spilled so far, to be read back as the report is
+    /// written. A write to the temporary file that failed during the run
+    /// (a full disk where the temporary files go) is reported here, apart
+    /// from any failure to write the report itself.
+    pub fn read_back(mut self) -> io::Result<SpilledRepairs> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         self.file.flush()?;
         let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
-        let lines = SpilledSeq {
+        Ok(SpilledRepairs {
             count: self.count,
             lines: RefCell::new(BufReader::new(file)),
-        };
-        let json = FixJson {
-            report,
-            certificates: lines,
-        };
-        serde_json::to_writer_pretty(&mut *out, &json).map_err(io::Error::other)?;
-        out.write_all(b"\n")
+        })
     }
+}
+
+/// `fix --json`: `report` with `certificates` (a slice, or
+/// [`SpilledRepairs`]) in its `certificates` array, pretty-printed, and a
+/// newline.
+pub fn write_json(
+    report: &FixReport,
+    certificates: impl Serialize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let json = FixJson {
+        report,
+        certificates,
+    };
+    serde_json::to_writer_pretty(&mut *out, &json).map_err(io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 impl RepairSink for JsonSpill {
@@ -185,7 +208,7 @@ impl RepairSink for JsonSpill {
         if self.error.is_some() {
             return;
         }
-        let written = serde_json::to_writer(&mut self.file, &repair)
+        let written = serde_json::to_writer(&mut self.file, &Spilled::from(repair))
             .map_err(io::Error::other)
             .and_then(|()| self.file.write_all(b"\n"));
         match written {
@@ -195,13 +218,14 @@ impl RepairSink for JsonSpill {
     }
 }
 
-/// The spilled certificates as a sequence, read back as it is serialized.
-struct SpilledSeq {
+/// The spilled repairs as a sequence, read back one at a time as it is
+/// serialized ([`JsonSpill::read_back`]).
+pub struct SpilledRepairs {
     count: usize,
     lines: RefCell<BufReader<File>>,
 }
 
-impl Serialize for SpilledSeq {
+impl Serialize for SpilledRepairs {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut lines = self.lines.borrow_mut();
         let mut seq = s.serialize_seq(Some(self.count))?;
