@@ -572,7 +572,7 @@ fn header_line_end(after_header: &[u8]) -> Result<(), FormatError> {
 /// surrogate (its line counted from `first_line`, the line `body` starts
 /// on). All-ASCII text is one copying pass.
 fn narrow_utf16_into(body: &[u8], first_line: usize, narrow: &mut Vec<u8>) -> Option<BadUnit> {
-    narrow.clear();
+    // Every byte is written below: a reused buffer is not cleared first.
     narrow.resize(body.len() / 2, 0);
     let mut high = 0u8;
     // 16 code units at a time, in fixed-size arrays the compiler vectorises.

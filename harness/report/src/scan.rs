@@ -427,12 +427,15 @@ impl PrettyAt {
             has_value: false,
         }
     }
-    fn newline_indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        const SPACES: &[u8] = b"\n                                ";
-        match SPACES.get(..1 + 2 * self.indent) {
+    /// Writes `,` (unless `first`), a new line and the indentation, in one
+    /// write (the usual depth; deeper documents in pieces).
+    fn separator<W: ?Sized + std::io::Write>(&self, w: &mut W, first: bool) -> std::io::Result<()> {
+        const SEPARATOR: &[u8] = b",\n                                ";
+        let from = usize::from(first);
+        match SEPARATOR.get(from..2 + 2 * self.indent) {
             Some(s) => w.write_all(s),
             None => {
-                w.write_all(b"\n")?;
+                w.write_all(&SEPARATOR[from..2])?;
                 (0..self.indent).try_for_each(|_| w.write_all(b"  "))
             }
         }
@@ -448,7 +451,7 @@ impl serde_json::ser::Formatter for PrettyAt {
     fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.indent -= 1;
         if self.has_value {
-            self.newline_indent(w)?;
+            self.separator(w, true)?;
         }
         w.write_all(b"]")
     }
@@ -457,10 +460,7 @@ impl serde_json::ser::Formatter for PrettyAt {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline_indent(w)
+        self.separator(w, first)
     }
     fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
         self.has_value = true;
@@ -474,7 +474,7 @@ impl serde_json::ser::Formatter for PrettyAt {
     fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.indent -= 1;
         if self.has_value {
-            self.newline_indent(w)?;
+            self.separator(w, true)?;
         }
         w.write_all(b"}")
     }
@@ -483,10 +483,7 @@ impl serde_json::ser::Formatter for PrettyAt {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline_indent(w)
+        self.separator(w, first)
     }
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         w.write_all(b": ")

@@ -221,6 +221,29 @@ mod tests {
     }
 
     #[test]
+    fn line_ends_are_counted_as_code_units_at_every_length_and_alignment() {
+        // `\n` units among units that hold 0x0A in either byte (not line
+        // ends), at every length around the 64-byte blocks.
+        let units: Vec<u16> = (0..300u16)
+            .map(|i| match i % 7 {
+                0 => 0x000A,
+                1 => 0x0A00,
+                2 => 0x0A0A,
+                3 => 0x010A,
+                _ => 0x0041 + i,
+            })
+            .collect();
+        let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+        for start in [0, 2, 6] {
+            for end in start..bytes.len() {
+                let piece = &bytes[start..end];
+                let plain = piece.chunks_exact(2).filter(|p| p == &[b'\n', 0]).count();
+                assert_eq!(count_lines(piece), plain, "bytes {start}..{end}");
+            }
+        }
+    }
+
+    #[test]
     fn pieces_cover_the_file_and_end_before_key_lines() {
         let text = utf16(
             "Windows Registry Editor Version 5.00\r\n\r\n[A]\r\n\"x\"=hex:01,\\\r\n  02\r\n\r\n[B]\r\n\r\n[C]\r\n",
