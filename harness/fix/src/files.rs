@@ -13,7 +13,9 @@ use super::{check_repair, CertificateRepair, InvariantViolation, Policy};
 use crate::cmtrace::{LogClock, Severity};
 use crate::format::reg::{self, parse_reg};
 use crate::format::registry;
-use crate::format::{self, FileFormat, FormatError, Limits, ReadMode, SerializedElement};
+use crate::format::{
+    self, FileFormat, FormatError, Limits, ReadMode, SerializedElement, StoreReader,
+};
 
 /// What to repair and how.
 #[derive(Debug, Clone)]
@@ -467,7 +469,7 @@ fn fix(opts: &FixOptions, p: &Pipeline<'_>) -> Result<FixReport, FixError> {
         )
         .map_err(io_err(input))?;
         match format::detect(&head[..n]) {
-            FileFormat::Sst => fix_sst(opts, p, meta.len(), &mut report)?,
+            FileFormat::Sst => fix_sst(opts, p, &mut report)?,
             FileFormat::Reg => {
                 report.format = FileFormat::Reg;
                 fix_whole_file(opts, p, &mut report)?
@@ -589,16 +591,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// every element is checked against the input as it is written, and after
 /// the fsync the temporary file is re-read and compared with the hashes of
 /// the bytes written.
-fn fix_sst(
-    opts: &FixOptions,
-    p: &Pipeline<'_>,
-    len: u64,
-    report: &mut FixReport,
-) -> Result<(), FixError> {
+fn fix_sst(opts: &FixOptions, p: &Pipeline<'_>, report: &mut FixReport) -> Result<(), FixError> {
     let input = &opts.input;
     let limits = Limits::default();
-    let f = File::open(input).map_err(io_err(input))?;
-    let reader = sst::open(f, len, limits).map_err(|e| stream_err(input, e))?;
+    // Opened as the regular file it was found to be (what replaced it since,
+    // a FIFO say, is refused without blocking), and read to its size now.
+    let (f, len) = crate::platform::open_regular(input, crate::platform::Links::Follow)
+        .map_err(io_err(input))?;
+    let reader = StoreReader::open(f, len, limits).map_err(|e| stream_err(input, e))?;
     let (target, _) = target(opts);
     let written = std::cell::RefCell::new(None);
     let stream = |out: Option<sst::Output<'_, '_>>, report: &mut FixReport| {

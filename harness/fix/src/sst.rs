@@ -324,11 +324,6 @@ fn write_batches(
     Ok(hash.finish())
 }
 
-/// Opens a store for [`stream`].
-pub(super) fn open(f: File, len: u64, limits: Limits) -> Result<StoreReader<File>, StreamError> {
-    StoreReader::open(f, len, limits)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
