@@ -1,5 +1,6 @@
 //! `certmig fix`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -92,12 +93,9 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
                 report.on_disk()
             ))
         })?;
-        let mut stdout = std::io::stdout().lock();
-        let written = certmig_report::fix::write_json(&report, spilled, &mut stdout)
-            .and_then(|()| std::io::Write::flush(&mut stdout));
-        if let Err(e) = written {
-            output_failed_after(&e, &report)
-        }
+        print_report(&report, |out| {
+            certmig_report::fix::write_json(&report, spilled, out)
+        });
     } else {
         let mut sink = WithProgress {
             inner: Listing::new(HUMAN_REPORT_LINES),
@@ -109,14 +107,22 @@ pub fn run_cmd(a: FixArgs) -> Result<u8, CliError> {
         let (out, warnings) = certmig_report::fix::human(&report, &sink.inner);
         let out = certmig_report::text::fit(&out);
         eprint!("{warnings}");
-        let mut stdout = std::io::stdout().lock();
-        let written = std::io::Write::write_all(&mut stdout, out.as_bytes())
-            .and_then(|()| std::io::Write::flush(&mut stdout));
-        if let Err(e) = written {
-            output_failed_after(&e, &report)
-        }
+        print_report(&report, |stdout| stdout.write_all(out.as_bytes()));
     }
     Ok(EXIT_OK)
+}
+
+/// Writes the report of a finished run to standard output with `write`,
+/// and flushes it; a failure there ends the process as
+/// [`output_failed_after`] says.
+fn print_report(
+    report: &fix::FixReport,
+    write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = write(&mut stdout).and_then(|()| stdout.flush()) {
+        output_failed_after(&e, report)
+    }
 }
 
 /// A failed run as the command line reports it: bad input (exit 2, nothing

@@ -195,8 +195,9 @@ impl RegEncoder {
     }
 }
 
-/// Appends `"name"=hex:..` as ASCII bytes, with regedit's wrapping, continuation lines ending in `\` + `newline`; no line end
-/// after the last byte.
+/// Appends `"name"=hex:..` as ASCII bytes, with regedit's wrapping:
+/// continuation lines end in `\` + `newline`; no line end after the last
+/// byte.
 fn push_hex_value(out: &mut Vec<u8>, name: &str, data: &[u8], newline: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(name.as_bytes());

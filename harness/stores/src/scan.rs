@@ -200,23 +200,6 @@ impl ErrorReport {
     }
 }
 
-/// The serial number (hex) and validity times of a walked certificate.
-fn identity_fields(
-    view: Option<&format::der::CertificateView<'_>>,
-) -> (Option<String>, Option<String>, Option<String>) {
-    let Some(v) = view else {
-        return (None, None, None);
-    };
-    let [from, to] = match &v.validity {
-        Some([a, b]) => [
-            Some(format::der::time_text(a)),
-            Some(format::der::time_text(b)),
-        ],
-        None => [None, None],
-    };
-    (Some(format::der::serial_hex(&v.serial)), from, to)
-}
-
 /// Scans files and directories (recursively, in sorted order).
 pub fn scan_paths(paths: &[PathBuf], opts: ScanOptions) -> ScanReport {
     let mut files = Vec::new();
@@ -276,7 +259,8 @@ pub(crate) fn unread(e: &crate::platform::StoreFileError) -> (Option<FileFormat>
 
 /// Reports one element (what `scan` lists per certificate).
 pub fn report_element(e: &SerializedElement<'_>, opts: ScanOptions) -> CertificateReport {
-    certificate_report(e, opts)
+    let mut scratch = CertificateView::empty();
+    CertificateRecord::of_element(e, &mut scratch, opts).to_report()
 }
 
 /// Scans in-memory bytes; `name` is the file stem (a `.blob` file's stem
@@ -291,16 +275,11 @@ pub fn scan_bytes(path: &str, bytes: &[u8], name: Option<&str>, opts: ScanOption
     };
     for item in file_elements(format, bytes, name, opts.mode).0 {
         match item {
-            Ok(e) => report.certificates.push(certificate_report(&e, opts)),
+            Ok(e) => report.certificates.push(report_element(&e, opts)),
             Err(e) => report.errors.push(ErrorReport::from_format(&e, bytes)),
         }
     }
     report
-}
-
-fn certificate_report(e: &SerializedElement<'_>, opts: ScanOptions) -> CertificateReport {
-    let mut scratch = CertificateView::empty();
-    CertificateRecord::of_element(e, &mut scratch, opts).to_report()
 }
 
 // ---------------------------------------------------------------------------
@@ -474,46 +453,36 @@ impl<'a> CertificateRecord<'a> {
         }
     }
 
-    /// The serial number and validity ([`CertificateReport`]'s fields).
-    pub fn identity_fields(&self) -> (Option<String>, Option<String>, Option<String>) {
-        identity_fields(self.view.as_ref().ok().copied())
-    }
-
-    /// The report this record stands for.
+    /// The report this record stands for: each text written by the same
+    /// function as the record's JSON writes it.
     pub fn to_report(&self) -> CertificateReport {
-        let mut subject = String::new();
-        let _ = self.write_subject(&mut subject);
-        let mut issuer = String::new();
-        let _ = self.write_issuer(&mut issuer);
-        let (serial_number, not_before, not_after) = self.identity_fields();
+        fn text(write: impl FnOnce(&mut String) -> fmt::Result) -> String {
+            let mut s = String::new();
+            // Writing to a String cannot fail.
+            let _ = write(&mut s);
+            s
+        }
+        let view = self.view.as_ref().ok();
+        let validity = view.and_then(|v| v.validity.as_ref());
+        let time = |i: usize| validity.map(|t| text(|w| format::der::write_time(&t[i], w)));
         let fname = self.friendly_name;
         CertificateReport {
             thumbprint: self.thumbprint.to_hex(),
-            subject,
-            issuer,
-            serial_number,
-            not_before,
-            not_after,
-            friendly_name: fname.map(|v| {
-                let mut s = String::new();
-                let _ = format::friendly_name::escape_to(v, &mut s);
-                s
-            }),
-            friendly_name_hex: fname.map(format::thumbprint::hex_upper),
+            subject: text(|w| self.write_subject(w)),
+            issuer: text(|w| self.write_issuer(w)),
+            serial_number: view.map(|v| format::hex::upper(v.serial.value)),
+            not_before: time(0),
+            not_after: time(1),
+            friendly_name: fname.map(|v| text(|w| format::friendly_name::escape_to(v, w))),
+            friendly_name_hex: fname.map(format::hex::upper),
             friendly_name_shape: self.friendly_name_shape,
             property_ids: self.property_ids().collect(),
-            key_container: self.key_container_units().map(|u| {
-                char::decode_utf16(format::friendly_name::code_units(u))
-                    .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-                    .collect()
-            }),
+            key_container: self
+                .key_container_units()
+                .map(|u| text(|w| format::friendly_name::decode_to(u, w))),
             signature_valid: self.signature_checked.then_some(self.signature_valid),
             verdicts: self.verdicts(),
-            legacy_display_name: fname.map(|v| {
-                let mut s = String::new();
-                let _ = format::friendly_name::displayed_to(v, &mut s);
-                s
-            }),
+            legacy_display_name: fname.map(|v| text(|w| format::friendly_name::displayed_to(v, w))),
             rejections: self
                 .rejections()
                 .map(|(rules, rule, offence)| RejectionReport {
@@ -1145,7 +1114,7 @@ const REG_MIN_PIECE_BYTES: usize = 256 << 10;
 /// of about 1.4 MiB.
 pub fn reg_piece_plan(threads: usize) -> (usize, usize) {
     let most = (REG_BUFFER_BYTES / REG_MIN_PIECE_BYTES - 1) / 2;
-    let group = (PIECES_PER_THREAD * threads.max(1)).min(most);
+    let group = PIECES_PER_THREAD.saturating_mul(threads.max(1)).min(most);
     let piece = (REG_BUFFER_BYTES / (2 * group + 1)).clamp(REG_MIN_PIECE_BYTES, REG_PIECE_BYTES);
     (group, piece)
 }
@@ -1297,5 +1266,28 @@ fn stream_error(e: &format::store::StreamError) -> ErrorReport {
     match e {
         format::store::StreamError::Format(f) => ErrorReport::from_format(f, &[]),
         format::store::StreamError::Io(io) => ErrorReport::io(io),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pieces_in_flight_stay_within_their_memory_for_any_thread_count() {
+        for threads in [0, 1, 2, 3, 8, 32, 47, 1000, usize::MAX] {
+            let (group, piece) = reg_piece_plan(threads);
+            assert!(group >= 1, "{threads} threads");
+            assert!(
+                (REG_MIN_PIECE_BYTES..=REG_PIECE_BYTES).contains(&piece),
+                "{threads} threads: {piece}"
+            );
+            assert!(
+                (2 * group + 1) * piece <= REG_BUFFER_BYTES,
+                "{threads} threads: {group} x {piece}"
+            );
+        }
+        // More pieces than threads where memory allows.
+        assert_eq!(reg_piece_plan(2).0, 2 * PIECES_PER_THREAD);
     }
 }
